@@ -1,0 +1,73 @@
+// Dispatch of `tunwall <command> ...` to the command implementations, and the
+// usage text that `tunwall --help` prints.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum Commands {
+    static let version = "0.1.0"
+
+    static let usage = """
+    tunwall \(version): a stateful firewall and NAT router in userspace on Linux TUN devices.
+
+    Usage: tunwall <command> [arguments]
+
+    Commands:
+      version                 print the version
+      pcap summary FILE       print one tcpdump-style line per packet of a pcap file
+                              (link types RAW, IPV4, IPV6, EN10MB, LINUX_SLL)
+      help, --help, -h        print this help
+
+    Exit status: 0 success, 1 failure (e.g. an unreadable or damaged file),
+    2 usage error.
+    """
+
+    static func run(_ arguments: [String]) -> Int32 {
+        guard let command = arguments.first else {
+            Output.error(usage)
+            return 2
+        }
+        let rest = Array(arguments.dropFirst())
+        switch command {
+        case "help", "--help", "-h":
+            Output.line(usage)
+            return 0
+        case "version", "--version":
+            guard rest.isEmpty else { return usageError("'version' takes no arguments") }
+            Output.line("tunwall \(version)")
+            return 0
+        case "pcap":
+            return PcapCommand.run(rest)
+        default:
+            return usageError("unknown command '\(command)'")
+        }
+    }
+
+    static func usageError(_ message: String) -> Int32 {
+        Output.error("tunwall: \(message)\nRun 'tunwall --help' for usage.")
+        return 2
+    }
+}
+
+/// Writes to stdout (print, flushed at exit) and stderr (unbuffered).
+enum Output {
+    static func line(_ text: String) {
+        print(text)
+    }
+
+    static func error(_ text: String) {
+        var message = text
+        if !message.hasSuffix("\n") { message += "\n" }
+        // write(2) on fd 2 rather than the C `stderr` global, which Swift 6
+        // rejects as shared mutable state.
+        var bytes = Array(message.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+}

@@ -1,0 +1,11 @@
+// tunwall: the command-line tool. Arguments are parsed by hand (no package
+// dependencies); every command returns an exit status:
+// 0 success, 1 the command failed (bad input file, ...), 2 usage error.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+let status = Commands.run(arguments)
+exit(status)
