@@ -19,7 +19,7 @@ let package = Package(
         .testTarget(
             name: "WireTests",
             dependencies: ["Wire"],
-            resources: [.copy("Fixtures")]
+            exclude: ["Fixtures"]
         ),
         .testTarget(name: "tunwallTests", dependencies: ["Wire"]),
     ],

@@ -189,22 +189,26 @@ public struct IPv6ExtensionChain: Hashable, Sendable {
     }
 }
 
-/// One extension header as raw bytes (including its own Next Header and
-/// length bytes; the Next Header byte is rewritten when emitted so the chain
-/// stays consistent).
+/// One extension header as raw bytes, all but its first byte: the Next
+/// Header byte belongs to the chain, and emission writes it from the kind of
+/// whatever follows. (So a header value does not change when what follows it does.)
 public struct IPv6ExtensionHeader: Hashable, Sendable {
     public var kind: IPProtocol
-    public var bytes: [UInt8]
+    /// The header from its second byte (usually Hdr Ext Len) to its end.
+    public var body: [UInt8]
 
-    public init(kind: IPProtocol, bytes: [UInt8]) {
+    public init(kind: IPProtocol, body: [UInt8]) {
         self.kind = kind
-        self.bytes = bytes
+        self.body = body
     }
 
     public init(fragment: IPv6FragmentHeader) {
         kind = .ipv6Fragment
-        bytes = fragment.encoded(nextHeader: .ipv6NoNextHeader)
+        body = Array(fragment.encoded(nextHeader: .ipv6NoNextHeader).dropFirst())
     }
+
+    /// Bytes on the wire, Next Header included.
+    public var length: Int { 1 + body.count }
 }
 
 public struct IPv6Header: Hashable, Sendable {
@@ -241,7 +245,7 @@ public struct IPv6Header: Hashable, Sendable {
             case .authenticationHeader: length = (Int(packet.bytes.u8(offset + 1)) + 2) * 4
             default: length = (Int(packet.bytes.u8(offset + 1)) + 1) * 8
             }
-            extensionHeaders.append(IPv6ExtensionHeader(kind: kind, bytes: Array(packet.bytes.slice(offset..<offset + length))))
+            extensionHeaders.append(IPv6ExtensionHeader(kind: kind, body: Array(packet.bytes.slice(offset + 1..<offset + length))))
             kind = IPProtocol(packet.bytes.u8(offset))
             offset += length
         }
@@ -249,7 +253,7 @@ public struct IPv6Header: Hashable, Sendable {
 
     /// The fixed header plus all extension headers.
     public var headerLength: Int {
-        IPv6Packet.headerLength + extensionHeaders.reduce(0) { $0 + $1.bytes.count }
+        IPv6Packet.headerLength + extensionHeaders.reduce(0) { $0 + $1.length }
     }
 
     /// The protocol in the fixed header's Next Header field.
@@ -267,10 +271,10 @@ public struct IPv6Header: Hashable, Sendable {
         destination.store(to: buffer, at: 24)
         var offset = IPv6Packet.headerLength
         for (index, header) in extensionHeaders.enumerated() {
-            for (k, byte) in header.bytes.enumerated() { buffer.setU8(byte, at: offset + k) }
             let next = index + 1 < extensionHeaders.count ? extensionHeaders[index + 1].kind : upperLayerProtocol
-            if !header.bytes.isEmpty { buffer.setU8(next.rawValue, at: offset) }
-            offset += header.bytes.count
+            buffer.setU8(next.rawValue, at: offset)
+            for (k, byte) in header.body.enumerated() { buffer.setU8(byte, at: offset + 1 + k) }
+            offset += header.length
         }
     }
 }

@@ -1,0 +1,65 @@
+// Helpers shared by the Wire tests: a seeded random generator, fixture
+// loading, and byte-level conveniences.
+
+import Foundation
+import Testing
+@testable import Wire
+
+/// SplitMix64: seedable and reproducible, so a failing fuzz case can be replayed.
+struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+    mutating func bytes(_ count: Int) -> [UInt8] {
+        (0..<count).map { _ in UInt8.random(in: 0...255, using: &self) }
+    }
+}
+
+enum Fixtures {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    static func bytes(_ name: String) throws -> [UInt8] {
+        [UInt8](try Data(contentsOf: directory.appendingPathComponent(name)))
+    }
+
+    /// The packets of the committed capture (see Fixtures/README.md).
+    static func capturedPackets() throws -> [[UInt8]] {
+        try PcapReader(bytes: bytes("captured.pcap")).records().map(\.data)
+    }
+}
+
+/// Parses hex text ("45 00 00 3c ..."; spaces and newlines ignored).
+func hex(_ text: String) -> [UInt8] {
+    let digits = text.filter { $0.isHexDigit }
+    var result: [UInt8] = []
+    var index = digits.startIndex
+    while index < digits.endIndex {
+        let next = digits.index(index, offsetBy: 2)
+        result.append(UInt8(digits[index..<next], radix: 16)!)
+        index = next
+    }
+    return result
+}
+
+/// Byte-at-a-time RFC 1071 sum, the reference the fast one is checked against.
+func referenceSum(_ bytes: [UInt8]) -> UInt16 {
+    var acc: UInt32 = 0
+    var i = 0
+    while i + 1 < bytes.count {
+        acc += UInt32(bytes[i]) << 8 | UInt32(bytes[i + 1])
+        i += 2
+    }
+    if i < bytes.count { acc += UInt32(bytes[i]) << 8 }
+    while acc > 0xffff { acc = (acc & 0xffff) + (acc >> 16) }
+    return UInt16(acc)
+}
+
+extension Array where Element == UInt8 {
+    func sum() -> UInt16 { withUnsafeBytes { Checksum.sum($0) } }
+}
