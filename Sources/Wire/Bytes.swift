@@ -67,7 +67,7 @@ extension UnsafeMutableRawBufferPointer {
 extension Array where Element == UInt8 {
     /// Runs `body` with a mutable raw view of the array's bytes; views made
     /// inside must not escape it.
-    @inlinable
+    @inlinable @discardableResult
     public mutating func withPacketBytes<R, E: Error>(
         _ body: (UnsafeMutableRawBufferPointer) throws(E) -> R
     ) throws(E) -> R {
