@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine with Swift:
+#   1. installs the Debian packages the tests use, only those missing
+#      (one `apt-get update`, then `apt-get install`);
+#   2. checks that the package has no Swift package dependencies;
+#   3. builds, then runs every test (unit, engine and, as root, lab tests).
+# Exits non-zero on any failure. `.ci/run` runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# External programs the tests run (never linked): tcpdump reads the pcap files
+# tunwall writes; iproute2 (ip) builds the namespaces of the lab tests.
+packages=(tcpdump iproute2)
+
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+if ((${#missing[@]} > 0)); then
+    echo "test.sh: installing missing Debian packages: ${missing[*]}"
+    if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The user's requirement: the toolchain alone, no Swift package dependencies.
+dependencies=$(swift package show-dependencies --format flatlist 2>/dev/null || true)
+if [ -n "$dependencies" ]; then
+    echo "test.sh: Package.swift has package dependencies, which tunwall must not have:" >&2
+    echo "$dependencies" >&2
+    exit 1
+fi
+
+swift build --build-tests
+swift test

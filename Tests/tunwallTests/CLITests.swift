@@ -1,0 +1,134 @@
+// The `tunwall` command as a user runs it: the built binary, its output and
+// its exit status.
+
+import Foundation
+import Testing
+import Wire
+
+struct Run {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+enum Tool {
+    /// The `tunwall` binary that `swift build` put beside this test bundle.
+    static let binary: URL = {
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        return exe.deletingLastPathComponent().appendingPathComponent("tunwall")
+    }()
+
+    static func run(_ executable: URL, _ arguments: [String]) throws -> Run {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read both pipes fully before waiting, so a large output cannot block the child.
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                   stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    static func tunwall(_ arguments: String...) throws -> Run { try run(binary, arguments) }
+
+    static func which(_ name: String) -> URL? {
+        for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
+            let url = URL(fileURLWithPath: dir).appendingPathComponent(name)
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        return nil
+    }
+
+    static func temporaryFile(_ bytes: [UInt8], name: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("tunwall-test-\(getpid())-\(name)")
+        try Data(bytes).write(to: url)
+        return url
+    }
+}
+
+let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("WireTests/Fixtures/captured.pcap")
+
+@Suite struct CLITests {
+    @Test func helpAndVersion() throws {
+        let help = try Tool.tunwall("--help")
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("pcap summary FILE"))
+        let version = try Tool.tunwall("version")
+        #expect(version.status == 0 && version.stdout == "tunwall 0.1.0\n")
+        let bare = try Tool.tunwall()
+        #expect(bare.status == 2 && bare.stderr.contains("Usage: tunwall"))
+    }
+
+    @Test func usageErrors() throws {
+        let unknown = try Tool.tunwall("frobnicate")
+        #expect(unknown.status == 2 && unknown.stderr.hasPrefix("tunwall: unknown command 'frobnicate'"))
+        #expect(try Tool.tunwall("pcap").status == 2)
+        #expect(try Tool.tunwall("pcap", "summary").status == 2)
+        #expect(try Tool.tunwall("version", "extra").status == 2)
+    }
+
+    @Test func summarizesTheCapture() throws {
+        let run = try Tool.tunwall("pcap", "summary", fixture.path)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.isEmpty)
+        let lines = run.stdout.split(separator: "\n")
+        let records = try PcapReader(bytes: [UInt8](Data(contentsOf: fixture))).records()
+        #expect(lines.count == records.count)
+        #expect(lines.allSatisfy { $0.range(of: #"^\d\d:\d\d:\d\d\.\d{6} IP6? "#, options: .regularExpression) != nil })
+        #expect(!run.stdout.contains("invalid"))
+    }
+
+    @Test func refusesWhatIsNotPcap() throws {
+        let text = try Tool.temporaryFile(Array("hello, this is not a capture\n".utf8), name: "text")
+        defer { try? FileManager.default.removeItem(at: text) }
+        let run = try Tool.tunwall("pcap", "summary", text.path)
+        #expect(run.status == 1)
+        #expect(run.stdout.isEmpty)
+        #expect(run.stderr == "tunwall: \(text.path): not a pcap file (magic 0x6c6c6568)\n")
+
+        let missing = try Tool.tunwall("pcap", "summary", "/nonexistent/tunwall.pcap")
+        #expect(missing.status == 1)
+        #expect(missing.stderr == "tunwall: /nonexistent/tunwall.pcap: open: No such file or directory\n")
+    }
+
+    @Test func truncatedFilePrintsWholePacketsThenOneError() throws {
+        var writer = PcapWriter()
+        let syn = Packet.tcp(IPv4Address(10, 0, 1, 2), 40000, IPv4Address(203, 0, 113, 10), 21, flags: .syn)
+        writer.append(syn.encoded(), seconds: 3600, nanoseconds: 5000)
+        writer.append(syn.encoded(), seconds: 3601, nanoseconds: 0)
+        let cut = try Tool.temporaryFile(Array(writer.bytes.dropLast(5)), name: "cut")
+        defer { try? FileManager.default.removeItem(at: cut) }
+        let run = try Tool.tunwall("pcap", "summary", cut.path)
+        #expect(run.status == 1)
+        #expect(run.stdout == "01:00:00.000005 IP 10.0.1.2.40000 > 203.0.113.10.21: Flags [S], seq 0, win 64240, length 0\n")
+        #expect(run.stderr.split(separator: "\n").count == 1)
+        #expect(run.stderr.contains("truncated packet 2"))
+
+        let headerOnly = try Tool.temporaryFile(Array(writer.bytes.prefix(12)), name: "header")
+        defer { try? FileManager.default.removeItem(at: headerOnly) }
+        let short = try Tool.tunwall("pcap", "summary", headerOnly.path)
+        #expect(short.status == 1 && short.stderr.contains("truncated pcap file header"))
+    }
+
+    /// What the writer produces is a file tcpdump reads, packet for packet.
+    @Test(.enabled(if: Tool.which("tcpdump") != nil, "tcpdump is not installed"))
+    func tcpdumpReadsOurPcap() throws {
+        let records = try PcapReader(bytes: [UInt8](Data(contentsOf: fixture))).records()
+        for precision in [PcapTimestampPrecision.microseconds, .nanoseconds] {
+            var writer = PcapWriter(precision: precision)
+            for record in records { writer.append(record) }
+            let file = try Tool.temporaryFile(writer.bytes, name: "rewritten")
+            defer { try? FileManager.default.removeItem(at: file) }
+            let run = try Tool.run(Tool.which("tcpdump")!, ["-nn", "-r", file.path])
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stdout.split(separator: "\n").count == records.count)
+            #expect(run.stderr.contains("link-type RAW"))
+        }
+    }
+}
