@@ -65,6 +65,10 @@ cleanup() {
         wait "$pid" 2>/dev/null
     done
     for ns in "$NS_C" "$NS_R" "$NS_S"; do
+        # Anything still running inside our namespaces was started by us.
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do
+            kill "$pid" 2>/dev/null
+        done
         ip netns del "$ns" 2>/dev/null
     done
     rm -rf "$TMPD"
@@ -74,9 +78,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# Foreground helpers. Background jobs call `ip netns exec` directly so that
+# $! is the pid of the real process (ip netns exec execs its command).
 inC() { ip netns exec "$NS_C" "$@"; }
 inR() { ip netns exec "$NS_R" "$@"; }
-inS() { ip netns exec "$NS_S" "$@"; }
 step() { echo "capture-fixtures: $*" >&2; }
 
 # ---------------------------------------------------------------- topology
@@ -139,7 +144,7 @@ cat >"$TMPD/tw.py" <<'EOF'
 # Traffic helpers, run inside the namespaces by capture-fixtures.sh.
 import socket, struct, sys, time, urllib.request
 
-UDP_ECHO_PORT = 7007
+UDP_ECHO_PORT = 12007
 SACK_PORT = 9000
 SACK_BYTES = 16 * 1024
 
@@ -240,11 +245,11 @@ EOF
 
 # ---------------------------------------------------------------- servers
 step "starting servers in $NS_S"
-inS "$PY" -m http.server 8080 --bind :: --directory "$TMPD/www" >"$TMPD/http.log" 2>&1 &
+ip netns exec "$NS_S" "$PY" -m http.server 8080 --bind :: --directory "$TMPD/www" >"$TMPD/http.log" 2>&1 &
 PIDS+=($!)
-inS "$PY" "$TMPD/tw.py" udp-echo-server >"$TMPD/udp.log" 2>&1 &
+ip netns exec "$NS_S" "$PY" "$TMPD/tw.py" udp-echo-server >"$TMPD/udp.log" 2>&1 &
 PIDS+=($!)
-inS "$PY" "$TMPD/tw.py" sack-server >"$TMPD/sack.log" 2>&1 &
+ip netns exec "$NS_S" "$PY" "$TMPD/tw.py" sack-server >"$TMPD/sack.log" 2>&1 &
 PIDS+=($!)
 
 # Wait for the servers; this also fills the neighbour caches on every hop so
@@ -257,7 +262,7 @@ sleep 2
 
 # ---------------------------------------------------------------- capture
 step "starting tcpdump in $NS_C on c0"
-inC tcpdump -i c0 -nn -s 0 -U -Z root -w "$TMPD/eth.pcap" 'ip or ip6' \
+ip netns exec "$NS_C" tcpdump -i c0 -nn -s 0 -U -Z root -w "$TMPD/eth.pcap" 'ip or ip6' \
     2>"$TMPD/tcpdump.err" &
 TCPDUMP_PID=$!
 PIDS+=($TCPDUMP_PID)
@@ -302,7 +307,7 @@ step "11 (optional): TCP SACK blocks"
 SACK_DONE=no
 if command -v nft >/dev/null && inR nft -f - 2>"$TMPD/nft.err" <<'EOF'
 table inet twfx {
-    chain fwd {
+    chain drop_one {
         type filter hook forward priority 0; policy accept;
         # Drop exactly one full-sized data segment (the third) of the
         # server's reply; the client then ACKs with SACK blocks.

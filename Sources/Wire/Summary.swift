@@ -48,7 +48,7 @@ public enum PacketSummary {
             fragment = " (frag \(ip.identification):\(ip.payload.count)@\(Int(ip.fragmentOffset) * 8)\(ip.moreFragments ? "+" : ""))"
         }
         if ip.isLaterFragment {
-            return "IP \(src) > \(dst): \(ip.protocol)\(fragment)"
+            return "IP \(src) > \(dst): ip-proto-\(ip.protocol.rawValue)\(fragment)"
         }
         let body = ip.payload
         switch ip.protocol {
@@ -157,7 +157,7 @@ public enum PacketSummary {
             case .ipv6Fragment:
                 if let fragment = chain.fragment {
                     let dataLength = ip.bytes.count - offset - 8
-                    prefix += "frag (\(Int(fragment.offset) * 8)\(fragment.moreFragments ? "+" : "")|\(dataLength)) "
+                    prefix += "frag (\(Int(fragment.offset) * 8)|\(dataLength)) "
                 }
             default: prefix += "\(kind) "
             }
@@ -194,11 +194,13 @@ public enum PacketSummary {
         case .packetTooBig:
             return "ICMP6, packet too big, mtu \(message.mtu)" + length
         case .timeExceeded:
-            return "ICMP6, time exceeded " + (message.code == 1 ? "fragment reassembly" : "in-transit") + length
+            var text = "ICMP6, time exceeded " + (message.code == 1 ? "fragment reassembly" : "in-transit")
+            if let inner = try? message.quotedPacket() { text += " for \(inner.destination)" }
+            return text + length
         case .parameterProblem:
             return "ICMP6, parameter problem, code \(message.code), pointer \(message.pointer)" + length
         case .multicastListenerReportV2:
-            return "ICMP6, multicast listener report v2" + length
+            return "ICMP6, multicast listener report v2, \(message.bytes.be16(6)) group record(s)" + length
         case .neighborSolicitation:
             return "ICMP6, neighbor solicitation" + length
         case .neighborAdvertisement:
@@ -225,9 +227,9 @@ public enum PacketSummary {
                                                    at: IPv6Packet.headerLength),
                chain.upperLayerProtocol == .tcp || chain.upperLayerProtocol == .udp,
                chain.upperLayerOffset + 4 <= inner.bytes.count {
-                return "unreachable port \(dst) \(chain.upperLayerProtocol) port \(inner.bytes.be16(chain.upperLayerOffset + 2))"
+                return "unreachable port, \(dst) \(chain.upperLayerProtocol) port \(inner.bytes.be16(chain.upperLayerOffset + 2))"
             }
-            return "unreachable port \(dst)"
+            return "unreachable port, \(dst)"
         default: return "code \(message.code) \(dst)"
         }
     }

@@ -48,7 +48,7 @@ private let server6 = IPv6Address("2001:db8:1::10")!
         let probe6 = Packet.udp(client6, 40000, server6, 9, payload: [1]).encoded()
         #expect(PacketSummary.line(for: Packet.icmp(server6, client6, .destinationUnreachable(code: 4),
                                                     payload: probe6).encoded())
-                == "IP6 2001:db8:1::10 > fd00:1::2: ICMP6, destination unreachable, unreachable port 2001:db8:1::10 udp port 9, length 57")
+                == "IP6 2001:db8:1::10 > fd00:1::2: ICMP6, destination unreachable, unreachable port, 2001:db8:1::10 udp port 9, length 57")
         #expect(PacketSummary.line(for: Packet.icmp(server6, client6, .packetTooBig(mtu: 1300), payload: probe6).encoded())
                 == "IP6 2001:db8:1::10 > fd00:1::2: ICMP6, packet too big, mtu 1300, length 57")
     }
@@ -67,7 +67,7 @@ private let server6 = IPv6Address("2001:db8:1::10")!
         later.fragmentOffset = 185
         #expect(PacketSummary.line(for: Packet(network: .v4(later), transport: .none,
                                                payload: [UInt8](repeating: 0, count: 1528)).encoded())
-                == "IP 10.0.1.2 > 10.0.1.1: icmp (frag 4660:1528@1480)")
+                == "IP 10.0.1.2 > 10.0.1.1: ip-proto-1 (frag 4660:1528@1480)")
         var v6 = IPv6Header(source: client6, destination: IPv6Address("fd00:1::1")!, upperLayerProtocol: .icmpv6)
         v6.extensionHeaders = [IPv6ExtensionHeader(fragment: IPv6FragmentHeader(offset: 181, moreFragments: false,
                                                                                 identification: 9))]

@@ -131,4 +131,28 @@ let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deleti
             #expect(run.stderr.contains("link-type RAW"))
         }
     }
+
+    /// Differential check: our summary of every captured packet is tcpdump's
+    /// line (`tcpdump -nn -S -t`), except that tcpdump adds an application-layer
+    /// note (": HTTP: GET ...") and we add the fragment note "(frag id:len@off)".
+    @Test(.enabled(if: Tool.which("tcpdump") != nil, "tcpdump is not installed"))
+    func summariesMatchTcpdump() throws {
+        let theirs = try Tool.run(Tool.which("tcpdump")!, ["-nn", "-S", "-t", "-r", fixture.path])
+        #expect(theirs.status == 0)
+        let ours = try Tool.tunwall("pcap", "summary", fixture.path)
+        let tcpdumpLines = theirs.stdout.split(separator: "\n").map { line -> String in
+            guard let range = line.range(of: #", length \d+: [A-Z]+.*$"#, options: .regularExpression) else { return String(line) }
+            let kept = line[range].prefix { $0 != ":" }
+            return String(line[..<range.lowerBound]) + kept
+        }
+        let ourLines = ours.stdout.split(separator: "\n").map { line -> String in
+            let text = line.dropFirst(16)  // "HH:MM:SS.uuuuuu "
+            guard let range = text.range(of: #" \(frag \d+:\d+@\d+\+?\)$"#, options: .regularExpression) else { return String(text) }
+            return String(text[..<range.lowerBound])
+        }
+        #expect(ourLines.count == tcpdumpLines.count)
+        for (index, (mine, reference)) in zip(ourLines, tcpdumpLines).enumerated() {
+            #expect(mine == reference, "packet \(index)")
+        }
+    }
 }
