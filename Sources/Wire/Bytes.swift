@@ -26,14 +26,10 @@ extension UnsafeMutableRawBufferPointer {
     func u8(_ offset: Int) -> UInt8 { self[offset] }
 
     @inline(__always)
-    func be16(_ offset: Int) -> UInt16 {
-        UInt16(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt16.self))
-    }
+    func be16(_ offset: Int) -> UInt16 { readOnly.be16(offset) }
 
     @inline(__always)
-    func be32(_ offset: Int) -> UInt32 {
-        UInt32(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt32.self))
-    }
+    func be32(_ offset: Int) -> UInt32 { readOnly.be32(offset) }
 
     @inline(__always)
     func setU8(_ value: UInt8, at offset: Int) { self[offset] = value }

@@ -72,7 +72,7 @@ public enum ICMPv4UnreachableCode {
     public static let administrativelyProhibited: UInt8 = 13
 }
 
-public struct ICMPv4Message {
+public struct ICMPv4Message: ICMPMessageView {
     public let bytes: UnsafeMutableRawBufferPointer
 
     public static let headerLength = 8
@@ -85,19 +85,6 @@ public struct ICMPv4Message {
     }
 
     public var type: ICMPv4Type { ICMPv4Type(bytes.u8(0)) }
-    public var code: UInt8 { bytes.u8(1) }
-    public var checksum: UInt16 {
-        get { bytes.be16(2) }
-        nonmutating set { bytes.setBE16(newValue, at: 2) }
-    }
-    /// The second word, whose meaning depends on the type.
-    public var restOfHeader: UInt32 { bytes.be32(4) }
-    /// Echo and timestamp messages: identifier (what NAPT translates like a port).
-    public var identifier: UInt16 {
-        get { bytes.be16(4) }
-        nonmutating set { bytes.setBE16(newValue, at: 4) }
-    }
-    public var sequenceNumber: UInt16 { bytes.be16(6) }
     /// RFC 1191 §4: Next-Hop MTU of a "fragmentation needed and DF set" (type 3 code 4).
     public var nextHopMTU: UInt16 {
         get { bytes.be16(6) }
@@ -105,7 +92,6 @@ public struct ICMPv4Message {
     }
     /// Parameter problem: the offending byte's offset.
     public var pointer: UInt8 { bytes.u8(4) }
-    public var payload: UnsafeMutableRawBufferPointer { bytes.suffix(from: Self.headerLength) }
 
     public var isError: Bool { type.isError }
 
@@ -163,9 +149,6 @@ public struct ICMPv4Header: Hashable, Sendable {
 
     /// Writes the 8-byte header with a zero checksum.
     public func emit(into buffer: UnsafeMutableRawBufferPointer) {
-        buffer.setU8(type.rawValue, at: 0)
-        buffer.setU8(code, at: 1)
-        buffer.setBE16(0, at: 2)
-        buffer.setBE32(restOfHeader, at: 4)
+        emitICMPHeader(type: type.rawValue, code: code, restOfHeader: restOfHeader, into: buffer)
     }
 }

@@ -71,7 +71,7 @@ public enum ICMPv6UnreachableCode {
     public static let rejectRoute: UInt8 = 6
 }
 
-public struct ICMPv6Message {
+public struct ICMPv6Message: ICMPMessageView {
     public let bytes: UnsafeMutableRawBufferPointer
 
     public static let headerLength = 8
@@ -84,17 +84,6 @@ public struct ICMPv6Message {
     }
 
     public var type: ICMPv6Type { ICMPv6Type(bytes.u8(0)) }
-    public var code: UInt8 { bytes.u8(1) }
-    public var checksum: UInt16 {
-        get { bytes.be16(2) }
-        nonmutating set { bytes.setBE16(newValue, at: 2) }
-    }
-    public var restOfHeader: UInt32 { bytes.be32(4) }
-    public var identifier: UInt16 {
-        get { bytes.be16(4) }
-        nonmutating set { bytes.setBE16(newValue, at: 4) }
-    }
-    public var sequenceNumber: UInt16 { bytes.be16(6) }
     /// RFC 4443 §3.2: the MTU of the next-hop link of a Packet Too Big.
     public var mtu: UInt32 {
         get { bytes.be32(4) }
@@ -102,7 +91,6 @@ public struct ICMPv6Message {
     }
     /// RFC 4443 §3.4: offset of the erroneous byte of a Parameter Problem.
     public var pointer: UInt32 { bytes.be32(4) }
-    public var payload: UnsafeMutableRawBufferPointer { bytes.suffix(from: Self.headerLength) }
 
     public var isError: Bool { type.isError }
 
@@ -159,9 +147,6 @@ public struct ICMPv6Header: Hashable, Sendable {
     }
 
     public func emit(into buffer: UnsafeMutableRawBufferPointer) {
-        buffer.setU8(type.rawValue, at: 0)
-        buffer.setU8(code, at: 1)
-        buffer.setBE16(0, at: 2)
-        buffer.setBE32(restOfHeader, at: 4)
+        emitICMPHeader(type: type.rawValue, code: code, restOfHeader: restOfHeader, into: buffer)
     }
 }

@@ -15,8 +15,7 @@ import Testing
     /// Real captured packets plus built ones that reach the rarer paths
     /// (options, extension headers, ICMP errors, fragments).
     static func seeds() throws -> [[UInt8]] {
-        let c4 = IPv4Address(10, 0, 1, 2), s4 = IPv4Address(203, 0, 113, 10)
-        let c6 = IPv6Address("fd00:1::2")!, s6 = IPv6Address("2001:db8:1::10")!
+        let (c4, s4, c6, s6) = (client4, server4, client6, server6)
         let syn = Packet.tcp(c4, 40000, s4, 21, flags: .syn, options: TCPTests.synOptions).encoded()
         let sack6 = Packet.tcp(c6, 40000, s6, 21, flags: .ack, options: [.noOperation, .noOperation,
             .sack([TCPSACKBlock(left: SeqNumber(1), right: SeqNumber(2))])], payload: Array("PORT 1,2,3,4,5,6\r\n".utf8)).encoded()

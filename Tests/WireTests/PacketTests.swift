@@ -4,11 +4,6 @@
 import Testing
 @testable import Wire
 
-private let client4 = IPv4Address(10, 0, 1, 2)
-private let server4 = IPv4Address(203, 0, 113, 10)
-private let client6 = IPv6Address("fd00:1::2")!
-private let server6 = IPv6Address("2001:db8:1::10")!
-
 @Suite struct IPv4Tests {
     @Test func readsEveryField() throws {
         var bytes = hex("4500 0073 1c46 4000 4011 0000 c0a8 0001 c0a8 00c7") + [UInt8](repeating: 0xab, count: 95)

@@ -4,11 +4,6 @@
 import Testing
 @testable import Wire
 
-private let client4 = IPv4Address(10, 0, 1, 2)
-private let server4 = IPv4Address(203, 0, 113, 10)
-private let client6 = IPv6Address("fd00:1::2")!
-private let server6 = IPv6Address("2001:db8:1::10")!
-
 @Suite struct SummaryTests {
     @Test func tcp() {
         #expect(PacketSummary.line(for: Packet.tcp(client4, 40000, server4, 21, flags: .syn,

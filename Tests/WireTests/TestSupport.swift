@@ -16,10 +16,18 @@ struct SeededRandom: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
         return z ^ (z >> 31)
     }
+    /// Uniform enough in 0..<bound for test purposes (bound > 0).
+    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
     mutating func bytes(_ count: Int) -> [UInt8] {
         (0..<count).map { _ in UInt8.random(in: 0...255, using: &self) }
     }
 }
+
+/// The lab's address plan (ARCHITECTURE.md): LAN client, WAN server.
+let client4 = IPv4Address(10, 0, 1, 2)
+let server4 = IPv4Address(203, 0, 113, 10)
+let client6 = IPv6Address("fd00:1::2")!
+let server6 = IPv6Address("2001:db8:1::10")!
 
 enum Fixtures {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
