@@ -2,12 +2,17 @@
 // tunwall: a stateful firewall and NAT router in userspace on Linux TUN devices.
 // No package dependencies: only the toolchain (Foundation, Glibc, Swift Testing)
 // and our own C shim target for what Swift cannot import.
+//
+// Targets, lowest first; dependencies point down this list only
+// (ARCHITECTURE.md, "Modules").
 import PackageDescription
 
 let package = Package(
     name: "tunwall",
     products: [
         .library(name: "Wire", targets: ["Wire"]),
+        .library(name: "Conntrack", targets: ["Conntrack"]),
+        .library(name: "Engine", targets: ["Engine"]),
         .executable(name: "tunwall", targets: ["tunwall"]),
     ],
     targets: [
@@ -15,12 +20,20 @@ let package = Package(
         .target(name: "CTunwall"),
         // Views over packet bytes, value types, checksums, addresses, pcap.
         .target(name: "Wire"),
-        .executableTarget(name: "tunwall", dependencies: ["Wire", "CTunwall"]),
-        .testTarget(
-            name: "WireTests",
-            dependencies: ["Wire"],
-            exclude: ["Fixtures"]
-        ),
+        // Tuples, the flow table, TCP/UDP/ICMP state and timeouts, RELATED ICMP errors.
+        .target(name: "Conntrack", dependencies: ["Wire"]),
+        // The pipeline: interfaces, routes, hooks, ICMP generation, drop reasons. No syscalls.
+        .target(name: "Engine", dependencies: ["Wire", "Conntrack"]),
+        // Linux TUN devices, the event loop, signals, the control socket.
+        .target(name: "TunIO", dependencies: ["Engine", "CTunwall"]),
+        // Topology files, namespaces through `ip`, the lab's life cycle.
+        .target(name: "Lab", dependencies: ["Engine", "TunIO"]),
+        .executableTarget(name: "tunwall", dependencies: ["Wire", "Conntrack", "Engine", "TunIO", "Lab", "CTunwall"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire"], exclude: ["Fixtures"]),
+        .testTarget(name: "ConntrackTests", dependencies: ["Conntrack", "Wire"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Conntrack", "Wire"]),
+        .testTarget(name: "TunIOTests", dependencies: ["TunIO", "CTunwall"]),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "Engine", "Wire"]),
         .testTarget(name: "tunwallTests", dependencies: ["Wire"]),
     ],
     swiftLanguageModes: [.v6]

@@ -46,18 +46,18 @@ extension UnsafeMutableRawBufferPointer {
 
     /// The bytes `range` of this buffer, as a buffer of their own (no copy).
     @inline(__always)
-    func slice(_ range: Range<Int>) -> UnsafeMutableRawBufferPointer {
+    public func slice(_ range: Range<Int>) -> UnsafeMutableRawBufferPointer {
         UnsafeMutableRawBufferPointer(rebasing: self[range])
     }
 
     /// The bytes from `offset` to the end (no copy).
     @inline(__always)
-    func suffix(from offset: Int) -> UnsafeMutableRawBufferPointer {
+    public func suffix(from offset: Int) -> UnsafeMutableRawBufferPointer {
         UnsafeMutableRawBufferPointer(rebasing: self[offset...])
     }
 
     @inline(__always)
-    var readOnly: UnsafeRawBufferPointer { UnsafeRawBufferPointer(self) }
+    public var readOnly: UnsafeRawBufferPointer { UnsafeRawBufferPointer(self) }
 }
 
 extension Array where Element == UInt8 {

@@ -1,0 +1,61 @@
+// One tracked connection: both tuples, the protocol state, the status bits
+// Linux keeps in ct->status, the expiry time and per-direction counters.
+// A plain value stored in the flow table's flat array: no references.
+
+import Wire
+
+/// Nanoseconds on a monotonic clock, handed in by whoever drives the engine.
+public typealias Timestamp = UInt64
+
+public let nanosecondsPerSecond: UInt64 = 1_000_000_000
+
+/// ct->status bits that tunwall uses (IPS_*).
+public struct ConnStatus: OptionSet, Sendable, Hashable {
+    public var rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    /// IPS_EXPECTED: made by an expectation (a RELATED data connection).
+    public static let expected = ConnStatus(rawValue: 1 << 0)
+    /// IPS_SEEN_REPLY: a packet went the other way; until then "[UNREPLIED]".
+    public static let seenReply = ConnStatus(rawValue: 1 << 1)
+    /// IPS_ASSURED: a real, two-way connection; never evicted early.
+    public static let assured = ConnStatus(rawValue: 1 << 2)
+}
+
+public struct ConnEntry: Sendable {
+    public internal(set) var original: ConnTuple
+    public internal(set) var reply: ConnTuple
+    public internal(set) var status: ConnStatus = []
+    /// TCP only.
+    public internal(set) var tcpState: TCPState = .none
+    public internal(set) var expires: Timestamp = 0
+    /// When the entry was made; UDP becomes a "stream" two seconds later.
+    public internal(set) var created: Timestamp = 0
+    public internal(set) var packets: (original: UInt64, reply: UInt64) = (0, 0)
+    public internal(set) var bytes: (original: UInt64, reply: UInt64) = (0, 0)
+    public var mark: UInt32 = 0
+    /// A stable number for listings and events (conntrack's id=).
+    public internal(set) var id: UInt32 = 0
+    var inUse = false
+
+    /// The last TCP segment that the table ignored (sIG), so that a SYN-ACK
+    /// answering a SYN Linux would also have ignored can resynchronise the
+    /// connection (tcp_packet's "last_index == TCP_SYN_SET" case).
+    var lastIgnored: (direction: Direction, flags: TCPFlagClass, end: SeqNumber)? = nil
+
+    init(original: ConnTuple, reply: ConnTuple) {
+        self.original = original
+        self.reply = reply
+    }
+
+    public func tuple(_ direction: Direction) -> ConnTuple {
+        direction == .original ? original : reply
+    }
+
+    public var isAssured: Bool { status.contains(.assured) }
+    public var hasSeenReply: Bool { status.contains(.seenReply) }
+
+    /// Seconds left before expiry, as conntrack prints them.
+    public func secondsLeft(now: Timestamp) -> UInt64 {
+        expires > now ? (expires - now) / nanosecondsPerSecond : 0
+    }
+}

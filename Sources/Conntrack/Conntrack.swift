@@ -1,0 +1,307 @@
+// Connection tracking: classifies each packet as Linux's nf_conntrack_in does
+// (new, established, related, invalid) and keeps each connection's state.
+//
+// The engine calls `track` at prerouting (or output, for packets the firewall
+// makes) and, if the packet leaves the pipeline accepted, `confirm`: a new
+// connection enters the table only then ("confirm" in Linux, "finalize" in
+// gVisor), so a packet dropped by a rule leaves nothing behind.
+//
+// Example: a SYN 10.0.1.2:40000 → 203.0.113.10:80 is `new` with a pending
+// entry in SYN_SENT; once confirmed, the SYN-ACK finds it by its reply tuple
+// and is `established` (reply direction); the client's ACK moves it to
+// ESTABLISHED and makes it ASSURED.
+
+import Wire
+
+/// nft's `ct state` values.
+public enum ConnState: UInt8, Sendable, Hashable, CustomStringConvertible {
+    case new, established, related, invalid, untracked
+
+    public var description: String {
+        switch self {
+        case .new: return "new"
+        case .established: return "established"
+        case .related: return "related"
+        case .invalid: return "invalid"
+        case .untracked: return "untracked"
+        }
+    }
+}
+
+/// Why conntrack called a packet invalid (counted; Linux logs these with
+/// nf_conntrack_log_invalid).
+public enum InvalidReason: Int, CaseIterable, Sendable, CustomStringConvertible {
+    case tcpFlags, tcpTransition, tcpNotNew, icmpNotNew, icmpErrorUnmatched, tableFull, clash, badChecksum
+
+    public var description: String {
+        switch self {
+        case .tcpFlags: return "invalid TCP flag combination"
+        case .tcpTransition: return "TCP segment invalid in the connection's state"
+        case .tcpNotNew: return "TCP segment cannot start a connection"
+        case .icmpNotNew: return "ICMP message cannot start a connection"
+        case .icmpErrorUnmatched: return "ICMP error quoting no tracked connection"
+        case .tableFull: return "conntrack table full"
+        case .clash: return "conntrack insert clash"
+        case .badChecksum: return "transport checksum does not verify"
+        }
+    }
+}
+
+/// What conntrack needs from a packet, extracted once by the engine's parser.
+public struct TrackedPacket: Sendable {
+    public var tuple: ConnTuple
+    /// Layer-3 length, for the byte counters.
+    public var length: Int
+    public var tcpFlags: TCPFlags = []
+    public var tcpSequence = SeqNumber(0)
+    public var tcpAcknowledgment = SeqNumber(0)
+    /// Sequence space the segment occupies (payload + SYN + FIN).
+    public var tcpSequenceLength = 0
+    /// For an ICMP error: the tuple of the packet it quotes, as that packet was sent.
+    public var quotedTuple: ConnTuple? = nil
+
+    public init(tuple: ConnTuple, length: Int) {
+        self.tuple = tuple
+        self.length = length
+    }
+}
+
+/// The outcome of `track`: the packet's class and where its connection is
+/// (an entry in the table, or a pending one to confirm).
+public struct TrackResult: Sendable {
+    public var state: ConnState
+    public var direction: Direction = .original
+    /// Position in the table of an existing connection.
+    public var entry: Int? = nil
+    /// A new connection, entered by `confirm` if the packet is accepted.
+    public var pending: ConnEntry? = nil
+    public var invalidReason: InvalidReason? = nil
+
+    public init(state: ConnState, direction: Direction = .original, entry: Int? = nil,
+                pending: ConnEntry? = nil, invalidReason: InvalidReason? = nil) {
+        self.state = state
+        self.direction = direction
+        self.entry = entry
+        self.pending = pending
+        self.invalidReason = invalidReason
+    }
+
+    static func invalid(_ reason: InvalidReason) -> TrackResult {
+        TrackResult(state: .invalid, invalidReason: reason)
+    }
+}
+
+public struct Conntrack: Sendable {
+    public var table: FlowTable
+    public var timeouts: ConntrackTimeouts
+    public private(set) var invalidCounts: [UInt64] = Array(repeating: 0, count: InvalidReason.allCases.count)
+
+    public init(capacity: Int = 65_536, timeouts: ConntrackTimeouts = .linux) {
+        table = FlowTable(capacity: capacity)
+        self.timeouts = timeouts
+    }
+
+    // MARK: Track
+
+    public mutating func track(_ packet: TrackedPacket, now: Timestamp) -> TrackResult {
+        let result = classify(packet, now: now)
+        if result.state == .invalid, let reason = result.invalidReason {
+            invalidCounts[reason.rawValue] += 1
+        }
+        return result
+    }
+
+    private mutating func classify(_ packet: TrackedPacket, now: Timestamp) -> TrackResult {
+        let tuple = packet.tuple
+        if tuple.protocol == .tcp && !TCPStateTable.hasValidFlags(packet.tcpFlags) {
+            return .invalid(.tcpFlags)
+        }
+        if let quoted = packet.quotedTuple {
+            return related(quoted, now: now)
+        }
+        if let (position, direction) = table.lookup(tuple, now: now) {
+            if tuple.protocol == .tcp, let reopened = reopen(position, direction, packet, now: now) {
+                return reopened
+            }
+            return update(position, direction, packet, now: now)
+        }
+        return newConnection(packet, now: now)
+    }
+
+    /// An ICMP error is RELATED to the connection of the packet it quotes
+    /// (icmp_error_message: the quoted tuple, inverted, is looked up). The
+    /// quoted packet was sent by the host the error goes back to, so the
+    /// inverse is what the error's own direction of the connection carries.
+    private mutating func related(_ quoted: ConnTuple, now: Timestamp) -> TrackResult {
+        guard let inverse = quoted.inverted(),
+              let (position, direction) = table.lookup(inverse, now: now) else {
+            return .invalid(.icmpErrorUnmatched)
+        }
+        return TrackResult(state: .related, direction: direction, entry: position)
+    }
+
+    private mutating func newConnection(_ packet: TrackedPacket, now: Timestamp) -> TrackResult {
+        let tuple = packet.tuple
+        var state = TCPState.none
+        switch tuple.protocol {
+        case .tcp:
+            // tcp_new: a SYN starts SYN_SENT; with nf_conntrack_tcp_loose=1
+            // (the default) a bare ACK picks up a connection already under way.
+            switch TCPStateTable.transition(.original, TCPFlagClass(packet.tcpFlags), from: .none) {
+            case .to(let next): state = next
+            case .ignore, .invalid: return .invalid(.tcpNotNew)
+            }
+        case .icmp, .icmpv6:
+            guard ICMPQuery.isRequest(tuple.icmpType, v6: tuple.protocol == .icmpv6) else {
+                return .invalid(.icmpNotNew)
+            }
+        default:
+            break
+        }
+        guard let reply = tuple.inverted() else { return .invalid(.icmpNotNew) }
+        var entry = ConnEntry(original: tuple, reply: reply)
+        entry.created = now
+        entry.tcpState = state
+        entry.expires = now + UInt64(initialTimeout(entry)) * nanosecondsPerSecond
+        entry.packets.original = 1
+        entry.bytes.original = UInt64(packet.length)
+        return TrackResult(state: .new, direction: .original, pending: entry)
+    }
+
+    private func initialTimeout(_ entry: ConnEntry) -> UInt32 {
+        switch entry.original.protocol {
+        case .tcp: return timeouts.tcp(entry.tcpState)
+        case .udp: return timeouts.udpUnreplied
+        case .icmp, .icmpv6: return timeouts.icmp
+        default: return timeouts.generic
+        }
+    }
+
+    /// A SYN for a connection in TIME_WAIT or CLOSE reopens it: Linux kills
+    /// the old entry and starts over (nf_ct_kill + NF_REPEAT).
+    private mutating func reopen(_ position: Int, _ direction: Direction, _ packet: TrackedPacket,
+                                 now: Timestamp) -> TrackResult? {
+        let old = table[position].tcpState
+        guard old == .timeWait || old == .close,
+              case .to(.synSent) = TCPStateTable.transition(direction, TCPFlagClass(packet.tcpFlags), from: old)
+        else { return nil }
+        table.remove(position)
+        return newConnection(packet, now: now)
+    }
+
+    /// A packet of a known connection: protocol state, timeout, counters.
+    private mutating func update(_ position: Int, _ direction: Direction, _ packet: TrackedPacket,
+                                 now: Timestamp) -> TrackResult {
+        var entry = table[position]
+        let seenReplyBefore = entry.hasSeenReply
+        var timeout: UInt32
+        switch entry.original.protocol {
+        case .tcp:
+            switch tcpUpdate(&entry, direction, packet) {
+            case .invalid:
+                return .invalid(.tcpTransition)
+            case .ignore:
+                table[position] = entry
+                return TrackResult(state: classification(entry, direction), direction: direction, entry: position)
+            case .to(let state):
+                timeout = timeouts.tcp(state)
+            }
+        case .udp:
+            // udp_packet: after a reply, traffic still flowing two seconds
+            // after the first packet makes a stream: longer timeout, ASSURED.
+            if seenReplyBefore {
+                if now > entry.created + 2 * nanosecondsPerSecond {
+                    timeout = timeouts.udpStream
+                    entry.status.insert(.assured)
+                } else {
+                    timeout = timeouts.udpUnreplied
+                }
+            } else {
+                timeout = timeouts.udpUnreplied
+            }
+        case .icmp, .icmpv6:
+            timeout = timeouts.icmp
+        default:
+            timeout = timeouts.generic
+        }
+        entry.expires = now + UInt64(timeout) * nanosecondsPerSecond
+        if direction == .original {
+            entry.packets.original &+= 1
+            entry.bytes.original &+= UInt64(packet.length)
+        } else {
+            entry.packets.reply &+= 1
+            entry.bytes.reply &+= UInt64(packet.length)
+        }
+        let state = classification(entry, direction)
+        if direction == .reply { entry.status.insert(.seenReply) }
+        table[position] = entry
+        return TrackResult(state: state, direction: direction, entry: position)
+    }
+
+    /// nf_conntrack_in's ctinfo: replies are established; original-direction
+    /// packets are new until a reply has been seen (related if expected).
+    private func classification(_ entry: ConnEntry, _ direction: Direction) -> ConnState {
+        if direction == .reply || entry.hasSeenReply { return .established }
+        return entry.status.contains(.expected) ? .related : .new
+    }
+
+    /// tcp_packet: the state table plus the cases Linux handles around it.
+    private func tcpUpdate(_ entry: inout ConnEntry, _ direction: Direction, _ packet: TrackedPacket) -> TCPTransition {
+        let flags = TCPFlagClass(packet.tcpFlags)
+        let old = entry.tcpState
+        var transition = TCPStateTable.transition(direction, flags, from: old)
+        if transition == .ignore {
+            // A SYN-ACK answering a SYN the table ignored (the peer restarted):
+            // resynchronise to SYN_RECV, as Linux does.
+            if flags == .synAck, let last = entry.lastIgnored, last.flags == .syn, last.direction != direction,
+               packet.tcpAcknowledgment == last.end {
+                transition = .to(.synReceived)
+            } else {
+                let end = packet.tcpSequence + Int32(truncatingIfNeeded: packet.tcpSequenceLength)
+                entry.lastIgnored = (direction, flags, end)
+                return .ignore
+            }
+        }
+        guard case .to(let next) = transition else { return .invalid }
+        entry.lastIgnored = nil
+        entry.tcpState = next
+        if !entry.hasSeenReply && direction == .reply && flags == .rst {
+            // "If only reply is a RST, we can consider ourselves not to have an
+            // established connection": close at once (tcp_packet).
+            entry.tcpState = .close
+            return .to(.close)
+        }
+        if entry.hasSeenReply && !entry.isAssured && (old == .synReceived || old == .established)
+            && next == .established {
+            entry.status.insert(.assured)
+        }
+        return .to(next)
+    }
+
+    /// Counts an invalid packet found by the caller (e.g. a bad checksum).
+    public mutating func countInvalid(_ reason: InvalidReason) {
+        invalidCounts[reason.rawValue] += 1
+    }
+
+    // MARK: Confirm
+
+    /// Enters a pending connection into the table. Returns false if it could
+    /// not be (table full of ASSURED entries, or a clash): drop the packet.
+    public mutating func confirm(_ result: inout TrackResult, now: Timestamp) -> Bool {
+        guard let pending = result.pending else { return true }
+        switch table.insert(pending, now: now) {
+        case .success(let position):
+            result.entry = position
+            result.pending = nil
+            return true
+        case .failure(let error):
+            invalidCounts[(error == .full ? InvalidReason.tableFull : .clash).rawValue] += 1
+            return false
+        }
+    }
+
+    /// Removes connections that expired; a few per call (see FlowTable.sweep).
+    public mutating func sweep(now: Timestamp, budget: Int = 64) {
+        table.sweep(now: now, budget: budget)
+    }
+}

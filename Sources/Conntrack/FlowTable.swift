@@ -1,0 +1,193 @@
+// The flow table: every tracked connection in one flat, preallocated array,
+// reachable by either of its two tuples through an open-addressing index.
+//
+// Layout: `entries` holds ConnEntry values (a free list recycles slots);
+// `index` is a power-of-two array of 64-bit slots, each holding the tuple's
+// hash in the high half and (entry << 1 | direction) + 1 in the low half
+// (0 = empty). Lookups probe linearly from the hash and compare the stored
+// hash before the tuple; deletion shifts later slots back (no tombstones), so
+// lookups never slow down with churn. At most half the index is ever used.
+//
+// Bounded as Linux's table is (nf_conntrack_max): when full, a new connection
+// evicts an entry that never became ASSURED (early_drop); if every entry it
+// looks at is ASSURED, the new connection is refused instead.
+//
+// Expiry is lazy: a lookup that finds an expired entry removes it and misses;
+// `sweep` walks a few entries per call to reclaim the rest. No timers.
+
+public struct FlowTable: Sendable {
+    public let capacity: Int
+    public private(set) var count = 0
+    var entries: [ConnEntry]
+    var index: [UInt64]
+    var indexMask: Int
+    var freeList: [Int32]
+    var sweepCursor = 0
+    var evictionCursor = 0
+    var nextID: UInt32 = 1
+
+    /// How many entries an eviction looks at before it gives up
+    /// (Linux's early_drop scans a bounded number of buckets too).
+    static let evictionScan = 64
+
+    public init(capacity: Int) {
+        let capacity = max(1, capacity)
+        self.capacity = capacity
+        let placeholder = ConnTuple(source: .any, destination: .any, sourcePort: 0, destinationPort: 0,
+                                    protocol: .tcp, family: .ipv4)
+        entries = Array(repeating: ConnEntry(original: placeholder, reply: placeholder), count: capacity)
+        var size = 16
+        while size < capacity * 4 { size <<= 1 }
+        index = Array(repeating: 0, count: size)
+        indexMask = size - 1
+        freeList = (0..<Int32(capacity)).reversed().map { $0 }
+    }
+
+    public var isFull: Bool { count >= capacity }
+
+    // MARK: Lookup
+
+    /// The live entry holding `tuple`, and which of its tuples it is. An
+    /// expired entry found on the way is removed and reported as a miss.
+    public mutating func lookup(_ tuple: ConnTuple, now: Timestamp) -> (entry: Int, direction: Direction)? {
+        guard let found = find(tuple) else { return nil }
+        if entries[found.entry].expires <= now {
+            remove(found.entry)
+            return nil
+        }
+        return found
+    }
+
+    func find(_ tuple: ConnTuple) -> (entry: Int, direction: Direction)? {
+        let hash = UInt32(truncatingIfNeeded: tuple.hashValue)
+        var slot = Int(hash) & indexMask
+        while true {
+            let value = index[slot]
+            if value == 0 { return nil }
+            if UInt32(truncatingIfNeeded: value >> 32) == hash {
+                let ref = Int(UInt32(truncatingIfNeeded: value)) - 1
+                let entry = ref >> 1
+                let direction: Direction = ref & 1 == 0 ? .original : .reply
+                if entries[entry].tuple(direction) == tuple { return (entry, direction) }
+            }
+            slot = (slot + 1) & indexMask
+        }
+    }
+
+    public subscript(entry: Int) -> ConnEntry {
+        get { entries[entry] }
+        _modify { yield &entries[entry] }
+    }
+
+    // MARK: Insert and remove
+
+    public enum InsertError: Error, Equatable {
+        /// Every entry looked at was ASSURED: nothing could be evicted.
+        case full
+        /// One of the tuples is already in the table (a clash).
+        case clash
+    }
+
+    /// Adds a connection; when full, first evicts a non-ASSURED entry.
+    /// Returns the entry's position, or why it could not be added.
+    public mutating func insert(_ entry: ConnEntry, now: Timestamp) -> Result<Int, InsertError> {
+        if find(entry.original) != nil || find(entry.reply) != nil { return .failure(.clash) }
+        if freeList.isEmpty {
+            guard evictOne(now: now) else { return .failure(.full) }
+        }
+        guard let free = freeList.popLast() else { return .failure(.full) }
+        let position = Int(free)
+        var stored = entry
+        stored.inUse = true
+        stored.id = nextID
+        nextID &+= 1
+        if nextID == 0 { nextID = 1 }
+        entries[position] = stored
+        place(entry.original, reference: position << 1)
+        place(entry.reply, reference: position << 1 | 1)
+        count += 1
+        return .success(position)
+    }
+
+    private mutating func place(_ tuple: ConnTuple, reference: Int) {
+        let hash = UInt32(truncatingIfNeeded: tuple.hashValue)
+        var slot = Int(hash) & indexMask
+        while index[slot] != 0 { slot = (slot + 1) & indexMask }
+        index[slot] = UInt64(hash) << 32 | UInt64(reference + 1)
+    }
+
+    /// Removes the entry at `position` (both of its index slots).
+    public mutating func remove(_ position: Int) {
+        guard position >= 0, position < capacity, entries[position].inUse else { return }
+        unplace(reference: position << 1)
+        unplace(reference: position << 1 | 1)
+        entries[position].inUse = false
+        freeList.append(Int32(position))
+        count -= 1
+    }
+
+    private mutating func unplace(reference: Int) {
+        let target = UInt64(reference + 1)
+        let tuple = entries[reference >> 1].tuple(reference & 1 == 0 ? .original : .reply)
+        var slot = Int(UInt32(truncatingIfNeeded: tuple.hashValue)) & indexMask
+        while index[slot] != 0 && index[slot] & 0xffff_ffff != target { slot = (slot + 1) & indexMask }
+        guard index[slot] != 0 else { return }
+        // Backward-shift deletion (Knuth 6.4 Algorithm R): pull later slots
+        // of the same probe run into the hole so no lookup stops short.
+        var hole = slot
+        var next = (hole + 1) & indexMask
+        while index[next] != 0 {
+            let home = Int(UInt32(truncatingIfNeeded: index[next] >> 32)) & indexMask
+            // Move it if its home is not inside (hole, next].
+            let outside = hole <= next ? (home <= hole || home > next) : (home <= hole && home > next)
+            if outside {
+                index[hole] = index[next]
+                hole = next
+            }
+            next = (next + 1) & indexMask
+        }
+        index[hole] = 0
+    }
+
+    /// early_drop: removes one non-ASSURED entry, looking at up to
+    /// `evictionScan` entries from a rotating cursor. Expired entries go first.
+    mutating func evictOne(now: Timestamp) -> Bool {
+        for _ in 0..<min(Self.evictionScan, capacity) {
+            let position = evictionCursor
+            evictionCursor = (evictionCursor + 1) % capacity
+            let entry = entries[position]
+            if entry.inUse && (!entry.isAssured || entry.expires <= now) {
+                remove(position)
+                evicted += 1
+                return true
+            }
+        }
+        return false
+    }
+
+    /// Connections evicted to make room (Linux: early_drop).
+    public private(set) var evicted: UInt64 = 0
+
+    // MARK: Expiry
+
+    /// Removes expired entries among the next `budget` positions; returns how
+    /// many were removed. Called a little at a time, never all at once.
+    @discardableResult
+    public mutating func sweep(now: Timestamp, budget: Int) -> Int {
+        var removed = 0
+        for _ in 0..<min(budget, capacity) {
+            let position = sweepCursor
+            sweepCursor = (sweepCursor + 1) % capacity
+            if entries[position].inUse && entries[position].expires <= now {
+                remove(position)
+                removed += 1
+            }
+        }
+        return removed
+    }
+
+    /// Positions of the live entries (for listings; allocates).
+    public func livePositions(now: Timestamp) -> [Int] {
+        (0..<capacity).filter { entries[$0].inUse && entries[$0].expires > now }
+    }
+}

@@ -1,0 +1,68 @@
+// Why the engine dropped a packet: one case per reason, each with a counter
+// (Click's drop-reason tables; Linux's skb drop reasons, `SKB_DROP_REASON_*`,
+// name many of the same). `tunwall stats` prints them by these names.
+
+public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConvertible {
+    case notIP
+    case ipv4Malformed
+    case ipv4BadChecksum
+    case ipv6Malformed
+    case ipv6ExtensionHeaders
+    case transportMalformed
+    case martianSource
+    case martianDestination
+    case noRoute
+    case ttlExceeded
+    case packetTooBig
+    case localNoService
+    case conntrackFull
+    case unknownInterface
+    case transmitQueueFull
+    case outboxFull
+    case icmpRateLimited
+
+    public var description: String {
+        switch self {
+        case .notIP: return "not-ip"
+        case .ipv4Malformed: return "ipv4-malformed"
+        case .ipv4BadChecksum: return "ipv4-bad-checksum"
+        case .ipv6Malformed: return "ipv6-malformed"
+        case .ipv6ExtensionHeaders: return "ipv6-bad-extension-headers"
+        case .transportMalformed: return "l4-malformed"
+        case .martianSource: return "martian-source"
+        case .martianDestination: return "martian-destination"
+        case .noRoute: return "no-route"
+        case .ttlExceeded: return "ttl-exceeded"
+        case .packetTooBig: return "packet-too-big"
+        case .localNoService: return "local-no-service"
+        case .conntrackFull: return "conntrack-full"
+        case .unknownInterface: return "unknown-interface"
+        case .transmitQueueFull: return "tx-queue-full"
+        case .outboxFull: return "generated-packet-dropped"
+        case .icmpRateLimited: return "icmp-rate-limited"
+        }
+    }
+
+    /// One sentence for people reading `tunwall stats`.
+    public var explanation: String {
+        switch self {
+        case .notIP: return "the version nibble is neither 4 nor 6"
+        case .ipv4Malformed: return "IPv4 header cut short or its length fields contradict the packet"
+        case .ipv4BadChecksum: return "IPv4 header checksum does not verify"
+        case .ipv6Malformed: return "IPv6 header cut short or payload length past the packet"
+        case .ipv6ExtensionHeaders: return "IPv6 extension headers cut short, misplaced or too many"
+        case .transportMalformed: return "TCP, UDP or ICMP header cut short or inconsistent"
+        case .martianSource: return "source address is the firewall's own, multicast, loopback or unspecified"
+        case .martianDestination: return "destination is loopback, unspecified, multicast or link-local (not forwarded)"
+        case .noRoute: return "no route to the destination"
+        case .ttlExceeded: return "TTL or hop limit ran out (ICMP time exceeded sent)"
+        case .packetTooBig: return "larger than the egress MTU and may not be fragmented (ICMP sent)"
+        case .localNoService: return "addressed to the firewall, which answers only ping"
+        case .conntrackFull: return "conntrack table full of ASSURED connections"
+        case .unknownInterface: return "arrived on an interface the engine does not know"
+        case .transmitQueueFull: return "the egress device's queue was full"
+        case .outboxFull: return "too many generated packets at once"
+        case .icmpRateLimited: return "ICMP error not sent: rate limit (1000/s, burst 50, as Linux)"
+        }
+    }
+}

@@ -1,0 +1,301 @@
+// The forwarding engine: one packet in, a verdict out, in the order of the
+// Linux netfilter hooks (ARCHITECTURE.md):
+//
+//   parse → prerouting (conntrack) → routing ─┬─ input (the firewall's own
+//                                             │   addresses: ping, else
+//                                             │   reset / port unreachable)
+//                                             └─ forward (TTL, MTU, filter)
+//                                                → postrouting (confirm) → out
+//
+// No syscalls: time comes in with each packet, packets come in as buffers,
+// and packets the engine makes wait in `outbox` for the caller to send.
+//
+// Example: a SYN from the client (lan0) to 203.0.113.10:80 parses, is `new`
+// to conntrack, routes to wan0, has its TTL decremented, is confirmed into
+// the table and comes back as `.forward(wan0)`.
+//
+// The slots for rules, NAT and helpers (the filter hooks, header translation,
+// FTP tracking) stay empty until those modules land: every packet that
+// survives the checks above is accepted, as an empty nftables ruleset does.
+
+import Conntrack
+import Wire
+
+public enum Verdict: Equatable, Sendable {
+    /// Send the (possibly rewritten) packet out of this interface.
+    case forward(InterfaceID)
+    /// Dropped, and counted under this reason.
+    case drop(DropReason)
+    /// Handled here (delivered to the firewall, or replaced by fragments in
+    /// the outbox); nothing to send for this buffer itself.
+    case consumed
+}
+
+public final class Engine {
+    public let configuration: EngineConfiguration
+    public private(set) var interfaces: [InterfaceConfiguration]
+    public var conntrack: Conntrack
+    public internal(set) var statistics: Statistics
+    public let outbox = Outbox()
+    var routes: RouteTable
+    /// The firewall's own addresses, IPv4 held IPv4-mapped like tuples.
+    var localAddresses: [IPv6Address]
+    var icmpLimiter = RateLimiter(perSecond: 1000, burst: 50)
+    var identification: UInt16
+    var packetsSinceSweep = 0
+
+    public init(_ configuration: EngineConfiguration, seed: UInt64 = 0) throws(ConfigurationError) {
+        guard !configuration.interfaces.isEmpty else { throw .noInterfaces }
+        var names: Set<String> = []
+        var resolved: [Route] = []
+        for (id, interface) in configuration.interfaces.enumerated() {
+            guard names.insert(interface.name).inserted else { throw .duplicateInterface(interface.name) }
+            let hasV6 = interface.addresses.contains { !$0.address.isV4 }
+            guard interface.mtu >= (hasV6 ? 1280 : 576), interface.mtu <= 65_535 else {
+                throw .badMTU(interface.name, interface.mtu)
+            }
+            for address in interface.addresses {
+                resolved.append(Route(prefix: address.prefix, interface: id, gateway: nil))
+            }
+        }
+        let connected = RouteTable(resolved)
+        for route in configuration.routes {
+            let text = route.destination.description
+            var id: InterfaceID
+            if let name = route.interface {
+                guard let found = configuration.interfaces.firstIndex(where: { $0.name == name }) else {
+                    throw .unknownRouteInterface(route: text, interface: name)
+                }
+                id = found
+            } else {
+                guard let gateway = route.gateway else { throw .unreachableGateway(route: text, gateway: "none") }
+                let onLink: Route?
+                switch gateway {
+                case .v4(let a): onLink = connected.lookup(a)
+                case .v6(let a): onLink = connected.lookup(a)
+                }
+                guard let link = onLink else { throw .unreachableGateway(route: text, gateway: gateway.description) }
+                id = link.interface
+            }
+            let destinationIsV4: Bool
+            if case .v4 = route.destination { destinationIsV4 = true } else { destinationIsV4 = false }
+            if let gateway = route.gateway, gateway.isV4 != destinationIsV4 { throw .familyMismatch(route: text) }
+            resolved.append(Route(prefix: route.destination, interface: id, gateway: route.gateway))
+        }
+        self.configuration = configuration
+        interfaces = configuration.interfaces
+        routes = RouteTable(resolved)
+        localAddresses = configuration.interfaces.flatMap { $0.addresses.map { ConnTuple.wide($0.address) } }
+        conntrack = Conntrack(capacity: configuration.conntrackCapacity, timeouts: configuration.timeouts)
+        statistics = Statistics(interfaceCount: configuration.interfaces.count)
+        identification = UInt16(truncatingIfNeeded: seed)
+    }
+
+    public func interfaceID(named name: String) -> InterfaceID? {
+        interfaces.firstIndex { $0.name == name }
+    }
+
+    // MARK: The pipeline
+
+    /// Runs one packet that arrived on `input` through the pipeline.
+    public func process(_ packet: inout PacketBuffer, from input: InterfaceID, now: Timestamp) -> Verdict {
+        guard input >= 0, input < interfaces.count else { return drop(.unknownInterface) }
+        statistics.interfaces[input].receivedPackets &+= 1
+        statistics.interfaces[input].receivedBytes &+= UInt64(packet.length)
+        packetsSinceSweep += 1
+        if packetsSinceSweep >= 64 {
+            packetsSinceSweep = 0
+            conntrack.sweep(now: now, budget: 32)
+        }
+
+        let bytes = packet.bytes
+        let parsed: ParsedPacket
+        do {
+            parsed = try PacketParser.parse(bytes, virtio: packet.virtio)
+        } catch {
+            return drop(error)
+        }
+        // Trim bytes past the IP length (a TUN read carries none, but a
+        // caller's buffer may), so that what is sent is the packet alone.
+        packet.length = parsed.length
+
+        if !isUnicastSource(parsed.tuple.source, parsed.family) || isLocal(parsed.tuple.source) {
+            return drop(.martianSource)
+        }
+
+        // PREROUTING: connection tracking.
+        var tracking = track(parsed, now: now)
+
+        // Routing decision.
+        if isLocal(parsed.tuple.destination) {
+            return deliverLocally(packet.bytes, parsed, &tracking, from: input, now: now)
+        }
+        if isMulticastOrBroadcast(parsed.tuple.destination, parsed.family)
+            || !isUnicastSource(parsed.tuple.destination, parsed.family) {
+            return drop(.martianDestination)
+        }
+        guard let route = lookupRoute(parsed.tuple.destination, parsed.family) else {
+            sendICMPError(.networkUnreachable, about: packet.bytes, parsed: parsed, now: now)
+            return drop(.noRoute)
+        }
+
+        // FORWARD (ip_forward order: TTL, then MTU, then the hook).
+        if parsed.ttl <= 1 {
+            sendICMPError(.timeExceeded, about: packet.bytes, parsed: parsed, now: now)
+            return drop(.ttlExceeded)
+        }
+        let mtu = interfaces[route.interface].mtu
+        if exceedsMTU(packet, parsed, mtu: mtu) {
+            if parsed.family == .ipv4 && !parsed.dontFragment && packet.virtio.gsoType == .none {
+                decrementTTL(packet.bytes, parsed)
+                guard confirm(&tracking, now: now) else { return drop(.conntrackFull) }
+                return fragment(&packet, parsed, mtu: mtu, to: route.interface)
+            }
+            sendICMPError(.fragmentationNeeded(mtu: mtu), about: packet.bytes, parsed: parsed, now: now)
+            return drop(.packetTooBig)
+        }
+        decrementTTL(packet.bytes, parsed)
+        // filter hook: no rules yet, accept.
+
+        // POSTROUTING: NAT (none yet), then confirm.
+        guard confirm(&tracking, now: now) else { return drop(.conntrackFull) }
+        statistics.forwarded &+= 1
+        countSent(route.interface, packet.length)
+        return .forward(route.interface)
+    }
+
+    /// Sweeps expired connections; call when idle (e.g. once a second).
+    public func tick(now: Timestamp) {
+        conntrack.sweep(now: now, budget: 1024)
+    }
+
+    /// Counts a packet the caller sent for us (outbox packets included).
+    public func countSent(_ interface: InterfaceID, _ length: Int) {
+        guard interface >= 0, interface < statistics.interfaces.count else { return }
+        statistics.interfaces[interface].sentPackets &+= 1
+        statistics.interfaces[interface].sentBytes &+= UInt64(length)
+    }
+
+    /// Counts a drop the caller decided (e.g. the device queue was full).
+    public func count(_ reason: DropReason) {
+        statistics.drops[reason.rawValue] &+= 1
+    }
+
+    func drop(_ reason: DropReason) -> Verdict {
+        count(reason)
+        return .drop(reason)
+    }
+
+    // MARK: Stages
+
+    private func track(_ parsed: ParsedPacket, now: Timestamp) -> TrackResult {
+        if parsed.isLaterFragment {
+            // Linux reassembles before conntrack (nf_defrag); tunwall does not
+            // yet, so a later fragment carries no ports and is untracked.
+            return TrackResult(state: .untracked)
+        }
+        if parsed.badChecksum {
+            conntrack.countInvalid(.badChecksum)
+            return TrackResult(state: .invalid, invalidReason: .badChecksum)
+        }
+        return conntrack.track(parsed.tracked, now: now)
+    }
+
+    private func confirm(_ tracking: inout TrackResult, now: Timestamp) -> Bool {
+        tracking.pending == nil || conntrack.confirm(&tracking, now: now)
+    }
+
+    /// INPUT: the firewall answers pings; anything else to it is refused the
+    /// way Linux refuses a closed port (RST for TCP, port unreachable for UDP).
+    private func deliverLocally(_ bytes: UnsafeMutableRawBufferPointer, _ parsed: ParsedPacket,
+                                _ tracking: inout TrackResult, from input: InterfaceID, now: Timestamp) -> Verdict {
+        let isEcho = (parsed.family == .ipv4 && parsed.l4Protocol == .icmp && parsed.icmpType == ICMPv4Type.echoRequest.rawValue)
+            || (parsed.family == .ipv6 && parsed.l4Protocol == .icmpv6 && parsed.icmpType == ICMPv6Type.echoRequest.rawValue)
+        if isEcho && !parsed.isFragment && !parsed.badChecksum {
+            guard confirm(&tracking, now: now) else { return drop(.conntrackFull) }
+            statistics.deliveredLocally &+= 1
+            sendEchoReply(to: bytes, parsed: parsed, arrivedOn: input)
+            if let reply = outbox.count > 0 ? outbox.buffers[outbox.count - 1].bytes : nil,
+               let replyParsed = try? PacketParser.parse(reply, virtio: .init()) {
+                // OUTPUT: the reply is the reply direction of the ping's entry.
+                _ = conntrack.track(replyParsed.tracked, now: now)
+            }
+            return .consumed
+        }
+        if parsed.l4Protocol == .tcp && !parsed.isFragment {
+            sendReset(for: parsed, arrivedOn: input)
+        } else if parsed.l4Protocol == .udp && !parsed.isFragment {
+            sendICMPError(.portUnreachable, about: bytes, parsed: parsed, now: now)
+        }
+        return drop(.localNoService)
+    }
+
+    private func exceedsMTU(_ packet: PacketBuffer, _ parsed: ParsedPacket, mtu: Int) -> Bool {
+        if packet.virtio.gsoType != .none {
+            // A GSO super-packet leaves as segments of gso_size payload each
+            // (Linux: skb_gso_validate_network_len).
+            let headers = Int(packet.virtio.headerLength) > 0 ? Int(packet.virtio.headerLength) : parsed.l4Offset + 20
+            return headers + Int(packet.virtio.gsoSize) > mtu
+        }
+        return parsed.length > mtu
+    }
+
+    /// ip_decrease_ttl: TTL - 1 with an RFC 1624 checksum update; hop limit - 1.
+    private func decrementTTL(_ bytes: UnsafeMutableRawBufferPointer, _ parsed: ParsedPacket) {
+        switch parsed.family {
+        case .ipv4:
+            let word = UInt16(bytes[8]) << 8 | UInt16(bytes[9])
+            bytes[8] &-= 1
+            let checksum = UInt16(bytes[10]) << 8 | UInt16(bytes[11])
+            let updated = Checksum.update(checksum, old: word, new: word &- 0x100)
+            bytes[10] = UInt8(updated >> 8)
+            bytes[11] = UInt8(updated & 0xff)
+        case .ipv6:
+            bytes[7] &-= 1
+        }
+    }
+
+    // MARK: Addresses and routes
+
+    func isLocal(_ address: IPv6Address) -> Bool {
+        for local in localAddresses where local == address { return true }
+        return false
+    }
+
+    func lookupRoute(_ address: IPv6Address, _ family: AddressFamily) -> Route? {
+        family == .ipv4 ? routes.lookup(IPv4Address(UInt32(truncatingIfNeeded: address.low))) : routes.lookup(address)
+    }
+
+    /// The interface toward `address` and the firewall's address of that
+    /// family on it, to send an error from.
+    func routeBack(to address: IPv6Address, family: AddressFamily) -> (InterfaceID, IPv6Address)? {
+        guard let route = lookupRoute(address, family) else { return nil }
+        for own in interfaces[route.interface].addresses where own.address.isV4 == (family == .ipv4) {
+            return (route.interface, ConnTuple.wide(own.address))
+        }
+        return nil
+    }
+
+    /// Multicast, and IPv4 limited or subnet-directed broadcast on one of our subnets.
+    func isMulticastOrBroadcast(_ address: IPv6Address, _ family: AddressFamily) -> Bool {
+        if family == .ipv6 { return address.isMulticast }
+        let v4 = IPv4Address(UInt32(truncatingIfNeeded: address.low))
+        if v4.isMulticast || v4 == .broadcast { return true }
+        for interface in interfaces {
+            for own in interface.addresses {
+                if case .v4(let p) = own.prefix, p.length < 31, v4 == p.lastAddress { return true }
+            }
+        }
+        return false
+    }
+
+    /// An address that names one host and may be routed: not unspecified,
+    /// loopback, multicast, or IPv6 link-local (RFC 4291 §2.5.6).
+    func isUnicastSource(_ address: IPv6Address, _ family: AddressFamily) -> Bool {
+        if family == .ipv6 {
+            return !(address.isUnspecified || address.isLoopback || address.isMulticast || address.isLinkLocal)
+        }
+        let v4 = IPv4Address(UInt32(truncatingIfNeeded: address.low))
+        return !(v4.isUnspecified || v4.isLoopback || v4.isMulticast || v4 == .broadcast)
+    }
+}

@@ -1,0 +1,81 @@
+// IPv4 fragmentation (RFC 791 §3.2, "Fragmentation"; Linux ip_do_fragment):
+// a datagram without DF that is larger than the egress MTU leaves as
+// fragments, each at most MTU bytes, their data a multiple of 8 bytes except
+// the last. The first fragment keeps every option; later ones keep only the
+// options whose "copied" flag (bit 0x80 of the type) is set.
+//
+// Example: 3000 bytes (20 header + 2980 data) through MTU 1500 become
+// 1500 (offset 0, MF), 1500 (offset 1480, MF) and 40 (offset 2960).
+
+import Conntrack
+import Wire
+
+extension Engine {
+    func fragment(_ packet: inout PacketBuffer, _ parsed: ParsedPacket, mtu: Int, to interface: InterfaceID) -> Verdict {
+        let bytes = packet.bytes
+        // A partial checksum must be finished before the payload is cut up.
+        if packet.virtio.needsChecksum {
+            Checksum.completePartial(bytes, start: Int(packet.virtio.checksumStart), offset: Int(packet.virtio.checksumOffset))
+        }
+        guard let ip = try? IPv4Packet(validating: bytes) else { return drop(.ipv4Malformed) }
+        let headerLength = ip.headerLength
+        let laterOptions = copiedOptions(ip.options)
+        let laterHeaderLength = 20 + ((laterOptions.count + 3) & ~3)
+        let payload = ip.payload
+        let originalOffset = Int(ip.fragmentOffset) * 8
+        let originalMoreFragments = ip.moreFragments
+        var sent = 0
+        var first = true
+        while sent < payload.count {
+            let header = first ? headerLength : laterHeaderLength
+            let room = (mtu - header) & ~7
+            guard room > 0 else { return drop(.packetTooBig) }
+            let chunk = min(room, payload.count - sent)
+            let last = sent + chunk == payload.count
+            guard let slot = outbox.reserve() else { return drop(.outboxFull) }
+            let out = outbox.buffers[slot].storage.suffix(from: PacketBuffer.headroom)
+            // Header: the original's first 20 bytes, then options.
+            out.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<20]))
+            if first {
+                UnsafeMutableRawBufferPointer(rebasing: out[20..<headerLength])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[20..<headerLength]))
+            } else {
+                for i in 20..<header { out[i] = i - 20 < laterOptions.count ? laterOptions[i - 20] : 0 }
+            }
+            UnsafeMutableRawBufferPointer(rebasing: out[header..<header + chunk])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[sent..<sent + chunk]))
+            out[0] = 0x40 | UInt8(header / 4)
+            let total = header + chunk
+            out[2] = UInt8(total >> 8)
+            out[3] = UInt8(total & 0xff)
+            let offsetUnits = (originalOffset + sent) / 8
+            var word = UInt16(offsetUnits) & 0x1fff
+            if !last || originalMoreFragments { word |= 0x2000 }
+            out[6] = UInt8(word >> 8)
+            out[7] = UInt8(word & 0xff)
+            if let fragment = try? IPv4Packet(validating: out.slice(0..<total)) { fragment.updateHeaderChecksum() }
+            outbox.buffers[slot].length = total
+            outbox.commit(slot, interface: interface)
+            sent += chunk
+            first = false
+        }
+        statistics.forwarded &+= 1
+        return .consumed
+    }
+
+    /// The options a later fragment carries (RFC 791: copied flag set).
+    private func copiedOptions(_ options: UnsafeMutableRawBufferPointer) -> [UInt8] {
+        var result: [UInt8] = []
+        var i = 0
+        while i < options.count {
+            let type = options[i]
+            if type == 0 { break }
+            if type == 1 { i += 1; continue }
+            guard i + 1 < options.count, options[i + 1] >= 2, i + Int(options[i + 1]) <= options.count else { break }
+            let length = Int(options[i + 1])
+            if type & 0x80 != 0 { result += options[i..<i + length] }
+            i += length
+        }
+        return result
+    }
+}

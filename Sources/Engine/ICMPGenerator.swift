@@ -1,0 +1,212 @@
+// The packets the firewall makes about other packets: ICMP errors (time
+// exceeded, fragmentation needed / packet too big, unreachable), echo replies
+// to pings of its own addresses, and TCP resets for its own closed ports.
+// Each is written straight into an outbox buffer.
+//
+// Rules for errors, as Linux's icmp_send and RFC 1812 §4.3.2.7 / RFC 4443
+// §2.4 (e): never about an ICMP error, a later fragment, a packet to a
+// multicast or broadcast address, or from an address that names no single
+// host; at most 1000 per second with a burst of 50 (net.ipv4.icmp_msgs_per_sec,
+// icmp_msgs_burst). The quoted packet is cut so the error fits in 576 bytes
+// (IPv4, RFC 1812 §4.3.2.3) or 1280 bytes (IPv6, RFC 4443 §2.4 (c)).
+
+import Conntrack
+import Wire
+
+/// A token bucket: `rate` tokens per second, at most `burst` saved up.
+struct RateLimiter: Sendable {
+    var tokens: UInt64
+    var last: Timestamp = 0
+    let burst: UInt64
+    let nanosecondsPerToken: UInt64
+
+    init(perSecond rate: UInt64, burst: UInt64) {
+        self.burst = burst
+        tokens = burst
+        nanosecondsPerToken = nanosecondsPerSecond / max(rate, 1)
+    }
+
+    mutating func allow(now: Timestamp) -> Bool {
+        if now > last {
+            let earned = (now - last) / nanosecondsPerToken
+            if earned > 0 {
+                tokens = min(burst, tokens + earned)
+                last += earned * nanosecondsPerToken
+            }
+        }
+        if last == 0 || now < last { last = now }
+        guard tokens > 0 else { return false }
+        tokens -= 1
+        return true
+    }
+}
+
+/// Which ICMP error to send, in family-neutral terms.
+enum ICMPError {
+    case timeExceeded
+    case fragmentationNeeded(mtu: Int)
+    case networkUnreachable
+    case portUnreachable
+
+    func v4Header() -> ICMPv4Header {
+        switch self {
+        case .timeExceeded: return .timeExceeded(code: 0)
+        case .fragmentationNeeded(let mtu): return .fragmentationNeeded(nextHopMTU: UInt16(clamping: mtu))
+        case .networkUnreachable: return .destinationUnreachable(code: ICMPv4UnreachableCode.network)
+        case .portUnreachable: return .destinationUnreachable(code: ICMPv4UnreachableCode.port)
+        }
+    }
+
+    func v6Header() -> ICMPv6Header {
+        switch self {
+        case .timeExceeded: return .timeExceeded(code: 0)
+        case .fragmentationNeeded(let mtu): return .packetTooBig(mtu: UInt32(clamping: mtu))
+        case .networkUnreachable: return .destinationUnreachable(code: ICMPv6UnreachableCode.noRoute)
+        case .portUnreachable: return .destinationUnreachable(code: ICMPv6UnreachableCode.port)
+        }
+    }
+}
+
+extension Engine {
+    /// Sends `error` about the packet in `offending` back to its source.
+    func sendICMPError(_ error: ICMPError, about offending: UnsafeMutableRawBufferPointer, parsed: ParsedPacket,
+                       now: Timestamp) {
+        guard !parsed.isICMPError, !parsed.isLaterFragment,
+              !isMulticastOrBroadcast(parsed.tuple.destination, parsed.family),
+              isUnicastSource(parsed.tuple.source, parsed.family) else { return }
+        guard icmpLimiter.allow(now: now) else {
+            count(.icmpRateLimited)
+            return
+        }
+        guard let (interface, source) = routeBack(to: parsed.tuple.source, family: parsed.family) else { return }
+        guard let slot = outbox.reserve() else {
+            count(.outboxFull)
+            return
+        }
+        let buffer = outbox.buffers[slot].storage.suffix(from: PacketBuffer.headroom)
+        let length: Int
+        switch parsed.family {
+        case .ipv4:
+            let quoted = min(offending.count, 576 - IPv4Packet.minimumHeaderLength - ICMPv4Message.headerLength)
+            var ip = IPv4Header(source: IPv4Address(UInt32(truncatingIfNeeded: source.low)),
+                                destination: IPv4Address(UInt32(truncatingIfNeeded: parsed.tuple.source.low)),
+                                protocol: .icmp)
+            ip.dontFragment = false
+            ip.identification = nextIdentification()
+            let l4Length = ICMPv4Message.headerLength + quoted
+            ip.emit(into: buffer, payloadLength: l4Length)
+            let l4 = buffer.slice(20..<20 + l4Length)
+            error.v4Header().emit(into: l4)
+            copy(offending.prefix(quoted), to: l4, at: ICMPv4Message.headerLength)
+            if let icmp = try? ICMPv4Message(validating: l4) { icmp.updateChecksum() }
+            length = 20 + l4Length
+        case .ipv6:
+            let quoted = min(offending.count, 1280 - IPv6Packet.headerLength - ICMPv6Message.headerLength)
+            let ip = IPv6Header(source: source, destination: parsed.tuple.source, upperLayerProtocol: .icmpv6)
+            let l4Length = ICMPv6Message.headerLength + quoted
+            ip.emit(into: buffer, payloadLength: l4Length)
+            let l4 = buffer.slice(40..<40 + l4Length)
+            error.v6Header().emit(into: l4)
+            copy(offending.prefix(quoted), to: l4, at: ICMPv6Message.headerLength)
+            if let icmp = try? ICMPv6Message(validating: l4) {
+                icmp.updateChecksum(pseudoHeaderSum: Checksum.pseudoHeaderSum(
+                    source: source, destination: parsed.tuple.source, protocol: .icmpv6, length: l4Length))
+            }
+            length = 40 + l4Length
+        }
+        outbox.buffers[slot].length = length
+        outbox.commit(slot, interface: interface)
+        statistics.generated += 1
+    }
+
+    /// An echo reply to an echo request addressed to the firewall: the same
+    /// bytes with addresses swapped, the type changed and TTL 64.
+    func sendEchoReply(to request: UnsafeMutableRawBufferPointer, parsed: ParsedPacket, arrivedOn interface: InterfaceID) {
+        guard let slot = outbox.reserve() else {
+            count(.outboxFull)
+            return
+        }
+        let buffer = outbox.buffers[slot].storage.suffix(from: PacketBuffer.headroom)
+        guard request.count <= buffer.count else { return }
+        copy(UnsafeMutableRawBufferPointer(rebasing: request[...]), to: buffer, at: 0)
+        let packet = buffer.slice(0..<request.count)
+        switch parsed.family {
+        case .ipv4:
+            guard let ip = try? IPv4Packet(validating: packet) else { return }
+            let (source, destination) = (ip.source, ip.destination)
+            ip.source = destination
+            ip.destination = source
+            ip.ttl = 64
+            ip.updateHeaderChecksum()
+            guard let icmp = try? ICMPv4Message(validating: ip.payload) else { return }
+            icmp.bytes[0] = ICMPv4Type.echoReply.rawValue
+            icmp.updateChecksum()
+        case .ipv6:
+            guard let ip = try? IPv6Packet(validating: packet) else { return }
+            let (source, destination) = (ip.source, ip.destination)
+            ip.source = destination
+            ip.destination = source
+            ip.hopLimit = 64
+            let l4 = ip.bytes.suffix(from: parsed.l4Offset)
+            guard let icmp = try? ICMPv6Message(validating: l4) else { return }
+            icmp.bytes[0] = ICMPv6Type.echoReply.rawValue
+            icmp.updateChecksum(pseudoHeaderSum: ip.pseudoHeaderSum(protocol: .icmpv6, length: l4.count))
+        }
+        outbox.buffers[slot].length = request.count
+        outbox.commit(slot, interface: interface)
+        statistics.generated += 1
+    }
+
+    /// RFC 9293 §3.10.7.1: a segment to a closed port gets a reset: with the
+    /// ACK it acknowledged as sequence number, or acknowledging what it carried.
+    func sendReset(for parsed: ParsedPacket, arrivedOn interface: InterfaceID) {
+        let flags = parsed.tracked.tcpFlags
+        guard !flags.contains(.rst), let slot = outbox.reserve() else { return }
+        let buffer = outbox.buffers[slot].storage.suffix(from: PacketBuffer.headroom)
+        var tcp = TCPHeader(sourcePort: parsed.tuple.destinationPort, destinationPort: parsed.tuple.sourcePort,
+                            flags: .rst, window: 0)
+        if flags.contains(.ack) {
+            tcp.sequenceNumber = parsed.tracked.tcpAcknowledgment
+        } else {
+            tcp.flags = [.rst, .ack]
+            tcp.acknowledgmentNumber = parsed.tracked.tcpSequence + Int32(truncatingIfNeeded: parsed.tracked.tcpSequenceLength)
+        }
+        let l3: Int
+        let pseudo: UInt16
+        switch parsed.family {
+        case .ipv4:
+            let source = IPv4Address(UInt32(truncatingIfNeeded: parsed.tuple.destination.low))
+            let destination = IPv4Address(UInt32(truncatingIfNeeded: parsed.tuple.source.low))
+            IPv4Header(source: source, destination: destination, protocol: .tcp).emit(into: buffer, payloadLength: 20)
+            l3 = 20
+            pseudo = Checksum.pseudoHeaderSum(source: source, destination: destination, protocol: .tcp, length: 20)
+        case .ipv6:
+            IPv6Header(source: parsed.tuple.destination, destination: parsed.tuple.source, upperLayerProtocol: .tcp)
+                .emit(into: buffer, payloadLength: 20)
+            l3 = 40
+            pseudo = Checksum.pseudoHeaderSum(source: parsed.tuple.destination, destination: parsed.tuple.source,
+                                              protocol: .tcp, length: 20)
+        }
+        let l4 = buffer.slice(l3..<l3 + 20)
+        tcp.emit(into: l4)
+        if let segment = try? TCPSegment(validating: l4) { segment.updateChecksum(pseudoHeaderSum: pseudo) }
+        outbox.buffers[slot].length = l3 + 20
+        outbox.commit(slot, interface: interface)
+        statistics.generated += 1
+    }
+
+    private func copy(_ source: UnsafeMutableRawBufferPointer, to destination: UnsafeMutableRawBufferPointer, at offset: Int) {
+        guard let from = source.baseAddress, let to = destination.baseAddress, source.count > 0 else { return }
+        (to + offset).copyMemory(from: from, byteCount: source.count)
+    }
+
+    private func copy(_ source: Slice<UnsafeMutableRawBufferPointer>, to destination: UnsafeMutableRawBufferPointer,
+                      at offset: Int) {
+        copy(UnsafeMutableRawBufferPointer(rebasing: source), to: destination, at: offset)
+    }
+
+    func nextIdentification() -> UInt16 {
+        identification &+= 1
+        return identification
+    }
+}

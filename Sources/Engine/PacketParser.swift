@@ -1,0 +1,167 @@
+// Parse once: everything later stages need from a packet's headers, read in
+// one pass into a small value (`ParsedPacket`) with no allocation. Headers that
+// cannot be read are a drop with a reason; an L4 checksum that does not verify
+// is not (Linux's conntrack marks such a packet invalid and lets the rules
+// decide), but is recorded.
+//
+// Example: a TCP SYN 10.0.1.2:40000 → 203.0.113.10:80 parses to family ipv4,
+// l4Offset 20, tuple (10.0.1.2, 203.0.113.10, 40000, 80, tcp), flags [S].
+
+import Conntrack
+import Wire
+
+public struct ParsedPacket: Sendable {
+    public var family: AddressFamily
+    /// Bytes of the IP packet (total length / 40 + payload length).
+    public var length: Int
+    /// Offset of the transport header (after IPv6 extension headers).
+    public var l4Offset: Int
+    public var l4Protocol: IPProtocol
+    public var ttl: UInt8
+    /// IPv4 DF; always true for IPv6, whose routers never fragment.
+    public var dontFragment: Bool
+    /// Any fragment (IPv4 MF/offset, or an IPv6 fragment header).
+    public var isFragment: Bool
+    /// A fragment other than the first: no transport header to read.
+    public var isLaterFragment: Bool
+    public var tracked: TrackedPacket
+    /// For ICMP/ICMPv6: the message type; otherwise 0.
+    public var icmpType: UInt8 = 0
+    public var isICMPError = false
+    /// The transport checksum was checked and failed.
+    public var badChecksum = false
+
+    public var tuple: ConnTuple { tracked.tuple }
+}
+
+enum PacketParser {
+    static func parse(_ bytes: UnsafeMutableRawBufferPointer, virtio: VirtioNetHeader) throws(DropReason) -> ParsedPacket {
+        guard bytes.count > 0 else { throw .notIP }
+        // A checksum that the sender left to offload (NEEDS_CSUM) or that the
+        // device already verified (DATA_VALID) is not checked again.
+        let verify = virtio.flags.isDisjoint(with: [.needsChecksum, .dataValid])
+        switch bytes[0] >> 4 {
+        case 4: return try parseIPv4(bytes, verify: verify)
+        case 6: return try parseIPv6(bytes, verify: verify)
+        default: throw .notIP
+        }
+    }
+
+    private static func parseIPv4(_ bytes: UnsafeMutableRawBufferPointer, verify: Bool) throws(DropReason) -> ParsedPacket {
+        guard let ip = try? IPv4Packet(validating: bytes) else { throw .ipv4Malformed }
+        guard ip.isHeaderChecksumValid else { throw .ipv4BadChecksum }
+        let tuple = ConnTuple(source: ConnTuple.wide(ip.source), destination: ConnTuple.wide(ip.destination),
+                              sourcePort: 0, destinationPort: 0, protocol: ip.protocol, family: .ipv4)
+        var parsed = ParsedPacket(family: .ipv4, length: ip.totalLength, l4Offset: ip.headerLength,
+                                  l4Protocol: ip.protocol, ttl: ip.ttl, dontFragment: ip.dontFragment,
+                                  isFragment: ip.isFragment, isLaterFragment: ip.isLaterFragment,
+                                  tracked: TrackedPacket(tuple: tuple, length: ip.totalLength))
+        if ip.isLaterFragment { return parsed }
+        let pseudo = verify && !ip.isFragment ? ip.pseudoHeaderSum(length: ip.payload.count) : nil
+        try parseTransport(&parsed, ip.payload, pseudoHeaderSum: pseudo, checkICMPv4: verify && !ip.isFragment)
+        return parsed
+    }
+
+    private static func parseIPv6(_ bytes: UnsafeMutableRawBufferPointer, verify: Bool) throws(DropReason) -> ParsedPacket {
+        guard let ip = try? IPv6Packet(validating: bytes) else { throw .ipv6Malformed }
+        guard let chain = try? ip.extensionChain() else { throw .ipv6ExtensionHeaders }
+        let tuple = ConnTuple(source: ip.source, destination: ip.destination, sourcePort: 0, destinationPort: 0,
+                              protocol: chain.upperLayerProtocol, family: .ipv6)
+        var parsed = ParsedPacket(family: .ipv6, length: ip.bytes.count, l4Offset: chain.upperLayerOffset,
+                                  l4Protocol: chain.upperLayerProtocol, ttl: ip.hopLimit, dontFragment: true,
+                                  isFragment: chain.fragment != nil, isLaterFragment: chain.isLaterFragment,
+                                  tracked: TrackedPacket(tuple: tuple, length: ip.bytes.count))
+        if chain.isLaterFragment { return parsed }
+        let l4 = ip.bytes.suffix(from: chain.upperLayerOffset)
+        let pseudo = verify && chain.fragment == nil
+            ? ip.pseudoHeaderSum(protocol: chain.upperLayerProtocol, length: l4.count) : nil
+        try parseTransport(&parsed, l4, pseudoHeaderSum: pseudo, checkICMPv4: false)
+        return parsed
+    }
+
+    /// Ports (or ICMP identifier, type and code), TCP fields, the quoted
+    /// packet of an ICMP error, and the checksum when `pseudoHeaderSum` is given.
+    private static func parseTransport(_ parsed: inout ParsedPacket, _ l4: UnsafeMutableRawBufferPointer,
+                                       pseudoHeaderSum: UInt16?, checkICMPv4: Bool) throws(DropReason) {
+        switch parsed.l4Protocol {
+        case .tcp:
+            guard let tcp = try? TCPSegment(validating: l4) else { throw .transportMalformed }
+            parsed.tracked.tuple.sourcePort = tcp.sourcePort
+            parsed.tracked.tuple.destinationPort = tcp.destinationPort
+            parsed.tracked.tcpFlags = tcp.flags
+            parsed.tracked.tcpSequence = tcp.sequenceNumber
+            parsed.tracked.tcpAcknowledgment = tcp.acknowledgmentNumber
+            parsed.tracked.tcpSequenceLength = tcp.sequenceLength
+            if let pseudo = pseudoHeaderSum, !tcp.isChecksumValid(pseudoHeaderSum: pseudo) { parsed.badChecksum = true }
+        case .udp:
+            guard let udp = try? UDPDatagram(validating: l4) else { throw .transportMalformed }
+            parsed.tracked.tuple.sourcePort = udp.sourcePort
+            parsed.tracked.tuple.destinationPort = udp.destinationPort
+            if let pseudo = pseudoHeaderSum {
+                // UDP over IPv6 must carry a checksum (RFC 8200 §8.1).
+                let missing = parsed.family == .ipv6 && udp.checksum == 0
+                if missing || !udp.isChecksumValid(pseudoHeaderSum: pseudo) { parsed.badChecksum = true }
+            }
+        case .icmp where parsed.family == .ipv4:
+            guard let icmp = try? ICMPv4Message(validating: l4) else { throw .transportMalformed }
+            parsed.icmpType = icmp.type.rawValue
+            parsed.isICMPError = icmp.isError
+            if checkICMPv4 && !icmp.isChecksumValid { parsed.badChecksum = true }
+            if icmp.isError {
+                parsed.tracked.quotedTuple = quotedTuple(v4: icmp.payload)
+            } else {
+                parsed.tracked.tuple.sourcePort = icmp.identifier
+                parsed.tracked.tuple.destinationPort = UInt16(icmp.type.rawValue) << 8 | UInt16(icmp.code)
+            }
+        case .icmpv6 where parsed.family == .ipv6:
+            guard let icmp = try? ICMPv6Message(validating: l4) else { throw .transportMalformed }
+            parsed.icmpType = icmp.type.rawValue
+            parsed.isICMPError = icmp.isError
+            if let pseudo = pseudoHeaderSum, !icmp.isChecksumValid(pseudoHeaderSum: pseudo) { parsed.badChecksum = true }
+            if icmp.isError {
+                parsed.tracked.quotedTuple = quotedTuple(v6: icmp.payload)
+            } else {
+                parsed.tracked.tuple.sourcePort = icmp.identifier
+                parsed.tracked.tuple.destinationPort = UInt16(icmp.type.rawValue) << 8 | UInt16(icmp.code)
+            }
+        default:
+            break
+        }
+    }
+
+    /// The tuple of the datagram an ICMPv4 error quotes, as it was sent.
+    static func quotedTuple(v4 body: UnsafeMutableRawBufferPointer) -> ConnTuple? {
+        guard let inner = try? IPv4Packet(validatingQuoted: body), !inner.isLaterFragment else { return nil }
+        var tuple = ConnTuple(source: ConnTuple.wide(inner.source), destination: ConnTuple.wide(inner.destination),
+                              sourcePort: 0, destinationPort: 0, protocol: inner.protocol, family: .ipv4)
+        guard fillQuotedPorts(&tuple, inner.payload) else { return nil }
+        return tuple
+    }
+
+    static func quotedTuple(v6 body: UnsafeMutableRawBufferPointer) -> ConnTuple? {
+        guard let inner = try? IPv6Packet(validatingQuoted: body),
+              let chain = try? inner.extensionChain(), !chain.isLaterFragment else { return nil }
+        var tuple = ConnTuple(source: inner.source, destination: inner.destination, sourcePort: 0,
+                              destinationPort: 0, protocol: chain.upperLayerProtocol, family: .ipv6)
+        guard fillQuotedPorts(&tuple, inner.bytes.suffix(from: chain.upperLayerOffset)) else { return nil }
+        return tuple
+    }
+
+    /// RFC 792 quotes at least 8 bytes of the transport header: enough for
+    /// ports, or for an ICMP query's type, code and identifier.
+    private static func fillQuotedPorts(_ tuple: inout ConnTuple, _ l4: UnsafeMutableRawBufferPointer) -> Bool {
+        switch tuple.protocol {
+        case .tcp, .udp, .sctp:
+            guard l4.count >= 4 else { return false }
+            tuple.sourcePort = l4.loadUnaligned(fromByteOffset: 0, as: UInt16.self).bigEndian
+            tuple.destinationPort = l4.loadUnaligned(fromByteOffset: 2, as: UInt16.self).bigEndian
+        case .icmp, .icmpv6:
+            guard l4.count >= 8 else { return false }
+            tuple.destinationPort = UInt16(l4[0]) << 8 | UInt16(l4[1])
+            tuple.sourcePort = l4.loadUnaligned(fromByteOffset: 4, as: UInt16.self).bigEndian
+        default:
+            break
+        }
+        return true
+    }
+}
