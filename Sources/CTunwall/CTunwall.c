@@ -22,3 +22,80 @@ const unsigned int ctw_TUN_F_TSO6 = TUN_F_TSO6;
 
 const int ctw_IFREQ_SIZE = sizeof(struct ifreq);
 const int ctw_IFNAMSIZ = IFNAMSIZ;
+
+// ---- TunIO: epoll(7), signalfd(2), ifreq helpers (see CTunwall.h) ----
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+
+const int ctw_EPOLL_CLOEXEC = EPOLL_CLOEXEC;
+const uint32_t ctw_EPOLLIN = EPOLLIN;
+const int ctw_EPOLL_CTL_ADD = EPOLL_CTL_ADD;
+const int ctw_EPOLL_CTL_DEL = EPOLL_CTL_DEL;
+const int ctw_SFD_NONBLOCK = SFD_NONBLOCK;
+const int ctw_SFD_CLOEXEC = SFD_CLOEXEC;
+const short ctw_IFF_UP = IFF_UP;
+
+// Fills ifr_name, refusing names that would be truncated (the kernel would
+// otherwise act on a different, shorter name).
+static int ctw_ifreq_name(struct ifreq *ifr, const char *name) {
+    memset(ifr, 0, sizeof *ifr);
+    size_t length = strnlen(name, IFNAMSIZ);
+    if (length >= IFNAMSIZ) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(ifr->ifr_name, name, length);
+    return 0;
+}
+
+int ctw_tun_attach(int fd, const char *name, short flags, char *actual_name) {
+    struct ifreq ifr;
+    if (ctw_ifreq_name(&ifr, name) < 0) return -1;
+    ifr.ifr_flags = flags;
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) return -1;
+    memcpy(actual_name, ifr.ifr_name, IFNAMSIZ);
+    actual_name[IFNAMSIZ - 1] = '\0';
+    return 0;
+}
+
+int ctw_tun_set_vnet_header_size(int fd, int size) {
+    return ioctl(fd, TUNSETVNETHDRSZ, &size);
+}
+
+int ctw_tun_set_offload(int fd, unsigned int offloads) {
+    // TUNSETOFFLOAD takes the bits by value, not through a pointer.
+    return ioctl(fd, TUNSETOFFLOAD, (unsigned long)offloads);
+}
+
+int ctw_ifreq_set_txqlen(int socket_fd, const char *name, int length) {
+    struct ifreq ifr;
+    if (ctw_ifreq_name(&ifr, name) < 0) return -1;
+    ifr.ifr_qlen = length;
+    return ioctl(socket_fd, SIOCSIFTXQLEN, &ifr);
+}
+
+int ctw_ifreq_get_flags(int socket_fd, const char *name, short *flags) {
+    struct ifreq ifr;
+    if (ctw_ifreq_name(&ifr, name) < 0) return -1;
+    if (ioctl(socket_fd, SIOCGIFFLAGS, &ifr) < 0) return -1;
+    *flags = ifr.ifr_flags;
+    return 0;
+}
+
+int ctw_ifreq_set_flags(int socket_fd, const char *name, short flags) {
+    struct ifreq ifr;
+    if (ctw_ifreq_name(&ifr, name) < 0) return -1;
+    ifr.ifr_flags = flags;
+    return ioctl(socket_fd, SIOCSIFFLAGS, &ifr);
+}
+
+// glibc declares accept4 only under _GNU_SOURCE; this file is compiled
+// without it, so declare it here (it has been in glibc since 2.10).
+#include <sys/socket.h>
+extern int accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
+
+int ctw_accept_cloexec(int listen_fd) {
+    return accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+}

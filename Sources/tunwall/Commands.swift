@@ -15,6 +15,18 @@ enum Commands {
 
     Commands:
       version                 print the version
+      run CONFIG.json [--control PATH]
+                              run the firewall on TUN devices until SIGINT/SIGTERM
+      lab up FILE [--name NAME] [--daemon]
+                              build a topology's namespaces and run the firewall in it
+      lab down FILE|NAME      remove a lab: firewall, namespaces, state (also after a crash)
+      lab exec [--lab NAME] HOST -- CMD...
+                              run a command inside a lab host
+      lab list                the labs that are up
+      conntrack -L [--socket PATH | --lab NAME]
+                              list tracked connections, in conntrack -L format
+      stats [--socket PATH | --lab NAME]
+                              packet counters and drops by reason
       pcap summary FILE       print one tcpdump-style line per packet of a pcap file
                               (link types RAW, IPV4, IPV6, EN10MB, LINUX_SLL)
       help, --help, -h        print this help
@@ -39,6 +51,14 @@ enum Commands {
             return 0
         case "pcap":
             return PcapCommand.run(rest)
+        case "run":
+            return RunCommand.run(rest)
+        case "lab":
+            return LabCommand.run(rest)
+        case "conntrack":
+            return ControlCommands.conntrack(rest)
+        case "stats":
+            return ControlCommands.stats(rest)
         default:
             return usageError("unknown command '\(command)'")
         }

@@ -4,12 +4,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-
-struct SystemError: Error, CustomStringConvertible {
-    let call: String
-    let errno: Int32
-    var description: String { "\(call): \(String(cString: strerror(errno)))" }
-}
+import TunIO
 
 enum FileBytes {
     static func read(_ path: String) throws(SystemError) -> [UInt8] {

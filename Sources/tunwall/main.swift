@@ -6,6 +6,9 @@
 import Glibc
 #endif
 
+// A control client that hangs up early must not kill the firewall: write()
+// then fails with EPIPE instead of raising SIGPIPE.
+signal(SIGPIPE, SIG_IGN)
 let arguments = Array(CommandLine.arguments.dropFirst())
 let status = Commands.run(arguments)
 exit(status)

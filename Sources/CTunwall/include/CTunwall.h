@@ -32,4 +32,47 @@ extern const unsigned int ctw_TUN_F_TSO6;
 extern const int ctw_IFREQ_SIZE;
 extern const int ctw_IFNAMSIZ;
 
+// ---- TunIO: epoll(7), signalfd(2), ifreq helpers ----
+//
+// Swift's Glibc module does not export <sys/epoll.h> or <sys/signalfd.h>, so
+// they are included here and reach Swift through `import CTunwall`
+// (epoll_create1, epoll_ctl, epoll_wait, struct epoll_event, signalfd,
+// struct signalfd_siginfo). Building `struct ifreq` (a union) from Swift is
+// awkward, so the ioctls that take one are small functions below.
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+
+/// epoll(7) constants as plain integers (glibc declares some as enum members).
+extern const int ctw_EPOLL_CLOEXEC;
+extern const uint32_t ctw_EPOLLIN;
+extern const int ctw_EPOLL_CTL_ADD;
+extern const int ctw_EPOLL_CTL_DEL;
+/// signalfd(2) flags.
+extern const int ctw_SFD_NONBLOCK;
+extern const int ctw_SFD_CLOEXEC;
+
+/// TUNSETIFF: attaches `fd` (an open /dev/net/tun) to the device `name` ("" or
+/// "tw%d" lets the kernel choose) with `flags` (IFF_TUN | IFF_NO_PI | ...).
+/// Writes the kernel's name for the device, NUL-terminated, into `actual_name`
+/// (at least IFNAMSIZ bytes). Returns 0, or -1 with errno set (ENAMETOOLONG
+/// when `name` does not fit in IFNAMSIZ).
+int ctw_tun_attach(int fd, const char *name, short flags, char *actual_name);
+/// TUNSETVNETHDRSZ: the size of the virtio_net_hdr prefix (10 for struct virtio_net_hdr).
+int ctw_tun_set_vnet_header_size(int fd, int size);
+/// TUNSETOFFLOAD: the offloads (TUN_F_*) this reader accepts from the kernel.
+int ctw_tun_set_offload(int fd, unsigned int offloads);
+/// SIOCSIFTXQLEN through `socket_fd` (any AF_INET datagram socket): the
+/// device's transmit queue length (ip link set NAME txqueuelen N).
+int ctw_ifreq_set_txqlen(int socket_fd, const char *name, int length);
+/// SIOCGIFFLAGS: reads the device's flags (IFF_UP, ...) into `flags`.
+int ctw_ifreq_get_flags(int socket_fd, const char *name, short *flags);
+/// SIOCSIFFLAGS: sets the device's flags.
+int ctw_ifreq_set_flags(int socket_fd, const char *name, short flags);
+/// IFF_UP of <net/if.h> (an enum member there).
+extern const short ctw_IFF_UP;
+/// accept4(fd, NULL, NULL, SOCK_CLOEXEC): glibc declares accept4 only under
+/// _GNU_SOURCE, which Swift's Glibc module does not see. Close-on-exec from
+/// the start, so a child spawned by another thread cannot inherit the client.
+int ctw_accept_cloexec(int listen_fd);
+
 #endif

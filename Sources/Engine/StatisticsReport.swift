@@ -1,0 +1,40 @@
+// `tunwall stats`: the counters as a person reads them, every drop reason with
+// its count and what it means (zero counts left out, so what happened stands out).
+
+import Conntrack
+
+extension Engine {
+    public func statisticsReport(now: Timestamp) -> String {
+        var lines: [String] = []
+        func pad(_ text: String, _ width: Int) -> String {
+            text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+        }
+        func right(_ value: UInt64, _ width: Int) -> String {
+            let text = String(value)
+            return text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
+        }
+        lines.append(pad("interface", 12) + "   rx packets     rx bytes   tx packets     tx bytes")
+        for (id, interface) in interfaces.enumerated() {
+            let c = statistics.interfaces[id]
+            lines.append(pad(interface.name, 12) + right(c.receivedPackets, 13) + right(c.receivedBytes, 13)
+                         + right(c.sentPackets, 13) + right(c.sentBytes, 13))
+        }
+        lines.append("")
+        lines.append("forwarded          \(statistics.forwarded)")
+        lines.append("delivered locally  \(statistics.deliveredLocally)")
+        lines.append("generated          \(statistics.generated)")
+        lines.append("conntrack entries  \(conntrack.table.count) of \(conntrack.table.capacity) (evicted \(conntrack.table.evicted))")
+        lines.append("")
+        lines.append("drops (\(statistics.totalDrops)):")
+        for reason in DropReason.allCases where statistics.dropCount(reason) > 0 {
+            lines.append("  " + pad(reason.description, 28) + right(statistics.dropCount(reason), 10) + "  " + reason.explanation)
+        }
+        let invalid = InvalidReason.allCases.filter { conntrack.invalidCounts[$0.rawValue] > 0 }
+        lines.append("")
+        lines.append("conntrack invalid (\(invalid.reduce(0) { $0 + conntrack.invalidCounts[$1.rawValue] })):")
+        for reason in invalid {
+            lines.append("  " + pad(reason.description, 52) + right(conntrack.invalidCounts[reason.rawValue], 10))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

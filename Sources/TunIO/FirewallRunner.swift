@@ -1,0 +1,150 @@
+// The firewall's main loop: one thread, one epoll set over every TUN device,
+// the signal fd and the control socket. Each ready device is read until it is
+// empty (a batch); every packet goes through the engine and out of the device
+// its verdict names, then whatever the engine generated (ICMP errors, echo
+// replies, fragments) is sent. Buffers are allocated once, before the loop.
+//
+//   read(lan0) → [vnet hdr | IP packet] → engine.process → .forward(wan0)
+//     → write(wan0, [vnet hdr | IP packet])      (GSO super-packets whole)
+//
+// SIGINT and SIGTERM end the loop cleanly; SIGHUP asks the owner to reload.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Conntrack
+import Engine
+import Wire
+
+public final class FirewallRunner {
+    public let engine: Engine
+    public let devices: [TunDevice]
+    let loop: EventLoop
+    let signals: SignalReceiver
+    let control: ControlServer?
+    var buffer = PacketBuffer.allocate()
+    var running = true
+    /// Packets read from one device before the loop looks at the others.
+    static let batch = 64
+
+    /// `devices[i]` carries the engine's interface `i`.
+    public init(engine: Engine, devices: [TunDevice], control: ControlServer?, signals: SignalReceiver) throws(SystemError) {
+        self.engine = engine
+        self.devices = devices
+        self.control = control
+        self.signals = signals
+        loop = try EventLoop(maximumEvents: devices.count + 2)
+        for (index, device) in devices.enumerated() { try loop.add(device.fileDescriptor, token: index) }
+        try loop.add(signals.fileDescriptor, token: Self.signalToken)
+        if let control { try loop.add(control.fileDescriptor, token: Self.controlToken) }
+    }
+
+    deinit {
+        buffer.deallocate()
+        loop.close()
+    }
+
+    static let signalToken = -1
+    static let controlToken = -2
+
+    /// Monotonic time in nanoseconds (CLOCK_MONOTONIC).
+    public static func now() -> Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * nanosecondsPerSecond + UInt64(ts.tv_nsec)
+    }
+
+    /// Runs until SIGINT or SIGTERM. `onReload` is called for SIGHUP;
+    /// `handle` answers control requests (one line in, text out).
+    public func run(onReload: () -> Void, handle: (String) -> String) throws(SystemError) {
+        var lastTick = Self.now()
+        while running {
+            var readyDevices = 0
+            var readyMask: UInt64 = 0
+            var signalReady = false
+            var controlReady = false
+            _ = try loop.wait(timeoutMilliseconds: 1000) { token in
+                switch token {
+                case Self.signalToken: signalReady = true
+                case Self.controlToken: controlReady = true
+                default:
+                    if token >= 0 && token < 64 { readyMask |= 1 << UInt64(token) }
+                    readyDevices += 1
+                }
+            }
+            if readyDevices > 0 {
+                for index in 0..<min(devices.count, 64) where readyMask & (1 << UInt64(index)) != 0 {
+                    try drain(device: index)
+                }
+            }
+            if signalReady {
+                for signal in signals.receive() {
+                    if signal == SIGHUP { onReload() } else { running = false }
+                }
+            }
+            if controlReady, let control { control.acceptPending(handle) }
+            let now = Self.now()
+            if now - lastTick >= nanosecondsPerSecond {
+                engine.tick(now: now)
+                lastTick = now
+            }
+        }
+    }
+
+    /// Asks the loop to end after the current round.
+    public func stop() { running = false }
+
+    /// Reads device `index` until it is empty (or a batch is done).
+    private func drain(device index: Int) throws(SystemError) {
+        let device = devices[index]
+        let prefix = device.hasVirtioHeader ? VirtioNetHeader.size : 0
+        for _ in 0..<Self.batch {
+            let readStart = PacketBuffer.headroom - prefix
+            let target = UnsafeMutableRawBufferPointer(rebasing: buffer.storage[readStart...])
+            guard let count = try device.read(into: target) else { return }
+            guard count > prefix else { continue }
+            if prefix > 0 {
+                buffer.virtio = (try? VirtioNetHeader(loadingFrom: UnsafeRawBufferPointer(target))) ?? VirtioNetHeader()
+            }
+            buffer.start = PacketBuffer.headroom
+            buffer.length = count - prefix
+            let now = Self.now()
+            if case .forward(let out) = engine.process(&buffer, from: index, now: now) {
+                try send(&buffer, to: out)
+            }
+            try flushOutbox()
+        }
+    }
+
+    private func flushOutbox() throws(SystemError) {
+        guard engine.outbox.count > 0 else { return }
+        var failure: SystemError? = nil
+        engine.outbox.drain { packet, interface in
+            guard failure == nil else { return }
+            do throws(SystemError) {
+                try send(&packet, to: interface)
+                engine.countSent(interface, packet.length)
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Writes the packet with its virtio header in the headroom just before it.
+    private func send(_ packet: inout PacketBuffer, to index: Int) throws(SystemError) {
+        guard index >= 0, index < devices.count else { return }
+        let device = devices[index]
+        let prefix = device.hasVirtioHeader ? VirtioNetHeader.size : 0
+        let begin = packet.start - prefix
+        if prefix > 0 {
+            packet.virtio.store(to: UnsafeMutableRawBufferPointer(rebasing: packet.storage[begin..<packet.start]))
+        }
+        let bytes = UnsafeRawBufferPointer(rebasing: packet.storage[begin..<packet.start + packet.length])
+        // A full queue loses the packet, as a full qdisc would; the peer's
+        // TCP retransmits. Errors other than EAGAIN end the loop.
+        if try !device.write(bytes) {
+            engine.count(.transmitQueueFull)
+        }
+    }
+}

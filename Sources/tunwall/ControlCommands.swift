@@ -1,0 +1,80 @@
+// `tunwall conntrack -L` and `tunwall stats`: ask a running firewall over its
+// control socket. Which firewall: `--socket PATH`, or `--lab NAME`, or the
+// only lab that is up, or `tunwall run`'s default socket.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Lab
+import TunIO
+
+enum ControlCommands {
+    static func conntrack(_ arguments: [String]) -> Int32 {
+        guard arguments.first == "-L" else {
+            return Commands.usageError("usage: tunwall conntrack -L [--socket PATH | --lab NAME]")
+        }
+        guard let path = socketPath(Array(arguments.dropFirst())) else {
+            return Commands.usageError("usage: tunwall conntrack -L [--socket PATH | --lab NAME]")
+        }
+        guard let response = ask("conntrack -L", path) else { return 1 }
+        print(response, terminator: "")
+        let count = response.split(separator: "\n").count
+        // conntrack-tools prints its footer on stderr too.
+        Output.error("tunwall conntrack: \(count) flow entries have been shown.")
+        return 0
+    }
+
+    static func stats(_ arguments: [String]) -> Int32 {
+        guard let path = socketPath(arguments) else {
+            return Commands.usageError("usage: tunwall stats [--socket PATH | --lab NAME]")
+        }
+        guard let response = ask("stats", path) else { return 1 }
+        print(response, terminator: "")
+        return 0
+    }
+
+    private static func ask(_ request: String, _ path: String) -> String? {
+        do {
+            let response = try ControlClient.send(request, to: path)
+            if response.hasPrefix("error: ") {
+                Output.error("tunwall: \(response.dropFirst(7))")
+                return nil
+            }
+            return response
+        } catch {
+            Output.error("tunwall: \(error) (is the firewall running?)")
+            return nil
+        }
+    }
+
+    /// `--socket PATH` or `--lab NAME`; otherwise the only lab up, otherwise
+    /// the default socket of `tunwall run`. Nil on a usage error.
+    static func socketPath(_ arguments: [String]) -> String? {
+        switch arguments.count {
+        case 0:
+            let labs = runningLabs()
+            return labs.count == 1 ? Lab.controlSocketPath(labs[0]) : RunCommand.defaultControlPath
+        case 2 where arguments[0] == "--socket":
+            return arguments[1]
+        case 2 where arguments[0] == "--lab":
+            return Lab.controlSocketPath(arguments[1])
+        default:
+            return nil
+        }
+    }
+
+    /// Labs whose control socket exists.
+    static func runningLabs() -> [String] {
+        guard let directory = opendir(Lab.defaultStateRoot) else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.hasPrefix(".") { continue }
+            if access(Lab.controlSocketPath(name), F_OK) == 0 { names.append(name) }
+        }
+        return names.sorted()
+    }
+}

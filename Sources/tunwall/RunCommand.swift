@@ -1,0 +1,171 @@
+// `tunwall run CONFIG.json [--control PATH]`: the firewall alone, for people
+// who build their own namespaces. Opens one TUN device per configured
+// interface (IFF_TUN | IFF_NO_PI | IFF_VNET_HDR, offloads on, txqueuelen
+// 1000), moves each into its "namespace" if the config names one, listens on
+// the control socket, prints "tunwall: ready" on stderr and forwards until
+// SIGINT or SIGTERM. The devices vanish when it exits.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Conntrack
+import Engine
+import Lab
+import TunIO
+import Wire
+
+enum RunCommand {
+    static let defaultControlPath = "/run/tunwall/tunwall.sock"
+    static let usage = "usage: tunwall run CONFIG.json [--control PATH]"
+
+    static func run(_ arguments: [String]) -> Int32 {
+        var configPath: String?
+        var controlPath = defaultControlPath
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            switch argument {
+            case "--control":
+                guard index + 1 < arguments.count else { return Commands.usageError(usage) }
+                controlPath = arguments[index + 1]
+                index += 2
+            case _ where argument.hasPrefix("-"):
+                return Commands.usageError("unknown option '\(argument)'; \(usage)")
+            default:
+                guard configPath == nil else { return Commands.usageError(usage) }
+                configPath = argument
+                index += 1
+            }
+        }
+        guard let configPath else { return Commands.usageError(usage) }
+        // Block SIGINT/SIGTERM/SIGHUP before any other thread exists (Foundation
+        // starts some), so that every thread inherits the mask and the signals
+        // arrive only through the signalfd the loop watches.
+        let signals: SignalReceiver
+        do {
+            signals = try SignalReceiver()
+        } catch {
+            Output.error("tunwall: \(error)")
+            return 1
+        }
+        defer { signals.close() }
+
+        let config: FirewallConfig
+        do {
+            config = try FirewallConfig.load(path: configPath)
+        } catch {
+            Output.error("tunwall: \(error)")
+            return 1
+        }
+        if let ruleset = config.rulesetPath {
+            Output.error("tunwall: \(configPath): ruleset \(ruleset): rulesets are not supported by this version yet; remove the key")
+            return 1
+        }
+        let engine: Engine
+        do {
+            engine = try Engine(engineConfiguration(config), seed: UInt64(truncatingIfNeeded: Int(getpid())))
+        } catch {
+            Output.error("tunwall: \(configPath): \(error)")
+            return 1
+        }
+
+        var devices: [TunDevice] = []
+        defer { for device in devices { device.close() } }
+        do {
+            for interface in config.interfaces {
+                let device = try TunDevice(name: interface.name)
+                devices.append(device)
+                try device.setTransmitQueueLength(1000)
+            }
+        } catch {
+            Output.error("tunwall: \(error)")
+            return 1
+        }
+        let ip = IPCommand()
+        for interface in config.interfaces {
+            guard let namespace = interface.namespace else { continue }
+            do {
+                _ = try ip.run(["link", "set", "dev", interface.name, "netns", namespace])
+            } catch {
+                Output.error("tunwall: \(error)")
+                return 1
+            }
+        }
+
+        let control: ControlServer
+        let runner: FirewallRunner
+        do {
+            try makeDirectory(for: controlPath)
+            control = try ControlServer(path: controlPath)
+            runner = try FirewallRunner(engine: engine, devices: devices, control: control, signals: signals)
+        } catch {
+            Output.error("tunwall: \(error)")
+            return 1
+        }
+        defer { control.close() }
+        let names = config.interfaces.map { $0.name + ($0.namespace.map { " (in \($0))" } ?? "") }
+        Output.error("tunwall: ready; interfaces \(names.joined(separator: ", ")); control socket \(controlPath)")
+        do {
+            try runner.run(onReload: {
+                Output.error("tunwall: SIGHUP: no ruleset loaded, nothing to reload")
+            }, handle: { request in
+                ControlRequests.respond(to: request, engine: engine)
+            })
+        } catch {
+            Output.error("tunwall: \(error)")
+            return 1
+        }
+        Output.error("tunwall: stopped")
+        return 0
+    }
+
+    static func engineConfiguration(_ config: FirewallConfig) -> EngineConfiguration {
+        EngineConfiguration(
+            interfaces: config.interfaces.map {
+                InterfaceConfiguration(name: $0.name, addresses: $0.addresses, mtu: $0.mtu)
+            },
+            routes: config.routes.map {
+                RouteConfiguration(destination: $0.destination, gateway: $0.gateway, interface: $0.interface)
+            },
+            conntrackCapacity: config.conntrackMax ?? 65_536)
+    }
+
+    /// mkdir -p of the socket's directory, mode 0700.
+    static func makeDirectory(for path: String) throws(SystemError) {
+        var prefix = ""
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true).dropLast()
+        for part in parts {
+            prefix += "/" + part
+            if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
+                throw SystemError(call: "mkdir(\(prefix))", errno: errno)
+            }
+        }
+    }
+}
+
+/// What the control socket answers.
+enum ControlRequests {
+    static func respond(to request: String, engine: Engine) -> String {
+        let now = FirewallRunner.now()
+        switch request.trimmingWhitespace() {
+        case "conntrack -L", "conntrack":
+            let lines = engine.conntrack.listing(now: now)
+            return lines.map { $0 + "\n" }.joined()
+        case "stats":
+            return engine.statisticsReport(now: now)
+        case "version":
+            return "tunwall \(Commands.version)\n"
+        default:
+            return "error: unknown request '\(request)'\n"
+        }
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var text = Substring(self)
+        while let first = text.first, first.isWhitespace { text.removeFirst() }
+        while let last = text.last, last.isWhitespace { text.removeLast() }
+        return String(text)
+    }
+}

@@ -1,0 +1,217 @@
+// Tests of ControlServer and ControlClient (unix(7) stream sockets) on paths
+// in a fresh temporary directory: round trip, mode 0600, stale and live
+// sockets, a path that is not a socket, bad requests, silent clients.
+import Foundation
+import Glibc
+import Testing
+
+@testable import TunIO
+
+@Suite struct ControlSocketTests {
+    @Test func roundTripThroughControlClient() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path + "/ctl.sock"
+        let server = try ControlServer(path: path)
+        defer { server.close() }
+        #expect(server.path == path)
+
+        let reply = onThread { Result { () throws(SystemError) -> String in try ControlClient.send("list ruleset", to: path) } }
+        let loop = try EventLoop()
+        try loop.add(server.fileDescriptor, token: 0)
+        var tokens: [Int] = []
+        #expect(try loop.wait(timeoutMilliseconds: 5000) { tokens.append($0) } == 1)
+        #expect(tokens == [0])
+        var requests: [String] = []
+        server.acceptPending { request in
+            requests.append(request)
+            return "table inet filter {\n}\n"
+        }
+        #expect(requests == ["list ruleset"])
+        #expect(try reply().get() == "table inet filter {\n}\n")
+    }
+
+    @Test func socketFileHasMode0600AndCloseUnlinksIt() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path + "/mode.sock"
+        let server = try ControlServer(path: path)
+        var status = stat()
+        #expect(lstat(path, &status) == 0)
+        #expect(status.st_mode & S_IFMT == S_IFSOCK)
+        #expect(status.st_mode & 0o777 == 0o600)
+        server.close()
+        server.close()  // idempotent
+        #expect(access(path, F_OK) != 0)
+    }
+
+    @Test func staleSocketIsReplaced() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path + "/stale.sock"
+        // A socket file nobody listens on, as a crashed run leaves behind.
+        let stale = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(stale, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+        close(stale)
+        #expect(access(path, F_OK) == 0)
+
+        let server = try ControlServer(path: path)
+        defer { server.close() }
+        let answer = try exchangeOnOneThread(server, request: "ping\n") { "pong \($0)\n" }
+        #expect(answer == "pong ping\n")
+    }
+
+    @Test func liveSocketIsRefused() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path + "/live.sock"
+        let first = try ControlServer(path: path)
+        defer { first.close() }
+        #expect(throws: SystemError(call: "bind(\(path))", errno: EADDRINUSE)) { try ControlServer(path: path) }
+        // The first server still works, its file untouched.
+        #expect(try exchangeOnOneThread(first, request: "status\n") { _ in "ok\n" } == "ok\n")
+    }
+
+    @Test func pathThatIsNotASocketIsLeftAlone() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path + "/precious.txt"
+        try "keep me".write(toFile: path, atomically: false, encoding: .utf8)
+        #expect(throws: SystemError(call: "bind(\(path))", errno: EEXIST)) { try ControlServer(path: path) }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "keep me")
+    }
+
+    @Test func clientErrorsNameTheCallAndThePath() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path + "/nobody.sock"
+        let error = #expect(throws: SystemError.self) { try ControlClient.send("status", to: path) }
+        #expect(error?.description == "connect(\(path)): No such file or directory")
+
+        let long = "/" + String(repeating: "x", count: 200)
+        #expect(throws: SystemError(call: "connect(\(long))", errno: ENAMETOOLONG)) { try ControlClient.send("status", to: long) }
+        #expect(throws: SystemError(call: "send(\(path))", errno: EINVAL)) { try ControlClient.send("two\nlines", to: path) }
+        #expect(throws: SystemError(call: "bind(\(long))", errno: ENAMETOOLONG)) { try ControlServer(path: long) }
+    }
+
+    @Test func requestsThatAreTooLongOrNotUTF8GetAnError() throws {
+        let directory = try TemporaryDirectory()
+        let server = try ControlServer(path: directory.path + "/bad.sock")
+        defer { server.close() }
+        var called = false
+        let tooLong = try exchangeOnOneThread(server, bytes: Array(repeating: UInt8(ascii: "a"), count: 5000)) { _ in called = true; return "" }
+        #expect(tooLong == "error: request longer than 4096 bytes\n")
+        let notUTF8 = try exchangeOnOneThread(server, bytes: [0xff, 0xfe, 0x0a]) { _ in called = true; return "" }
+        #expect(notUTF8 == "error: request is not UTF-8\n")
+        #expect(!called)
+        // "\r\n" is accepted as a line end.
+        #expect(try exchangeOnOneThread(server, request: "status\r\n") { "[\($0)]" } == "[status]")
+    }
+
+    @Test func silentClientIsDroppedAfterTheTimeout() throws {
+        let directory = try TemporaryDirectory()
+        let server = try ControlServer(path: directory.path + "/silent.sock")
+        defer { server.close() }
+        let client = try connectRaw(server.path)
+        defer { close(client) }
+        var start = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
+        var called = false
+        server.acceptPending { _ in called = true; return "" }
+        var end = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &end)
+        #expect(!called)
+        let seconds = end.tv_sec - start.tv_sec
+        #expect(seconds >= 1 && seconds <= 4)
+        // And the next client is served normally.
+        #expect(try exchangeOnOneThread(server, request: "status\n") { _ in "ok\n" } == "ok\n")
+    }
+
+    @Test func clientThatHangsUpEarlyDoesNotRaiseSIGPIPE() throws {
+        let directory = try TemporaryDirectory()
+        let server = try ControlServer(path: directory.path + "/hangup.sock")
+        defer { server.close() }
+        let client = try connectRaw(server.path)
+        _ = "status\n".withCString { send(client, $0, 7, Int32(MSG_NOSIGNAL)) }
+        close(client)
+        // A large reply to a vanished client: EPIPE, not SIGPIPE (which would end the test process).
+        server.acceptPending { _ in String(repeating: "x", count: 1 << 20) }
+    }
+}
+
+// MARK: - Helpers
+
+/// A directory under /tmp removed with everything in it when the value is released.
+final class TemporaryDirectory {
+    let path: String
+    init() throws {
+        var template = Array("/tmp/tunio-test-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw SystemError(call: "mkdtemp", errno: errno) }
+        path = String(cString: made)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// A blocking client socket connected to `path`.
+func connectRaw(_ path: String) throws -> Int32 {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+    let result = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    if result != 0 {
+        let code = errno
+        close(fd)
+        throw SystemError(call: "connect(\(path))", errno: code)
+    }
+    return fd
+}
+
+/// One exchange without a second thread: a Unix connect completes into the
+/// backlog and the request fits the socket buffer, so the client can send,
+/// the server can serve, and then the client reads the reply to EOF.
+func exchangeOnOneThread(_ server: ControlServer, request: String, _ handler: (String) -> String) throws -> String {
+    try exchangeOnOneThread(server, bytes: Array(request.utf8), handler)
+}
+
+func exchangeOnOneThread(_ server: ControlServer, bytes: [UInt8], _ handler: (String) -> String) throws -> String {
+    let client = try connectRaw(server.path)
+    defer { close(client) }
+    let sent = bytes.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    #expect(sent == bytes.count)
+    server.acceptPending(handler)
+    var reply: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
+        if count <= 0 { break }
+        reply += chunk[0..<count]
+    }
+    return String(decoding: reply, as: UTF8.self)
+}
+
+/// Runs `body` on a new thread now; the returned function waits for its result.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) -> () -> T {
+    let box = ResultBox<T>()
+    let thread = Thread { box.set(body()) }
+    thread.start()
+    return { box.wait() }
+}
+
+/// Hands one value from a thread to its joiner. @unchecked Sendable: the value
+/// is written once before the semaphore is signalled and read only after the
+/// wait, so the semaphore orders every access.
+final class ResultBox<T>: @unchecked Sendable {
+    private var value: T?
+    private let done = DispatchSemaphore(value: 0)
+    func set(_ newValue: T) {
+        value = newValue
+        done.signal()
+    }
+    func wait() -> T {
+        done.wait()
+        return value!
+    }
+}
