@@ -91,9 +91,8 @@ public struct ConnTuple: Hashable, Sendable {
         return result
     }
 
-    /// Linux's hash keeps the tuple's direction-independent fields; Swift's
-    /// Hasher is seeded per process, so a remote sender cannot aim many flows
-    /// at one bucket (hash flooding).
+    /// For Swift's own sets and dictionaries (listings, tests). The flow
+    /// table does not use this: it has its own keyed hash (FlowTable.hash).
     public func hash(into hasher: inout Hasher) {
         hasher.combine(source.high)
         hasher.combine(source.low)

@@ -66,23 +66,24 @@ public struct TrackedPacket: Sendable {
     }
 }
 
-/// The outcome of `track`: the packet's class and where its connection is
-/// (an entry in the table, or a pending one to confirm).
+/// The outcome of `track`: the packet's class and where its connection is.
+/// Small on purpose (it is returned for every packet): a new connection's
+/// entry waits inside `Conntrack` until `confirm`, not in here.
 public struct TrackResult: Sendable {
     public var state: ConnState
     public var direction: Direction = .original
-    /// Position in the table of an existing connection.
+    /// Position in the table of the packet's connection, once it has one.
     public var entry: Int? = nil
-    /// A new connection, entered by `confirm` if the packet is accepted.
-    public var pending: ConnEntry? = nil
+    /// True while a new connection waits for `confirm` to enter the table.
+    public var isPending = false
     public var invalidReason: InvalidReason? = nil
 
     public init(state: ConnState, direction: Direction = .original, entry: Int? = nil,
-                pending: ConnEntry? = nil, invalidReason: InvalidReason? = nil) {
+                isPending: Bool = false, invalidReason: InvalidReason? = nil) {
         self.state = state
         self.direction = direction
         self.entry = entry
-        self.pending = pending
+        self.isPending = isPending
         self.invalidReason = invalidReason
     }
 
@@ -94,11 +95,16 @@ public struct TrackResult: Sendable {
 public struct Conntrack: Sendable {
     public var table: FlowTable
     public var timeouts: ConntrackTimeouts
+    /// The new connection of the packet being tracked, until `confirm`
+    /// enters it (one packet is in the pipeline at a time).
+    public private(set) var pending: ConnEntry
     public private(set) var invalidCounts: [UInt64] = Array(repeating: 0, count: InvalidReason.allCases.count)
 
     public init(capacity: Int = 65_536, timeouts: ConntrackTimeouts = .linux) {
         table = FlowTable(capacity: capacity)
         self.timeouts = timeouts
+        let none = ConnTuple(source: .any, destination: .any, sourcePort: 0, destinationPort: 0, protocol: .tcp, family: .ipv4)
+        pending = ConnEntry(original: none, reply: none)
     }
 
     // MARK: Track
@@ -159,13 +165,13 @@ public struct Conntrack: Sendable {
             break
         }
         guard let reply = tuple.inverted() else { return .invalid(.icmpNotNew) }
-        var entry = ConnEntry(original: tuple, reply: reply)
-        entry.created = now
-        entry.tcpState = state
-        entry.expires = now + UInt64(initialTimeout(entry)) * nanosecondsPerSecond
-        entry.packets.original = 1
-        entry.bytes.original = UInt64(packet.length)
-        return TrackResult(state: .new, direction: .original, pending: entry)
+        pending = ConnEntry(original: tuple, reply: reply)
+        pending.created = now
+        pending.tcpState = state
+        pending.expires = now + UInt64(initialTimeout(pending)) * nanosecondsPerSecond
+        pending.packets.original = 1
+        pending.bytes.original = UInt64(packet.length)
+        return TrackResult(state: .new, direction: .original, isPending: true)
     }
 
     private func initialTimeout(_ entry: ConnEntry) -> UInt32 {
@@ -189,33 +195,52 @@ public struct Conntrack: Sendable {
         return newConnection(packet, now: now)
     }
 
-    /// A packet of a known connection: protocol state, timeout, counters.
+    /// A packet of a known connection: protocol state, timeout, counters,
+    /// changed in place in the table.
     private mutating func update(_ position: Int, _ direction: Direction, _ packet: TrackedPacket,
                                  now: Timestamp) -> TrackResult {
-        var entry = table[position]
+        let outcome = Self.apply(&table[position], direction, packet, now: now, timeouts: timeouts)
+        switch outcome {
+        case .invalid:
+            return .invalid(.tcpTransition)
+        case .ignore, .to:
+            return TrackResult(state: outcome.state, direction: direction, entry: position)
+        }
+    }
+
+    private enum Outcome {
+        case invalid
+        case ignore(ConnState)
+        case to(ConnState)
+
+        var state: ConnState {
+            switch self {
+            case .invalid: return .invalid
+            case .ignore(let s), .to(let s): return s
+            }
+        }
+    }
+
+    private static func apply(_ entry: inout ConnEntry, _ direction: Direction, _ packet: TrackedPacket,
+                              now: Timestamp, timeouts: ConntrackTimeouts) -> Outcome {
         let seenReplyBefore = entry.hasSeenReply
         var timeout: UInt32
         switch entry.original.protocol {
         case .tcp:
             switch tcpUpdate(&entry, direction, packet) {
             case .invalid:
-                return .invalid(.tcpTransition)
+                return .invalid
             case .ignore:
-                table[position] = entry
-                return TrackResult(state: classification(entry, direction), direction: direction, entry: position)
+                return .ignore(classification(entry, direction))
             case .to(let state):
                 timeout = timeouts.tcp(state)
             }
         case .udp:
             // udp_packet: after a reply, traffic still flowing two seconds
             // after the first packet makes a stream: longer timeout, ASSURED.
-            if seenReplyBefore {
-                if now > entry.created + 2 * nanosecondsPerSecond {
-                    timeout = timeouts.udpStream
-                    entry.status.insert(.assured)
-                } else {
-                    timeout = timeouts.udpUnreplied
-                }
+            if seenReplyBefore && now > entry.created + 2 * nanosecondsPerSecond {
+                timeout = timeouts.udpStream
+                entry.status.insert(.assured)
             } else {
                 timeout = timeouts.udpUnreplied
             }
@@ -234,19 +259,18 @@ public struct Conntrack: Sendable {
         }
         let state = classification(entry, direction)
         if direction == .reply { entry.status.insert(.seenReply) }
-        table[position] = entry
-        return TrackResult(state: state, direction: direction, entry: position)
+        return .to(state)
     }
 
     /// nf_conntrack_in's ctinfo: replies are established; original-direction
     /// packets are new until a reply has been seen (related if expected).
-    private func classification(_ entry: ConnEntry, _ direction: Direction) -> ConnState {
+    private static func classification(_ entry: ConnEntry, _ direction: Direction) -> ConnState {
         if direction == .reply || entry.hasSeenReply { return .established }
         return entry.status.contains(.expected) ? .related : .new
     }
 
     /// tcp_packet: the state table plus the cases Linux handles around it.
-    private func tcpUpdate(_ entry: inout ConnEntry, _ direction: Direction, _ packet: TrackedPacket) -> TCPTransition {
+    private static func tcpUpdate(_ entry: inout ConnEntry, _ direction: Direction, _ packet: TrackedPacket) -> TCPTransition {
         let flags = TCPFlagClass(packet.tcpFlags)
         let old = entry.tcpState
         var transition = TCPStateTable.transition(direction, flags, from: old)
@@ -288,11 +312,11 @@ public struct Conntrack: Sendable {
     /// Enters a pending connection into the table. Returns false if it could
     /// not be (table full of ASSURED entries, or a clash): drop the packet.
     public mutating func confirm(_ result: inout TrackResult, now: Timestamp) -> Bool {
-        guard let pending = result.pending else { return true }
+        guard result.isPending else { return true }
+        result.isPending = false
         switch table.insert(pending, now: now) {
         case .success(let position):
             result.entry = position
-            result.pending = nil
             return true
         case .failure(let error):
             invalidCounts[(error == .full ? InvalidReason.tableFull : .clash).rawValue] += 1

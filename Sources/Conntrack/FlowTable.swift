@@ -25,6 +25,8 @@ public struct FlowTable: Sendable {
     var sweepCursor = 0
     var evictionCursor = 0
     var nextID: UInt32 = 1
+    /// Secret keys of the index hash, drawn when the table is made.
+    let keys: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
 
     /// How many entries an eviction looks at before it gives up
     /// (Linux's early_drop scans a bounded number of buckets too).
@@ -41,6 +43,28 @@ public struct FlowTable: Sendable {
         index = Array(repeating: 0, count: size)
         indexMask = size - 1
         freeList = (0..<Int32(capacity)).reversed().map { $0 }
+        var random = SystemRandomNumberGenerator()
+        keys = (random.next(), random.next(), random.next(), random.next(), random.next(), random.next())
+    }
+
+    /// The index hash of a tuple: multiply-and-fold mixing (wyhash's "mum")
+    /// of the tuple's words with secret per-table keys. A sender who cannot
+    /// learn the keys cannot aim flows at one probe run (hash flooding),
+    /// which is why Linux keys its conntrack hash (siphash since 4.13) and Go
+    /// keys its maps the same way; it costs a few multiplies where SipHash
+    /// through Swift's Hasher cost a third of a lookup.
+    @inline(__always)
+    func hash(_ tuple: ConnTuple) -> UInt32 {
+        @inline(__always) func mum(_ a: UInt64, _ b: UInt64) -> UInt64 {
+            let product = a.multipliedFullWidth(by: b)
+            return product.high ^ product.low
+        }
+        let ports = UInt64(tuple.sourcePort) << 32 | UInt64(tuple.destinationPort) << 16
+            | UInt64(tuple.protocol.rawValue) << 8 | UInt64(tuple.family.rawValue)
+        var h = mum(tuple.source.high ^ keys.0, tuple.source.low ^ keys.1)
+        h ^= mum(tuple.destination.high ^ keys.2, tuple.destination.low ^ keys.3)
+        h = mum(h ^ keys.4, ports ^ keys.5)
+        return UInt32(truncatingIfNeeded: h ^ (h >> 32))
     }
 
     public var isFull: Bool { count >= capacity }
@@ -59,7 +83,7 @@ public struct FlowTable: Sendable {
     }
 
     func find(_ tuple: ConnTuple) -> (entry: Int, direction: Direction)? {
-        let hash = UInt32(truncatingIfNeeded: tuple.hashValue)
+        let hash = self.hash(tuple)
         var slot = Int(hash) & indexMask
         while true {
             let value = index[slot]
@@ -110,7 +134,7 @@ public struct FlowTable: Sendable {
     }
 
     private mutating func place(_ tuple: ConnTuple, reference: Int) {
-        let hash = UInt32(truncatingIfNeeded: tuple.hashValue)
+        let hash = self.hash(tuple)
         var slot = Int(hash) & indexMask
         while index[slot] != 0 { slot = (slot + 1) & indexMask }
         index[slot] = UInt64(hash) << 32 | UInt64(reference + 1)
@@ -129,7 +153,7 @@ public struct FlowTable: Sendable {
     private mutating func unplace(reference: Int) {
         let target = UInt64(reference + 1)
         let tuple = entries[reference >> 1].tuple(reference & 1 == 0 ? .original : .reply)
-        var slot = Int(UInt32(truncatingIfNeeded: tuple.hashValue)) & indexMask
+        var slot = Int(hash(tuple)) & indexMask
         while index[slot] != 0 && index[slot] & 0xffff_ffff != target { slot = (slot + 1) & indexMask }
         guard index[slot] != 0 else { return }
         // Backward-shift deletion (Knuth 6.4 Algorithm R): pull later slots

@@ -53,7 +53,7 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
         case .ipv6ExtensionHeaders: return "IPv6 extension headers cut short, misplaced or too many"
         case .transportMalformed: return "TCP, UDP or ICMP header cut short or inconsistent"
         case .martianSource: return "source address is the firewall's own, multicast, loopback or unspecified"
-        case .martianDestination: return "destination is loopback, unspecified, multicast or link-local (not forwarded)"
+        case .martianDestination: return "multicast, broadcast, loopback or link-local destination: not forwarded"
         case .noRoute: return "no route to the destination"
         case .ttlExceeded: return "TTL or hop limit ran out (ICMP time exceeded sent)"
         case .packetTooBig: return "larger than the egress MTU and may not be fragmented (ICMP sent)"

@@ -33,16 +33,21 @@ public enum Verdict: Equatable, Sendable {
 
 public final class Engine {
     public let configuration: EngineConfiguration
-    public private(set) var interfaces: [InterfaceConfiguration]
-    public var conntrack: Conntrack
-    public internal(set) var statistics: Statistics
+    public let interfaces: [InterfaceConfiguration]
+    // The engine is driven by one thread and never re-enters itself, so the
+    // per-access exclusivity checks Swift adds to class properties are pure
+    // cost on the packet path: switched off for the properties it touches.
+    @exclusivity(unchecked) public var conntrack: Conntrack
+    @exclusivity(unchecked) public internal(set) var statistics: Statistics
     public let outbox = Outbox()
-    var routes: RouteTable
+    let routes: RouteTable
     /// The firewall's own addresses, IPv4 held IPv4-mapped like tuples.
-    var localAddresses: [IPv6Address]
-    var icmpLimiter = RateLimiter(perSecond: 1000, burst: 50)
-    var identification: UInt16
-    var packetsSinceSweep = 0
+    let localAddresses: [IPv6Address]
+    /// Subnet-directed broadcast addresses of the IPv4 subnets (not forwarded).
+    let broadcastAddresses: [IPv4Address]
+    @exclusivity(unchecked) var icmpLimiter = RateLimiter(perSecond: 1000, burst: 50)
+    @exclusivity(unchecked) var identification: UInt16
+    @exclusivity(unchecked) var packetsSinceSweep = 0
 
     public init(_ configuration: EngineConfiguration, seed: UInt64 = 0) throws(ConfigurationError) {
         guard !configuration.interfaces.isEmpty else { throw .noInterfaces }
@@ -86,6 +91,12 @@ public final class Engine {
         interfaces = configuration.interfaces
         routes = RouteTable(resolved)
         localAddresses = configuration.interfaces.flatMap { $0.addresses.map { ConnTuple.wide($0.address) } }
+        broadcastAddresses = configuration.interfaces.flatMap { interface in
+            interface.addresses.compactMap { own -> IPv4Address? in
+                if case .v4(let p) = own.prefix, p.length < 31 { return p.lastAddress }
+                return nil
+            }
+        }
         conntrack = Conntrack(capacity: configuration.conntrackCapacity, timeouts: configuration.timeouts)
         statistics = Statistics(interfaceCount: configuration.interfaces.count)
         identification = UInt16(truncatingIfNeeded: seed)
@@ -108,10 +119,9 @@ public final class Engine {
             conntrack.sweep(now: now, budget: 32)
         }
 
-        let bytes = packet.bytes
-        let parsed: ParsedPacket
+        var parsed = ParsedPacket.empty
         do {
-            parsed = try PacketParser.parse(bytes, virtio: packet.virtio)
+            try PacketParser.parse(packet.bytes, virtio: packet.virtio, into: &parsed)
         } catch {
             return drop(error)
         }
@@ -119,6 +129,13 @@ public final class Engine {
         // caller's buffer may), so that what is sent is the packet alone.
         packet.length = parsed.length
 
+        // Routing decision. Multicast and link-scope traffic (a host's MLD
+        // reports, router solicitations) is not for forwarding; it is counted
+        // apart from forged sources.
+        if isMulticastOrBroadcast(parsed.tuple.destination, parsed.family)
+            || !isUnicastSource(parsed.tuple.destination, parsed.family) {
+            return drop(.martianDestination)
+        }
         if !isUnicastSource(parsed.tuple.source, parsed.family) || isLocal(parsed.tuple.source) {
             return drop(.martianSource)
         }
@@ -126,13 +143,8 @@ public final class Engine {
         // PREROUTING: connection tracking.
         var tracking = track(parsed, now: now)
 
-        // Routing decision.
         if isLocal(parsed.tuple.destination) {
             return deliverLocally(packet.bytes, parsed, &tracking, from: input, now: now)
-        }
-        if isMulticastOrBroadcast(parsed.tuple.destination, parsed.family)
-            || !isUnicastSource(parsed.tuple.destination, parsed.family) {
-            return drop(.martianDestination)
         }
         guard let route = lookupRoute(parsed.tuple.destination, parsed.family) else {
             sendICMPError(.networkUnreachable, about: packet.bytes, parsed: parsed, now: now)
@@ -202,7 +214,7 @@ public final class Engine {
     }
 
     private func confirm(_ tracking: inout TrackResult, now: Timestamp) -> Bool {
-        tracking.pending == nil || conntrack.confirm(&tracking, now: now)
+        !tracking.isPending || conntrack.confirm(&tracking, now: now)
     }
 
     /// INPUT: the firewall answers pings; anything else to it is refused the
@@ -281,11 +293,7 @@ public final class Engine {
         if family == .ipv6 { return address.isMulticast }
         let v4 = IPv4Address(UInt32(truncatingIfNeeded: address.low))
         if v4.isMulticast || v4 == .broadcast { return true }
-        for interface in interfaces {
-            for own in interface.addresses {
-                if case .v4(let p) = own.prefix, p.length < 31, v4 == p.lastAddress { return true }
-            }
-        }
+        for broadcast in broadcastAddresses where broadcast == v4 { return true }
         return false
     }
 

@@ -6,9 +6,10 @@
 public final class Outbox {
     public static let slots = 64
 
-    var buffers: [PacketBuffer]
-    var interfaces: [InterfaceID]
-    public private(set) var count = 0
+    // One thread, no re-entry: no dynamic exclusivity checks (see Engine).
+    @exclusivity(unchecked) var buffers: [PacketBuffer]
+    @exclusivity(unchecked) var interfaces: [InterfaceID]
+    @exclusivity(unchecked) public private(set) var count = 0
 
     init() {
         buffers = (0..<Self.slots).map { _ in PacketBuffer.allocate() }

@@ -32,51 +32,82 @@ public struct ParsedPacket: Sendable {
     public var badChecksum = false
 
     public var tuple: ConnTuple { tracked.tuple }
+
+    /// A blank value for `PacketParser.parse(_:virtio:into:)` to fill in.
+    public static var empty: ParsedPacket {
+        ParsedPacket(family: .ipv4, length: 0, l4Offset: 0, l4Protocol: .tcp, ttl: 0, dontFragment: false,
+                     isFragment: false, isLaterFragment: false,
+                     tracked: TrackedPacket(tuple: ConnTuple(source: .any, destination: .any, sourcePort: 0,
+                                                             destinationPort: 0, protocol: .tcp, family: .ipv4), length: 0))
+    }
 }
 
 enum PacketParser {
     static func parse(_ bytes: UnsafeMutableRawBufferPointer, virtio: VirtioNetHeader) throws(DropReason) -> ParsedPacket {
+        var parsed = ParsedPacket.empty
+        try parse(bytes, virtio: virtio, into: &parsed)
+        return parsed
+    }
+
+    /// Fills `parsed` in place (the packet path's form: no copy of the value).
+    static func parse(_ bytes: UnsafeMutableRawBufferPointer, virtio: VirtioNetHeader,
+                      into parsed: inout ParsedPacket) throws(DropReason) {
         guard bytes.count > 0 else { throw .notIP }
         // A checksum that the sender left to offload (NEEDS_CSUM) or that the
         // device already verified (DATA_VALID) is not checked again.
-        let verify = virtio.flags.isDisjoint(with: [.needsChecksum, .dataValid])
+        let verify = virtio.flags.rawValue & (VirtioNetHeader.Flags.needsChecksum.rawValue
+                                              | VirtioNetHeader.Flags.dataValid.rawValue) == 0
         switch bytes[0] >> 4 {
-        case 4: return try parseIPv4(bytes, verify: verify)
-        case 6: return try parseIPv6(bytes, verify: verify)
+        case 4: try parseIPv4(bytes, verify: verify, into: &parsed)
+        case 6: try parseIPv6(bytes, verify: verify, into: &parsed)
         default: throw .notIP
         }
     }
 
-    private static func parseIPv4(_ bytes: UnsafeMutableRawBufferPointer, verify: Bool) throws(DropReason) -> ParsedPacket {
+    private static func parseIPv4(_ bytes: UnsafeMutableRawBufferPointer, verify: Bool,
+                                  into parsed: inout ParsedPacket) throws(DropReason) {
         guard let ip = try? IPv4Packet(validating: bytes) else { throw .ipv4Malformed }
         guard ip.isHeaderChecksumValid else { throw .ipv4BadChecksum }
-        let tuple = ConnTuple(source: ConnTuple.wide(ip.source), destination: ConnTuple.wide(ip.destination),
-                              sourcePort: 0, destinationPort: 0, protocol: ip.protocol, family: .ipv4)
-        var parsed = ParsedPacket(family: .ipv4, length: ip.totalLength, l4Offset: ip.headerLength,
-                                  l4Protocol: ip.protocol, ttl: ip.ttl, dontFragment: ip.dontFragment,
-                                  isFragment: ip.isFragment, isLaterFragment: ip.isLaterFragment,
-                                  tracked: TrackedPacket(tuple: tuple, length: ip.totalLength))
-        if ip.isLaterFragment { return parsed }
+        parsed.family = .ipv4
+        parsed.length = ip.totalLength
+        parsed.l4Offset = ip.headerLength
+        parsed.l4Protocol = ip.protocol
+        parsed.ttl = ip.ttl
+        parsed.dontFragment = ip.dontFragment
+        parsed.isFragment = ip.isFragment
+        parsed.isLaterFragment = ip.isLaterFragment
+        parsed.tracked.tuple.source = ConnTuple.wide(ip.source)
+        parsed.tracked.tuple.destination = ConnTuple.wide(ip.destination)
+        parsed.tracked.tuple.protocol = ip.protocol
+        parsed.tracked.tuple.family = .ipv4
+        parsed.tracked.length = ip.totalLength
+        if ip.isLaterFragment { return }
         let pseudo = verify && !ip.isFragment ? ip.pseudoHeaderSum(length: ip.payload.count) : nil
         try parseTransport(&parsed, ip.payload, pseudoHeaderSum: pseudo, checkICMPv4: verify && !ip.isFragment)
-        return parsed
     }
 
-    private static func parseIPv6(_ bytes: UnsafeMutableRawBufferPointer, verify: Bool) throws(DropReason) -> ParsedPacket {
+    private static func parseIPv6(_ bytes: UnsafeMutableRawBufferPointer, verify: Bool,
+                                  into parsed: inout ParsedPacket) throws(DropReason) {
         guard let ip = try? IPv6Packet(validating: bytes) else { throw .ipv6Malformed }
         guard let chain = try? ip.extensionChain() else { throw .ipv6ExtensionHeaders }
-        let tuple = ConnTuple(source: ip.source, destination: ip.destination, sourcePort: 0, destinationPort: 0,
-                              protocol: chain.upperLayerProtocol, family: .ipv6)
-        var parsed = ParsedPacket(family: .ipv6, length: ip.bytes.count, l4Offset: chain.upperLayerOffset,
-                                  l4Protocol: chain.upperLayerProtocol, ttl: ip.hopLimit, dontFragment: true,
-                                  isFragment: chain.fragment != nil, isLaterFragment: chain.isLaterFragment,
-                                  tracked: TrackedPacket(tuple: tuple, length: ip.bytes.count))
-        if chain.isLaterFragment { return parsed }
+        parsed.family = .ipv6
+        parsed.length = ip.bytes.count
+        parsed.l4Offset = chain.upperLayerOffset
+        parsed.l4Protocol = chain.upperLayerProtocol
+        parsed.ttl = ip.hopLimit
+        parsed.dontFragment = true
+        parsed.isFragment = chain.fragment != nil
+        parsed.isLaterFragment = chain.isLaterFragment
+        parsed.tracked.tuple.source = ip.source
+        parsed.tracked.tuple.destination = ip.destination
+        parsed.tracked.tuple.protocol = chain.upperLayerProtocol
+        parsed.tracked.tuple.family = .ipv6
+        parsed.tracked.length = ip.bytes.count
+        if chain.isLaterFragment { return }
         let l4 = ip.bytes.suffix(from: chain.upperLayerOffset)
         let pseudo = verify && chain.fragment == nil
             ? ip.pseudoHeaderSum(protocol: chain.upperLayerProtocol, length: l4.count) : nil
         try parseTransport(&parsed, l4, pseudoHeaderSum: pseudo, checkICMPv4: false)
-        return parsed
     }
 
     /// Ports (or ICMP identifier, type and code), TCP fields, the quoted

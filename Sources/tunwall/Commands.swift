@@ -27,6 +27,8 @@ enum Commands {
                               list tracked connections, in conntrack -L format
       stats [--socket PATH | --lab NAME]
                               packet counters and drops by reason
+      bench engine [--packets N]
+                              ns and heap allocations per packet on the engine's fast path
       pcap summary FILE       print one tcpdump-style line per packet of a pcap file
                               (link types RAW, IPV4, IPV6, EN10MB, LINUX_SLL)
       help, --help, -h        print this help
@@ -59,6 +61,8 @@ enum Commands {
             return ControlCommands.conntrack(rest)
         case "stats":
             return ControlCommands.stats(rest)
+        case "bench":
+            return BenchCommand.run(rest)
         default:
             return usageError("unknown command '\(command)'")
         }

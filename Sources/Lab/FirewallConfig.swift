@@ -1,0 +1,260 @@
+// FirewallConfig: what `tunwall run CONFIG.json` reads: the TUN interfaces
+// with their addresses, MTU and the namespace each is moved into, static
+// routes, the ruleset file and the conntrack table size. Example:
+//
+//   {
+//     "interfaces": [
+//       {"name": "lan0", "addresses": ["10.0.1.1/24", "fd00:1::1/64"], "mtu": 1500, "namespace": "tw-basic-client"},
+//       {"name": "wan0", "addresses": ["203.0.113.1/24", "2001:db8:1::1/64"]}
+//     ],
+//     "routes": [ {"to": "198.51.100.0/24", "via": "203.0.113.254", "interface": "wan0"} ],
+//     "ruleset": "rules/basic.nft",
+//     "conntrack": {"max": 262144}
+//   }
+//
+// "mtu" defaults to 1500 (576...65535, at least 1280 with IPv6 addresses);
+// "routes", "ruleset" and "conntrack" are optional; a route's "interface" may
+// be left out when "via" lies on a connected subnet; "to" may be "default"
+// (0.0.0.0/0 or ::/0 by the family of "via"). The ruleset path is relative to
+// the directory of the JSON file. Inside a topology the same object names each
+// interface's "host" instead of a "namespace" (Topology.swift).
+
+import Foundation
+import Wire
+
+public struct InterfaceSpec: Equatable, Sendable {
+    /// The TUN device's name, at most 15 characters.
+    public var name: String
+    public var addresses: [InterfaceAddress]
+    public var mtu: Int
+    /// The network namespace the device is moved into; nil leaves it in the firewall's.
+    public var namespace: String?
+    /// In a topology: the host whose namespace receives the device.
+    public var host: String?
+
+    public init(name: String, addresses: [InterfaceAddress], mtu: Int = FirewallConfig.defaultMTU,
+                namespace: String? = nil, host: String? = nil) {
+        self.name = name
+        self.addresses = addresses
+        self.mtu = mtu
+        self.namespace = namespace
+        self.host = host
+    }
+}
+
+public struct RouteSpec: Equatable, Sendable {
+    public var destination: IPPrefix
+    public var gateway: IPAddress?
+    /// As written; nil when the gateway's connected subnet decides (see
+    /// `FirewallConfig.outgoingInterface(for:)`).
+    public var interface: String?
+
+    public init(destination: IPPrefix, gateway: IPAddress? = nil, interface: String? = nil) {
+        self.destination = destination
+        self.gateway = gateway
+        self.interface = interface
+    }
+}
+
+public struct FirewallConfig: Equatable, Sendable {
+    public var interfaces: [InterfaceSpec]
+    public var routes: [RouteSpec]
+    /// Resolved against the JSON file's directory when loaded.
+    public var rulesetPath: String?
+    public var conntrackMax: Int?
+
+    public static let defaultMTU = 1500
+    public static let mtuRange = 576...65535
+    public static let minimumIPv6MTU = 1280
+    public static let conntrackMaxRange = 1...(1 << 30)
+
+    public init(interfaces: [InterfaceSpec], routes: [RouteSpec] = [], rulesetPath: String? = nil,
+                conntrackMax: Int? = nil) {
+        self.interfaces = interfaces
+        self.routes = routes
+        self.rulesetPath = rulesetPath
+        self.conntrackMax = conntrackMax
+    }
+
+    public static func load(path: String) throws(LabError) -> FirewallConfig {
+        try parse(data: readFile(path), file: path)
+    }
+
+    /// `file` names the document in messages and anchors a relative ruleset path.
+    public static func parse(data: Data, file: String) throws(LabError) -> FirewallConfig {
+        try parse(parseJSONDocument(data, file: file), at: .root, file: file, dialect: .standalone)
+    }
+
+    public static func parse(data: [UInt8], file: String) throws(LabError) -> FirewallConfig {
+        try parse(data: Data(data), file: file)
+    }
+
+    public func interface(named name: String) -> InterfaceSpec? {
+        interfaces.first { $0.name == name }
+    }
+
+    /// The route's interface as written, else the first interface with an
+    /// address whose subnet holds the gateway.
+    public func outgoingInterface(for route: RouteSpec) -> String? {
+        if let name = route.interface { return name }
+        guard let gateway = route.gateway else { return nil }
+        return interfaces.first { $0.addresses.contains { $0.prefix.contains(gateway) } }?.name
+    }
+
+    /// The standalone form that `tunwall run` reads back with `load(path:)`:
+    /// pretty-printed with sorted keys; "host" is left out (it only means
+    /// something inside a topology; set "namespace" instead).
+    public func jsonData() -> Data {
+        var object: [String: Any] = [:]
+        object["interfaces"] = interfaces.map { interface -> [String: Any] in
+            var entry: [String: Any] = [
+                "name": interface.name,
+                "addresses": interface.addresses.map(\.description),
+                "mtu": interface.mtu,
+            ]
+            if let namespace = interface.namespace { entry["namespace"] = namespace }
+            return entry
+        }
+        object["routes"] = routes.map { route -> [String: Any] in
+            var entry: [String: Any] = ["to": route.destination.description]
+            if let gateway = route.gateway { entry["via"] = gateway.description }
+            if let interface = route.interface { entry["interface"] = interface }
+            return entry
+        }
+        if let rulesetPath { object["ruleset"] = rulesetPath }
+        if let conntrackMax { object["conntrack"] = ["max": conntrackMax] }
+        // Only strings, numbers, arrays and dictionaries: serialization cannot fail.
+        var data = (try? JSONSerialization.data(
+            withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        data.append(UInt8(ascii: "\n"))
+        return data
+    }
+
+    /// A standalone config names namespaces; a topology's firewall names hosts.
+    enum Dialect {
+        case standalone
+        case topology
+    }
+
+    static func parse(_ value: JSONValue, at path: JSONPath, file: String, dialect: Dialect) throws(LabError) -> FirewallConfig {
+        let object = try JSONObjectReader(value, at: path, file: file,
+                                          allowedKeys: ["interfaces", "routes", "ruleset", "conntrack"])
+        var interfaces: [InterfaceSpec] = []
+        let interfaceValues = try object.array("interfaces")
+        if interfaceValues.isEmpty {
+            throw object.error("interfaces", "a firewall needs at least one interface")
+        }
+        for (index, element) in interfaceValues.enumerated() {
+            let interface = try parseInterface(element, at: path.key("interfaces").index(index), file: file, dialect: dialect)
+            if interfaces.contains(where: { $0.name == interface.name }) {
+                throw LabError.config(file, path.key("interfaces").index(index).key("name"),
+                                      "duplicate interface \(quoted(interface.name))")
+            }
+            for (addressIndex, address) in interface.addresses.enumerated() {
+                if let other = interfaces.first(where: { $0.addresses.contains { $0.address == address.address } }) {
+                    throw LabError.config(file, path.key("interfaces").index(index).key("addresses").index(addressIndex),
+                                          "\(address.address) is already an address of interface \(quoted(other.name))")
+                }
+            }
+            interfaces.append(interface)
+        }
+        var config = FirewallConfig(interfaces: interfaces)
+        for (index, element) in (try object.optionalArray("routes") ?? []).enumerated() {
+            config.routes.append(try parseRoute(element, at: path.key("routes").index(index), file: file, config: config))
+        }
+        if let ruleset = try object.optionalString("ruleset") {
+            if ruleset.isEmpty { throw object.error("ruleset", "empty path (leave \"ruleset\" out or set it to null)") }
+            config.rulesetPath = resolve(ruleset, relativeTo: file)
+        }
+        if let conntrack = object.optional("conntrack") {
+            let reader = try JSONObjectReader(conntrack, at: path.key("conntrack"), file: file, allowedKeys: ["max"])
+            guard let max = try reader.optionalInteger("max", in: conntrackMaxRange) else {
+                throw LabError.config(file, path.key("conntrack"), "missing key \"max\"")
+            }
+            config.conntrackMax = max
+        }
+        return config
+    }
+
+    private static func parseInterface(
+        _ value: JSONValue, at path: JSONPath, file: String, dialect: Dialect
+    ) throws(LabError) -> InterfaceSpec {
+        let object: JSONObjectReader
+        switch dialect {
+        case .standalone:
+            object = try JSONObjectReader(value, at: path, file: file,
+                                          allowedKeys: ["name", "addresses", "mtu", "namespace"],
+                                          hints: ["host": "\"host\" belongs in a topology; a firewall config names the \"namespace\""])
+        case .topology:
+            object = try JSONObjectReader(value, at: path, file: file,
+                                          allowedKeys: ["name", "host", "addresses", "mtu"],
+                                          hints: ["namespace": "in a topology, name the \"host\"; the lab picks the namespaces"])
+        }
+        let name = try object.string("name")
+        if let problem = ConfigValue.deviceName(name) { throw object.error("name", problem) }
+        var addresses: [InterfaceAddress] = []
+        if object.optional("addresses") != nil {
+            for (text, addressPath) in try object.strings("addresses") {
+                let address = try ConfigValue.interfaceAddress(text, at: addressPath, file: file)
+                if addresses.contains(where: { $0.address == address.address }) {
+                    throw LabError.config(file, addressPath, "duplicate address \(address.address)")
+                }
+                addresses.append(address)
+            }
+        }
+        let mtu = try object.optionalInteger("mtu", in: mtuRange) ?? defaultMTU
+        if mtu < minimumIPv6MTU, addresses.contains(where: { $0.address.isV6 }) {
+            throw object.error("mtu", "\(mtu) is below \(minimumIPv6MTU), the minimum for IPv6 (the interface has IPv6 addresses)")
+        }
+        var interface = InterfaceSpec(name: name, addresses: addresses, mtu: mtu)
+        switch dialect {
+        case .standalone:
+            if let namespace = try object.optionalString("namespace") {
+                if let problem = ConfigValue.namespaceName(namespace) { throw object.error("namespace", problem) }
+                interface.namespace = namespace
+            }
+        case .topology:
+            interface.host = try object.string("host")
+        }
+        return interface
+    }
+
+    private static func parseRoute(
+        _ value: JSONValue, at path: JSONPath, file: String, config: FirewallConfig
+    ) throws(LabError) -> RouteSpec {
+        let object = try JSONObjectReader(value, at: path, file: file, allowedKeys: ["to", "via", "interface"])
+        let destinationText = try object.string("to")
+        var gateway: IPAddress?
+        if let via = try object.optionalString("via") {
+            gateway = try ConfigValue.address(via, at: path.key("via"), file: file)
+        }
+        let destination = try ConfigValue.destination(destinationText, via: gateway, at: path.key("to"),
+                                                      viaPath: path.key("via"), file: file)
+        let interface = try object.optionalString("interface")
+        if let interface, config.interface(named: interface) == nil {
+            var message = "no interface named \(quoted(interface))"
+            if let suggestion = closestMatch(to: interface, among: config.interfaces.map(\.name)) {
+                message += " (did you mean \(quoted(suggestion))?)"
+            }
+            throw object.error("interface", message)
+        }
+        let route = RouteSpec(destination: destination, gateway: gateway, interface: interface)
+        if interface == nil {
+            guard let gateway else {
+                throw LabError.config(file, path, "a route needs \"via\", \"interface\" or both")
+            }
+            if config.outgoingInterface(for: route) == nil {
+                throw object.error("via", "\(gateway) is not on the subnet of any interface; add \"interface\"")
+            }
+        }
+        return route
+    }
+
+    /// `path` as seen from the working directory: absolute paths stay, others
+    /// are taken relative to the directory of `file`.
+    static func resolve(_ path: String, relativeTo file: String) -> String {
+        if path.hasPrefix("/") { return path }
+        guard let slash = file.lastIndex(of: "/") else { return path }
+        return String(file[...slash]) + path
+    }
+}

@@ -1,0 +1,214 @@
+// Topology: a lab described in one file: the firewall (whose interfaces name
+// the host they belong to) and the hosts, each a network namespace with the
+// firewall's TUN devices as its interfaces. Topologies/basic.json:
+//
+//   {
+//     "description": "client 10.0.1.2 — firewall — server 203.0.113.10, dual-stack",
+//     "firewall": { "interfaces": [ {"name": "lan0", "host": "client", "addresses": ["10.0.1.1/24", "fd00:1::1/64"]},
+//                                   {"name": "wan0", "host": "server", "addresses": ["203.0.113.1/24", "2001:db8:1::1/64"]} ],
+//                   "ruleset": null },
+//     "hosts": [
+//       {"name": "client", "interfaces": [{"device": "lan0", "addresses": ["10.0.1.2/24", "fd00:1::2/64"]}],
+//        "routes": [{"to": "default", "via": "10.0.1.1"}, {"to": "default", "via": "fd00:1::1"}]},
+//       ...
+//     ]
+//   }
+//
+// Every firewall interface belongs to exactly one host and appears in that
+// host's "interfaces" (as "device"); a host route's device is the one whose
+// subnet holds "via" unless "device" says otherwise. The MTU of a host's
+// interface is the firewall interface's (one device, one MTU).
+
+import Foundation
+import Wire
+
+public struct HostInterfaceSpec: Equatable, Sendable {
+    /// The firewall interface (TUN device) this host sees.
+    public var device: String
+    public var addresses: [InterfaceAddress]
+
+    public init(device: String, addresses: [InterfaceAddress]) {
+        self.device = device
+        self.addresses = addresses
+    }
+}
+
+public struct HostRouteSpec: Equatable, Sendable {
+    public var destination: IPPrefix
+    public var gateway: IPAddress?
+    /// Always known after loading: written, or found from the gateway's subnet.
+    public var device: String
+
+    public init(destination: IPPrefix, gateway: IPAddress?, device: String) {
+        self.destination = destination
+        self.gateway = gateway
+        self.device = device
+    }
+}
+
+public struct HostSpec: Equatable, Sendable {
+    public var name: String
+    public var interfaces: [HostInterfaceSpec]
+    public var routes: [HostRouteSpec]
+
+    public init(name: String, interfaces: [HostInterfaceSpec], routes: [HostRouteSpec] = []) {
+        self.name = name
+        self.interfaces = interfaces
+        self.routes = routes
+    }
+}
+
+public struct Topology: Equatable, Sendable {
+    public var description: String
+    /// Interfaces carry `host`, not `namespace` (see `Lab.firewallConfig(for:lab:)`).
+    public var firewall: FirewallConfig
+    public var hosts: [HostSpec]
+
+    public init(description: String = "", firewall: FirewallConfig, hosts: [HostSpec]) {
+        self.description = description
+        self.firewall = firewall
+        self.hosts = hosts
+    }
+
+    public static func load(path: String) throws(LabError) -> Topology {
+        try parse(data: readFile(path), file: path)
+    }
+
+    public static func parse(data: [UInt8], file: String) throws(LabError) -> Topology {
+        try parse(data: Data(data), file: file)
+    }
+
+    public static func parse(data: Data, file: String) throws(LabError) -> Topology {
+        let root = JSONPath.root
+        let object = try JSONObjectReader(parseJSONDocument(data, file: file), at: root, file: file,
+                                          allowedKeys: ["description", "firewall", "hosts"])
+        let description = try object.optionalString("description") ?? ""
+        let firewall = try FirewallConfig.parse(object.required("firewall"), at: root.key("firewall"),
+                                                file: file, dialect: .topology)
+        var hosts: [HostSpec] = []
+        let hostValues = try object.array("hosts")
+        if hostValues.isEmpty { throw object.error("hosts", "a topology needs at least one host") }
+        for (index, element) in hostValues.enumerated() {
+            hosts.append(try parseHost(element, at: root.key("hosts").index(index), file: file, earlier: hosts))
+        }
+        let topology = Topology(description: description, firewall: firewall, hosts: hosts)
+        try topology.checkAttachments(file: file)
+        return topology
+    }
+
+    public func host(named name: String) -> HostSpec? {
+        hosts.first { $0.name == name }
+    }
+
+    /// What ties hosts and firewall together, checked once both are read:
+    /// each firewall interface names an existing host; each host device is a
+    /// firewall interface of that host, with none of the firewall's addresses
+    /// and an MTU that allows its IPv6 addresses; each host lists all of its
+    /// firewall interfaces.
+    private func checkAttachments(file: String) throws(LabError) {
+        let firewallPath = JSONPath.root.key("firewall").key("interfaces")
+        for (index, interface) in firewall.interfaces.enumerated() where host(named: interface.host ?? "") == nil {
+            var message = "no host named \(quoted(interface.host ?? "")) in \"hosts\""
+            if let suggestion = closestMatch(to: interface.host ?? "", among: hosts.map(\.name)) {
+                message += " (did you mean \(quoted(suggestion))?)"
+            }
+            throw LabError.config(file, firewallPath.index(index).key("host"), message)
+        }
+        for (hostIndex, host) in hosts.enumerated() {
+            for (interfaceIndex, interface) in host.interfaces.enumerated() {
+                let path = JSONPath.root.key("hosts").index(hostIndex).key("interfaces").index(interfaceIndex)
+                guard let owner = firewall.interface(named: interface.device) else {
+                    var message = "no firewall interface named \(quoted(interface.device))"
+                    if let suggestion = closestMatch(to: interface.device, among: firewall.interfaces.map(\.name)) {
+                        message += " (did you mean \(quoted(suggestion))?)"
+                    }
+                    throw LabError.config(file, path.key("device"), message)
+                }
+                if owner.host != host.name {
+                    throw LabError.config(file, path.key("device"), "firewall interface \(quoted(interface.device))"
+                                          + " belongs to host \(quoted(owner.host ?? ""))")
+                }
+                for (addressIndex, address) in interface.addresses.enumerated()
+                where owner.addresses.contains(where: { $0.address == address.address }) {
+                    throw LabError.config(file, path.key("addresses").index(addressIndex),
+                                          "\(address.address) is the firewall's own address on \(quoted(interface.device))")
+                }
+                if owner.mtu < FirewallConfig.minimumIPv6MTU, interface.addresses.contains(where: { $0.address.isV6 }) {
+                    throw LabError.config(file, path.key("addresses"), "IPv6 addresses need an MTU of at least"
+                                          + " \(FirewallConfig.minimumIPv6MTU), and firewall interface"
+                                          + " \(quoted(interface.device)) has \(owner.mtu)")
+                }
+            }
+        }
+        for (index, interface) in firewall.interfaces.enumerated() {
+            let host = host(named: interface.host ?? "")!
+            if !host.interfaces.contains(where: { $0.device == interface.name }) {
+                throw LabError.config(file, firewallPath.index(index), "host \(quoted(host.name)) has no interface with"
+                                      + " \"device\": \(quoted(interface.name))")
+            }
+        }
+    }
+
+    private static func parseHost(
+        _ value: JSONValue, at path: JSONPath, file: String, earlier: [HostSpec]
+    ) throws(LabError) -> HostSpec {
+        let object = try JSONObjectReader(value, at: path, file: file, allowedKeys: ["name", "interfaces", "routes"])
+        let name = try object.string("name")
+        if let problem = ConfigValue.hostName(name) { throw object.error("name", problem) }
+        if earlier.contains(where: { $0.name == name }) { throw object.error("name", "duplicate host \(quoted(name))") }
+        var interfaces: [HostInterfaceSpec] = []
+        let interfaceValues = try object.array("interfaces")
+        if interfaceValues.isEmpty { throw object.error("interfaces", "a host needs at least one interface") }
+        for (index, element) in interfaceValues.enumerated() {
+            let reader = try JSONObjectReader(element, at: path.key("interfaces").index(index), file: file,
+                                              allowedKeys: ["device", "addresses"],
+                                              hints: ["mtu": "the MTU is the firewall interface's \"mtu\""])
+            let device = try reader.string("device")
+            if interfaces.contains(where: { $0.device == device }) {
+                throw reader.error("device", "duplicate device \(quoted(device))")
+            }
+            var addresses: [InterfaceAddress] = []
+            if reader.optional("addresses") != nil {
+                for (text, addressPath) in try reader.strings("addresses") {
+                    let address = try ConfigValue.interfaceAddress(text, at: addressPath, file: file)
+                    if addresses.contains(where: { $0.address == address.address }) {
+                        throw LabError.config(file, addressPath, "duplicate address \(address.address)")
+                    }
+                    addresses.append(address)
+                }
+            }
+            interfaces.append(HostInterfaceSpec(device: device, addresses: addresses))
+        }
+        var routes: [HostRouteSpec] = []
+        for (index, element) in (try object.optionalArray("routes") ?? []).enumerated() {
+            routes.append(try parseHostRoute(element, at: path.key("routes").index(index), file: file, interfaces: interfaces))
+        }
+        return HostSpec(name: name, interfaces: interfaces, routes: routes)
+    }
+
+    private static func parseHostRoute(
+        _ value: JSONValue, at path: JSONPath, file: String, interfaces: [HostInterfaceSpec]
+    ) throws(LabError) -> HostRouteSpec {
+        let object = try JSONObjectReader(value, at: path, file: file, allowedKeys: ["to", "via", "device"])
+        let destinationText = try object.string("to")
+        var gateway: IPAddress?
+        if let via = try object.optionalString("via") {
+            gateway = try ConfigValue.address(via, at: path.key("via"), file: file)
+        }
+        let destination = try ConfigValue.destination(destinationText, via: gateway, at: path.key("to"),
+                                                      viaPath: path.key("via"), file: file)
+        if let device = try object.optionalString("device") {
+            guard interfaces.contains(where: { $0.device == device }) else {
+                throw object.error("device", "the host has no interface \(quoted(device))")
+            }
+            return HostRouteSpec(destination: destination, gateway: gateway, device: device)
+        }
+        guard let gateway else {
+            throw LabError.config(file, path, "a route needs \"via\", \"device\" or both")
+        }
+        guard let interface = interfaces.first(where: { $0.addresses.contains { $0.prefix.contains(gateway) } }) else {
+            throw object.error("via", "\(gateway) is not on the subnet of any of the host's interfaces")
+        }
+        return HostRouteSpec(destination: destination, gateway: gateway, device: interface.device)
+    }
+}
