@@ -9,8 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # External programs the tests run (never linked): tcpdump reads the pcap files
-# tunwall writes; iproute2 (ip) builds the namespaces of the lab tests.
-packages=(tcpdump iproute2)
+# tunwall writes; iproute2 (ip) builds the lab namespaces; curl, python3 (its
+# http.server) and iputils-ping are the lab's clients and servers; procps
+# (pgrep) checks that nothing is left running.
+packages=(tcpdump iproute2 curl python3 iputils-ping procps)
 
 missing=()
 for package in "${packages[@]}"; do

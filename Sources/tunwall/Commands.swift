@@ -17,12 +17,13 @@ enum Commands {
       version                 print the version
       run CONFIG.json [--control PATH]
                               run the firewall on TUN devices until SIGINT/SIGTERM
-      lab up FILE [--name NAME] [--daemon]
+      lab up FILE [--name NAME] [--daemon] [-- RUN-ARGUMENTS...]
                               build a topology's namespaces and run the firewall in it
       lab down FILE|NAME      remove a lab: firewall, namespaces, state (also after a crash)
-      lab exec [--lab NAME] HOST -- CMD...
+      lab exec [--lab NAME] HOST [--] CMD...
                               run a command inside a lab host
-      lab list                the labs that are up
+      lab list                the labs on this machine and their state
+                              ('tunwall lab --help' says more)
       conntrack -L [--socket PATH | --lab NAME]
                               list tracked connections, in conntrack -L format
       stats [--socket PATH | --lab NAME]

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# bench.sh: what tunwall costs, measured (not asserted by any test).
+#
+#   sudo Scripts/bench.sh [SECONDS]          (default 10 s per throughput run)
+#
+#  1. The engine's fast path in process: ns per packet and heap allocations
+#     per packet for packets of one established TCP connection
+#     (`tunwall bench engine`, with Scripts/malloc-count.c preloaded to count
+#     malloc calls). Targets: 0 allocations, under 200 ns.
+#  2. TCP throughput, one iperf3 stream, client to server:
+#     a. through tunwall (Topologies/basic.json, `tunwall lab up`), and
+#     b. through Scripts/tun-copy.c, a bare C loop that copies packets between
+#        two TUN devices with the same offloads (IFF_VNET_HDR, TSO),
+#     and their ratio (target >= 0.8).
+# Every packet stays in namespaces this script creates; all are removed on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-${BENCH_SECONDS:-10}}
+LAB="bench$$"
+WORK=$(mktemp -d /tmp/tunwall-bench.XXXXXX)
+
+cleanup() {
+    [[ -x .build/release/tunwall ]] && .build/release/tunwall lab down "$LAB" >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+[[ $(id -u) -eq 0 ]] || { echo "bench.sh: needs root (TUN devices, namespaces)" >&2; exit 1; }
+for package in iperf3 iproute2 python3; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        echo "bench.sh: installing $package" >&2
+        (apt-get install -y -qq "$package" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$package" >/dev/null; })
+    fi
+done
+
+swift build -c release >/dev/null
+cc -O2 -Wall -Wextra -Werror -shared -fPIC -o "$WORK/malloc-count.so" Scripts/malloc-count.c
+
+echo "== 1. engine fast path (in process, release build)"
+LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench engine
+
+echo
+echo "== 2a. iperf3 through tunwall (${DURATION} s, one stream)"
+.build/release/tunwall lab up Topologies/basic.json --name "$LAB" --daemon >/dev/null
+.build/release/tunwall lab exec --lab "$LAB" server -- iperf3 -s -1 >/dev/null 2>&1 &
+sleep 1
+.build/release/tunwall lab exec --lab "$LAB" client -- iperf3 -c 203.0.113.10 -t "$DURATION" -J >"$WORK/tunwall.json"
+tunwall_bps=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"])' "$WORK/tunwall.json")
+.build/release/tunwall stats --lab "$LAB" | sed -n '1,4p'
+.build/release/tunwall lab down "$LAB" >/dev/null
+printf 'tunwall: %.2f Gbit/s\n' "$(python3 -c "print($tunwall_bps/1e9)")"
+
+echo
+echo "== 2b. iperf3 through the bare C copy loop (same offloads)"
+Scripts/bench-copyloop.sh "$DURATION" | tee "$WORK/copy.txt"
+copy_gbps=$(grep 'vnet=yes' "$WORK/copy.txt" | sed -E 's/.*: ([0-9.]+) Gbit.*/\1/')
+
+echo
+python3 - "$tunwall_bps" "$copy_gbps" <<'PY'
+import sys
+tunwall = float(sys.argv[1]) / 1e9
+copy = float(sys.argv[2])
+print(f"ratio tunwall / copy loop (vnet): {tunwall:.2f} / {copy:.2f} = {tunwall / copy:.2f}  (target >= 0.8)")
+PY
