@@ -27,7 +27,7 @@ let package = Package(
         // Linux TUN devices, the event loop, signals, the control socket.
         .target(name: "TunIO", dependencies: ["Engine", "CTunwall"]),
         // Topology files, namespaces through `ip`, the lab's life cycle.
-        .target(name: "Lab", dependencies: ["Engine", "TunIO"]),
+        .target(name: "Lab", dependencies: ["Wire", "Engine", "TunIO"]),
         .executableTarget(name: "tunwall", dependencies: ["Wire", "Conntrack", "Engine", "TunIO", "Lab", "CTunwall"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"], exclude: ["Fixtures"]),
         .testTarget(name: "ConntrackTests", dependencies: ["Conntrack", "Wire"]),

@@ -18,6 +18,7 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
     case conntrackFull
     case unknownInterface
     case transmitQueueFull
+    case transmitFailed
     case outboxFull
     case icmpRateLimited
 
@@ -38,6 +39,7 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
         case .conntrackFull: return "conntrack-full"
         case .unknownInterface: return "unknown-interface"
         case .transmitQueueFull: return "tx-queue-full"
+        case .transmitFailed: return "tx-failed"
         case .outboxFull: return "generated-packet-dropped"
         case .icmpRateLimited: return "icmp-rate-limited"
         }
@@ -61,6 +63,7 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
         case .conntrackFull: return "conntrack table full of ASSURED connections"
         case .unknownInterface: return "arrived on an interface the engine does not know"
         case .transmitQueueFull: return "the egress device's queue was full"
+        case .transmitFailed: return "the egress device refused the packet (link down: EIO)"
         case .outboxFull: return "too many generated packets at once"
         case .icmpRateLimited: return "ICMP error not sent: rate limit (1000/s, burst 50, as Linux)"
         }

@@ -19,6 +19,7 @@
 // the directory of the JSON file. Inside a topology the same object names each
 // interface's "host" instead of a "namespace" (Topology.swift).
 
+import Engine
 import Foundation
 import Wire
 
@@ -40,21 +41,17 @@ public struct InterfaceSpec: Equatable, Sendable {
         self.namespace = namespace
         self.host = host
     }
-}
 
-public struct RouteSpec: Equatable, Sendable {
-    public var destination: IPPrefix
-    public var gateway: IPAddress?
-    /// As written; nil when the gateway's connected subnet decides (see
-    /// `FirewallConfig.outgoingInterface(for:)`).
-    public var interface: String?
-
-    public init(destination: IPPrefix, gateway: IPAddress? = nil, interface: String? = nil) {
-        self.destination = destination
-        self.gateway = gateway
-        self.interface = interface
+    /// What the engine needs of it (the namespace and host are the lab's business).
+    public var engineInterface: InterfaceConfiguration {
+        InterfaceConfiguration(name: name, addresses: addresses, mtu: mtu)
     }
 }
+
+/// A firewall route is the engine's own route value: destination, gateway,
+/// and the interface as written (nil when the gateway's connected subnet
+/// decides; see `FirewallConfig.outgoingInterface(for:)`).
+public typealias RouteSpec = RouteConfiguration
 
 public struct FirewallConfig: Equatable, Sendable {
     public var interfaces: [InterfaceSpec]

@@ -142,9 +142,13 @@ public final class FirewallRunner {
         }
         let bytes = UnsafeRawBufferPointer(rebasing: packet.storage[begin..<packet.start + packet.length])
         // A full queue loses the packet, as a full qdisc would; the peer's
-        // TCP retransmits. Errors other than EAGAIN end the loop.
-        if try !device.write(bytes) {
-            engine.count(.transmitQueueFull)
+        // TCP retransmits. So does a device whose link is down (EIO: the
+        // host has not brought it up yet) or that refuses this one packet
+        // (EINVAL). Anything else ends the loop.
+        do {
+            if try !device.write(bytes) { engine.count(.transmitQueueFull) }
+        } catch where [EIO, EINVAL, ENOBUFS, EMSGSIZE].contains(error.errno) {
+            engine.count(.transmitFailed)
         }
     }
 }

@@ -120,14 +120,8 @@ enum RunCommand {
     }
 
     static func engineConfiguration(_ config: FirewallConfig) -> EngineConfiguration {
-        EngineConfiguration(
-            interfaces: config.interfaces.map {
-                InterfaceConfiguration(name: $0.name, addresses: $0.addresses, mtu: $0.mtu)
-            },
-            routes: config.routes.map {
-                RouteConfiguration(destination: $0.destination, gateway: $0.gateway, interface: $0.interface)
-            },
-            conntrackCapacity: config.conntrackMax ?? 65_536)
+        EngineConfiguration(interfaces: config.interfaces.map(\.engineInterface), routes: config.routes,
+                            conntrackCapacity: config.conntrackMax ?? 65_536)
     }
 
     /// mkdir -p of the socket's directory, mode 0700.
