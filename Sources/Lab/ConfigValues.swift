@@ -9,6 +9,20 @@
 import Wire
 
 enum ConfigValue {
+    /// A route's "to" and optional "via", checked against each other (the
+    /// same for the firewall's routes and the hosts').
+    static func routeTarget(_ object: JSONObjectReader, at path: JSONPath,
+                            file: String) throws(LabError) -> (IPPrefix, IPAddress?) {
+        let destinationText = try object.string("to")
+        var gateway: IPAddress?
+        if let via = try object.optionalString("via") {
+            gateway = try address(via, at: path.key("via"), file: file)
+        }
+        let destination = try destination(destinationText, via: gateway, at: path.key("to"),
+                                          viaPath: path.key("via"), file: file)
+        return (destination, gateway)
+    }
+
     static let nameCharacters = "A-Z a-z 0-9 _ . -"
 
     private static func isNameCharacter(_ c: Character, allowingDash: Bool) -> Bool {

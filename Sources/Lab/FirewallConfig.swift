@@ -220,13 +220,7 @@ public struct FirewallConfig: Equatable, Sendable {
         _ value: JSONValue, at path: JSONPath, file: String, config: FirewallConfig
     ) throws(LabError) -> RouteSpec {
         let object = try JSONObjectReader(value, at: path, file: file, allowedKeys: ["to", "via", "interface"])
-        let destinationText = try object.string("to")
-        var gateway: IPAddress?
-        if let via = try object.optionalString("via") {
-            gateway = try ConfigValue.address(via, at: path.key("via"), file: file)
-        }
-        let destination = try ConfigValue.destination(destinationText, via: gateway, at: path.key("to"),
-                                                      viaPath: path.key("via"), file: file)
+        let (destination, gateway) = try ConfigValue.routeTarget(object, at: path, file: file)
         let interface = try object.optionalString("interface")
         if let interface, config.interface(named: interface) == nil {
             var message = "no interface named \(quoted(interface))"

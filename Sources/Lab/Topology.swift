@@ -190,13 +190,7 @@ public struct Topology: Equatable, Sendable {
         _ value: JSONValue, at path: JSONPath, file: String, interfaces: [HostInterfaceSpec]
     ) throws(LabError) -> HostRouteSpec {
         let object = try JSONObjectReader(value, at: path, file: file, allowedKeys: ["to", "via", "device"])
-        let destinationText = try object.string("to")
-        var gateway: IPAddress?
-        if let via = try object.optionalString("via") {
-            gateway = try ConfigValue.address(via, at: path.key("via"), file: file)
-        }
-        let destination = try ConfigValue.destination(destinationText, via: gateway, at: path.key("to"),
-                                                      viaPath: path.key("via"), file: file)
+        let (destination, gateway) = try ConfigValue.routeTarget(object, at: path, file: file)
         if let device = try object.optionalString("device") {
             guard interfaces.contains(where: { $0.device == device }) else {
                 throw object.error("device", "the host has no interface \(quoted(device))")
