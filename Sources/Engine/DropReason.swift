@@ -21,6 +21,8 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
     case transmitFailed
     case outboxFull
     case icmpRateLimited
+    case ruleDrop
+    case ruleReject
 
     public var description: String {
         switch self {
@@ -42,6 +44,8 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
         case .transmitFailed: return "tx-failed"
         case .outboxFull: return "generated-packet-dropped"
         case .icmpRateLimited: return "icmp-rate-limited"
+        case .ruleDrop: return "rule-drop"
+        case .ruleReject: return "rule-reject"
         }
     }
 
@@ -66,6 +70,8 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
         case .transmitFailed: return "the egress device refused the packet (link down: EIO)"
         case .outboxFull: return "too many generated packets at once"
         case .icmpRateLimited: return "ICMP error not sent: rate limit (1000/s, burst 50, as Linux)"
+        case .ruleDrop: return "dropped by a rule or a chain's policy (see tunwall list ruleset)"
+        case .ruleReject: return "rejected by a rule: a reset or an ICMP error was sent back"
         }
     }
 }

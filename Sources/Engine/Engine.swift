@@ -14,11 +14,13 @@
 // to conntrack, routes to wan0, has its TTL decremented, is confirmed into
 // the table and comes back as `.forward(wan0)`.
 //
-// The slots for rules, NAT and helpers (the filter hooks, header translation,
-// FTP tracking) stay empty until those modules land: every packet that
-// survives the checks above is accepted, as an empty nftables ruleset does.
+// The ruleset's filter chains run at each hook (RuleHooks.swift); with no
+// ruleset every packet that survives the checks above is accepted, as with an
+// empty nftables ruleset. The NAT and helper slots stay empty until those
+// modules land.
 
 import Conntrack
+import Rules
 import Wire
 
 public enum Verdict: Equatable, Sendable {
@@ -48,6 +50,10 @@ public final class Engine {
     @exclusivity(unchecked) var icmpLimiter = RateLimiter(perSecond: 1000, burst: 50)
     @exclusivity(unchecked) var identification: UInt16
     @exclusivity(unchecked) var packetsSinceSweep = 0
+    /// The rules in force; replaced whole by `replaceRuleset` (reload).
+    @exclusivity(unchecked) public internal(set) var ruleset: Ruleset = .empty
+    /// Lines the rules' `log` statements wrote, until `takeLog`.
+    @exclusivity(unchecked) var pendingLog: [String] = []
 
     public init(_ configuration: EngineConfiguration, seed: UInt64 = 0) throws(ConfigurationError) {
         guard !configuration.interfaces.isEmpty else { throw .noInterfaces }
@@ -140,10 +146,24 @@ public final class Engine {
             return drop(.martianSource)
         }
 
-        // PREROUTING: connection tracking.
+        // PREROUTING: connection tracking, then the prerouting chains.
         var tracking = track(parsed, now: now)
+        var rules = RulePacket()
+        if hasRules {
+            rules = rulePacket(packet.bytes, parsed, input: input, state: tracking.state)
+            let verdict = runHook(.prerouting, &rules)
+            if verdict != .accept {
+                return ruleDrop(verdict, packet.bytes, parsed, input: input, state: tracking.state, now: now)
+            }
+        }
 
         if isLocal(parsed.tuple.destination) {
+            if hasRules {
+                let verdict = runHook(.input, &rules)
+                if verdict != .accept {
+                    return ruleDrop(verdict, packet.bytes, parsed, input: input, state: tracking.state, now: now)
+                }
+            }
             return deliverLocally(packet.bytes, parsed, &tracking, from: input, now: now)
         }
         guard let route = lookupRoute(parsed.tuple.destination, parsed.family) else {
@@ -157,20 +177,31 @@ public final class Engine {
             return drop(.ttlExceeded)
         }
         let mtu = interfaces[route.interface].mtu
+        // Too big and DF clear: fragmented on the way out, after the hooks
+        // (Linux fragments in ip_finish_output, past POSTROUTING).
+        var fragmentOnOutput = false
         if exceedsMTU(packet, parsed, mtu: mtu) {
-            if parsed.family == .ipv4 && !parsed.dontFragment && packet.virtio.gsoType == .none {
-                decrementTTL(packet.bytes, parsed)
-                guard confirm(&tracking, now: now) else { return drop(.conntrackFull) }
-                return fragment(&packet, parsed, mtu: mtu, to: route.interface)
+            guard parsed.family == .ipv4 && !parsed.dontFragment && packet.virtio.gsoType == .none else {
+                sendICMPError(.fragmentationNeeded(mtu: mtu), about: packet.bytes, parsed: parsed, now: now)
+                return drop(.packetTooBig)
             }
-            sendICMPError(.fragmentationNeeded(mtu: mtu), about: packet.bytes, parsed: parsed, now: now)
-            return drop(.packetTooBig)
+            fragmentOnOutput = true
         }
         decrementTTL(packet.bytes, parsed)
-        // filter hook: no rules yet, accept.
+        if hasRules {
+            // FORWARD, then POSTROUTING (its filter chains; NAT comes later).
+            rules.outputInterface = route.interface
+            rules.ttl = parsed.ttl &- 1
+            var verdict = runHook(.forward, &rules)
+            if verdict == .accept { verdict = runHook(.postrouting, &rules) }
+            if verdict != .accept {
+                return ruleDrop(verdict, packet.bytes, parsed, input: input, state: tracking.state, now: now)
+            }
+        }
 
-        // POSTROUTING: NAT (none yet), then confirm.
+        // Confirm: a new connection enters the table only now.
         guard confirm(&tracking, now: now) else { return drop(.conntrackFull) }
+        if fragmentOnOutput { return fragment(&packet, parsed, mtu: mtu, to: route.interface) }
         statistics.forwarded &+= 1
         countSent(route.interface, packet.length)
         return .forward(route.interface)
@@ -235,7 +266,7 @@ public final class Engine {
             return .consumed
         }
         if parsed.l4Protocol == .tcp && !parsed.isFragment {
-            sendReset(for: parsed, arrivedOn: input)
+            sendReset(for: parsed, arrivedOn: input, state: tracking.state)
         } else if parsed.l4Protocol == .udp && !parsed.isFragment {
             sendICMPError(.portUnreachable, about: bytes, parsed: parsed, now: now)
         }

@@ -47,6 +47,8 @@ enum ICMPError {
     case fragmentationNeeded(mtu: Int)
     case networkUnreachable
     case portUnreachable
+    /// Any destination-unreachable type/code a `reject with icmp ...` names.
+    case raw(type: UInt8, code: UInt8)
 
     func v4Header() -> ICMPv4Header {
         switch self {
@@ -54,6 +56,7 @@ enum ICMPError {
         case .fragmentationNeeded(let mtu): return .fragmentationNeeded(nextHopMTU: UInt16(clamping: mtu))
         case .networkUnreachable: return .destinationUnreachable(code: ICMPv4UnreachableCode.network)
         case .portUnreachable: return .destinationUnreachable(code: ICMPv4UnreachableCode.port)
+        case .raw(let type, let code): return ICMPv4Header(type: ICMPv4Type(type), code: code)
         }
     }
 
@@ -63,6 +66,7 @@ enum ICMPError {
         case .fragmentationNeeded(let mtu): return .packetTooBig(mtu: UInt32(clamping: mtu))
         case .networkUnreachable: return .destinationUnreachable(code: ICMPv6UnreachableCode.noRoute)
         case .portUnreachable: return .destinationUnreachable(code: ICMPv6UnreachableCode.port)
+        case .raw(let type, let code): return ICMPv6Header(type: ICMPv6Type(type), code: code)
         }
     }
 }
@@ -115,8 +119,7 @@ extension Engine {
             length = 40 + l4Length
         }
         outbox.buffers[slot].length = length
-        outbox.commit(slot, interface: interface)
-        statistics.generated += 1
+        commitGenerated(slot, interface: interface, state: .related)
     }
 
     /// An echo reply to an echo request addressed to the firewall: the same
@@ -153,13 +156,12 @@ extension Engine {
             icmp.updateChecksum(pseudoHeaderSum: ip.pseudoHeaderSum(protocol: .icmpv6, length: l4.count))
         }
         outbox.buffers[slot].length = request.count
-        outbox.commit(slot, interface: interface)
-        statistics.generated += 1
+        commitGenerated(slot, interface: interface, state: .established)
     }
 
     /// RFC 9293 §3.10.7.1: a segment to a closed port gets a reset: with the
     /// ACK it acknowledged as sequence number, or acknowledging what it carried.
-    func sendReset(for parsed: ParsedPacket, arrivedOn interface: InterfaceID) {
+    func sendReset(for parsed: ParsedPacket, arrivedOn interface: InterfaceID, state: ConnState = .new) {
         let flags = parsed.tracked.tcpFlags
         guard !flags.contains(.rst), let slot = outbox.reserve() else { return }
         let buffer = outbox.buffers[slot].storage.suffix(from: PacketBuffer.headroom)
@@ -191,8 +193,7 @@ extension Engine {
         tcp.emit(into: l4)
         if let segment = try? TCPSegment(validating: l4) { segment.updateChecksum(pseudoHeaderSum: pseudo) }
         outbox.buffers[slot].length = l3 + 20
-        outbox.commit(slot, interface: interface)
-        statistics.generated += 1
+        commitGenerated(slot, interface: interface, state: state)
     }
 
     private func copy(_ source: UnsafeMutableRawBufferPointer, to destination: UnsafeMutableRawBufferPointer, at offset: Int) {

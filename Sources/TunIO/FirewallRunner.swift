@@ -77,6 +77,7 @@ public final class FirewallRunner {
                     try drain(device: index)
                 }
             }
+            writeLog()
             if signalReady {
                 for signal in signals.receive() {
                     if signal == SIGHUP { onReload() } else { running = false }
@@ -87,6 +88,22 @@ public final class FirewallRunner {
             if now - lastTick >= nanosecondsPerSecond {
                 engine.tick(now: now)
                 lastTick = now
+            }
+        }
+    }
+
+    /// The rules' `log` lines, one per line on stderr, as the kernel log has them.
+    private func writeLog() {
+        let lines = engine.takeLog()
+        guard !lines.isEmpty else { return }
+        var text = lines.joined(separator: "\n") + "\n"
+        text.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let n = write(2, bytes.baseAddress! + offset, bytes.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return }
+                offset += n
             }
         }
     }

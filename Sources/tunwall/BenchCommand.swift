@@ -2,28 +2,32 @@
 // fast path, in process, with no I/O: one established TCP connection through
 // the basic topology, and N of its packets (alternating directions, 52-byte
 // ACKs and 1500-byte data segments) replayed through `Engine.process`.
-// Prints nanoseconds per packet and heap allocations per packet; the latter
-// needs Scripts/malloc-count.c preloaded (Scripts/bench.sh does that).
+// `tunwall bench rules [--packets N]`: the cost of a 1,000-rule chain that
+// every packet walks to its end.
+// Both print nanoseconds per packet and heap allocations per packet; the
+// latter needs Scripts/malloc-count.c preloaded (Scripts/bench.sh does that).
 
 #if canImport(Glibc)
 import Glibc
 #endif
 import Conntrack
 import Engine
+import Rules
 import TunIO
 import Wire
 
 enum BenchCommand {
     static func run(_ arguments: [String]) -> Int32 {
-        guard arguments.first == "engine" else { return Commands.usageError("usage: tunwall bench engine [--packets N]") }
-        var packets = 2_000_000
+        let usage = "usage: tunwall bench engine|rules [--packets N]"
+        guard let what = arguments.first, what == "engine" || what == "rules" else { return Commands.usageError(usage) }
+        var packets = what == "engine" ? 2_000_000 : 200_000
         if arguments.count == 3, arguments[1] == "--packets", let n = Int(arguments[2]), n > 0 {
             packets = n
         } else if arguments.count != 1 {
-            return Commands.usageError("usage: tunwall bench engine [--packets N]")
+            return Commands.usageError(usage)
         }
         do {
-            try engine(packets: packets)
+            if what == "engine" { try engine(packets: packets) } else { try rules(packets: packets) }
             return 0
         } catch {
             Output.error("tunwall: \(error)")
@@ -85,6 +89,48 @@ enum BenchCommand {
         print("engine fast path: \(count) packets of one established TCP connection (1500-byte data / 52-byte ACKs)")
         print("  forwarded:           \(forwarded) of \(count)")
         print("  ns per packet:       \(format(perPacket - copyPerPacket)) (\(format(perPacket)) including the \(format(copyPerPacket)) ns copy into the buffer)")
+        if counter != nil {
+            print("  allocations/packet:  \(format(Double(allocations) / Double(count))) (\(allocations) in total)")
+        } else {
+            print("  allocations/packet:  unavailable (run with LD_PRELOAD of Scripts/malloc-count.c, as Scripts/bench.sh does)")
+        }
+    }
+
+    /// A forward chain of 1,000 rules, none of which matches, then a counter:
+    /// every packet is compared with every rule (nft's linear chains).
+    static func rules(packets count: Int) throws {
+        var text = "table inet filter {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n"
+        for i in 0..<1000 {
+            text += "\t\tip saddr 192.0.2.\(i % 250 + 1) tcp dport \(1000 + i) counter drop\n"
+        }
+        text += "\t\tcounter\n\t}\n}\n"
+        let ruleset = try Ruleset.parse(text, file: "bench-1000-rules.nft")
+        ruleset.bind(interfaceNames: ["lan0", "wan0"])
+        var packet = RulePacket()
+        packet.family = .ipv4
+        packet.inputInterface = 0
+        packet.outputInterface = 1
+        packet.source = IPv6Address(high: 0, low: 0x0000_ffff_0a00_0102)
+        packet.destination = IPv6Address(high: 0, low: 0x0000_ffff_cb00_710a)
+        packet.l4Protocol = .tcp
+        packet.sourcePort = 40000
+        packet.destinationPort = 80
+        packet.tcpFlags = .ack
+        packet.ctState = .established
+        packet.length = 1500
+        var log: [String] = []
+        log.reserveCapacity(16)
+        for _ in 0..<1000 { _ = ruleset.evaluate(.forward, &packet, log: &log) }
+        let counter = mallocCounter()
+        let allocationsBefore = counter?() ?? 0
+        let start = FirewallRunner.now()
+        var accepted = 0
+        for _ in 0..<count where ruleset.evaluate(.forward, &packet, log: &log) == .accept { accepted += 1 }
+        let elapsed = FirewallRunner.now() - start
+        let allocations = (counter?() ?? 0) - allocationsBefore
+        print("rules: a 1,000-rule forward chain walked to its end, \(count) packets")
+        print("  accepted:            \(accepted) of \(count)")
+        print("  ns per packet:       \(format(Double(elapsed) / Double(count))) (\(format(Double(elapsed) / Double(count) / 1000)) per rule)")
         if counter != nil {
             print("  allocations/packet:  \(format(Double(allocations) / Double(count))) (\(allocations) in total)")
         } else {

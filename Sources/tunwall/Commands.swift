@@ -24,12 +24,19 @@ enum Commands {
                               run a command inside a lab host
       lab list                the labs on this machine and their state
                               ('tunwall lab --help' says more)
+      check FILE              check an nftables ruleset file as 'nft -c -f' does
+      list ruleset [--socket PATH | --lab NAME]
+                              the running ruleset, with its counters, as 'nft list ruleset'
+      reload [FILE] [--socket PATH | --lab NAME]
+                              replace the running ruleset (or re-read its file); a file with
+                              errors is refused and the running ruleset stays (also SIGHUP)
       conntrack -L [--socket PATH | --lab NAME]
                               list tracked connections, in conntrack -L format
       stats [--socket PATH | --lab NAME]
                               packet counters and drops by reason
-      bench engine [--packets N]
-                              ns and heap allocations per packet on the engine's fast path
+      bench engine|rules [--packets N]
+                              ns and heap allocations per packet: the engine's fast path,
+                              or a 1,000-rule chain walked to its end
       pcap summary FILE       print one tcpdump-style line per packet of a pcap file
                               (link types RAW, IPV4, IPV6, EN10MB, LINUX_SLL)
       help, --help, -h        print this help
@@ -64,6 +71,12 @@ enum Commands {
             return ControlCommands.stats(rest)
         case "bench":
             return BenchCommand.run(rest)
+        case "check":
+            return RulesCommands.check(rest)
+        case "list":
+            return RulesCommands.list(rest)
+        case "reload":
+            return RulesCommands.reload(rest)
         default:
             return usageError("unknown command '\(command)'")
         }

@@ -33,7 +33,7 @@ enum ControlCommands {
         return 0
     }
 
-    private static func ask(_ request: String, _ path: String) -> String? {
+    static func ask(_ request: String, _ path: String) -> String? {
         do {
             let response = try ControlClient.send(request, to: path)
             if response.hasPrefix("error: ") {

@@ -11,6 +11,7 @@ import Glibc
 import Conntrack
 import Engine
 import Lab
+import Rules
 import TunIO
 import Wire
 
@@ -57,9 +58,14 @@ enum RunCommand {
             Output.error("tunwall: \(error)")
             return 1
         }
-        if let ruleset = config.rulesetPath {
-            Output.error("tunwall: \(configPath): ruleset \(ruleset): rulesets are not supported by this version yet; remove the key")
-            return 1
+        var ruleset = Ruleset.empty
+        if let path = config.rulesetPath {
+            switch RulesetFile.load(path) {
+            case .success(let loaded): ruleset = loaded
+            case .failure(let error):
+                Output.error(error.message)
+                return 1
+            }
         }
         let engine: Engine
         do {
@@ -68,6 +74,8 @@ enum RunCommand {
             Output.error("tunwall: \(configPath): \(error)")
             return 1
         }
+        engine.replaceRuleset(ruleset)
+        let reloader = Reloader(engine: engine, path: config.rulesetPath)
 
         var devices: [TunDevice] = []
         defer { for device in devices { device.close() } }
@@ -107,9 +115,9 @@ enum RunCommand {
         Output.error("tunwall: ready; interfaces \(names.joined(separator: ", ")); control socket \(controlPath)")
         do {
             try runner.run(onReload: {
-                Output.error("tunwall: SIGHUP: no ruleset loaded, nothing to reload")
+                Output.error("tunwall: SIGHUP: " + reloader.reload(nil).message)
             }, handle: { request in
-                ControlRequests.respond(to: request, engine: engine)
+                ControlRequests.respond(to: request, engine: engine, reloader: reloader)
             })
         } catch {
             Output.error("tunwall: \(error)")
@@ -137,21 +145,83 @@ enum RunCommand {
     }
 }
 
-/// What the control socket answers.
+/// What the control socket answers. An error starts with "error: ".
 enum ControlRequests {
-    static func respond(to request: String, engine: Engine) -> String {
+    static func respond(to request: String, engine: Engine, reloader: Reloader) -> String {
         let now = FirewallRunner.now()
-        switch request.trimmingWhitespace() {
+        let text = request.trimmingWhitespace()
+        switch text {
         case "conntrack -L", "conntrack":
             let lines = engine.conntrack.listing(now: now)
             return lines.map { $0 + "\n" }.joined()
         case "stats":
             return engine.statisticsReport(now: now)
+        case "list ruleset":
+            return engine.ruleset.listing()
         case "version":
             return "tunwall \(Commands.version)\n"
+        case "reload":
+            return reloader.reload(nil).response
+        case _ where text.hasPrefix("reload "):
+            return reloader.reload(String(text.dropFirst("reload ".count))).response
         default:
             return "error: unknown request '\(request)'\n"
         }
+    }
+}
+
+/// Reloading: parse the file anew and swap it in whole, keeping every
+/// connection; a file with errors is refused and the running ruleset stays.
+final class Reloader {
+    let engine: Engine
+    /// The file the running ruleset came from (what a bare reload or SIGHUP reads).
+    private(set) var path: String?
+
+    init(engine: Engine, path: String?) {
+        self.engine = engine
+        self.path = path
+    }
+
+    struct Outcome {
+        let ok: Bool
+        let message: String
+        var response: String { (ok ? "" : "error: ") + message + "\n" }
+    }
+
+    func reload(_ newPath: String?) -> Outcome {
+        guard let file = newPath ?? path else {
+            return Outcome(ok: false, message: "no ruleset file to reload: name one (tunwall reload FILE)")
+        }
+        switch RulesetFile.load(file) {
+        case .success(let ruleset):
+            engine.replaceRuleset(ruleset)
+            path = file
+            return Outcome(ok: true, message: "reloaded \(file)")
+        case .failure(let error):
+            return Outcome(ok: false, message: error.message + "\nthe running ruleset is unchanged")
+        }
+    }
+}
+
+/// Loading a ruleset for running: parse errors as nft prints them, and the
+/// rules this version cannot carry out yet refused by name.
+enum RulesetFile {
+    static func load(_ path: String) -> Result<Ruleset, LoadError> {
+        let ruleset: Ruleset
+        do {
+            ruleset = try Ruleset.load(path: path)
+        } catch {
+            return .failure(LoadError(message: error.description))
+        }
+        if ruleset.usesNAT {
+            return .failure(LoadError(message: "\(path): NAT statements (masquerade, snat, dnat, redirect) and nat chains "
+                                          + "are not carried out by this version of tunwall yet; 'tunwall check' accepts the file"))
+        }
+        return .success(ruleset)
+    }
+
+    struct LoadError: Error {
+        let message: String
     }
 }
 

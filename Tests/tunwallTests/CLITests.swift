@@ -155,4 +155,21 @@ let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deleti
             #expect(mine == reference, "packet \(index)")
         }
     }
+
+    /// `tunwall check` is `nft -c -f`: silent on a good file, nft-style
+    /// errors with file:line:col and exit 1 on a bad one.
+    @Test func checkRulesets() throws {
+        let good = repository.appendingPathComponent("Topologies/basic-stateful.nft").path
+        let ok = try Tool.tunwall("check", good)
+        #expect(ok.status == 0 && ok.stdout.isEmpty && ok.stderr.isEmpty, "\(ok.stderr)")
+        let bad = try Tool.temporaryFile(Array("table inet t {\n\tchain c {\n\t\ttcp dport 99999 accept\n\t}\n}\n".utf8), name: "bad.nft")
+        defer { try? FileManager.default.removeItem(at: bad) }
+        let refused = try Tool.tunwall("check", bad.path)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.hasPrefix("\(bad.path):3:"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("Error: "))
+        #expect(try Tool.tunwall("check").status == 2)
+        let missing = try Tool.tunwall("check", "/nonexistent.nft")
+        #expect(missing.status == 1 && missing.stderr.contains("/nonexistent.nft"))
+    }
 }

@@ -1,0 +1,129 @@
+// Where the ruleset meets the pipeline: what a rule sees of a packet
+// (`RulePacket`, filled once and reused across hooks), running a hook's base
+// chains, carrying out `reject`, and the output hook for the packets the
+// firewall makes itself (ICMP errors, echo replies, resets), which Linux
+// also runs through OUTPUT and POSTROUTING.
+//
+// Example: with `iifname "lan0" tcp dport 23 reject with tcp reset` in the
+// forward chain, a client's SYN to 203.0.113.10:23 is answered at once with a
+// RST from 203.0.113.10 (as Linux's nf_reject builds it), and the SYN is
+// dropped under `rule-reject`.
+
+import Conntrack
+import Rules
+import Wire
+
+extension Engine {
+    /// True unless the ruleset is the empty one (then hooks are skipped).
+    @inline(__always)
+    var hasRules: Bool { ruleset !== Ruleset.empty }
+
+    /// What the rules see of a packet that arrived on `input`.
+    func rulePacket(_ bytes: UnsafeMutableRawBufferPointer, _ parsed: ParsedPacket, input: InterfaceID,
+                    state: ConnState) -> RulePacket {
+        var packet = RulePacket()
+        packet.family = parsed.family
+        packet.inputInterface = input
+        packet.source = parsed.tuple.source
+        packet.destination = parsed.tuple.destination
+        packet.l4Protocol = parsed.l4Protocol
+        packet.ctState = state
+        packet.length = parsed.length
+        packet.l4Length = parsed.length - parsed.l4Offset
+        packet.ttl = parsed.ttl
+        switch parsed.family {
+        case .ipv4:
+            packet.tos = bytes[1]
+            packet.ipIdentification = UInt16(bytes[4]) << 8 | UInt16(bytes[5])
+            packet.dontFragment = parsed.dontFragment
+        case .ipv6:
+            let word = UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3])
+            packet.tos = UInt8(truncatingIfNeeded: word >> 20)
+            packet.flowLabel = word & 0x000f_ffff
+        }
+        guard !parsed.isLaterFragment else { return packet }
+        let l4 = bytes.suffix(from: parsed.l4Offset)
+        switch parsed.l4Protocol {
+        case .tcp:
+            packet.sourcePort = parsed.tuple.sourcePort
+            packet.destinationPort = parsed.tuple.destinationPort
+            packet.tcpFlags = parsed.tracked.tcpFlags
+            if l4.count >= 20 {
+                packet.tcpWindow = UInt16(l4[14]) << 8 | UInt16(l4[15])
+                packet.tcpUrgentPointer = UInt16(l4[18]) << 8 | UInt16(l4[19])
+            }
+        case .udp:
+            packet.sourcePort = parsed.tuple.sourcePort
+            packet.destinationPort = parsed.tuple.destinationPort
+        case .icmp, .icmpv6:
+            if l4.count >= 8 {
+                packet.icmpType = l4[0]
+                packet.icmpCode = l4[1]
+                packet.icmpEchoIdentifier = UInt16(l4[4]) << 8 | UInt16(l4[5])
+                packet.icmpEchoSequence = UInt16(l4[6]) << 8 | UInt16(l4[7])
+            }
+        default:
+            break
+        }
+        return packet
+    }
+
+    /// Runs `hook`'s base chains; log lines go to `pendingLog`.
+    @inline(__always)
+    func runHook(_ hook: Hook, _ packet: inout RulePacket) -> RuleVerdict {
+        ruleset.evaluate(hook, &packet, log: &pendingLog)
+    }
+
+    /// A drop or reject from the rules: carries out the reject and counts.
+    func ruleDrop(_ verdict: RuleVerdict, _ bytes: UnsafeMutableRawBufferPointer, _ parsed: ParsedPacket,
+                  input: InterfaceID, state: ConnState, now: Timestamp) -> Verdict {
+        guard case .reject(let kind) = verdict else { return drop(.ruleDrop) }
+        switch kind {
+        case .tcpReset:
+            if parsed.l4Protocol == .tcp && !parsed.isFragment { sendReset(for: parsed, arrivedOn: input, state: state) }
+        case .icmpPortUnreachable:
+            sendICMPError(.portUnreachable, about: bytes, parsed: parsed, now: now)
+        case .icmpv6PortUnreachable:
+            sendICMPError(.portUnreachable, about: bytes, parsed: parsed, now: now)
+        case .icmpv6AdministrativelyProhibited:
+            sendICMPError(.raw(type: ICMPv6Type.destinationUnreachable.rawValue,
+                               code: ICMPv6UnreachableCode.administrativelyProhibited), about: bytes, parsed: parsed, now: now)
+        case .icmp(let type, let code):
+            sendICMPError(.raw(type: type, code: code), about: bytes, parsed: parsed, now: now)
+        }
+        return drop(.ruleReject)
+    }
+
+    /// OUTPUT and POSTROUTING for a packet the engine made in outbox `slot`
+    /// (going out of `interface`): commits it if the rules let it out.
+    func commitGenerated(_ slot: Int, interface: InterfaceID, state: ConnState) {
+        if hasRules {
+            let bytes = outbox.buffers[slot].bytes
+            var parsed = ParsedPacket.empty
+            if (try? PacketParser.parse(bytes, virtio: .init(), into: &parsed)) != nil {
+                var packet = rulePacket(bytes, parsed, input: -1, state: state)
+                packet.outputInterface = interface
+                guard runHook(.output, &packet) == .accept, runHook(.postrouting, &packet) == .accept else {
+                    count(.ruleDrop)
+                    return
+                }
+            }
+        }
+        outbox.commit(slot, interface: interface)
+        statistics.generated += 1
+    }
+
+    /// Installs a new ruleset at once: every tracked connection is kept
+    /// (nft -f's atomic replace). The old one is dropped with its counters.
+    public func replaceRuleset(_ new: Ruleset) {
+        new.bind(interfaceNames: interfaces.map(\.name))
+        ruleset = new
+    }
+
+    /// Log lines the rules wrote since the last call (kernel log format).
+    public func takeLog() -> [String] {
+        guard !pendingLog.isEmpty else { return [] }
+        defer { pendingLog.removeAll(keepingCapacity: true) }
+        return pendingLog
+    }
+}
