@@ -52,8 +52,13 @@ public final class Engine {
     @exclusivity(unchecked) var packetsSinceSweep = 0
     /// The rules in force; replaced whole by `replaceRuleset` (reload).
     @exclusivity(unchecked) public internal(set) var ruleset: Ruleset = .empty
+    /// False while the ruleset is the empty one: the hooks are skipped.
+    @exclusivity(unchecked) var hasRules = false
     /// Lines the rules' `log` statements wrote, until `takeLog`.
     @exclusivity(unchecked) var pendingLog: [String] = []
+
+    /// Stands in for the rule view of a packet when there are no rules.
+    static let noRulePacket = RulePacket()
 
     public init(_ configuration: EngineConfiguration, seed: UInt64 = 0) throws(ConfigurationError) {
         guard !configuration.interfaces.isEmpty else { throw .noInterfaces }
@@ -148,9 +153,8 @@ public final class Engine {
 
         // PREROUTING: connection tracking, then the prerouting chains.
         var tracking = track(parsed, now: now)
-        var rules = RulePacket()
+        var rules = hasRules ? rulePacket(packet.bytes, parsed, input: input, state: tracking.state) : Self.noRulePacket
         if hasRules {
-            rules = rulePacket(packet.bytes, parsed, input: input, state: tracking.state)
             let verdict = runHook(.prerouting, &rules)
             if verdict != .accept {
                 return ruleDrop(verdict, packet.bytes, parsed, input: input, state: tracking.state, now: now)

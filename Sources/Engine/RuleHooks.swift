@@ -14,10 +14,6 @@ import Rules
 import Wire
 
 extension Engine {
-    /// True unless the ruleset is the empty one (then hooks are skipped).
-    @inline(__always)
-    var hasRules: Bool { ruleset !== Ruleset.empty }
-
     /// What the rules see of a packet that arrived on `input`.
     func rulePacket(_ bytes: UnsafeMutableRawBufferPointer, _ parsed: ParsedPacket, input: InterfaceID,
                     state: ConnState) -> RulePacket {
@@ -118,6 +114,7 @@ extension Engine {
     public func replaceRuleset(_ new: Ruleset) {
         new.bind(interfaceNames: interfaces.map(\.name))
         ruleset = new
+        hasRules = new !== Ruleset.empty
     }
 
     /// Log lines the rules wrote since the last call (kernel log format).
