@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 # External programs the tests run (never linked): tcpdump reads the pcap files
 # tunwall writes; iproute2 (ip) builds the lab namespaces; curl, python3 (its
 # http.server) and iputils-ping are the lab's clients and servers; procps
-# (pgrep) checks that nothing is left running.
-packages=(tcpdump iproute2 curl python3 iputils-ping procps)
+# (pgrep) checks that nothing is left running; nftables (nft -c) checks that
+# every ruleset tunwall accepts, Linux accepts too.
+packages=(tcpdump iproute2 curl python3 iputils-ping procps nftables)
 
 missing=()
 for package in "${packages[@]}"; do

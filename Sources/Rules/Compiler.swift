@@ -1,0 +1,324 @@
+// The compiler: the checked model → flat arrays of plain values that the
+// evaluator walks without allocating, comparing strings or hashing.
+//
+// Every match becomes one `CompiledMatch`: a packet field, a comparison kind
+// and operands (a 128-bit value and mask, or a slice of the shared sorted
+// interval array, or a row of the interface bitmask `bind` fills in). Rules
+// are slices of the match and action arrays, chains slices of the rule
+// array, and each (hook, family) has its base chains in priority order
+// (ties in declaration order, as netfilter registers them).
+//
+// Example: `ip saddr 10.0.1.0/24 tcp dport { 21, 2121 } accept` in an inet
+// table compiles to five matches — nfproto == 2, saddr in
+// [::ffff:10.0.1.0, ::ffff:10.0.1.255], l4proto == 6, dport in
+// {[21,21], [2121,2121]} — and one action, accept.
+
+/// Which part of the RulePacket a compiled match reads.
+enum PacketField: UInt8, Sendable {
+    case inputInterface, outputInterface, source, destination, l4Protocol, nfproto, mark
+    case sourcePort, destinationPort, tcpFlags, icmpType, icmpCode, ctState
+}
+
+enum MatchKind: UInt8, Sendable {
+    /// field == value
+    case equal
+    /// field & mask == value
+    case maskedEqual
+    /// field & mask != 0
+    case anyBit
+    /// field within one of intervals[start ..< start + count] (sorted, disjoint)
+    case inIntervals
+    /// bit of the packet's interface in interface row `start`
+    case interface
+}
+
+/// 32 bytes, so that a chain of rules streams through the cache.
+struct CompiledMatch: Sendable {
+    var field: PacketField
+    var kind: MatchKind
+    var negate: Bool
+    var count: Int32 = 0
+    var valueHigh: UInt64 = 0
+    var valueLow: UInt64 = 0
+    /// The mask (maskedEqual, anyBit), or the first interval (inIntervals) or interface row (interface).
+    var operand: UInt64 = 0
+
+    init(field: PacketField, kind: MatchKind, negate: Bool) {
+        self.field = field
+        self.kind = kind
+        self.negate = negate
+    }
+
+    var value: Key {
+        get { Key(valueHigh) << 64 | Key(valueLow) }
+        set {
+            valueHigh = UInt64(truncatingIfNeeded: newValue >> 64)
+            valueLow = UInt64(truncatingIfNeeded: newValue)
+        }
+    }
+
+    var mask: Key {
+        get { Key(operand) }
+        set { operand = UInt64(truncatingIfNeeded: newValue) }
+    }
+
+    var start: Int32 {
+        get { Int32(truncatingIfNeeded: operand) }
+        set { operand = UInt64(UInt32(bitPattern: newValue)) }
+    }
+}
+
+enum CompiledAction: Sendable {
+    case counter(Int32)
+    case log(Int32)
+    case accept
+    case drop
+    case reject(ipv4: RuleVerdict, ipv6: RuleVerdict)
+    case jump(Int32)
+    case goto(Int32)
+    case `return`
+    case `continue`
+    /// NAT and `ct helper set`: recorded, not acted on by this version's evaluator.
+    case none
+}
+
+struct CompiledRule: Sendable {
+    var matchStart: Int32
+    var matchEnd: Int32
+    var actionStart: Int32
+    var actionEnd: Int32
+    /// The rule's protocol dependencies, checked before its matches (nfproto 2 or 10, 0 for
+    /// any; the layer-4 protocol if `checksL4`): most rules of a chain are passed over here.
+    var nfproto: UInt8 = 0
+    var l4Protocol: UInt8 = 0
+    var checksL4 = false
+}
+
+struct CompiledChain: Sendable {
+    var ruleStart: Int32
+    var ruleEnd: Int32
+    var policyDrop: Bool
+}
+
+struct CompiledLog: Sendable {
+    var prefix: String
+}
+
+struct CompiledProgram {
+    var matches: [CompiledMatch] = []
+    var actions: [CompiledAction] = []
+    var rules: [CompiledRule] = []
+    var chains: [CompiledChain] = []
+    var intervals: [Interval] = []
+    /// Interface patterns of each interface row.
+    var interfaceRows: [[IfnamePattern]] = []
+    var logs: [CompiledLog] = []
+    /// Base chains per (hook, family): hookChains[hookOffsets[slot] ..< hookOffsets[slot + 1]],
+    /// slot = hook * 2 + (0 for IPv4, 1 for IPv6).
+    var hookChains: [Int32] = []
+    var hookOffsets: [Int32] = []
+
+    static func slot(_ hook: Hook, ipv6: Bool) -> Int { hook.rawValue * 2 + (ipv6 ? 1 : 0) }
+
+    init() {}
+
+    init(tables: [Table]) {
+        var chainBase: [Int] = []
+        var total = 0
+        for table in tables {
+            chainBase.append(total)
+            total += table.chains.count
+        }
+        for (t, table) in tables.enumerated() {
+            // Named sets: compiled once per table, shared by the matches that use them.
+            var setSlices: [(Int32, Int32)] = []
+            var setRows: [Int32] = []
+            for set in table.sets {
+                setSlices.append((Int32(intervals.count), Int32(set.intervals.count)))
+                intervals += set.intervals
+                setRows.append(Int32(interfaceRows.count))
+                interfaceRows.append(set.ifnames)
+            }
+            for chain in table.chains {
+                let ruleStart = Int32(rules.count)
+                for rule in chain.rules {
+                    compile(rule, family: table.family, chainBase: chainBase[t], setSlices: setSlices, setRows: setRows)
+                }
+                chains.append(CompiledChain(ruleStart: ruleStart, ruleEnd: Int32(rules.count),
+                                            policyDrop: chain.base?.policyDrop ?? false))
+            }
+        }
+        // Base chains by hook and family, by priority (stable: declaration order on ties).
+        var entries: [(slot: Int, priority: Int, order: Int, chain: Int32)] = []
+        for (t, table) in tables.enumerated() {
+            for (c, chain) in table.chains.enumerated() {
+                guard let base = chain.base else { continue }
+                let families: [Bool] = switch table.family {
+                case .ip: [false]
+                case .ip6: [true]
+                case .inet: [false, true]
+                }
+                for ipv6 in families {
+                    entries.append((CompiledProgram.slot(base.hook, ipv6: ipv6), base.priority, entries.count,
+                                    Int32(chainBase[t] + c)))
+                }
+            }
+        }
+        entries.sort { ($0.slot, $0.priority, $0.order) < ($1.slot, $1.priority, $1.order) }
+        let slots = Hook.allCases.count * 2
+        hookOffsets = Array(repeating: 0, count: slots + 1)
+        for slot in 0..<slots {
+            hookOffsets[slot] = Int32(hookChains.count)
+            hookChains += entries.filter { $0.slot == slot }.map(\.chain)
+        }
+        hookOffsets[slots] = Int32(hookChains.count)
+    }
+
+    private mutating func compile(_ rule: Rule, family: TableFamily, chainBase: Int,
+                                  setSlices: [(Int32, Int32)], setRows: [Int32]) {
+        let matchStart = Int32(matches.count)
+        let actionStart = Int32(actions.count)
+        var nfproto: UInt8 = 0
+        var l4Protocol: UInt8? = nil
+        for statement in rule.statements {
+            switch statement {
+            case .match(let match):
+                let compiled = compile(match, setSlices: setSlices, setRows: setRows)
+                // Equality on nfproto or the layer-4 protocol: into the rule header (matches are ANDed,
+                // so their order does not matter).
+                if compiled.kind == .equal && !compiled.negate {
+                    if compiled.field == .nfproto && nfproto == 0 {
+                        nfproto = UInt8(truncatingIfNeeded: compiled.valueLow)
+                        continue
+                    }
+                    if compiled.field == .l4Protocol && l4Protocol == nil {
+                        l4Protocol = UInt8(truncatingIfNeeded: compiled.valueLow)
+                        continue
+                    }
+                }
+                matches.append(compiled)
+            case .counter(let index):
+                actions.append(.counter(Int32(index)))
+            case .log(let prefix, _):
+                logs.append(CompiledLog(prefix: prefix ?? ""))
+                actions.append(.log(Int32(logs.count - 1)))
+            case .verdict(let verdict):
+                switch verdict {
+                case .accept: actions.append(.accept)
+                case .drop: actions.append(.drop)
+                case .continue: actions.append(.continue)
+                case .return: actions.append(.return)
+                case .jump(let target): actions.append(.jump(Int32(chainBase + target)))
+                case .goto(let target): actions.append(.goto(Int32(chainBase + target)))
+                }
+            case .reject(let spec):
+                actions.append(.reject(ipv4: CompiledProgram.verdict(spec, ipv6: false),
+                                       ipv6: CompiledProgram.verdict(spec, ipv6: true)))
+            case .ctHelperSet, .nat:
+                actions.append(.none)
+            }
+        }
+        rules.append(CompiledRule(matchStart: matchStart, matchEnd: Int32(matches.count),
+                                  actionStart: actionStart, actionEnd: Int32(actions.count),
+                                  nfproto: nfproto, l4Protocol: l4Protocol ?? 0, checksL4: l4Protocol != nil))
+    }
+
+    /// What a reject sends (nft_reject_inet_eval; icmpx codes mapped by nft_reject_icmp_code and
+    /// nft_reject_icmpv6_code: no-route → net unreachable / no route, port-unreachable → port
+    /// unreachable, host-unreachable → host / address unreachable, admin-prohibited → packet
+    /// filtered (13) / administratively prohibited (1)).
+    static func verdict(_ spec: RejectSpec, ipv6: Bool) -> RuleVerdict {
+        func v4(_ code: UInt8) -> RuleVerdict {
+            code == 3 ? .reject(.icmpPortUnreachable) : .reject(.icmp(type: 3, code: code))
+        }
+        func v6(_ code: UInt8) -> RuleVerdict {
+            switch code {
+            case 4: return .reject(.icmpv6PortUnreachable)
+            case 1: return .reject(.icmpv6AdministrativelyProhibited)
+            default: return .reject(.icmp(type: 1, code: code))
+            }
+        }
+        switch spec {
+        case .tcpReset: return .reject(.tcpReset)
+        case .icmp(let code): return v4(code)
+        case .icmpv6(let code): return v6(code)
+        case .icmpx(let code):
+            if ipv6 { return v6([0, 4, 3, 1][Int(min(code, 3))]) }
+            return v4([0, 3, 1, 13][Int(min(code, 3))])
+        }
+    }
+
+    private mutating func compile(_ match: Match, setSlices: [(Int32, Int32)], setRows: [Int32]) -> CompiledMatch {
+        let field: PacketField
+        switch match.field {
+        case .iifname: field = .inputInterface
+        case .oifname: field = .outputInterface
+        case .ipSaddr, .ip6Saddr: field = .source
+        case .ipDaddr, .ip6Daddr: field = .destination
+        case .ipProtocol, .ip6Nexthdr, .metaL4proto: field = .l4Protocol
+        case .metaNfproto: field = .nfproto
+        case .metaMark: field = .mark
+        case .tcpSport, .udpSport, .thSport: field = .sourcePort
+        case .tcpDport, .udpDport, .thDport: field = .destinationPort
+        case .tcpFlags: field = .tcpFlags
+        case .icmpType, .icmpv6Type: field = .icmpType
+        case .icmpCode, .icmpv6Code: field = .icmpCode
+        case .ctState: field = .ctState
+        }
+        let negate = match.op == .neq
+        var compiled = CompiledMatch(field: field, kind: .equal, negate: negate)
+        func intervalsMatch(_ list: [Interval]) {
+            compiled.kind = .inIntervals
+            compiled.start = Int32(intervals.count)
+            compiled.count = Int32(list.count)
+            intervals += list
+        }
+        func interfaceMatch(_ patterns: [IfnamePattern]) {
+            compiled.kind = .interface
+            compiled.start = Int32(interfaceRows.count)
+            interfaceRows.append(patterns)
+        }
+        let minimum: Key = match.datatype == .ipv4Address ? Key.ipv4Mapped(0) : 0
+        let maximum = match.datatype.maximum
+        switch match.value {
+        case .value(let value):
+            switch match.op {
+            case .lt: intervalsMatch(value > minimum ? [Interval(low: minimum, high: value - 1)] : [])
+            case .le: intervalsMatch([Interval(low: minimum, high: value)])
+            case .gt: intervalsMatch(value < maximum ? [Interval(low: value + 1, high: maximum)] : [])
+            case .ge: intervalsMatch([Interval(low: value, high: maximum)])
+            case .implicit, .eq, .neq:
+                compiled.value = value
+                if match.maskForm != .none {
+                    compiled.kind = .maskedEqual
+                    compiled.mask = Key(match.mask)
+                } else if match.datatype.isBitmask && match.op == .implicit {
+                    // nft: `ct state new,established` is state & mask != 0.
+                    compiled.kind = .anyBit
+                    compiled.mask = value
+                }
+            }
+        case .range(let low, let high):
+            intervalsMatch([Interval(low: low, high: high)])
+        case .prefix(let network, let length):
+            let hostBits = match.datatype.width - length
+            let hostMask: Key = hostBits == 0 ? 0 : (hostBits >= 128 ? ~Key(0) : (Key(1) << hostBits) - 1)
+            intervalsMatch([Interval(low: network, high: network | hostMask)])
+        case .set(let list, _):
+            intervalsMatch(list)
+        case .named(let index):
+            if match.datatype == .ifname {
+                compiled.kind = .interface
+                compiled.start = setRows[index]
+            } else {
+                compiled.kind = .inIntervals
+                (compiled.start, compiled.count) = setSlices[index]
+            }
+        case .ifname(let pattern):
+            interfaceMatch([pattern])
+        case .ifnameSet(let patterns):
+            interfaceMatch(patterns)
+        }
+        return compiled
+    }
+}

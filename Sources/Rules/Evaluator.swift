@@ -1,0 +1,185 @@
+// The evaluator: one hook, one packet, the chain walk of nf_tables_core.c
+// (nft_do_chain) over the compiled arrays.
+//
+// Base chains of the hook run in priority order. In a chain, rules run in
+// order; a rule whose matches all hold runs its actions: counters count,
+// `log` appends a kernel-format line, `accept` ends this base chain (the
+// next one still sees the packet), `drop` and `reject` end everything,
+// `jump` runs the target and, if it ends or returns, goes on with the next
+// rule, `goto` continues in the target without coming back, `return` leaves
+// the chain, `continue` goes to the next rule. A base chain that ends without
+// a verdict applies its policy. `jump` recurses (the validator bounds the
+// depth at 15, netfilter's limit), so nothing is allocated per packet; only
+// `log` allocates, for the line it appends.
+//
+// NAT statements and `ct helper set` are no-ops here and do not end the chain
+// (the engine of this version refuses NAT rulesets; Linux's NAT statements
+// accept the packet in the nat chain).
+
+import Conntrack
+import Wire
+
+enum ChainOutcome {
+    case accept, drop, end
+    case reject(RuleVerdict)
+}
+
+extension Ruleset {
+    /// Runs every base chain attached to `hook` for the packet's family, in priority order.
+    public func evaluate(_ hook: Hook, _ packet: inout RulePacket, log: inout [String]) -> RuleVerdict {
+        let slot = CompiledProgram.slot(hook, ipv6: packet.family == .ipv6)
+        var index = Int(hookOffsets[slot])
+        let end = Int(hookOffsets[slot + 1])
+        while index < end {
+            let chain = hookChains[index]
+            switch run(chain, &packet, &log) {
+            case .accept:
+                break
+            case .drop:
+                return .drop
+            case .reject(let verdict):
+                return verdict
+            case .end:
+                if chains[Int(chain)].policyDrop { return .drop }
+            }
+            index += 1
+        }
+        return .accept
+    }
+
+    private func run(_ start: Int32, _ packet: inout RulePacket, _ log: inout [String]) -> ChainOutcome {
+        var chain = chains[Int(start)]
+        var ruleIndex = Int(chain.ruleStart)
+        while ruleIndex < Int(chain.ruleEnd) {
+            let rule = rules[ruleIndex]
+            ruleIndex += 1
+            guard matchesAll(rule, packet) else { continue }
+            var actionIndex = Int(rule.actionStart)
+            actions: while actionIndex < Int(rule.actionEnd) {
+                switch actions[actionIndex] {
+                case .counter(let counter):
+                    counterPackets[Int(counter)] &+= 1
+                    counterBytes[Int(counter)] &+= UInt64(truncatingIfNeeded: packet.length)
+                case .log(let entry):
+                    log.append(logLine(prefix: logs[Int(entry)].prefix, packet))
+                case .accept:
+                    return .accept
+                case .drop:
+                    return .drop
+                case .reject(let ipv4, let ipv6):
+                    return .reject(packet.family == .ipv6 ? ipv6 : ipv4)
+                case .jump(let target):
+                    let outcome = run(target, &packet, &log)
+                    if case .end = outcome { break actions }
+                    return outcome
+                case .goto(let target):
+                    chain = chains[Int(target)]
+                    ruleIndex = Int(chain.ruleStart)
+                    break actions
+                case .return:
+                    return .end
+                case .continue:
+                    break actions
+                case .none:
+                    break
+                }
+                actionIndex += 1
+            }
+        }
+        return .end
+    }
+
+    @inline(__always)
+    private func matchesAll(_ rule: CompiledRule, _ packet: RulePacket) -> Bool {
+        if rule.nfproto != 0 && rule.nfproto != (packet.family == .ipv6 ? 10 : 2) { return false }
+        if rule.checksL4 && rule.l4Protocol != packet.l4Protocol.rawValue { return false }
+        var index = Int(rule.matchStart)
+        let end = Int(rule.matchEnd)
+        while index < end {
+            if !matches(matches[index], packet) { return false }
+            index += 1
+        }
+        return true
+    }
+
+    @inline(__always)
+    private func matches(_ match: CompiledMatch, _ packet: RulePacket) -> Bool {
+        let result: Bool
+        switch match.kind {
+        case .interface:
+            let interface = match.field == .inputInterface ? packet.inputInterface : packet.outputInterface
+            let slot = interface >= 0 && interface < interfaceNames.count ? interface : interfaceNames.count
+            let word = interfaceBits[Int(match.start) * interfaceWords + slot / 64]
+            result = word & (1 << UInt64(slot % 64)) != 0
+        case .equal:
+            result = value(match.field, packet) == match.value
+        case .maskedEqual:
+            result = value(match.field, packet) & match.mask == match.value
+        case .anyBit:
+            result = value(match.field, packet) & match.mask != 0
+        case .inIntervals:
+            result = contains(value(match.field, packet), Int(match.start), Int(match.count))
+        }
+        return result != match.negate
+    }
+
+    /// Binary search in sorted, disjoint intervals.
+    @inline(__always)
+    private func contains(_ key: Key, _ start: Int, _ count: Int) -> Bool {
+        var low = start
+        var high = start + count
+        while low < high {
+            let middle = (low + high) / 2
+            if intervals[middle].high < key {
+                low = middle + 1
+            } else {
+                high = middle
+            }
+        }
+        return low < start + count && intervals[low].low <= key
+    }
+
+    @inline(__always)
+    private func value(_ field: PacketField, _ packet: RulePacket) -> Key {
+        switch field {
+        case .source: return Key(packet.source)
+        case .destination: return Key(packet.destination)
+        case .l4Protocol: return Key(packet.l4Protocol.rawValue)
+        case .nfproto: return packet.family == .ipv6 ? 10 : 2
+        case .mark: return Key(packet.mark)
+        case .sourcePort: return Key(packet.sourcePort)
+        case .destinationPort: return Key(packet.destinationPort)
+        case .tcpFlags: return Key(packet.tcpFlags.rawValue & 0xFF)
+        case .icmpType: return Key(packet.icmpType)
+        case .icmpCode: return Key(packet.icmpCode)
+        case .ctState: return Ruleset.ctStateBit(packet.ctState)
+        case .inputInterface: return Key(UInt64(bitPattern: Int64(packet.inputInterface)))
+        case .outputInterface: return Key(UInt64(bitPattern: Int64(packet.outputInterface)))
+        }
+    }
+
+    /// nft's ct state bits (NF_CT_STATE_INVALID_BIT, NF_CT_STATE_BIT(IP_CT_ESTABLISHED), …).
+    @inline(__always)
+    static func ctStateBit(_ state: ConnState) -> Key {
+        switch state {
+        case .invalid: return 1
+        case .established: return 2
+        case .related: return 4
+        case .new: return 8
+        case .untracked: return 64
+        }
+    }
+
+    // MARK: Counters
+
+    /// Packets and bytes of each `counter` statement, in the order they appear in the file.
+    public var counterValues: [(packets: UInt64, bytes: UInt64)] {
+        (0..<counterPackets.count).map { (counterPackets[$0], counterBytes[$0]) }
+    }
+
+    /// Sets every counter to zero.
+    public func resetCounters() {
+        counterPackets.update(repeating: 0)
+        counterBytes.update(repeating: 0)
+    }
+}

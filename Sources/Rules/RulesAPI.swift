@@ -1,0 +1,82 @@
+// The public face of the Rules module: the packet a rule sees, the verdicts,
+// the errors, and `Ruleset` (parse → bind → evaluate → listing).
+//
+// A ruleset is written in the nftables subset described in REFERENCE.md
+// ("nftables subset") and means what `nft -f` would make the kernel do
+// (nft(8), net/netfilter/nf_tables_core.c for the chain walk).
+
+import Conntrack
+import Wire
+
+/// Netfilter hooks (nft `hook` names).
+public enum Hook: Int, CaseIterable, Sendable { case prerouting, input, forward, output, postrouting }
+
+/// What a rule sees of a packet. Filled by the engine once per packet; addresses are 128-bit (IPv4 held
+/// IPv4-mapped ::ffff:a.b.c.d, as in Conntrack's ConnTuple), ports 0 when not TCP/UDP.
+public struct RulePacket: Sendable {
+    public var family: AddressFamily = .ipv4
+    /// Index into the interface names given to `bind`, -1 if none (output hook).
+    public var inputInterface: Int = -1
+    /// -1 if not yet known (prerouting, input).
+    public var outputInterface: Int = -1
+    public var source: IPv6Address = .any
+    public var destination: IPv6Address = .any
+    public var l4Protocol: IPProtocol = IPProtocol(0)
+    public var sourcePort: UInt16 = 0
+    public var destinationPort: UInt16 = 0
+    public var tcpFlags: TCPFlags = []
+    /// ICMP or ICMPv6 type, when l4Protocol is .icmp/.icmpv6.
+    public var icmpType: UInt8 = 0
+    public var icmpCode: UInt8 = 0
+    public var ctState: ConnState = .new
+    /// IP total length (IPv6: 40 + payload length), for counters and LEN=.
+    public var length: Int = 0
+    /// Length of the layer-4 part (UDP LEN= in log lines); 0 means "length - 20" (IPv4) / "length - 40" (IPv6).
+    public var l4Length: Int = 0
+    /// TTL or hop limit.
+    public var ttl: UInt8 = 0
+    /// IPv4 TOS / IPv6 traffic class.
+    public var tos: UInt8 = 0
+    /// IPv4 only (ID= in log lines).
+    public var ipIdentification: UInt16 = 0
+    public var dontFragment: Bool = false
+    /// IPv6.
+    public var flowLabel: UInt32 = 0
+    public var tcpWindow: UInt16 = 0
+    /// TCP urgent pointer (URGP= in log lines).
+    public var tcpUrgentPointer: UInt16 = 0
+    /// ICMP echo identifier and sequence (ID= SEQ= in log lines for echo request/reply).
+    public var icmpEchoIdentifier: UInt16 = 0
+    public var icmpEchoSequence: UInt16 = 0
+    public var mark: UInt32 = 0
+
+    public init() {}
+}
+
+/// What a `reject` sends. What plain `reject` means is nft 1.0.6's, checked with
+/// `nft --debug=netlink`: ICMP(v6) port unreachable for every packet, TCP ones included,
+/// even after `tcp dport 22` (nft emits `reject type 2 code 1`, icmpx port-unreachable, in an
+/// inet table, `type 0 code 3` in an ip table); only `reject with tcp reset` sends a reset, and
+/// only to TCP packets (nft adds `meta l4proto tcp` to such a rule).
+public enum RejectKind: Equatable, Sendable {
+    /// `reject with tcp reset` (the rule matches TCP only).
+    case tcpReset
+    /// ICMPv4 type 3 code 3: plain `reject` for IPv4 (also `with icmp type port-unreachable`,
+    /// `with icmpx type port-unreachable`).
+    case icmpPortUnreachable
+    /// ICMPv6 type 1 code 1: `reject with icmpv6 type admin-prohibited`, or `with icmpx type
+    /// admin-prohibited` for an IPv6 packet.
+    case icmpv6AdministrativelyProhibited
+    /// ICMPv6 type 1 code 4: plain `reject` for IPv6 (also `with icmpv6 type port-unreachable`,
+    /// `with icmpx type port-unreachable`).
+    case icmpv6PortUnreachable
+    /// Any other code: ICMPv4 type 3 (`with icmp type host-unreachable` is `.icmp(type: 3, code: 1)`,
+    /// icmpx admin-prohibited for IPv4 is code 13) or ICMPv6 type 1.
+    case icmp(type: UInt8, code: UInt8)
+}
+
+public enum RuleVerdict: Equatable, Sendable {
+    case accept
+    case drop
+    case reject(RejectKind)
+}

@@ -1,0 +1,171 @@
+// Ruleset: a parsed, checked and compiled ruleset.
+//
+//   let rules = try Ruleset.load(path: "Topologies/basic.nft")
+//   rules.bind(interfaceNames: ["lan0", "wan0"])
+//   var packet = RulePacket()  // … filled by the engine
+//   var log: [String] = []
+//   let verdict = rules.evaluate(.forward, &packet, log: &log)
+//   print(rules.listing())
+//
+// Reading a file runs: Lexer → Parser (syntax, defines, unsupported words) →
+// Resolver (types, names, protocol context; what `nft -c` checks) →
+// Validator (what the kernel checks on commit) → CompiledProgram. Each stage
+// runs only if the one before found no error, as in nft, and reports every
+// error it finds.
+//
+// The compiled arrays are copied into buffers this object owns, so that
+// `evaluate` reads them through plain pointers: no reference counting, no
+// copy-on-write checks, no allocation (Evaluator.swift).
+
+import Conntrack
+import Wire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public final class Ruleset: @unchecked Sendable {
+    let tables: [Table]
+    public let usesNAT: Bool
+    public let usesHelpers: Bool
+
+    // The compiled program (see Compiler.swift), in owned buffers.
+    let matches: UnsafeMutableBufferPointer<CompiledMatch>
+    let actions: UnsafeMutableBufferPointer<CompiledAction>
+    let rules: UnsafeMutableBufferPointer<CompiledRule>
+    let chains: UnsafeMutableBufferPointer<CompiledChain>
+    let intervals: UnsafeMutableBufferPointer<Interval>
+    let hookChains: UnsafeMutableBufferPointer<Int32>
+    let hookOffsets: UnsafeMutableBufferPointer<Int32>
+    let counterPackets: UnsafeMutableBufferPointer<UInt64>
+    let counterBytes: UnsafeMutableBufferPointer<UInt64>
+    let interfaceRows: [[IfnamePattern]]
+    let logs: [CompiledLog]
+
+    // Filled by `bind`: for interface row r and interface i (the last slot is "no interface"),
+    // bit i % 64 of interfaceBits[r * interfaceWords + i / 64].
+    // (Written only by `bind`, which the engine calls before it evaluates: no exclusivity checks
+    // on every read.)
+    @exclusivity(unchecked) var interfaceBits: UnsafeMutableBufferPointer<UInt64>
+    @exclusivity(unchecked) var interfaceWords = 1
+    @exclusivity(unchecked) var interfaceNames: [String] = []
+
+    init(tables: [Table], program: CompiledProgram, counters: [CounterSeed], usesNAT: Bool, usesHelpers: Bool) {
+        self.tables = tables
+        self.usesNAT = usesNAT
+        self.usesHelpers = usesHelpers
+        matches = Ruleset.buffer(program.matches)
+        actions = Ruleset.buffer(program.actions)
+        rules = Ruleset.buffer(program.rules)
+        chains = Ruleset.buffer(program.chains)
+        intervals = Ruleset.buffer(program.intervals)
+        hookChains = Ruleset.buffer(program.hookChains)
+        hookOffsets = Ruleset.buffer(program.hookOffsets.isEmpty
+            ? Array(repeating: 0, count: Hook.allCases.count * 2 + 1) : program.hookOffsets)
+        counterPackets = Ruleset.buffer(counters.map(\.packets))
+        counterBytes = Ruleset.buffer(counters.map(\.bytes))
+        interfaceRows = program.interfaceRows
+        logs = program.logs
+        interfaceBits = Ruleset.buffer([])
+        bind(interfaceNames: [])
+    }
+
+    deinit {
+        matches.deallocate()
+        actions.deallocate()
+        rules.deallocate()
+        chains.deallocate()
+        intervals.deallocate()
+        hookChains.deallocate()
+        hookOffsets.deallocate()
+        counterPackets.deallocate()
+        counterBytes.deallocate()
+        interfaceBits.deallocate()
+    }
+
+    private static func buffer<T>(_ array: [T]) -> UnsafeMutableBufferPointer<T> {
+        let buffer = UnsafeMutableBufferPointer<T>.allocate(capacity: max(array.count, 1))
+        _ = buffer.initialize(from: array)
+        return UnsafeMutableBufferPointer(rebasing: buffer[0..<array.count])
+    }
+
+    /// Parses and compiles text (the file name is only for messages).
+    public static func parse(_ text: String, file: String) throws(RuleErrors) -> Ruleset {
+        var lexer = Lexer(text)
+        let tokens = lexer.tokenize()
+        func fail(_ diagnostics: Diagnostics) -> RuleErrors {
+            RuleErrors(errors: diagnostics.ruleErrors(file: file, lines: lexer.lines, endsWithNewline: lexer.endsWithNewline))
+        }
+        var parser = Parser(tokens: tokens)
+        parser.parseFile()
+        guard parser.diagnostics.isEmpty else { throw fail(parser.diagnostics) }
+        var resolver = Resolver(tables: parser.tables)
+        let tables = resolver.resolve()
+        guard resolver.diagnostics.isEmpty else { throw fail(resolver.diagnostics) }
+        var validator = Validator(tables: tables, ranges: resolver.statementRanges)
+        validator.validate()
+        guard validator.diagnostics.isEmpty else { throw fail(validator.diagnostics) }
+        return Ruleset(tables: tables, program: CompiledProgram(tables: tables), counters: resolver.counters,
+                       usesNAT: resolver.usesNAT || tables.contains { $0.chains.contains { $0.base?.type == .nat } },
+                       usesHelpers: resolver.usesHelpers)
+    }
+
+    /// Reads and parses a file; an unreadable file is a RuleErrors with line 0 and the OS error.
+    public static func load(path: String) throws(RuleErrors) -> Ruleset {
+        let text: String
+        switch readFile(path) {
+        case .success(let contents): text = contents
+        case .failure(let error):
+            throw RuleErrors(errors: [RuleError(file: path, line: 0, column: 0, endColumn: 0, message: error.message, sourceLine: "")])
+        }
+        return try parse(text, file: path)
+    }
+
+    private static func readFile(_ path: String) -> Result<String, FileError> {
+        guard let file = fopen(path, "rb") else {
+            return .failure(FileError(message: "Could not open file \"\(path)\": \(String(cString: strerror(errno)))"))
+        }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = fread(&chunk, 1, chunk.count, file)
+            if count > 0 { bytes += chunk[0..<count] }
+            if count < chunk.count {
+                if ferror(file) != 0 {
+                    return .failure(FileError(message: "Could not read file \"\(path)\": \(String(cString: strerror(errno)))"))
+                }
+                break
+            }
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            return .failure(FileError(message: "Could not read file \"\(path)\": not UTF-8 text"))
+        }
+        return .success(text)
+    }
+
+    private struct FileError: Error { var message: String }
+
+    /// An empty ruleset: every hook accepts.
+    public static let empty = Ruleset(tables: [], program: CompiledProgram(), counters: [], usesNAT: false, usesHelpers: false)
+
+    /// Resolves interface names used by iifname/oifname (exact names and trailing-`*` wildcards) to
+    /// the engine's interface indexes. Called once after parse, before evaluate.
+    public func bind(interfaceNames names: [String]) {
+        interfaceNames = names
+        // One slot per name plus one for "no interface" (nft compares an empty name then).
+        let slots = names.count + 1
+        interfaceWords = (slots + 63) / 64
+        interfaceBits.deallocate()
+        interfaceBits = .allocate(capacity: max(interfaceRows.count * interfaceWords, 1))
+        interfaceBits.initialize(repeating: 0)
+        for (row, patterns) in interfaceRows.enumerated() {
+            for slot in 0..<slots {
+                let name = slot < names.count ? names[slot] : ""
+                if patterns.contains(where: { $0.matches(name) }) {
+                    interfaceBits[row * interfaceWords + slot / 64] |= 1 << UInt64(slot % 64)
+                }
+            }
+        }
+    }
+}

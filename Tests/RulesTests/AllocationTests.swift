@@ -1,0 +1,94 @@
+// Evaluation allocates nothing: 100,000 packets through a 1,000-rule chain,
+// with every malloc/calloc/realloc call counted by Scripts/malloc-count.c
+// (the lead's LD_PRELOAD counter, which Scripts/bench.sh uses too).
+//
+// A process cannot count its own mallocs without that preload (glibc has no
+// malloc hooks any more, and mallinfo2 is process-wide while other tests run
+// in parallel), so when the counter is not already loaded the test builds
+// the library with `cc` and runs itself again, this suite only, under
+// LD_PRELOAD; in that child `tw_malloc_count` is there and the count must be
+// exactly 0. Without `cc` the loop runs unmeasured (the behaviour is still
+// checked) and the count is left to Scripts/bench.sh.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Conntrack
+import Foundation
+import Rules
+import Testing
+import Wire
+
+@Suite struct AllocationTests {
+    static func thousandRules() -> String {
+        var text = "table inet filter {\n\tset ports { type inet_service; flags interval; elements = { 1-10, 20-30 }; }\n"
+        text += "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n"
+        for i in 0..<1000 {
+            switch i % 5 {
+            case 0: text += "\t\tip saddr 192.0.2.\(i % 250 + 1) tcp dport \(1000 + i) counter drop\n"
+            case 1: text += "\t\tiifname \"wan*\" ip6 saddr 2001:db8::\(i) drop\n"
+            case 2: text += "\t\tct state invalid tcp dport { 1, 2, 3-\(100 + i) } tcp flags syn / syn,ack drop\n"
+            case 3: text += "\t\tmeta mark \(i) udp dport @ports jump sub\n"
+            default: text += "\t\ticmp type echo-request ip daddr 198.51.100.0/24 reject\n"
+            }
+        }
+        text += "\t\tcounter jump sub\n\t}\n\tchain sub {\n\t\tct state established counter\n\t}\n}\n"
+        return text
+    }
+
+    static func mallocCount() -> (() -> UInt64)? {
+        guard let symbol = dlsym(nil, "tw_malloc_count") else { return nil }
+        typealias Function = @convention(c) () -> UInt64
+        let function = unsafeBitCast(symbol, to: Function.self)
+        return { function() }
+    }
+
+    /// 100,000 evaluations in 20 batches; the malloc calls of each batch if a counter is loaded.
+    /// (The counter is process-wide: the test library's own threads may allocate now and then
+    /// while the loop runs, so a batch with none shows that evaluation itself allocates nothing.)
+    static func evaluate() throws -> [UInt64]? {
+        let rules = try parse(AllocationTests.thousandRules())
+        var p = packet("10.0.1.2", "203.0.113.10", sport: 40000, dport: 80, flags: .ack, state: .established, length: 1500)
+        var log: [String] = []
+        log.reserveCapacity(4)
+        for _ in 0..<1000 { _ = rules.evaluate(.forward, &p, log: &log) }
+
+        let counter = AllocationTests.mallocCount()
+        var batches: [UInt64] = []
+        batches.reserveCapacity(20)
+        var accepted = 0
+        for _ in 0..<20 {
+            let before = counter?() ?? 0
+            for _ in 0..<5_000 where rules.evaluate(.forward, &p, log: &log) == .accept { accepted += 1 }
+            batches.append((counter?() ?? 0) - before)
+        }
+
+        #expect(accepted == 100_000)
+        #expect(log.isEmpty)
+        #expect(rules.counterValues.last?.packets == 101_000)
+        return counter == nil ? nil : batches
+    }
+
+    @Test func evaluationAllocatesNothing() throws {
+        if AllocationTests.mallocCount() != nil {
+            let batches = try #require(try AllocationTests.evaluate())
+            #expect(batches.min() == 0, "malloc calls in each batch of 5,000 evaluations: \(batches)")
+            #expect(batches.reduce(0, +) < 20, "malloc calls in each batch of 5,000 evaluations: \(batches)")
+            return
+        }
+        let source = Paths.repository.appendingPathComponent("Scripts/malloc-count.c").path
+        let library = FileManager.default.temporaryDirectory.appendingPathComponent("rules-malloc-count-\(getpid()).so").path
+        defer { try? FileManager.default.removeItem(atPath: library) }
+        let compile = NFTNamespace.run(["cc", "-O2", "-shared", "-fPIC", "-o", library, source])
+        guard compile.status == 0 else {
+            // No compiler: check the behaviour, leave the count to Scripts/bench.sh.
+            _ = try AllocationTests.evaluate()
+            return
+        }
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let child = NFTNamespace.run(["env", "LD_PRELOAD=\(library)", executable,
+                                      "--testing-library", "swift-testing", "--filter", "AllocationTests"])
+        #expect(child.status == 0, "under LD_PRELOAD:\n\(child.output)")
+        #expect(child.output.contains("evaluationAllocatesNothing() passed"), "\(child.output)")
+    }
+}
