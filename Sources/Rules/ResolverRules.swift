@@ -23,7 +23,6 @@ struct RuleContext {
     var l4Explicit: Int? = nil
     /// After a match on a set of protocols (`meta l4proto { tcp, udp }`): nft then reports a
     /// conflict for any later match that needs one protocol, naming the first other one.
-    var l3Choices: [UInt8] = []
     var l4Choices: [UInt8] = []
     /// The match that set the transport protocol (for the `~` under it in some errors).
     var l4Range: SourceRange? = nil
@@ -147,10 +146,6 @@ extension Resolver {
         // An explicit `meta l4proto tcp` before `tcp dport` is what nft's listing drops (it is the
         // dependency); before `reject with tcp reset` it stays, as the dependency nft prints there.
         func name(_ l3: UInt8) -> String { l3 == 4 ? "ip" : "ip6" }
-        if let needed, strict, let other = context.l3Choices.first(where: { $0 != needed }) {
-            diagnostics.error(range, "conflicting protocols specified: \(name(other)) vs. \(name(needed))")
-            return false
-        }
         if let l4, let other = context.l4Choices.first(where: { $0 != l4 }) {
             diagnostics.error(range, "conflicting protocols specified: \(Keywords.protocolDescription(other)) vs. \(Keywords.protocolDescription(l4))")
             return false
@@ -294,7 +289,6 @@ extension Resolver {
         case (.metaNfproto, .value(let v)):
             context.l3 = v == 2 ? 4 : 6
             context.l3Explicit = index
-            context.l3Choices = []
         case (.metaL4proto, .value(let v)):
             context.l4 = UInt8(truncatingIfNeeded: v)
             context.l4Explicit = index
@@ -308,9 +302,9 @@ extension Resolver {
                 context.l4Explicit = chain.family == .inet ? nil : index
             }
         case (.metaNfproto, .set(let intervals, _)):
-            // `meta nfproto { ipv4, ipv6 } ip saddr …` is a conflict for nft.
-            context.l3 = nil
-            context.l3Choices = intervals.map { $0.low == 10 ? 6 : 4 }
+            // nft takes the last element as the family: after `meta nfproto { ipv4, ipv6 }`,
+            // `ip6 saddr` is fine and `ip saddr` a conflict.
+            if let last = intervals.last { context.l3 = last.high == 10 ? 6 : 4 }
             context.l3Explicit = nil
         case (.metaL4proto, .set(let intervals, _)), (.ipProtocol, .set(let intervals, _)),
              (.ip6Nexthdr, .set(let intervals, _)):
@@ -342,6 +336,7 @@ extension Resolver {
                 diagnostics.error(keyword, "you cannot use tcp reset with this protocol", related: context.l4Range)
                 return nil
             }
+            if family == .inet { hideExplicitNetworkMatch(&context) }
             if family != .inet, let explicit = context.l4Explicit, case .match(var m) = context.statements[explicit] {
                 m.hidden = true  // in ip and ip6 tables nft lists `meta l4proto tcp` as this reject's dependency
                 context.statements[explicit] = .match(m)

@@ -99,6 +99,19 @@ struct LabRulesTests {
                 "a bad file is refused with its line: \(refused.stderr)")
         let after = try tunwall(["list", "ruleset", "--lab", name])
         #expect(after.stdout.contains("tcp dport 25"), "the changed ruleset is still the running one")
+
+        // SIGHUP re-reads the running ruleset's file.
+        try text.replacingOccurrences(of: "tcp dport 25 counter drop", with: "tcp dport 26 counter drop")
+            .write(to: changed, atomically: true, encoding: .utf8)
+        let pid = try String(contentsOfFile: "/run/tunwall/labs/\(name)/pid", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(kill(pid_t(pid) ?? 0, SIGHUP) == 0)
+        var reread = false
+        for _ in 0..<20 where !reread {
+            Thread.sleep(forTimeInterval: 0.1)
+            reread = (try? tunwall(["list", "ruleset", "--lab", name]))?.stdout.contains("tcp dport 26") == true
+        }
+        #expect(reread, "SIGHUP reloads the file")
         download.waitUntilExit()
         #expect(download.terminationStatus == 0)
         #expect((try? Data(contentsOf: output)) == content, "the download crossed both reloads intact")
