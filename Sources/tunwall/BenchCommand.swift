@@ -89,11 +89,7 @@ enum BenchCommand {
         print("engine fast path: \(count) packets of one established TCP connection (1500-byte data / 52-byte ACKs)")
         print("  forwarded:           \(forwarded) of \(count)")
         print("  ns per packet:       \(format(perPacket - copyPerPacket)) (\(format(perPacket)) including the \(format(copyPerPacket)) ns copy into the buffer)")
-        if counter != nil {
-            print("  allocations/packet:  \(format(Double(allocations) / Double(count))) (\(allocations) in total)")
-        } else {
-            print("  allocations/packet:  unavailable (run with LD_PRELOAD of Scripts/malloc-count.c, as Scripts/bench.sh does)")
-        }
+        printAllocations(allocations, packets: count, counted: counter != nil)
     }
 
     /// A forward chain of 1,000 rules, none of which matches, then a counter:
@@ -131,7 +127,11 @@ enum BenchCommand {
         print("rules: a 1,000-rule forward chain walked to its end, \(count) packets")
         print("  accepted:            \(accepted) of \(count)")
         print("  ns per packet:       \(format(Double(elapsed) / Double(count))) (\(format(Double(elapsed) / Double(count) / 1000)) per rule)")
-        if counter != nil {
+        printAllocations(allocations, packets: count, counted: counter != nil)
+    }
+
+    static func printAllocations(_ allocations: UInt64, packets count: Int, counted: Bool) {
+        if counted {
             print("  allocations/packet:  \(format(Double(allocations) / Double(count))) (\(allocations) in total)")
         } else {
             print("  allocations/packet:  unavailable (run with LD_PRELOAD of Scripts/malloc-count.c, as Scripts/bench.sh does)")

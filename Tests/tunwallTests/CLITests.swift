@@ -36,6 +36,22 @@ enum Tool {
 
     static func tunwall(_ arguments: String...) throws -> Run { try run(binary, arguments) }
 
+    /// `tunwall lab exec --lab LAB HOST -- COMMAND...`, waited for.
+    static func labExec(_ lab: String, _ host: String, _ command: [String]) throws -> Run {
+        try run(binary, ["lab", "exec", "--lab", lab, host, "--"] + command)
+    }
+
+    /// The same, left running in the background (its output discarded).
+    static func labBackground(_ lab: String, _ host: String, _ command: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["lab", "exec", "--lab", lab, host, "--"] + command
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
     static func which(_ name: String) -> URL? {
         for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
             let url = URL(fileURLWithPath: dir).appendingPathComponent(name)

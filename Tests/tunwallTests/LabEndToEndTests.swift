@@ -18,9 +18,7 @@ struct LabEndToEndTests {
     let name = "e2e\(getpid() % 100_000)"
 
     func lab(_ arguments: String...) throws -> Run { try Tool.run(Tool.binary, ["lab"] + arguments) }
-    func exec(_ host: String, _ command: [String]) throws -> Run {
-        try Tool.run(Tool.binary, ["lab", "exec", "--lab", name, host, "--"] + command)
-    }
+    func exec(_ host: String, _ command: [String]) throws -> Run { try Tool.labExec(name, host, command) }
 
     @Test func downloadsUDPAndConntrackThroughTheFirewall() throws {
         let topology = repository.appendingPathComponent("Topologies/basic.json").path
@@ -39,13 +37,8 @@ struct LabEndToEndTests {
         var random = SystemRandomNumberGenerator()
         let content = Data((0..<2_000_000).map { _ in UInt8.random(in: 0...255, using: &random) })
         try content.write(to: directory.appendingPathComponent("file.bin"))
-        let server = Process()
-        server.executableURL = Tool.binary
-        server.arguments = ["lab", "exec", "--lab", name, "server", "--", "python3", "-m", "http.server", "8080",
-                            "--bind", "::", "--directory", directory.path]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
+        let server = try Tool.labBackground(name, "server", ["python3", "-m", "http.server", "8080",
+                                                              "--bind", "::", "--directory", directory.path])
         defer { server.terminate() }
 
         for url in ["http://203.0.113.10:8080/file.bin", "http://[2001:db8:1::10]:8080/file.bin"] {

@@ -12,18 +12,8 @@ struct LabRulesTests {
     let name = "rul\(getpid() % 100_000)"
 
     func tunwall(_ arguments: [String]) throws -> Run { try Tool.run(Tool.binary, arguments) }
-    func exec(_ host: String, _ command: [String]) throws -> Run {
-        try tunwall(["lab", "exec", "--lab", name, host, "--"] + command)
-    }
-    func background(_ host: String, _ command: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = Tool.binary
-        process.arguments = ["lab", "exec", "--lab", name, host, "--"] + command
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
+    func exec(_ host: String, _ command: [String]) throws -> Run { try Tool.labExec(name, host, command) }
+    func background(_ host: String, _ command: [String]) throws -> Process { try Tool.labBackground(name, host, command) }
 
     @Test func statefulRulesRejectAndReloadUnderTraffic() throws {
         let topology = repository.appendingPathComponent("Topologies/stateful.json").path
