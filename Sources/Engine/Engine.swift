@@ -54,11 +54,11 @@ public final class Engine {
     @exclusivity(unchecked) public internal(set) var ruleset: Ruleset = .empty
     /// False while the ruleset is the empty one: the hooks are skipped.
     @exclusivity(unchecked) var hasRules = false
+    /// What the rules see of the packet in the pipeline (filled only when
+    /// there are rules; kept here so that no packet pays for a copy of it).
+    @exclusivity(unchecked) var rules = RulePacket()
     /// Lines the rules' `log` statements wrote, until `takeLog`.
     @exclusivity(unchecked) var pendingLog: [String] = []
-
-    /// Stands in for the rule view of a packet when there are no rules.
-    static let noRulePacket = RulePacket()
 
     public init(_ configuration: EngineConfiguration, seed: UInt64 = 0) throws(ConfigurationError) {
         guard !configuration.interfaces.isEmpty else { throw .noInterfaces }
@@ -153,8 +153,8 @@ public final class Engine {
 
         // PREROUTING: connection tracking, then the prerouting chains.
         var tracking = track(parsed, now: now)
-        var rules = hasRules ? rulePacket(packet.bytes, parsed, input: input, state: tracking.state) : Self.noRulePacket
         if hasRules {
+            rules = rulePacket(packet.bytes, parsed, input: input, state: tracking.state)
             let verdict = runHook(.prerouting, &rules)
             if verdict != .accept {
                 return ruleDrop(verdict, packet.bytes, parsed, input: input, state: tracking.state, now: now)
@@ -327,7 +327,7 @@ public final class Engine {
     func isMulticastOrBroadcast(_ address: IPv6Address, _ family: AddressFamily) -> Bool {
         if family == .ipv6 { return address.isMulticast }
         let v4 = IPv4Address(UInt32(truncatingIfNeeded: address.low))
-        if v4.isMulticast || v4 == .broadcast { return true }
+        if v4.isMulticast || v4.value == 0xffff_ffff { return true }
         for broadcast in broadcastAddresses where broadcast == v4 { return true }
         return false
     }
@@ -339,6 +339,6 @@ public final class Engine {
             return !(address.isUnspecified || address.isLoopback || address.isMulticast || address.isLinkLocal)
         }
         let v4 = IPv4Address(UInt32(truncatingIfNeeded: address.low))
-        return !(v4.isUnspecified || v4.isLoopback || v4.isMulticast || v4 == .broadcast)
+        return !(v4.isUnspecified || v4.isLoopback || v4.isMulticast || v4.value == 0xffff_ffff)
     }
 }

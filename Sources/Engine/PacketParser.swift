@@ -34,12 +34,12 @@ public struct ParsedPacket: Sendable {
     public var tuple: ConnTuple { tracked.tuple }
 
     /// A blank value for `PacketParser.parse(_:virtio:into:)` to fill in.
-    public static var empty: ParsedPacket {
+    public static let empty: ParsedPacket = {
         ParsedPacket(family: .ipv4, length: 0, l4Offset: 0, l4Protocol: .tcp, ttl: 0, dontFragment: false,
                      isFragment: false, isLaterFragment: false,
                      tracked: TrackedPacket(tuple: ConnTuple(source: .any, destination: .any, sourcePort: 0,
                                                              destinationPort: 0, protocol: .tcp, family: .ipv4), length: 0))
-    }
+    }()
 }
 
 enum PacketParser {
