@@ -19,6 +19,10 @@ public struct ConnStatus: OptionSet, Sendable, Hashable {
     public static let seenReply = ConnStatus(rawValue: 1 << 1)
     /// IPS_ASSURED: a real, two-way connection; never evicted early.
     public static let assured = ConnStatus(rawValue: 1 << 2)
+    /// IPS_SRC_NAT: the source is translated (SNAT, masquerade).
+    public static let sourceNAT = ConnStatus(rawValue: 1 << 3)
+    /// IPS_DST_NAT: the destination is translated (DNAT, redirect).
+    public static let destinationNAT = ConnStatus(rawValue: 1 << 4)
 }
 
 public struct ConnEntry: Sendable {
@@ -50,6 +54,26 @@ public struct ConnEntry: Sendable {
     public func tuple(_ direction: Direction) -> ConnTuple {
         direction == .original ? original : reply
     }
+
+    /// What a packet travelling in `direction` must look like when it leaves:
+    /// the inverse of the other direction's tuple (nf_nat_packet). Equal to
+    /// the packet's own tuple when the connection is not translated.
+    public func translated(_ direction: Direction) -> ConnTuple {
+        let other = direction == .original ? reply : original
+        var result = ConnTuple(source: other.destination, destination: other.source, sourcePort: other.destinationPort,
+                               destinationPort: other.sourcePort, protocol: other.protocol, family: other.family)
+        if other.isICMP {
+            // ICMP queries keep the identifier in sourcePort on both sides and
+            // the type/code in destinationPort: the translated packet carries
+            // its own type/code and the other side's identifier.
+            let own = tuple(direction)
+            result.sourcePort = other.sourcePort
+            result.destinationPort = own.destinationPort
+        }
+        return result
+    }
+
+    public var isTranslated: Bool { !status.isDisjoint(with: [.sourceNAT, .destinationNAT]) }
 
     public var isAssured: Bool { status.contains(.assured) }
     public var hasSeenReply: Bool { status.contains(.seenReply) }

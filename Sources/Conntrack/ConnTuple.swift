@@ -72,7 +72,7 @@ public struct ConnTuple: Hashable, Sendable {
         family == .ipv4 ? .v4(IPv4Address(UInt32(truncatingIfNeeded: a.low))) : .v6(a)
     }
 
-    var isICMP: Bool { self.protocol == .icmp || self.protocol == .icmpv6 }
+    public var isICMP: Bool { self.protocol == .icmp || self.protocol == .icmpv6 }
     public var icmpType: UInt8 { UInt8(destinationPort >> 8) }
     public var icmpCode: UInt8 { UInt8(destinationPort & 0xff) }
 

@@ -302,6 +302,27 @@ public struct Conntrack: Sendable {
         return .to(next)
     }
 
+    /// NAT decided where the new connection goes: its reply tuple is the
+    /// inverse of the translated original (nf_nat_setup_info), and the status
+    /// says which halves are translated.
+    public mutating func translatePending(to translated: ConnTuple) {
+        guard let reply = translated.inverted() else { return }
+        if translated.source != pending.original.source || translated.sourcePort != pending.original.sourcePort {
+            pending.status.insert(.sourceNAT)
+        }
+        if translated.destination != pending.original.destination
+            || translated.destinationPort != pending.original.destinationPort {
+            pending.status.insert(.destinationNAT)
+        }
+        pending.reply = reply
+    }
+
+    /// True if some live connection already has this tuple (either
+    /// direction): a NAT mapping that would produce it is taken.
+    public mutating func isInUse(_ tuple: ConnTuple, now: Timestamp) -> Bool {
+        table.lookup(tuple, now: now) != nil
+    }
+
     /// Counts an invalid packet found by the caller (e.g. a bad checksum).
     public mutating func countInvalid(_ reason: InvalidReason) {
         invalidCounts[reason.rawValue] += 1

@@ -23,6 +23,7 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
     case icmpRateLimited
     case ruleDrop
     case ruleReject
+    case natExhausted
 
     public var description: String {
         switch self {
@@ -46,6 +47,7 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
         case .icmpRateLimited: return "icmp-rate-limited"
         case .ruleDrop: return "rule-drop"
         case .ruleReject: return "rule-reject"
+        case .natExhausted: return "nat-exhausted"
         }
     }
 
@@ -72,6 +74,7 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
         case .icmpRateLimited: return "ICMP error not sent: rate limit (1000/s, burst 50, as Linux)"
         case .ruleDrop: return "dropped by a rule or a chain's policy (see tunwall list ruleset)"
         case .ruleReject: return "rejected by a rule: a reset or an ICMP error was sent back"
+        case .natExhausted: return "no free NAT mapping (address and port) for a new connection"
         }
     }
 }

@@ -57,6 +57,14 @@ public final class Engine {
     /// What the rules see of the packet in the pipeline (filled only when
     /// there are rules; kept here so that no packet pays for a copy of it).
     @exclusivity(unchecked) var rules = RulePacket()
+    /// The translated original tuple of the new connection in the pipeline,
+    /// while NAT decides it (NATStage.swift).
+    @exclusivity(unchecked) var natPending = ConnTuple(source: .any, destination: .any, sourcePort: 0, destinationPort: 0,
+                                                       protocol: .tcp, family: .ipv4)
+    @exclusivity(unchecked) var natPendingSet = false
+    @exclusivity(unchecked) var randomState: UInt64
+    /// The time of the packet in the pipeline.
+    @exclusivity(unchecked) var currentTime: Timestamp = 0
     /// Lines the rules' `log` statements wrote, until `takeLog`.
     @exclusivity(unchecked) var pendingLog: [String] = []
 
@@ -111,6 +119,7 @@ public final class Engine {
         conntrack = Conntrack(capacity: configuration.conntrackCapacity, timeouts: configuration.timeouts)
         statistics = Statistics(interfaceCount: configuration.interfaces.count)
         identification = UInt16(truncatingIfNeeded: seed)
+        randomState = seed ^ 0x5851_f42d_4c95_7f2d
     }
 
     public func interfaceID(named name: String) -> InterfaceID? {
@@ -124,6 +133,8 @@ public final class Engine {
         guard input >= 0, input < interfaces.count else { return drop(.unknownInterface) }
         statistics.interfaces[input].receivedPackets &+= 1
         statistics.interfaces[input].receivedBytes &+= UInt64(packet.length)
+        currentTime = now
+        natPendingSet = false
         packetsSinceSweep += 1
         if packetsSinceSweep >= 64 {
             packetsSinceSweep = 0
@@ -160,6 +171,10 @@ public final class Engine {
                 return ruleDrop(verdict, packet.bytes, parsed, input: input, state: tracking.state, now: now)
             }
         }
+
+        // dstnat: DNAT and redirect for new connections, and the destination
+        // half of every translated one.
+        if let stop = natDestination(&packet, &parsed, tracking, input: input, now: now) { return stop }
 
         if isLocal(parsed.tuple.destination) {
             if hasRules {
@@ -202,6 +217,9 @@ public final class Engine {
                 return ruleDrop(verdict, packet.bytes, parsed, input: input, state: tracking.state, now: now)
             }
         }
+
+        // srcnat: SNAT and masquerade, and the source half of translated connections.
+        if let stop = natSource(&packet, &parsed, tracking, output: route.interface, now: now) { return stop }
 
         // Confirm: a new connection enters the table only now.
         guard confirm(&tracking, now: now) else { return drop(.conntrackFull) }

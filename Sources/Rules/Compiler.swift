@@ -8,6 +8,12 @@
 // array, and each (hook, family) has its base chains in priority order
 // (ties in declaration order, as netfilter registers them).
 //
+// `type nat` base chains get hook tables of their own (natHookChains): the
+// filter walk (`evaluate`) never sees them, `evaluateNAT` sees only them. A
+// NAT statement compiles to an action naming its entry in `natActions`: the
+// public NATAction and, for `snat ip …`/`dnat ip6 …` in an inet table, the
+// one family it applies to (nft_nat_inet_eval: the other family passes over it).
+//
 // Example: `ip saddr 10.0.1.0/24 tcp dport { 21, 2121 } accept` in an inet
 // table compiles to five matches — nfproto == 2, saddr in
 // [::ffff:10.0.1.0, ::ffff:10.0.1.255], l4proto == 6, dport in
@@ -78,8 +84,17 @@ enum CompiledAction: Sendable {
     case goto(Int32)
     case `return`
     case `continue`
-    /// NAT and `ct helper set`: recorded, not acted on by this version's evaluator.
+    /// A NAT statement: natActions[index] (ends the nat chain walk with that translation).
+    case nat(Int32)
+    /// `ct helper set`: recorded, not acted on by this version's evaluator.
     case none
+}
+
+/// A NAT statement as the evaluator reads it.
+struct CompiledNAT: Sendable {
+    var action: NATAction
+    /// 2 or 10 when the statement applies to one family only (`snat ip to …` in an inet table), 0 for any.
+    var nfproto: UInt8
 }
 
 struct CompiledRule: Sendable {
@@ -117,6 +132,10 @@ struct CompiledProgram {
     /// slot = hook * 2 + (0 for IPv4, 1 for IPv6).
     var hookChains: [Int32] = []
     var hookOffsets: [Int32] = []
+    /// The same for `type nat` base chains (which hookChains leaves out).
+    var natHookChains: [Int32] = []
+    var natHookOffsets: [Int32] = []
+    var natActions: [CompiledNAT] = []
 
     static func slot(_ hook: Hook, ipv6: Bool) -> Int { hook.rawValue * 2 + (ipv6 ? 1 : 0) }
 
@@ -148,8 +167,9 @@ struct CompiledProgram {
                                             policyDrop: chain.base?.policyDrop ?? false))
             }
         }
-        // Base chains by hook and family, by priority (stable: declaration order on ties).
-        var entries: [(slot: Int, priority: Int, order: Int, chain: Int32)] = []
+        // Base chains by hook and family, by priority (stable: declaration order on ties, as
+        // nf_hook_entries_insert_raw and the nat core's lookup list order them); nat chains apart.
+        var entries: [(slot: Int, priority: Int, order: Int, chain: Int32, nat: Bool)] = []
         for (t, table) in tables.enumerated() {
             for (c, chain) in table.chains.enumerated() {
                 guard let base = chain.base else { continue }
@@ -160,18 +180,26 @@ struct CompiledProgram {
                 }
                 for ipv6 in families {
                     entries.append((CompiledProgram.slot(base.hook, ipv6: ipv6), base.priority, entries.count,
-                                    Int32(chainBase[t] + c)))
+                                    Int32(chainBase[t] + c), base.type == .nat))
                 }
             }
         }
         entries.sort { ($0.slot, $0.priority, $0.order) < ($1.slot, $1.priority, $1.order) }
+        (hookChains, hookOffsets) = CompiledProgram.hookTable(entries.filter { !$0.nat }.map { ($0.slot, $0.chain) })
+        (natHookChains, natHookOffsets) = CompiledProgram.hookTable(entries.filter(\.nat).map { ($0.slot, $0.chain) })
+    }
+
+    /// Chains per slot (entries already in order) → the chain list and each slot's offset into it.
+    static func hookTable(_ entries: [(slot: Int, chain: Int32)]) -> (chains: [Int32], offsets: [Int32]) {
         let slots = Hook.allCases.count * 2
-        hookOffsets = Array(repeating: 0, count: slots + 1)
+        var chains: [Int32] = []
+        var offsets = Array(repeating: Int32(0), count: slots + 1)
         for slot in 0..<slots {
-            hookOffsets[slot] = Int32(hookChains.count)
-            hookChains += entries.filter { $0.slot == slot }.map(\.chain)
+            offsets[slot] = Int32(chains.count)
+            chains += entries.filter { $0.slot == slot }.map(\.chain)
         }
-        hookOffsets[slots] = Int32(hookChains.count)
+        offsets[slots] = Int32(chains.count)
+        return (chains, offsets)
     }
 
     private mutating func compile(_ rule: Rule, family: TableFamily, chainBase: Int,
@@ -214,13 +242,53 @@ struct CompiledProgram {
             case .reject(let spec):
                 actions.append(.reject(ipv4: CompiledProgram.verdict(spec, ipv6: false),
                                        ipv6: CompiledProgram.verdict(spec, ipv6: true)))
-            case .ctHelperSet, .nat:
+            case .nat(let nat):
+                natActions.append(CompiledProgram.nat(nat, family: family))
+                actions.append(.nat(Int32(natActions.count - 1)))
+            case .ctHelperSet:
                 actions.append(.none)
             }
         }
         rules.append(CompiledRule(matchStart: matchStart, matchEnd: Int32(matches.count),
                                   actionStart: actionStart, actionEnd: Int32(actions.count),
                                   nfproto: nfproto, l4Protocol: l4Protocol ?? 0, checksL4: l4Protocol != nil))
+    }
+
+    /// A NAT statement as the public NATAction (nft_nat_init's range: a prefix is the range of
+    /// addresses it covers), and the family it is limited to: nft gives a statement with an address
+    /// its address's family (NFTA_NAT_FAMILY), and in an inet table nft_nat_inet_eval passes over it
+    /// for packets of the other family; without an address (masquerade, redirect, `dnat to :80`) it
+    /// is NFPROTO_INET there, for both.
+    static func nat(_ nat: NATStatement, family: TableFamily) -> CompiledNAT {
+        var target = NATTarget()
+        for (name, flag) in [("random", NATFlags.random), ("fully-random", .fullyRandom), ("persistent", .persistent)]
+        where nat.flags.contains(name) {
+            target.flags.insert(flag)
+        }
+        let width = nat.isIPv6 ? 128 : 32
+        switch nat.address {
+        case .value(let key)?:
+            (target.minimumAddress, target.maximumAddress) = (key.ipv6Address, key.ipv6Address)
+        case .range(let low, let high)?:
+            (target.minimumAddress, target.maximumAddress) = (low.ipv6Address, high.ipv6Address)
+        case .prefix(let network, let length)?:
+            let hostBits = width - length
+            let hostMask: Key = hostBits <= 0 ? 0 : (hostBits >= 128 ? ~Key(0) : (Key(1) << hostBits) - 1)
+            (target.minimumAddress, target.maximumAddress) = (network.ipv6Address, (network | hostMask).ipv6Address)
+        default:
+            break
+        }
+        if let ports = nat.ports {
+            (target.minimumPort, target.maximumPort) = (ports.low, ports.high)
+        }
+        let action: NATAction = switch nat.kind {
+        case .masquerade: .masquerade(target)
+        case .snat: .snat(target)
+        case .dnat: .dnat(target)
+        case .redirect: .redirect(target)
+        }
+        let nfproto: UInt8 = family == .inet && nat.address != nil ? (nat.isIPv6 ? 10 : 2) : 0
+        return CompiledNAT(action: action, nfproto: nfproto)
     }
 
     /// What a reject sends (nft_reject_inet_eval; icmpx codes mapped by nft_reject_icmp_code and

@@ -12,9 +12,13 @@
 // depth at 15, netfilter's limit), so nothing is allocated per packet; only
 // `log` allocates, for the line it appends.
 //
-// NAT statements and `ct helper set` are no-ops here and do not end the chain
-// (the engine of this version refuses NAT rulesets; Linux's NAT statements
-// accept the packet in the nat chain).
+// `evaluate` runs the filter (and route) base chains only; `type nat` base
+// chains are `evaluateNAT`'s, which runs them the way nf_nat_inet_fn does for
+// the first packet of a connection: each nat base chain of the hook in
+// priority order until one sets up a binding. A NAT statement is a terminal
+// verdict there (nft_nat_eval: accept, with the binding made); a chain that
+// accepts without one, explicitly or by policy, hands the packet to the next
+// nat chain; a drop ends it all. `ct helper set` is a no-op here.
 
 import Conntrack
 import Wire
@@ -22,10 +26,13 @@ import Wire
 enum ChainOutcome {
     case accept, drop, end
     case reject(RuleVerdict)
+    /// A NAT statement was reached: natActions[index].
+    case nat(Int32)
 }
 
 extension Ruleset {
-    /// Runs every base chain attached to `hook` for the packet's family, in priority order.
+    /// Runs every filter (and route) base chain attached to `hook` for the packet's family, in priority
+    /// order; `type nat` chains are left to `evaluateNAT`.
     public func evaluate(_ hook: Hook, _ packet: inout RulePacket, log: inout [String]) -> RuleVerdict {
         let slot = CompiledProgram.slot(hook, ipv6: packet.family == .ipv6)
         var index = Int(hookOffsets[slot])
@@ -33,7 +40,8 @@ extension Ruleset {
         while index < end {
             let chain = hookChains[index]
             switch run(chain, &packet, &log) {
-            case .accept:
+            case .accept, .nat:
+                // (.nat cannot happen: NAT statements are only reachable from nat chains, the validator says.)
                 break
             case .drop:
                 return .drop
@@ -45,6 +53,47 @@ extension Ruleset {
             index += 1
         }
         return .accept
+    }
+
+    /// Runs the `type nat` base chains attached to `hook` for the packet's family, in priority order,
+    /// the way Linux runs nat chains for the first packet of a connection (nf_nat_inet_fn; the engine
+    /// only calls this for ct state new). Matches and non-terminal statements (counter, log) work as in
+    /// filter chains; the first NAT statement reached is the result (in Linux a terminal verdict: accept
+    /// with a NAT binding); `drop` (and `reject`, which cannot answer here) gives .drop; jump/goto/return
+    /// as usual. A chain that accepts without reaching a NAT statement, by an `accept` or by its
+    /// policy, hands the packet to the next nat base chain of the hook, as netfilter does (the nat core
+    /// only stops early once a binding is set up); when none is left the result is .none. A policy drop
+    /// gives .drop. In an inet table, `snat ip …`/`dnat ip6 …` (a statement with an address) passes
+    /// over packets of the other family and the rule goes on (nft_nat_inet_eval).
+    ///
+    /// Which hooks: dnat and redirect in prerouting and output; snat and masquerade in postrouting and
+    /// input (masquerade postrouting only; the validator enforces this). Allocates nothing unless a
+    /// `log` statement fires.
+    public func evaluateNAT(_ hook: Hook, _ packet: inout RulePacket, log: inout [String]) -> NATVerdict {
+        let slot = CompiledProgram.slot(hook, ipv6: packet.family == .ipv6)
+        var index = Int(natHookOffsets[slot])
+        let end = Int(natHookOffsets[slot + 1])
+        while index < end {
+            let chain = natHookChains[index]
+            switch run(chain, &packet, &log) {
+            case .nat(let entry):
+                return .translate(natActions[Int(entry)].action)
+            case .accept:
+                break
+            case .drop, .reject:
+                return .drop
+            case .end:
+                if chains[Int(chain)].policyDrop { return .drop }
+            }
+            index += 1
+        }
+        return .none
+    }
+
+    /// True if any `type nat` base chain (of either family) is attached to `hook`: the engine can skip
+    /// `evaluateNAT` otherwise.
+    public func hasNATChains(_ hook: Hook) -> Bool {
+        natHooks & (1 << UInt8(hook.rawValue)) != 0
     }
 
     private func run(_ start: Int32, _ packet: inout RulePacket, _ log: inout [String]) -> ChainOutcome {
@@ -80,6 +129,9 @@ extension Ruleset {
                     return .end
                 case .continue:
                     break actions
+                case .nat(let entry):
+                    let family = natActions[Int(entry)].nfproto
+                    if family == 0 || family == (packet.family == .ipv6 ? 10 : 2) { return .nat(entry) }
                 case .none:
                     break
                 }

@@ -130,7 +130,7 @@ extension Ruleset {
         }
     }
 
-    private func natText(_ nat: NATAction, family: TableFamily) -> String {
+    private func natText(_ nat: NATStatement, family: TableFamily) -> String {
         var text = nat.kind.rawValue
         if family == .inet, let explicit = nat.family { text += " \(explicit.rawValue)" }
         let type: Datatype = nat.isIPv6 ? .ipv6Address : .ipv4Address

@@ -166,7 +166,7 @@ enum RejectSpec: Equatable, Sendable {
     case icmpx(UInt8)
 }
 
-struct NATAction: Sendable {
+struct NATStatement: Sendable {
     var kind: NATKind
     var family: TableFamily?
     var address: MatchValue?
@@ -182,7 +182,7 @@ enum Statement: Sendable {
     case verdict(Verdict)
     case reject(RejectSpec)
     case ctHelperSet(String)
-    case nat(NATAction)
+    case nat(NATStatement)
 }
 
 struct Rule: Sendable {

@@ -392,8 +392,8 @@ extension Resolver {
         }
     }
 
-    private mutating func natAction(_ ast: NATAST, _ chain: ChainContext, _ context: inout RuleContext) -> NATAction? {
-        var action = NATAction(kind: ast.kind, family: ast.family, address: nil, ports: nil, flags: [])
+    private mutating func natAction(_ ast: NATAST, _ chain: ChainContext, _ context: inout RuleContext) -> NATStatement? {
+        var action = NATStatement(kind: ast.kind, family: ast.family, address: nil, ports: nil, flags: [])
         for flag in ["random", "fully-random", "persistent"] where ast.flags.contains(flag) {
             action.flags.append(flag)
         }

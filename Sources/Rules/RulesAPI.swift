@@ -80,3 +80,64 @@ public enum RuleVerdict: Equatable, Sendable {
     case drop
     case reject(RejectKind)
 }
+
+// MARK: NAT
+
+/// The flags of a NAT statement (nft's `random`, `fully-random`, `persistent`;
+/// NF_NAT_RANGE_PROTO_RANDOM, NF_NAT_RANGE_PROTO_RANDOM_FULLY, NF_NAT_RANGE_PERSISTENT).
+public struct NATFlags: OptionSet, Hashable, Sendable {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// nft `random`.
+    public static let random = NATFlags(rawValue: 1 << 0)
+    /// nft `fully-random`.
+    public static let fullyRandom = NATFlags(rawValue: 1 << 1)
+    /// nft `persistent`.
+    public static let persistent = NATFlags(rawValue: 1 << 2)
+}
+
+/// Where a NAT statement sends the connection. Addresses are 128-bit, IPv4 held IPv4-mapped
+/// (::ffff:a.b.c.d), as everywhere in Rules/Conntrack. nil means "not given".
+///
+/// `snat ip to 203.0.113.1-203.0.113.5:1024-2047` is minimum ::ffff:203.0.113.1, maximum ::ffff:203.0.113.5,
+/// ports 1024…2047; a prefix (`snat ip to 203.0.113.0/30`) is the range it covers (.0 to .3), as nft sends it.
+public struct NATTarget: Hashable, Sendable {
+    /// snat/dnat: the address (or first of a range); nil for masquerade/redirect (and `dnat to :PORT`).
+    public var minimumAddress: IPv6Address?
+    /// The last of a range (== minimum for a single address).
+    public var maximumAddress: IPv6Address?
+    /// When a port or port range was given (maximum == minimum for a single port).
+    public var minimumPort: UInt16?
+    public var maximumPort: UInt16?
+    public var flags: NATFlags
+
+    public init(minimumAddress: IPv6Address? = nil, maximumAddress: IPv6Address? = nil,
+                minimumPort: UInt16? = nil, maximumPort: UInt16? = nil, flags: NATFlags = []) {
+        self.minimumAddress = minimumAddress
+        self.maximumAddress = maximumAddress
+        self.minimumPort = minimumPort
+        self.maximumPort = maximumPort
+        self.flags = flags
+    }
+}
+
+/// A NAT statement as evaluated.
+public enum NATAction: Hashable, Sendable {
+    /// source := the egress interface's address (the engine picks it), ports optional.
+    case masquerade(NATTarget)
+    case snat(NATTarget)
+    case dnat(NATTarget)
+    /// destination := the firewall's own address of the ingress interface, ports optional.
+    case redirect(NATTarget)
+}
+
+/// What the nat chains of a hook decided for the first packet of a connection.
+public enum NATVerdict: Hashable, Sendable {
+    /// No NAT statement reached (every nat chain accepted or ended on policy accept): leave the packet alone.
+    case none
+    /// The first NAT statement reached.
+    case translate(NATAction)
+    /// A `drop` (or `reject`, or a policy drop) in a nat chain.
+    case drop
+}

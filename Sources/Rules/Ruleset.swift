@@ -37,6 +37,11 @@ public final class Ruleset: @unchecked Sendable {
     let intervals: UnsafeMutableBufferPointer<Interval>
     let hookChains: UnsafeMutableBufferPointer<Int32>
     let hookOffsets: UnsafeMutableBufferPointer<Int32>
+    let natHookChains: UnsafeMutableBufferPointer<Int32>
+    let natHookOffsets: UnsafeMutableBufferPointer<Int32>
+    let natActions: UnsafeMutableBufferPointer<CompiledNAT>
+    /// Bit `hook.rawValue` set when a `type nat` base chain is attached to that hook (either family).
+    let natHooks: UInt8
     let counterPackets: UnsafeMutableBufferPointer<UInt64>
     let counterBytes: UnsafeMutableBufferPointer<UInt64>
     let interfaceRows: [[IfnamePattern]]
@@ -62,6 +67,16 @@ public final class Ruleset: @unchecked Sendable {
         hookChains = Ruleset.buffer(program.hookChains)
         hookOffsets = Ruleset.buffer(program.hookOffsets.isEmpty
             ? Array(repeating: 0, count: Hook.allCases.count * 2 + 1) : program.hookOffsets)
+        natHookChains = Ruleset.buffer(program.natHookChains)
+        natHookOffsets = Ruleset.buffer(program.natHookOffsets.isEmpty
+            ? Array(repeating: 0, count: Hook.allCases.count * 2 + 1) : program.natHookOffsets)
+        natActions = Ruleset.buffer(program.natActions)
+        var natHooks: UInt8 = 0
+        for hook in Hook.allCases {
+            let slot = CompiledProgram.slot(hook, ipv6: false)
+            if natHookOffsets[slot] != natHookOffsets[slot + 2] { natHooks |= 1 << UInt8(hook.rawValue) }
+        }
+        self.natHooks = natHooks
         counterPackets = Ruleset.buffer(counters.map(\.packets))
         counterBytes = Ruleset.buffer(counters.map(\.bytes))
         interfaceRows = program.interfaceRows
@@ -78,6 +93,9 @@ public final class Ruleset: @unchecked Sendable {
         intervals.deallocate()
         hookChains.deallocate()
         hookOffsets.deallocate()
+        natHookChains.deallocate()
+        natHookOffsets.deallocate()
+        natActions.deallocate()
         counterPackets.deallocate()
         counterBytes.deallocate()
         interfaceBits.deallocate()

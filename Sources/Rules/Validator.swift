@@ -75,7 +75,7 @@ struct Validator {
         }
     }
 
-    private mutating func checkNAT(_ nat: NATAction, base: BaseChain, range: SourceRange, via: String) {
+    private mutating func checkNAT(_ nat: NATStatement, base: BaseChain, range: SourceRange, via: String) {
         let name = nat.kind.rawValue
         guard base.type == .nat else {
             diagnostics.error(range, "\(name) is only valid in nat chains\(via)")

@@ -203,8 +203,7 @@ final class Reloader {
     }
 }
 
-/// Loading a ruleset for running: parse errors as nft prints them, and the
-/// rules this version cannot carry out yet refused by name.
+/// Loading a ruleset for running: parse errors as nft prints them.
 enum RulesetFile {
     static func load(_ path: String) -> Result<Ruleset, LoadError> {
         let ruleset: Ruleset
@@ -212,10 +211,6 @@ enum RulesetFile {
             ruleset = try Ruleset.load(path: path)
         } catch {
             return .failure(LoadError(message: error.description))
-        }
-        if ruleset.usesNAT {
-            return .failure(LoadError(message: "\(path): NAT statements (masquerade, snat, dnat, redirect) and nat chains "
-                                          + "are not carried out by this version of tunwall yet; 'tunwall check' accepts the file"))
         }
         return .success(ruleset)
     }

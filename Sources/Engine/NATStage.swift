@@ -1,0 +1,176 @@
+// Network address translation, the way netfilter does it (nf_nat_core.c):
+// the first packet of a connection meets the `type nat` chains, the first NAT
+// statement it reaches decides the connection's translated tuple, and from
+// then on every packet of the connection, both ways, is rewritten from the
+// conntrack entry alone, without asking the rules again:
+//
+//   prerouting:  the destination half (DNAT, redirect; and undoing SNAT on replies)
+//   postrouting: the source half (SNAT, masquerade; and undoing DNAT on replies)
+//
+// Example (masquerade on wan0): 10.0.1.2:40000 → 203.0.113.10:80 leaves as
+// 203.0.113.1:40000 → 203.0.113.10:80; the entry's reply tuple is
+// 203.0.113.10:80 → 203.0.113.1:40000, so the server's answer is found by it
+// and rewritten back to 10.0.1.2:40000 before it reaches the LAN.
+//
+// Source ports are kept when free and otherwise chosen as Linux does
+// (nf_nat_l4proto_unique_tuple): below 512 from 1-511, below 1024 from
+// 600-1023, else from 1024-65535, or from the range the rule gives; starting
+// at a hash of the tuple, or at random with `random`/`fully-random`
+// (`fully-random` never keeps the original port). A mapping in use is never
+// handed out; when none is free the packet is dropped (`nat-exhausted`).
+
+import Conntrack
+import Rules
+import Wire
+
+extension Engine {
+    /// PREROUTING NAT: rewrites the destination half of `packet` and of
+    /// `parsed`'s tuple. Returns a verdict only when the packet must stop.
+    func natDestination(_ packet: inout PacketBuffer, _ parsed: inout ParsedPacket, _ tracking: TrackResult,
+                        input: InterfaceID, now: Timestamp) -> Verdict? {
+        var target: ConnTuple
+        if let position = tracking.entry {
+            let entry = conntrack.table[position]
+            guard entry.isTranslated, tracking.state != .related else { return nil }
+            target = entry.translated(tracking.direction)
+        } else if tracking.isPending && ruleset.hasNATChains(.prerouting) {
+            natPending = parsed.tuple
+            switch ruleset.evaluateNAT(.prerouting, &rules, log: &pendingLog) {
+            case .none:
+                return nil
+            case .drop:
+                return drop(.ruleDrop)
+            case .translate(let action):
+                switch action {
+                case .dnat(let to):
+                    if let address = to.minimumAddress { natPending.destination = address }
+                    if let port = to.minimumPort { natPending.destinationPort = port }
+                case .redirect(let to):
+                    guard let own = ownAddress(on: input, family: parsed.family) else { return drop(.natExhausted) }
+                    natPending.destination = own
+                    if let port = to.minimumPort { natPending.destinationPort = port }
+                case .snat, .masquerade:
+                    return nil
+                }
+                natPendingSet = true
+                target = natPending
+            }
+        } else {
+            return nil
+        }
+        if target.destination != parsed.tuple.destination || target.destinationPort != parsed.tuple.destinationPort {
+            HeaderRewrite.setDestination(packet.bytes, parsed, partial: packet.virtio.needsChecksum,
+                                         address: target.destination, port: target.destinationPort)
+            parsed.tracked.tuple.destination = target.destination
+            if !parsed.tuple.isICMP { parsed.tracked.tuple.destinationPort = target.destinationPort }
+            rules.destination = target.destination
+            rules.destinationPort = parsed.tuple.isICMP ? rules.destinationPort : target.destinationPort
+        }
+        return nil
+    }
+
+    /// POSTROUTING NAT: rewrites the source half, choosing the mapping for a
+    /// new connection, and records the translation in its pending entry.
+    func natSource(_ packet: inout PacketBuffer, _ parsed: inout ParsedPacket, _ tracking: TrackResult,
+                   output: InterfaceID, now: Timestamp) -> Verdict? {
+        var target: ConnTuple
+        if let position = tracking.entry {
+            let entry = conntrack.table[position]
+            guard entry.isTranslated, tracking.state != .related else { return nil }
+            target = entry.translated(tracking.direction)
+        } else if tracking.isPending {
+            if !natPendingSet { natPending = parsed.tuple }
+            if ruleset.hasNATChains(.postrouting) {
+                rules.outputInterface = output
+                switch ruleset.evaluateNAT(.postrouting, &rules, log: &pendingLog) {
+                case .none, .translate(.dnat), .translate(.redirect):
+                    break
+                case .drop:
+                    return drop(.ruleDrop)
+                case .translate(.masquerade(let to)):
+                    guard let own = ownAddress(on: output, family: parsed.family),
+                          chooseSource(own, to) else { return drop(.natExhausted) }
+                    natPendingSet = true
+                case .translate(.snat(let to)):
+                    guard let address = pickAddress(to, parsed: parsed), chooseSource(address, to) else {
+                        return drop(.natExhausted)
+                    }
+                    natPendingSet = true
+                }
+            }
+            guard natPendingSet else { return nil }
+            conntrack.translatePending(to: natPending)
+            target = natPending
+        } else {
+            return nil
+        }
+        if target.source != parsed.tuple.source || target.sourcePort != parsed.tuple.sourcePort {
+            HeaderRewrite.setSource(packet.bytes, parsed, partial: packet.virtio.needsChecksum,
+                                    address: target.source, port: target.sourcePort)
+        }
+        return nil
+    }
+
+    /// Sets `natPending`'s source to `address` and a free port (or ICMP id).
+    private func chooseSource(_ address: IPv6Address, _ target: NATTarget) -> Bool {
+        natPending.source = address
+        let original = natPending.sourcePort
+        let hasPorts = natPending.protocol == .tcp || natPending.protocol == .udp || natPending.isICMP
+        guard hasPorts else { return !isTaken(natPending) }
+        let range: ClosedRange<UInt16>
+        if let low = target.minimumPort {
+            range = low...max(low, target.maximumPort ?? low)
+        } else if natPending.isICMP {
+            range = 1...65535
+        } else if original < 512 {
+            range = 1...511
+        } else if original < 1024 {
+            range = 600...1023
+        } else {
+            range = 1024...65535
+        }
+        if !target.flags.contains(.fullyRandom) && range.contains(original) && !isTaken(natPending) { return true }
+        let size = Int(range.upperBound) - Int(range.lowerBound) + 1
+        let start = target.flags.isDisjoint(with: [.random, .fullyRandom])
+            ? Int(truncatingIfNeeded: natPending.hashValue & 0x7fff_ffff) % size
+            : Int(nextRandom() % UInt64(size))
+        for step in 0..<size {
+            natPending.sourcePort = UInt16(Int(range.lowerBound) + (start + step) % size)
+            if !isTaken(natPending) { return true }
+        }
+        natPending.sourcePort = original
+        return false
+    }
+
+    /// A translated original tuple is taken when its reply tuple already
+    /// belongs to a live connection.
+    private func isTaken(_ translated: ConnTuple) -> Bool {
+        guard let reply = translated.inverted() else { return true }
+        return conntrack.isInUse(reply, now: currentTime)
+    }
+
+    /// One address of an `snat to A-B` range: by a hash of the client's
+    /// address, so a client keeps its address (what `persistent` promises;
+    /// Linux hashes the same way by default).
+    private func pickAddress(_ target: NATTarget, parsed: ParsedPacket) -> IPv6Address? {
+        guard let low = target.minimumAddress else { return nil }
+        guard let high = target.maximumAddress, high != low, high.high == low.high, high.low > low.low else { return low }
+        let span = high.low - low.low + 1
+        let h = UInt64(truncatingIfNeeded: parsed.tuple.source.low &* 0x9e37_79b9_7f4a_7c15 >> 17)
+        return IPv6Address(high: low.high, low: low.low + h % span)
+    }
+
+    /// The firewall's first address of `family` on `interface`, held as tuples hold it.
+    func ownAddress(on interface: InterfaceID, family: AddressFamily) -> IPv6Address? {
+        guard interface >= 0, interface < interfaces.count else { return nil }
+        for own in interfaces[interface].addresses where own.address.isV4 == (family == .ipv4) {
+            return ConnTuple.wide(own.address)
+        }
+        return nil
+    }
+
+    func nextRandom() -> UInt64 {
+        randomState = randomState &* 6364136223846793005 &+ 1442695040888963407
+        return randomState >> 11
+    }
+}

@@ -1,0 +1,119 @@
+// NAT through the engine: masquerade and SNAT with port allocation under
+// collisions and exhaustion, DNAT port forwarding, replies translated back
+// from the conntrack entry alone, checksums right (also partial ones), and
+// the reply tuple listed as Linux lists it.
+
+@testable import Conntrack
+@testable import Engine
+import Rules
+import Testing
+import Wire
+
+@Suite struct NATTests {
+    func harness(_ rules: String, capacity: Int = 1024) throws -> Harness {
+        let h = try Harness(conntrackCapacity: capacity)
+        h.engine.replaceRuleset(try Ruleset.parse(rules, file: "nat.nft"))
+        return h
+    }
+
+    static let masquerade = """
+        table inet nat {
+            chain postrouting { type nat hook postrouting priority srcnat; oifname "wan0" masquerade; }
+        }
+        """
+
+    @Test func masqueradeBothWays() throws {
+        let h = try harness(Self.masquerade)
+        let (verdict, out) = h.send(h.tcp(.syn, seq: 1), on: h.lan)
+        #expect(verdict == .forward(h.wan))
+        #expect(PacketSummary.line(for: out).hasPrefix("IP 203.0.113.1.40000 > 203.0.113.10.80: Flags [S], seq 1"))
+        #expect(try Packet(parsing: out).encoded() == out, "IP and TCP checksums patched correctly")
+        // The server answers the public address; the reply goes back to the client.
+        let reply = Packet.tcp(server4, 80, IPv4Address(203, 0, 113, 1), 40000, flags: [.syn, .ack],
+                               sequenceNumber: SeqNumber(9), acknowledgmentNumber: SeqNumber(2))
+        let (back, backBytes) = h.send(reply, on: h.wan)
+        #expect(back == .forward(h.lan))
+        #expect(PacketSummary.line(for: backBytes).hasPrefix("IP 203.0.113.10.80 > 10.0.1.2.40000: Flags [S.]"))
+        #expect(try Packet(parsing: backBytes).encoded() == backBytes)
+        let line = h.engine.conntrack.listing(now: h.now).first ?? ""
+        #expect(line.contains("src=10.0.1.2 dst=203.0.113.10 sport=40000 dport=80"))
+        #expect(line.contains("src=203.0.113.10 dst=203.0.113.1 sport=80 dport=40000"), "the reply tuple shows the translation: \(line)")
+        // ICMP echo and IPv6 too.
+        let ping = Packet.icmp(client4, server4, .echoRequest(identifier: 77, sequence: 1))
+        #expect(PacketSummary.line(for: h.send(ping, on: h.lan).bytes).hasPrefix("IP 203.0.113.1 > 203.0.113.10: ICMP echo request, id 77"))
+        let pong = Packet.icmp(server4, IPv4Address(203, 0, 113, 1), .echoReply(identifier: 77, sequence: 1))
+        let pongOut = h.send(pong, on: h.wan)
+        #expect(pongOut.verdict == .forward(h.lan))
+        #expect(PacketSummary.line(for: pongOut.bytes).hasPrefix("IP 203.0.113.10 > 10.0.1.2: ICMP echo reply, id 77"))
+        #expect(try Packet(parsing: pongOut.bytes).encoded() == pongOut.bytes)
+        let udp6 = h.send(Packet.udp(client6, 5000, server6, 53, payload: [1, 2, 3]), on: h.lan)
+        #expect(PacketSummary.line(for: udp6.bytes) == "IP6 2001:db8:1::1.5000 > 2001:db8:1::10.53: UDP, length 3")
+        #expect(try Packet(parsing: udp6.bytes).encoded() == udp6.bytes)
+    }
+
+    @Test func portCollisionsGetAnotherPort() throws {
+        let h = try harness(Self.masquerade)
+        // Two clients use the same source port to the same server.
+        let a = h.send(Packet.udp(client4, 40000, server4, 53), on: h.lan).bytes
+        let b = h.send(Packet.udp(IPv4Address(10, 0, 1, 3), 40000, server4, 53), on: h.lan).bytes
+        let portA = UInt16(a[20]) << 8 | UInt16(a[21])
+        let portB = UInt16(b[20]) << 8 | UInt16(b[21])
+        #expect(portA == 40000, "the original port is kept when free")
+        #expect(portB != 40000 && portB >= 1024, "the second gets another port in 1024-65535")
+        // Each reply reaches its own client.
+        let toB = h.send(Packet.udp(server4, 53, IPv4Address(203, 0, 113, 1), portB), on: h.wan).bytes
+        #expect(PacketSummary.line(for: toB).hasPrefix("IP 203.0.113.10.53 > 10.0.1.3.40000"))
+        let toA = h.send(Packet.udp(server4, 53, IPv4Address(203, 0, 113, 1), 40000), on: h.wan).bytes
+        #expect(PacketSummary.line(for: toA).hasPrefix("IP 203.0.113.10.53 > 10.0.1.2.40000"))
+    }
+
+    @Test func exhaustionDropsAndCounts() throws {
+        let h = try harness("""
+            table ip nat {
+                chain postrouting { type nat hook postrouting priority srcnat; meta l4proto udp snat to 203.0.113.1:2000-2001; }
+            }
+            """)
+        for port: UInt16 in [1, 2] {
+            #expect(h.send(Packet.udp(client4, port, server4, 53), on: h.lan).verdict == .forward(h.wan))
+        }
+        #expect(h.send(Packet.udp(client4, 3, server4, 53), on: h.lan).verdict == .drop(.natExhausted))
+        #expect(h.engine.statistics.dropCount(.natExhausted) == 1)
+        #expect(h.engine.conntrack.table.count == 2, "nothing else broke")
+        // An existing mapping keeps working.
+        #expect(h.send(Packet.udp(client4, 1, server4, 53), on: h.lan).verdict == .forward(h.wan))
+    }
+
+    @Test func portForwardingWithDNAT() throws {
+        let h = try harness("""
+            table ip nat {
+                chain prerouting { type nat hook prerouting priority dstnat; iifname "wan0" tcp dport 8080 dnat to 10.0.1.2:80; }
+            }
+            """)
+        let outside = IPv4Address(203, 0, 113, 77)
+        let syn = Packet.tcp(outside, 5555, IPv4Address(203, 0, 113, 1), 8080, flags: .syn, sequenceNumber: SeqNumber(1))
+        let (verdict, out) = h.send(syn, on: h.wan)
+        #expect(verdict == .forward(h.lan))
+        #expect(PacketSummary.line(for: out).hasPrefix("IP 203.0.113.77.5555 > 10.0.1.2.80: Flags [S]"))
+        #expect(try Packet(parsing: out).encoded() == out)
+        let answer = Packet.tcp(client4, 80, outside, 5555, flags: [.syn, .ack], sequenceNumber: SeqNumber(7),
+                                acknowledgmentNumber: SeqNumber(2))
+        let back = h.send(answer, on: h.lan)
+        #expect(back.verdict == .forward(h.wan))
+        #expect(PacketSummary.line(for: back.bytes).hasPrefix("IP 203.0.113.1.8080 > 203.0.113.77.5555: Flags [S.]"))
+        #expect(h.engine.conntrack.listing(now: h.now).first?.contains("src=10.0.1.2 dst=203.0.113.77 sport=80 dport=5555") == true)
+    }
+
+    @Test func offloadedPartialChecksumsFollowTheAddress() throws {
+        let h = try harness(Self.masquerade)
+        var bytes = Packet.tcp(client4, 40000, server4, 80, flags: [.ack, .psh], payload: [UInt8](repeating: 5, count: 100)).encoded()
+        // Turn the TCP checksum into the partial one an offloading sender writes.
+        let partial = Checksum.pseudoHeaderSum(source: client4, destination: server4, protocol: .tcp, length: bytes.count - 20)
+        bytes[36] = UInt8(partial >> 8)
+        bytes[37] = UInt8(partial & 0xff)
+        let virtio = VirtioNetHeader(flags: .needsChecksum, gsoType: .none, checksumStart: 20, checksumOffset: 16)
+        h.send(Packet.tcp(client4, 40000, server4, 80, flags: .syn), on: h.lan)
+        var out = h.send(bytes, on: h.lan, virtio: virtio).bytes
+        out.withPacketBytes { _ = Checksum.completePartial($0, start: 20, offset: 16) }
+        #expect(try Packet(parsing: out).encoded() == out, "finished as a NIC would, the checksum is right")
+    }
+}
