@@ -1,4 +1,5 @@
 // Evaluation allocates nothing: 100,000 packets through a 1,000-rule chain,
+// and 100,000 through 200 nat rules and a jump to the dnat that answers,
 // with every malloc/calloc/realloc call counted by Scripts/malloc-count.c
 // (the lead's LD_PRELOAD counter, which Scripts/bench.sh uses too).
 //
@@ -69,11 +70,49 @@ import Wire
         return counter == nil ? nil : batches
     }
 
+    /// NAT evaluation: 200 rules in front of the dnat that answers, through a jump; 100,000 evaluations
+    /// in 20 batches, as above (run after `evaluate`, in the same test).
+    static func evaluateNAT() throws -> [UInt64]? {
+        var text = "table inet nat {\n\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
+        for i in 0..<200 {
+            text += i % 2 == 0 ? "\t\tiifname \"wan0\" tcp dport \(1000 + i) dnat ip to 10.0.2.\(i % 250 + 1):80\n"
+                               : "\t\tip6 saddr 2001:db8::\(i) udp dport { 53, 5353 } counter redirect to :53\n"
+        }
+        text += "\t\tcounter jump forwards\n\t}\n\tchain forwards {\n"
+        text += "\t\ttcp dport 8080 dnat ip to 10.0.2.10-10.0.2.20:8000-8099 persistent\n\t}\n}\n"
+        let rules = try parse(text)
+        var p = packet("198.51.100.7", "203.0.113.1", sport: 40000, dport: 8080, iif: wan, oif: -1)
+        let expected = NATVerdict.translate(.dnat(NATTarget(minimumAddress: address("10.0.2.10"), maximumAddress: address("10.0.2.20"),
+                                                            minimumPort: 8000, maximumPort: 8099, flags: .persistent)))
+        var log: [String] = []
+        log.reserveCapacity(4)
+        for _ in 0..<1000 { _ = rules.evaluateNAT(.prerouting, &p, log: &log) }
+
+        let counter = AllocationTests.mallocCount()
+        var batches: [UInt64] = []
+        batches.reserveCapacity(20)
+        var translated = 0
+        for _ in 0..<20 {
+            let before = counter?() ?? 0
+            for _ in 0..<5_000 where rules.evaluateNAT(.prerouting, &p, log: &log) == expected { translated += 1 }
+            batches.append((counter?() ?? 0) - before)
+        }
+
+        #expect(translated == 100_000)
+        #expect(log.isEmpty)
+        #expect(rules.counterValues.last?.packets == 101_000)
+        return counter == nil ? nil : batches
+    }
+
     @Test func evaluationAllocatesNothing() throws {
         if AllocationTests.mallocCount() != nil {
             let batches = try #require(try AllocationTests.evaluate())
             #expect(batches.min() == 0, "malloc calls in each batch of 5,000 evaluations: \(batches)")
             #expect(batches.reduce(0, +) < 20, "malloc calls in each batch of 5,000 evaluations: \(batches)")
+            // (Here, not in a test of its own: the count is process-wide, so the two must not overlap.)
+            let nat = try #require(try AllocationTests.evaluateNAT())
+            #expect(nat.min() == 0, "malloc calls in each batch of 5,000 NAT evaluations: \(nat)")
+            #expect(nat.reduce(0, +) < 20, "malloc calls in each batch of 5,000 NAT evaluations: \(nat)")
             return
         }
         let source = Paths.repository.appendingPathComponent("Scripts/malloc-count.c").path
@@ -83,6 +122,7 @@ import Wire
         guard compile.status == 0 else {
             // No compiler: check the behaviour, leave the count to Scripts/bench.sh.
             _ = try AllocationTests.evaluate()
+            _ = try AllocationTests.evaluateNAT()
             return
         }
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")

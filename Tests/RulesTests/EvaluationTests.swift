@@ -181,23 +181,25 @@ let evaluationRejects = """
         #expect(reject(packet(v4.0, v4.1, .udp, dport: 99)) == .accept)
     }
 
-    @Test func natAndHelperStatementsDoNotEndTheChain() throws {
+    @Test func helperStatementsDoNotEndTheChainAndNatChainsAreNotFilterChains() throws {
         let rules = try parse("""
             table ip nat {
             \tct helper ftp { type "ftp" protocol tcp; }
             \tchain post {
-            \t\ttype nat hook postrouting priority srcnat; policy accept;
-            \t\ttcp dport 21 ct helper set "ftp"
+            \t\ttype nat hook postrouting priority srcnat; policy drop;
+            \t\tcounter
             \t\toifname "wan0" masquerade
             \t}
             \tchain check {
             \t\ttype filter hook postrouting priority srcnat + 1; policy drop;
+            \t\ttcp dport 21 ct helper set "ftp"
             \t\tcounter
             \t}
             }
             """)
         #expect(rules.usesNAT && rules.usesHelpers)
+        // The nat chain (policy drop) is evaluateNAT's (NATEvaluationTests), not evaluate's.
         #expect(rules.verdict(.postrouting, packet(client, server, dport: 21)) == .drop)
-        #expect(rules.counterValues[0].packets == 1)
+        #expect(rules.counterValues.map(\.packets) == [0, 1])
     }
 }

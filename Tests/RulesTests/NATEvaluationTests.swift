@@ -71,6 +71,107 @@ let natInet = """
 
     """
 
+let natPolicyDrop = """
+    table ip nat {
+    \tchain prerouting {
+    \t\ttype nat hook prerouting priority dstnat; policy drop;
+    \t\ttcp dport 8080 dnat to 10.0.2.10
+    \t\ttcp dport 22 accept
+    \t}
+    }
+    """
+
+let natPriorities = """
+    table ip late {
+    \tchain prerouting {
+    \t\ttype nat hook prerouting priority dstnat + 10; policy accept;
+    \t\tcounter
+    \t\ttcp dport 80 dnat to 10.0.2.2
+    \t\ttcp dport 81 dnat to 10.0.2.2
+    \t\ttcp dport 82 dnat to 10.0.2.2
+    \t}
+    }
+    table inet early {
+    \tchain prerouting {
+    \t\ttype nat hook prerouting priority dstnat; policy accept;
+    \t\ttcp dport 80 dnat ip to 10.0.2.1
+    \t\ttcp dport 81 accept
+    \t\ttcp dport 82 drop
+    \t}
+    }
+    """
+
+let natJumps = """
+    table ip nat {
+    \tchain prerouting {
+    \t\ttype nat hook prerouting priority dstnat; policy accept;
+    \t\tiifname "wan0" jump port_forwards
+    \t\ttcp dport 443 goto web
+    \t\ttcp dport 8000-8999 dnat to 10.0.2.99
+    \t}
+
+    \tchain port_forwards {
+    \t\ttcp dport 8022 dnat to 10.0.2.22:22
+    \t\ttcp dport 8000-8999 return
+    \t\tudp dport 5060 counter dnat to 10.0.2.50
+    \t}
+
+    \tchain web {
+    \t\tip saddr 198.51.100.0/24 dnat to 10.0.2.80
+    \t}
+    }
+    """
+
+let natIP6 = """
+    table ip6 nat {
+    \tchain postrouting {
+    \t\ttype nat hook postrouting priority srcnat; policy accept;
+    \t\toifname "wan0" snat to 2001:db8:1::1-2001:db8:1::4
+    \t}
+    \tchain input {
+    \t\ttype nat hook input priority 100; policy accept;
+    \t\ttcp dport 22 snat to [fd00::1]:2222
+    \t}
+    }
+    """
+
+let natLog = """
+    table ip nat {
+    \tchain postrouting {
+    \t\ttype nat hook postrouting priority srcnat; policy accept;
+    \t\tcounter log prefix "nat: " masquerade
+    \t}
+    }
+    """
+
+let natBesideFilter = """
+    table ip nat {
+    \tchain prerouting {
+    \t\ttype nat hook prerouting priority dstnat; policy drop;
+    \t\tcounter
+    \t\ttcp dport 23 drop
+    \t\ttcp dport 8080 dnat to 10.0.2.10:80
+    \t}
+    }
+    table ip filter {
+    \tchain prerouting {
+    \t\ttype filter hook prerouting priority mangle; policy accept;
+    \t\tcounter
+    \t\ttcp dport 24 drop
+    \t}
+    \tchain postrouting {
+    \t\ttype filter hook postrouting priority srcnat; policy accept;
+    \t\tcounter
+    \t}
+    }
+    table ip outbound {
+    \tchain postrouting {
+    \t\ttype nat hook postrouting priority srcnat - 1; policy drop;
+    \t\tcounter masquerade
+    \t}
+    }
+    """
+
 @Suite struct NATEvaluationTests {
     let client = "10.0.1.2", server = "198.51.100.1"
     let client6 = "fd00:1::2", server6 = "2001:db8:2::10"
@@ -177,15 +278,7 @@ let natInet = """
     }
 
     @Test func policyDropInANatChain() throws {
-        let rules = try parse("""
-            table ip nat {
-            \tchain prerouting {
-            \t\ttype nat hook prerouting priority dstnat; policy drop;
-            \t\ttcp dport 8080 dnat to 10.0.2.10
-            \t\ttcp dport 22 accept
-            \t}
-            }
-            """)
+        let rules = try parse(natPolicyDrop)
         #expect(nat(rules, .prerouting, packet(server, "203.0.113.1", dport: 8080, iif: wan, oif: -1))
             == .translate(.dnat(NATTarget(minimumAddress: v4("10.0.2.10"), maximumAddress: v4("10.0.2.10")))))
         #expect(nat(rules, .prerouting, packet(server, "203.0.113.1", dport: 22, iif: wan, oif: -1)) == .none)
@@ -195,25 +288,7 @@ let natInet = """
     // MARK: Several chains, jumps
 
     @Test func natChainsRunInPriorityOrderUntilOneTranslates() throws {
-        let rules = try parse("""
-            table ip late {
-            \tchain prerouting {
-            \t\ttype nat hook prerouting priority dstnat + 10; policy accept;
-            \t\tcounter
-            \t\ttcp dport 80 dnat to 10.0.2.2
-            \t\ttcp dport 81 dnat to 10.0.2.2
-            \t\ttcp dport 82 dnat to 10.0.2.2
-            \t}
-            }
-            table inet early {
-            \tchain prerouting {
-            \t\ttype nat hook prerouting priority dstnat; policy accept;
-            \t\ttcp dport 80 dnat ip to 10.0.2.1
-            \t\ttcp dport 81 accept
-            \t\ttcp dport 82 drop
-            \t}
-            }
-            """)
+        let rules = try parse(natPriorities)
         func target(_ last: UInt8) -> NATVerdict {
             let a = v4("10.0.2.\(last)")
             return .translate(.dnat(NATTarget(minimumAddress: a, maximumAddress: a)))
@@ -233,26 +308,7 @@ let natInet = """
     }
 
     @Test func jumpGotoAndReturnReachNatStatements() throws {
-        let rules = try parse("""
-            table ip nat {
-            \tchain prerouting {
-            \t\ttype nat hook prerouting priority dstnat; policy accept;
-            \t\tiifname "wan0" jump port_forwards
-            \t\ttcp dport 443 goto web
-            \t\ttcp dport 8000-8999 dnat to 10.0.2.99
-            \t}
-
-            \tchain port_forwards {
-            \t\ttcp dport 8022 dnat to 10.0.2.22:22
-            \t\ttcp dport 8000-8999 return
-            \t\tudp dport 5060 counter dnat to 10.0.2.50
-            \t}
-
-            \tchain web {
-            \t\tip saddr 198.51.100.0/24 dnat to 10.0.2.80
-            \t}
-            }
-            """)
+        let rules = try parse(natJumps)
         func dnat(_ a: String, _ port: UInt16? = nil) -> NATVerdict {
             .translate(.dnat(NATTarget(minimumAddress: v4(a), maximumAddress: v4(a), minimumPort: port, maximumPort: port)))
         }
@@ -299,18 +355,7 @@ let natInet = """
     }
 
     @Test func ip6Table() throws {
-        let rules = try parse("""
-            table ip6 nat {
-            \tchain postrouting {
-            \t\ttype nat hook postrouting priority srcnat; policy accept;
-            \t\toifname "wan0" snat to 2001:db8:1::1-2001:db8:1::4
-            \t}
-            \tchain input {
-            \t\ttype nat hook input priority 100; policy accept;
-            \t\ttcp dport 22 snat to [fd00::1]:2222
-            \t}
-            }
-            """)
+        let rules = try parse(natIP6)
         #expect(nat(rules, .postrouting, packet(client6, server6, oif: wan))
             == .translate(.snat(NATTarget(minimumAddress: address("2001:db8:1::1"), maximumAddress: address("2001:db8:1::4")))))
         #expect(nat(rules, .postrouting, packet(client, server, oif: wan)) == .none)
@@ -322,14 +367,7 @@ let natInet = """
     // MARK: Counters, log, hasNATChains, filter evaluation
 
     @Test func logAndCounterInANatChain() throws {
-        let rules = try parse("""
-            table ip nat {
-            \tchain postrouting {
-            \t\ttype nat hook postrouting priority srcnat; policy accept;
-            \t\tcounter log prefix "nat: " masquerade
-            \t}
-            }
-            """)
+        let rules = try parse(natLog)
         var p = packet(client, server, oif: wan)
         var log: [String] = []
         #expect(rules.evaluateNAT(.postrouting, &p, log: &log) == .translate(.masquerade(NATTarget())))
@@ -358,33 +396,7 @@ let natInet = """
     }
 
     @Test func filterEvaluationIgnoresNatChains() throws {
-        let rules = try parse("""
-            table ip nat {
-            \tchain prerouting {
-            \t\ttype nat hook prerouting priority dstnat; policy drop;
-            \t\tcounter
-            \t\ttcp dport 23 drop
-            \t\ttcp dport 8080 dnat to 10.0.2.10:80
-            \t}
-            }
-            table ip filter {
-            \tchain prerouting {
-            \t\ttype filter hook prerouting priority mangle; policy accept;
-            \t\tcounter
-            \t\ttcp dport 24 drop
-            \t}
-            \tchain postrouting {
-            \t\ttype filter hook postrouting priority srcnat; policy accept;
-            \t\tcounter
-            \t}
-            }
-            table ip snat {
-            \tchain postrouting {
-            \t\ttype nat hook postrouting priority srcnat - 1; policy drop;
-            \t\tcounter masquerade
-            \t}
-            }
-            """)
+        let rules = try parse(natBesideFilter)
         for port: UInt16 in [23, 80, 8080] {
             #expect(rules.verdict(.prerouting, packet(server, "203.0.113.1", dport: port, iif: wan, oif: -1)) == .accept)
         }

@@ -78,7 +78,9 @@ struct NFTAgreementTests {
     }
 
     /// Small rulesets from the other tests: what we accept, nft accepts.
-    @Test(arguments: [evaluationPriorities, evaluationJumps, evaluationSets, evaluationRejects])
+    @Test(arguments: [evaluationPriorities, evaluationJumps, evaluationSets, evaluationRejects,
+                      natPostrouting, natPrerouting, natInet, natPolicyDrop, natPriorities, natJumps, natIP6, natLog,
+                      natBesideFilter])
     func evaluationRulesetsAreValidForNFT(_ text: String) throws {
         let namespace = try NFTNamespace()
         let path = try temporaryFile(text, name: "evaluation.nft")
