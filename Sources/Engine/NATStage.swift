@@ -31,7 +31,11 @@ extension Engine {
         var target: ConnTuple
         if let position = tracking.entry {
             let entry = conntrack.table[position]
-            guard entry.isTranslated, tracking.state != .related else { return nil }
+            guard entry.isTranslated else { return nil }
+            if tracking.state == .related {
+                translateICMPError(&packet, &parsed, entry, tracking.direction)
+                return nil
+            }
             target = entry.translated(tracking.direction)
         } else if tracking.isPending && ruleset.hasNATChains(.prerouting) {
             natPending = parsed.tuple
@@ -109,6 +113,63 @@ extension Engine {
                                     address: target.source, port: target.sourcePort)
         }
         return nil
+    }
+
+    /// An ICMP error about a translated connection (nf_nat_icmp_reply_translation):
+    /// the packet it quotes went the other way and was translated on its way
+    /// out, so the quote is put back as its sender wrote it (inner addresses,
+    /// ports or identifier, inner checksums), the outer destination becomes
+    /// that sender, and an error sent by the peer itself gets the address the
+    /// other side knows it by. Then the ICMP checksum is computed afresh.
+    /// So a traceroute or a path-MTU error from beyond the NAT reaches the
+    /// inside host and matches its socket.
+    private func translateICMPError(_ packet: inout PacketBuffer, _ parsed: inout ParsedPacket, _ entry: ConnEntry,
+                                    _ direction: Direction) {
+        let bytes = packet.bytes
+        let l4 = parsed.l4Offset
+        guard bytes.count >= l4 + 8 else { return }
+        let quotedDirection = direction.opposite
+        let asSent = entry.tuple(quotedDirection)              // how its sender wrote the quoted packet
+        let onTheWire = entry.translated(quotedDirection)      // how it left the firewall
+        let outer = entry.translated(direction)
+        // The quoted packet.
+        let inner = bytes.suffix(from: l4 + 8)
+        var innerParsed = ParsedPacket.empty
+        innerParsed.family = parsed.family
+        innerParsed.l4Protocol = asSent.protocol
+        switch parsed.family {
+        case .ipv4:
+            guard inner.count >= 20 else { return }
+            innerParsed.l4Offset = Int(inner[0] & 0x0f) * 4
+        case .ipv6:
+            guard let ip = try? IPv6Packet(validatingQuoted: inner), let chain = try? ip.extensionChain() else { return }
+            innerParsed.l4Offset = chain.upperLayerOffset
+        }
+        innerParsed.tracked.tuple = onTheWire
+        HeaderRewrite.setSource(inner, innerParsed, partial: false, address: asSent.source, port: asSent.sourcePort)
+        HeaderRewrite.setDestination(inner, innerParsed, partial: false, address: asSent.destination,
+                                     port: asSent.destinationPort)
+        // The outer header: to the quoted packet's sender; from the address it
+        // knows its peer by, if the peer itself sent the error.
+        HeaderRewrite.setDestination(bytes, parsed, partial: false, address: outer.destination, port: 0)
+        parsed.tracked.tuple.destination = outer.destination
+        if parsed.tuple.source == onTheWire.destination {
+            HeaderRewrite.setSource(bytes, parsed, partial: false, address: outer.source, port: 0)
+            parsed.tracked.tuple.source = outer.source
+        }
+        rules.destination = parsed.tuple.destination
+        rules.source = parsed.tuple.source
+        // The ICMP checksum covers the quote: compute it anew.
+        let message = bytes.suffix(from: l4)
+        switch parsed.family {
+        case .ipv4:
+            if let icmp = try? ICMPv4Message(validating: message) { icmp.updateChecksum() }
+        case .ipv6:
+            if let icmp = try? ICMPv6Message(validating: message) {
+                icmp.updateChecksum(pseudoHeaderSum: Checksum.pseudoHeaderSum(
+                    source: parsed.tuple.source, destination: parsed.tuple.destination, protocol: .icmpv6, length: message.count))
+            }
+        }
     }
 
     /// Sets `natPending`'s source to `address` and a free port (or ICMP id).

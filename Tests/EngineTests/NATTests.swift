@@ -116,4 +116,40 @@ import Wire
         out.withPacketBytes { _ = Checksum.completePartial($0, start: 20, offset: 16) }
         #expect(try Packet(parsing: out).encoded() == out, "finished as a NIC would, the checksum is right")
     }
+
+    /// A time-exceeded from a router beyond the NAT, about a masqueraded
+    /// probe, reaches the client with the quote as the client sent it.
+    @Test func icmpErrorsAreTranslatedInside() throws {
+        let h = try harness(Self.masquerade)
+        let probe = Packet.udp(client4, 40000, server4, 33434, payload: [1, 2, 3, 4], ttl: 5)
+        let sent = h.send(probe, on: h.lan).bytes
+        #expect(PacketSummary.line(for: sent).hasPrefix("IP 203.0.113.1.40000 > 203.0.113.10.33434"))
+        let quoted = sent  // as the router received it (a real one would see TTL 1 here)
+        let router = IPv4Address(203, 0, 113, 77)
+        let error = Packet.icmp(router, IPv4Address(203, 0, 113, 1), .timeExceeded(), payload: Array(quoted.prefix(28)))
+        let (verdict, out) = h.send(error, on: h.wan)
+        #expect(verdict == .forward(h.lan))
+        #expect(PacketSummary.line(for: out) == "IP 203.0.113.77 > 10.0.1.2: ICMP time exceeded in-transit, length 36")
+        #expect(try Packet(parsing: out).encoded() == out, "outer IP and ICMP checksums right")
+        var bytes = out
+        try bytes.withPacketBytes { (raw) throws(WireError) in
+            let icmp = try ICMPv4Message(validating: try IPv4Packet(validating: raw).payload)
+            let inner = try icmp.quotedPacket()
+            #expect(inner.source == client4 && inner.destination == server4)
+            #expect(inner.isHeaderChecksumValid)
+            #expect(UInt16(inner.payload[0]) << 8 | UInt16(inner.payload[1]) == 40000)
+        }
+        // The server's own port unreachable gets the same treatment.
+        let unreachable = Packet.icmp(server4, IPv4Address(203, 0, 113, 1), .destinationUnreachable(code: 3),
+                                      payload: Array(sent.prefix(28)))
+        let back = h.send(unreachable, on: h.wan)
+        #expect(PacketSummary.line(for: back.bytes) == "IP 203.0.113.10 > 10.0.1.2: ICMP 203.0.113.10 udp port 33434 unreachable, length 36")
+        // IPv6: packet too big about a masqueraded TCP segment.
+        let syn6 = h.send(Packet.tcp(client6, 40000, server6, 80, flags: .syn), on: h.lan).bytes
+        let ptb = Packet.icmp(IPv6Address("2001:db8:1::77")!, IPv6Address("2001:db8:1::1")!, .packetTooBig(mtu: 1280), payload: syn6)
+        let ptbOut = h.send(ptb, on: h.wan)
+        #expect(ptbOut.verdict == .forward(h.lan))
+        #expect(PacketSummary.line(for: ptbOut.bytes).hasPrefix("IP6 2001:db8:1::77 > fd00:1::2: ICMP6, packet too big, mtu 1280"))
+        #expect(try Packet(parsing: ptbOut.bytes).encoded() == ptbOut.bytes)
+    }
 }

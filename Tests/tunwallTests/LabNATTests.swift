@@ -57,6 +57,21 @@ struct LabNATTests {
             #expect((try? String(contentsOf: peerFile, encoding: .utf8)) == expected, "the server's peer must be the firewall")
         }
 
+        // An ICMP error from beyond the NAT finds the client's socket: UDP to a
+        // closed port of the server comes back as "connection refused".
+        let refused = try Tool.labExec(name, "client", ["python3", "-c", """
+            import socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+            s.connect(("203.0.113.10", 9)); s.send(b"probe")
+            try:
+                s.recv(10); print("answered")
+            except ConnectionRefusedError:
+                print("refused")
+            except socket.timeout:
+                print("timeout")
+            """])
+        #expect(refused.stdout == "refused\n", "port unreachable through the NAT: \(refused.stdout) \(refused.stderr)")
+
         let conntrack = try Tool.run(Tool.binary, ["conntrack", "-L", "--lab", name])
         #expect(conntrack.stdout.contains("src=10.0.1.2 dst=203.0.113.10") && conntrack.stdout.contains("dst=203.0.113.1 sport=8080"),
                 "the reply tuple shows the public address:\n\(conntrack.stdout)")
