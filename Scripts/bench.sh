@@ -7,9 +7,11 @@
 #     per packet for packets of one established TCP connection
 #     (`tunwall bench engine`, with Scripts/malloc-count.c preloaded to count
 #     malloc calls). Targets: 0 allocations, under 200 ns. Then the same for
-#     a 1,000-rule chain every packet walks to its end (`tunwall bench rules`).
+#     a masqueraded connection (`tunwall bench nat`) and for a 1,000-rule
+#     chain every packet walks to its end (`tunwall bench rules`).
 #  2. TCP throughput, one iperf3 stream, client to server:
-#     a. through tunwall (Topologies/basic.json, `tunwall lab up`), and
+#     a. through tunwall (Topologies/basic.json, `tunwall lab up`), and through
+#        tunwall masquerading it (Topologies/masquerade.json), and
 #     b. through Scripts/tun-copy.c, a bare C loop that copies packets between
 #        two TUN devices with the same offloads (IFF_VNET_HDR, TSO),
 #     and their ratio (target >= 0.8).
@@ -41,18 +43,29 @@ cc -O2 -Wall -Wextra -Werror -shared -fPIC -o "$WORK/malloc-count.so" Scripts/ma
 echo "== 1. engine fast path (in process, release build)"
 LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench engine
 echo
+LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench nat
+echo
 LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench rules
 
 echo
+# iperf_through TOPOLOGY: Gbit/s of one iperf3 stream client -> server in that lab.
+iperf_through() {
+    .build/release/tunwall lab up "$1" --name "$LAB" --daemon >/dev/null
+    .build/release/tunwall lab exec --lab "$LAB" server -- iperf3 -s -1 >/dev/null 2>&1 &
+    sleep 1
+    .build/release/tunwall lab exec --lab "$LAB" client -- iperf3 -c 203.0.113.10 -t "$DURATION" -J >"$WORK/iperf.json"
+    .build/release/tunwall stats --lab "$LAB" | sed -n '1,4p' >&2
+    .build/release/tunwall lab down "$LAB" >/dev/null
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e9)' "$WORK/iperf.json"
+}
+
 echo "== 2a. iperf3 through tunwall (${DURATION} s, one stream)"
-.build/release/tunwall lab up Topologies/basic.json --name "$LAB" --daemon >/dev/null
-.build/release/tunwall lab exec --lab "$LAB" server -- iperf3 -s -1 >/dev/null 2>&1 &
-sleep 1
-.build/release/tunwall lab exec --lab "$LAB" client -- iperf3 -c 203.0.113.10 -t "$DURATION" -J >"$WORK/tunwall.json"
-tunwall_bps=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"])' "$WORK/tunwall.json")
-.build/release/tunwall stats --lab "$LAB" | sed -n '1,4p'
-.build/release/tunwall lab down "$LAB" >/dev/null
-printf 'tunwall: %.2f Gbit/s\n' "$(python3 -c "print($tunwall_bps/1e9)")"
+tunwall_gbps=$(iperf_through Topologies/basic.json)
+printf 'tunwall: %.2f Gbit/s\n' "$tunwall_gbps"
+echo
+echo "== 2a'. iperf3 through tunwall masquerading (Topologies/masquerade.json)"
+nat_gbps=$(iperf_through Topologies/masquerade.json)
+printf 'tunwall with masquerade: %.2f Gbit/s\n' "$nat_gbps"
 
 echo
 echo "== 2b. iperf3 through the bare C copy loop (same offloads)"
@@ -60,9 +73,9 @@ Scripts/bench-copyloop.sh "$DURATION" | tee "$WORK/copy.txt"
 copy_gbps=$(grep 'vnet=yes' "$WORK/copy.txt" | sed -E 's/.*: ([0-9.]+) Gbit.*/\1/')
 
 echo
-python3 - "$tunwall_bps" "$copy_gbps" <<'PY'
+python3 - "$tunwall_gbps" "$nat_gbps" "$copy_gbps" <<'PY'
 import sys
-tunwall = float(sys.argv[1]) / 1e9
-copy = float(sys.argv[2])
-print(f"ratio tunwall / copy loop (vnet): {tunwall:.2f} / {copy:.2f} = {tunwall / copy:.2f}  (target >= 0.8)")
+tunwall, nat, copy = (float(x) for x in sys.argv[1:4])
+print(f"ratio tunwall / copy loop (vnet):              {tunwall:.2f} / {copy:.2f} = {tunwall / copy:.2f}  (target >= 0.8)")
+print(f"ratio tunwall masquerading / copy loop (vnet): {nat:.2f} / {copy:.2f} = {nat / copy:.2f}  (target >= 0.8)")
 PY

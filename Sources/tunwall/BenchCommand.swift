@@ -18,16 +18,20 @@ import Wire
 
 enum BenchCommand {
     static func run(_ arguments: [String]) -> Int32 {
-        let usage = "usage: tunwall bench engine|rules [--packets N]"
-        guard let what = arguments.first, what == "engine" || what == "rules" else { return Commands.usageError(usage) }
-        var packets = what == "engine" ? 2_000_000 : 200_000
+        let usage = "usage: tunwall bench engine|nat|rules [--packets N]"
+        guard let what = arguments.first, ["engine", "nat", "rules"].contains(what) else { return Commands.usageError(usage) }
+        var packets = what == "rules" ? 200_000 : 2_000_000
         if arguments.count == 3, arguments[1] == "--packets", let n = Int(arguments[2]), n > 0 {
             packets = n
         } else if arguments.count != 1 {
             return Commands.usageError(usage)
         }
         do {
-            if what == "engine" { try engine(packets: packets) } else { try rules(packets: packets) }
+            switch what {
+            case "engine": try engine(packets: packets, masquerade: false)
+            case "nat": try engine(packets: packets, masquerade: true)
+            default: try rules(packets: packets)
+            }
             return 0
         } catch {
             Output.error("tunwall: \(error)")
@@ -35,15 +39,26 @@ enum BenchCommand {
         }
     }
 
-    static func engine(packets count: Int) throws {
+    /// With `masquerade`, the connection is masqueraded on wan0 (and the
+    /// server's packets are addressed to the public address), so every packet
+    /// is rewritten from its conntrack entry.
+    static func engine(packets count: Int, masquerade: Bool) throws {
         let engine = try Engine(EngineConfiguration(interfaces: [
             InterfaceConfiguration(name: "lan0", addresses: [InterfaceAddress("10.0.1.1/24")!]),
             InterfaceConfiguration(name: "wan0", addresses: [InterfaceAddress("203.0.113.1/24")!]),
         ]))
+        if masquerade {
+            engine.replaceRuleset(try Ruleset.parse("""
+                table ip nat {
+                    chain postrouting { type nat hook postrouting priority srcnat; oifname "wan0" masquerade; }
+                }
+                """, file: "bench-masquerade.nft"))
+        }
         let client = IPv4Address(10, 0, 1, 2), server = IPv4Address(203, 0, 113, 10)
         let timestamps: [TCPOption] = [.noOperation, .noOperation, .timestamps(value: 1, echoReply: 2)]
         func segment(_ fromClient: Bool, _ flags: TCPFlags, _ payload: Int) -> [UInt8] {
-            let (s, d, sp, dp) = fromClient ? (client, server, UInt16(40000), UInt16(5201)) : (server, client, 5201, 40000)
+            let publicClient = masquerade ? IPv4Address(203, 0, 113, 1) : client
+            let (s, d, sp, dp) = fromClient ? (client, server, UInt16(40000), UInt16(5201)) : (server, publicClient, 5201, 40000)
             return Packet.tcp(s, sp, d, dp, flags: flags, sequenceNumber: SeqNumber(1000), acknowledgmentNumber: SeqNumber(2000),
                               options: flags.contains(.syn) ? [] : timestamps,
                               payload: [UInt8](repeating: 0x61, count: payload), ttl: 64).encoded()
@@ -86,7 +101,7 @@ enum BenchCommand {
         let copyElapsed = FirewallRunner.now() - copyStart
         let perPacket = Double(elapsed) / Double(count)
         let copyPerPacket = Double(copyElapsed) / Double(count)
-        print("engine fast path: \(count) packets of one established TCP connection (1500-byte data / 52-byte ACKs)")
+        print("engine fast path\(masquerade ? " with masquerade" : ""): \(count) packets of one established TCP connection (1500-byte data / 52-byte ACKs)")
         print("  forwarded:           \(forwarded) of \(count)")
         print("  ns per packet:       \(format(perPacket - copyPerPacket)) (\(format(perPacket)) including the \(format(copyPerPacket)) ns copy into the buffer)")
         printAllocations(allocations, packets: count, counted: counter != nil)
