@@ -98,6 +98,19 @@ public struct FlowTable: Sendable {
         }
     }
 
+    // The two reads below are `mutating` only for how they are called: through
+    // a class's stored property (the engine's), a non-mutating call copies the
+    // whole table value first (retaining its arrays) on every packet, while a
+    // mutating one works in place.
+
+    /// The entry's status bits, read in place (the per-packet NAT check).
+    @inline(__always)
+    public mutating func status(_ entry: Int) -> ConnStatus { entries[entry].status }
+
+    /// `ConnEntry.translated`, computed in place (no copy of the entry).
+    @inline(__always)
+    public mutating func translated(_ entry: Int, _ direction: Direction) -> ConnTuple { entries[entry].translated(direction) }
+
     public subscript(entry: Int) -> ConnEntry {
         get { entries[entry] }
         _modify { yield &entries[entry] }

@@ -30,13 +30,12 @@ extension Engine {
                         input: InterfaceID, now: Timestamp) -> Verdict? {
         var target: ConnTuple
         if let position = tracking.entry {
-            let entry = conntrack.table[position]
-            guard entry.isTranslated else { return nil }
+            guard !conntrack.table.status(position).isDisjoint(with: [.sourceNAT, .destinationNAT]) else { return nil }
             if tracking.state == .related {
-                translateICMPError(&packet, &parsed, entry, tracking.direction)
+                translateICMPError(&packet, &parsed, conntrack.table[position], tracking.direction)
                 return nil
             }
-            target = entry.translated(tracking.direction)
+            target = conntrack.table.translated(position, tracking.direction)
         } else if tracking.isPending && ruleset.hasNATChains(.prerouting) {
             natPending = parsed.tuple
             switch ruleset.evaluateNAT(.prerouting, &rules, log: &pendingLog) {
@@ -79,9 +78,9 @@ extension Engine {
                    output: InterfaceID, now: Timestamp) -> Verdict? {
         var target: ConnTuple
         if let position = tracking.entry {
-            let entry = conntrack.table[position]
-            guard entry.isTranslated, tracking.state != .related else { return nil }
-            target = entry.translated(tracking.direction)
+            guard tracking.state != .related,
+                  !conntrack.table.status(position).isDisjoint(with: [.sourceNAT, .destinationNAT]) else { return nil }
+            target = conntrack.table.translated(position, tracking.direction)
         } else if tracking.isPending {
             if !natPendingSet { natPending = parsed.tuple }
             if ruleset.hasNATChains(.postrouting) {
