@@ -34,9 +34,9 @@ enum Commands {
                               list tracked connections, in conntrack -L format
       stats [--socket PATH | --lab NAME]
                               packet counters and drops by reason
-      bench engine|rules [--packets N]
+      bench engine|nat|rules [--packets N]
                               ns and heap allocations per packet: the engine's fast path,
-                              or a 1,000-rule chain walked to its end
+                              the same masqueraded, or a 1,000-rule chain walked to its end
       pcap summary FILE       print one tcpdump-style line per packet of a pcap file
                               (link types RAW, IPV4, IPV6, EN10MB, LINUX_SLL)
       help, --help, -h        print this help
