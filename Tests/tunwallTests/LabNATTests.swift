@@ -1,7 +1,8 @@
 // NAT with real programs: in Topologies/masquerade.json the client downloads
 // from the server over IPv4 and IPv6 while the server sees only the
 // firewall's public addresses, and conntrack -L shows the translation in the
-// reply tuple. Needs root.
+// reply tuple; in Topologies/port-forward.json the outside host reaches the
+// DMZ web server through 203.0.113.1:8080 and a forwarded port range. Needs root.
 
 import Foundation
 import Testing
@@ -75,5 +76,52 @@ struct LabNATTests {
         let conntrack = try Tool.run(Tool.binary, ["conntrack", "-L", "--lab", name])
         #expect(conntrack.stdout.contains("src=10.0.1.2 dst=203.0.113.10") && conntrack.stdout.contains("dst=203.0.113.1 sport=8080"),
                 "the reply tuple shows the public address:\n\(conntrack.stdout)")
+    }
+
+    @Test func dmzServerBehindPortForwarding() throws {
+        let lab = "pfw\(getpid() % 100_000)"
+        let topology = repository.appendingPathComponent("Topologies/port-forward.json").path
+        let up = try Tool.run(Tool.binary, ["lab", "up", topology, "--name", lab, "--daemon"])
+        defer { _ = try? Tool.run(Tool.binary, ["lab", "down", lab]) }
+        try #require(up.status == 0, "lab up failed: \(up.stderr)")
+
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tunwall-pfw-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let content = Data("the DMZ says hello\n".utf8)
+        try content.write(to: directory.appendingPathComponent("index.txt"))
+        let web = try Tool.labBackground(lab, "dmz", ["python3", "-m", "http.server", "80", "--bind", "10.0.2.10",
+                                                      "--directory", directory.path])
+        defer { web.terminate() }
+
+        // From outside, the public address and port reach the DMZ server.
+        let fetch = try Tool.labExec(lab, "server", ["curl", "-sS", "--fail", "--retry", "10", "--retry-connrefused",
+                                                      "--retry-delay", "1", "--max-time", "30",
+                                                      "http://203.0.113.1:8080/index.txt"])
+        #expect(fetch.status == 0 && fetch.stdout == "the DMZ says hello\n", "port 8080 -> 10.0.2.10:80: \(fetch.stderr)")
+        // A port of the forwarded range keeps its number.
+        let listener = try Tool.labBackground(lab, "dmz", ["python3", "-c", """
+            import socket
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("10.0.2.10", 5123)); s.listen(); s.settimeout(20)
+            c, peer = s.accept(); c.sendall(b"range ok"); c.close()
+            """])
+        let ranged = try Tool.labExec(lab, "server", ["python3", "-c", """
+            import socket, time
+            for attempt in range(40):
+                try:
+                    c = socket.create_connection(("203.0.113.1", 5123), timeout=2); print(c.recv(20).decode()); break
+                except OSError:
+                    time.sleep(0.25)
+            """])
+        listener.waitUntilExit()
+        #expect(ranged.stdout == "range ok\n", "5123 -> 10.0.2.10:5123: \(ranged.stderr)")
+        // Other ports of the public address lead nowhere.
+        let closed = try Tool.labExec(lab, "server", ["curl", "-sS", "--max-time", "3", "http://203.0.113.1:8081/"])
+        #expect(closed.status != 0)
+
+        let conntrack = try Tool.run(Tool.binary, ["conntrack", "-L", "--lab", lab])
+        #expect(conntrack.stdout.contains("src=203.0.113.10 dst=203.0.113.1") && conntrack.stdout.contains("src=10.0.2.10 dst=203.0.113.10 sport=80"),
+                "the reply tuple shows the DMZ server:\n\(conntrack.stdout)")
     }
 }
