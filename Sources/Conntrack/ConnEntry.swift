@@ -23,6 +23,9 @@ public struct ConnStatus: OptionSet, Sendable, Hashable {
     public static let sourceNAT = ConnStatus(rawValue: 1 << 3)
     /// IPS_DST_NAT: the destination is translated (DNAT, redirect).
     public static let destinationNAT = ConnStatus(rawValue: 1 << 4)
+    /// IPS_SEQ_ADJUST: a helper changed a payload's length; sequence numbers
+    /// and acknowledgments are shifted (FlowTable.adjustment).
+    public static let sequenceAdjusted = ConnStatus(rawValue: 1 << 5)
 }
 
 public struct ConnEntry: Sendable {

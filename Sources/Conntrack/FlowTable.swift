@@ -15,6 +15,8 @@
 // Expiry is lazy: a lookup that finds an expired entry removes it and misses;
 // `sweep` walks a few entries per call to reclaim the rest. No timers.
 
+import Wire
+
 public struct FlowTable: Sendable {
     public let capacity: Int
     public private(set) var count = 0
@@ -25,6 +27,10 @@ public struct FlowTable: Sendable {
     var sweepCursor = 0
     var evictionCursor = 0
     var nextID: UInt32 = 1
+    /// Sequence adjustments of the few connections a helper rewrote, by entry
+    /// position: [original direction, reply direction]. Kept apart so that
+    /// entries stay plain values and other connections pay nothing.
+    var adjustments: [Int32: [SequenceAdjustment]] = [:]
     /// Secret keys of the index hash, drawn when the table is made.
     let keys: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
 
@@ -98,6 +104,23 @@ public struct FlowTable: Sendable {
         }
     }
 
+    // MARK: Sequence adjustment
+
+    /// Records that the segment of `direction` starting at `position` was
+    /// rewritten `delta` bytes longer (SequenceAdjustment.record).
+    public mutating func recordAdjustment(_ entry: Int, _ direction: Direction, at position: SeqNumber, delta: Int32) {
+        guard entry >= 0, entry < capacity, entries[entry].inUse, delta != 0 else { return }
+        var both = adjustments[Int32(entry)] ?? [SequenceAdjustment(), SequenceAdjustment()]
+        both[direction.rawValue].record(at: position, delta: delta)
+        adjustments[Int32(entry)] = both
+        entries[entry].status.insert(.sequenceAdjusted)
+    }
+
+    /// The adjustment of `direction` of a connection (empty if none).
+    public func adjustment(_ entry: Int, _ direction: Direction) -> SequenceAdjustment {
+        adjustments[Int32(entry)]?[direction.rawValue] ?? SequenceAdjustment()
+    }
+
     // The two reads below are `mutating` only for how they are called: through
     // a class's stored property (the engine's), a non-mutating call copies the
     // whole table value first (retaining its arrays) on every packet, while a
@@ -159,6 +182,10 @@ public struct FlowTable: Sendable {
         unplace(reference: position << 1)
         unplace(reference: position << 1 | 1)
         entries[position].inUse = false
+        if entries[position].status.contains(.sequenceAdjusted) {
+            entries[position].status.remove(.sequenceAdjusted)
+            adjustments[Int32(position)] = nil
+        }
         freeList.append(Int32(position))
         count -= 1
     }

@@ -221,6 +221,11 @@ public final class Engine {
         // srcnat: SNAT and masquerade, and the source half of translated connections.
         if let stop = natSource(&packet, &parsed, tracking, output: route.interface, now: now) { return stop }
 
+        // Sequence adjustment of connections a helper rewrote.
+        if let position = tracking.entry, tracking.state != .related {
+            adjustSequence(&packet, parsed, entry: position, direction: tracking.direction)
+        }
+
         // Confirm: a new connection enters the table only now.
         guard confirm(&tracking, now: now) else { return drop(.conntrackFull) }
         if fragmentOnOutput { return fragment(&packet, parsed, mtu: mtu, to: route.interface) }
