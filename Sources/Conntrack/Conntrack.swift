@@ -99,6 +99,9 @@ public struct Conntrack: Sendable {
     /// enters it (one packet is in the pipeline at a time).
     public private(set) var pending: ConnEntry
     public private(set) var invalidCounts: [UInt64] = Array(repeating: 0, count: InvalidReason.allCases.count)
+    /// Events for `conntrack -E`, collected only while someone listens.
+    public private(set) var eventsEnabled = false
+    private var pendingEvents: [ConntrackEvent] = []
 
     public init(capacity: Int = 65_536, timeouts: ConntrackTimeouts = .linux) {
         table = FlowTable(capacity: capacity)
@@ -199,7 +202,19 @@ public struct Conntrack: Sendable {
     /// changed in place in the table.
     private mutating func update(_ position: Int, _ direction: Direction, _ packet: TrackedPacket,
                                  now: Timestamp) -> TrackResult {
+        let before = eventsEnabled ? (table[position].tcpState, table[position].status) : (.none, [])
         let outcome = Self.apply(&table[position], direction, packet, now: now, timeouts: timeouts)
+        if eventsEnabled {
+            let entry = table[position]
+            // ctnetlink sends UPDATE when the protocol state or the status changes.
+            var status = entry.status
+            status.remove(.sequenceAdjusted)
+            var old = before.1
+            old.remove(.sequenceAdjusted)
+            if entry.tcpState != before.0 || status != old {
+                pendingEvents.append(ConntrackEvent(kind: .update, entry: entry, time: now))
+            }
+        }
         switch outcome {
         case .invalid:
             return .invalid(.tcpTransition)
@@ -338,11 +353,32 @@ public struct Conntrack: Sendable {
         switch table.insert(pending, now: now) {
         case .success(let position):
             result.entry = position
+            if eventsEnabled { pendingEvents.append(ConntrackEvent(kind: .new, entry: table[position], time: now)) }
             return true
         case .failure(let error):
             invalidCounts[(error == .full ? InvalidReason.tableFull : .clash).rawValue] += 1
             return false
         }
+    }
+
+    /// Turns event collection on or off (on while a `conntrack -E` listens).
+    public mutating func setEventsEnabled(_ enabled: Bool) {
+        eventsEnabled = enabled
+        table.recordsRemovals = enabled
+        if !enabled {
+            pendingEvents.removeAll()
+            table.destroyed.removeAll()
+        }
+    }
+
+    /// The events since the last call, in order, DESTROY ones last.
+    public mutating func takeEvents(now: Timestamp) -> [ConntrackEvent] {
+        guard eventsEnabled, !(pendingEvents.isEmpty && table.destroyed.isEmpty) else { return [] }
+        var events = pendingEvents
+        events += table.destroyed.map { ConntrackEvent(kind: .destroy, entry: $0, time: now) }
+        pendingEvents.removeAll(keepingCapacity: true)
+        table.destroyed.removeAll(keepingCapacity: true)
+        return events
     }
 
     /// Removes connections that expired; a few per call (see FlowTable.sweep).

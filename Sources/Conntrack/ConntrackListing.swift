@@ -51,6 +51,38 @@ extension ConnEntry {
     }
 }
 
+/// One `conntrack -E` event: a connection entered the table, changed state
+/// or status, or left it.
+public struct ConntrackEvent: Sendable {
+    public enum Kind: Sendable { case new, update, destroy }
+    public let kind: Kind
+    public let entry: ConnEntry
+    public let time: Timestamp
+
+    /// As `conntrack -E` prints it: "    [NEW] ", " [UPDATE] ", "[DESTROY] ",
+    /// then the entry; DESTROY carries the counters and no timeout or state.
+    public var line: String {
+        let proto = ConnEntry.protocolName(entry.original.protocol).padding(8) + " \(entry.original.protocol.rawValue) "
+        switch kind {
+        case .new, .update:
+            var text = (kind == .new ? "    [NEW] " : " [UPDATE] ") + proto + "\(entry.secondsLeft(now: time)) "
+            if entry.original.protocol == .tcp { text += "\(entry.tcpState) " }
+            text += ConnEntry.tupleText(entry.original)
+            if !entry.hasSeenReply { text += "[UNREPLIED] " }
+            text += ConnEntry.tupleText(entry.reply)
+            if entry.isAssured { text += "[ASSURED] " }
+            return String(text.dropLast())
+        case .destroy:
+            var text = "[DESTROY] " + proto + ConnEntry.tupleText(entry.original)
+            text += "packets=\(entry.packets.original) bytes=\(entry.bytes.original) "
+            if !entry.hasSeenReply { text += "[UNREPLIED] " }
+            text += ConnEntry.tupleText(entry.reply) + "packets=\(entry.packets.reply) bytes=\(entry.bytes.reply) "
+            if entry.isAssured { text += "[ASSURED] " }
+            return String(text.dropLast())
+        }
+    }
+}
+
 extension Conntrack {
     /// Every live entry, oldest first, one conntrack -L line each.
     public func listing(now: Timestamp) -> [String] {

@@ -31,6 +31,9 @@ public struct FlowTable: Sendable {
     /// position: [original direction, reply direction]. Kept apart so that
     /// entries stay plain values and other connections pay nothing.
     var adjustments: [Int32: [SequenceAdjustment]] = [:]
+    /// While true, removed entries are kept in `destroyed` for events.
+    public var recordsRemovals = false
+    public internal(set) var destroyed: [ConnEntry] = []
     /// Secret keys of the index hash, drawn when the table is made.
     let keys: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
 
@@ -181,6 +184,7 @@ public struct FlowTable: Sendable {
         guard position >= 0, position < capacity, entries[position].inUse else { return }
         unplace(reference: position << 1)
         unplace(reference: position << 1 | 1)
+        if recordsRemovals { destroyed.append(entries[position]) }
         entries[position].inUse = false
         if entries[position].status.contains(.sequenceAdjusted) {
             entries[position].status.remove(.sequenceAdjusted)

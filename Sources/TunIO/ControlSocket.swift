@@ -19,6 +19,14 @@ import Glibc
 /// Largest request line, newline included.
 let controlRequestLimit = 4096
 
+/// What a request gets: a text and the connection closed, or a text and the
+/// connection kept open for everything `broadcast` sends later (a stream
+/// such as `conntrack -E`).
+public enum ControlReply: Sendable {
+    case text(String)
+    case subscribe(String)
+}
+
 /// The listening side of the control socket. Not Sendable: the event loop's
 /// thread owns it.
 public final class ControlServer {
@@ -29,6 +37,11 @@ public final class ControlServer {
     /// Device and inode of the socket file we bound, so `close()` unlinks only
     /// our own file, not one a later server put in its place.
     private let boundFile: (device: UInt64, inode: UInt64)
+    /// Connections kept open for `broadcast` (stream requests).
+    private var subscribers: [Int32] = []
+
+    /// How many clients listen to `broadcast`.
+    public var subscriberCount: Int { subscribers.count }
 
     /// Binds a Unix stream socket at `path` with mode 0600 and listens.
     /// A socket file nobody listens on (a crashed run's) is unlinked first;
@@ -78,6 +91,11 @@ public final class ControlServer {
     /// stays silent or hangs up gets nothing. Never throws: one bad client must
     /// not stop the firewall.
     public func acceptPending(_ handler: (String) -> String) {
+        acceptPending { (request: String) -> ControlReply in .text(handler(request)) }
+    }
+
+    /// The same, for handlers that may answer with a stream.
+    public func acceptPending(_ handler: (String) -> ControlReply) {
         while fileDescriptor >= 0 {
             let listener = fileDescriptor
             let accepted: Int?
@@ -90,14 +108,32 @@ public final class ControlServer {
                 return
             }
             guard let client = accepted.map({ Int32($0) }) else { return }  // EAGAIN: none left
-            serve(client, handler)
-            Syscall.close(client)
+            if serve(client, handler) {
+                subscribers.append(client)
+            } else {
+                Syscall.close(client)
+            }
+        }
+    }
+
+    /// Sends `text` to every stream client without ever waiting: a client
+    /// that has gone, or cannot keep up (its socket buffer full), is dropped.
+    public func broadcast(_ text: String) {
+        guard !subscribers.isEmpty else { return }
+        let bytes = Array(text.utf8)
+        subscribers.removeAll { fd in
+            let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            if sent == bytes.count { return false }
+            Syscall.close(fd)
+            return true
         }
     }
 
     /// Closes the listening socket and unlinks `path` (if it is still our file). Idempotent.
     public func close() {
         guard fileDescriptor >= 0 else { return }
+        for fd in subscribers { Syscall.close(fd) }
+        subscribers.removeAll()
         Syscall.close(fileDescriptor)
         fileDescriptor = -1
         var status = stat()
@@ -106,16 +142,23 @@ public final class ControlServer {
         }
     }
 
-    private func serve(_ client: Int32, _ handler: (String) -> String) {
+    /// Serves one request; true if the client stays as a stream subscriber.
+    private func serve(_ client: Int32, _ handler: (String) -> ControlReply) -> Bool {
         setTimeouts(client, seconds: 2)
-        let response: String
+        let reply: ControlReply
         switch readRequestLine(client, limit: controlRequestLimit) {
-        case .line(let request): response = handler(request)
-        case .tooLong: response = "error: request longer than \(controlRequestLimit) bytes\n"
-        case .notUTF8: response = "error: request is not UTF-8\n"
-        case .none: return
+        case .line(let request): reply = handler(request)
+        case .tooLong: reply = .text("error: request longer than \(controlRequestLimit) bytes\n")
+        case .notUTF8: reply = .text("error: request is not UTF-8\n")
+        case .none: return false
         }
-        _ = try? writeAll(client, response, call: "send(\(path))")
+        switch reply {
+        case .text(let response):
+            _ = try? writeAll(client, response, call: "send(\(path))")
+            return false
+        case .subscribe(let greeting):
+            return (try? writeAll(client, greeting, call: "send(\(path))")) != nil
+        }
     }
 
     /// Connect first: if a server answers, the path is taken; if nobody does
@@ -140,8 +183,34 @@ public final class ControlServer {
     }
 }
 
-/// The client side: one request, one response.
+/// The client side: one request, one response (or a stream).
 public enum ControlClient {
+    /// Sends `request` and hands every chunk that arrives to `output` until
+    /// the server closes (a stream such as `conntrack -E` runs until the
+    /// firewall stops or the user interrupts).
+    public static func stream(_ request: String, to path: String, output: (String) -> Void) throws(SystemError) {
+        var address = try unixAddress(path, call: "connect")
+        let fd = Int32(try Syscall.require("socket(AF_UNIX)") {
+            Int(socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0))
+        })
+        defer { Syscall.close(fd) }
+        _ = try Syscall.require("connect(\(path))") {
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Int(connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)))
+                }
+            }
+        }
+        try writeAll(fd, request + "\n", call: "send(\(path))")
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 16384, alignment: 1)
+        defer { chunk.deallocate() }
+        while true {
+            guard let count = try Syscall.call("recv(\(path))", { recv(fd, chunk.baseAddress, chunk.count, 0) }),
+                  count > 0 else { return }
+            output(String(decoding: chunk[0..<count], as: UTF8.self))
+        }
+    }
+
     /// Connects to `path`, sends `request` + "\n", reads the response to EOF.
     /// Errors name the call and the path, e.g. "connect(/run/tunwall/x.sock):
     /// No such file or directory"; a server silent for `timeoutSeconds` gives

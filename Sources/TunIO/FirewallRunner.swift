@@ -55,8 +55,9 @@ public final class FirewallRunner {
     }
 
     /// Runs until SIGINT or SIGTERM. `onReload` is called for SIGHUP;
-    /// `handle` answers control requests (one line in, text out).
-    public func run(onReload: () -> Void, handle: (String) -> String) throws(SystemError) {
+    /// `handle` answers control requests (one line in, text or a stream out);
+    /// conntrack events go to the stream clients.
+    public func run(onReload: () -> Void, handle: (String) -> ControlReply) throws(SystemError) {
         var lastTick = Self.now()
         while running {
             var readyDevices = 0
@@ -84,6 +85,7 @@ public final class FirewallRunner {
                 }
             }
             if controlReady, let control { control.acceptPending(handle) }
+            publishEvents()
             let now = Self.now()
             if now - lastTick >= nanosecondsPerSecond {
                 engine.tick(now: now)
@@ -106,6 +108,17 @@ public final class FirewallRunner {
                 offset += n
             }
         }
+    }
+
+    /// `conntrack -E`: events are collected only while someone listens.
+    private func publishEvents() {
+        guard let control else { return }
+        let listening = control.subscriberCount > 0
+        if listening != engine.conntrack.eventsEnabled { engine.conntrack.setEventsEnabled(listening) }
+        guard listening else { return }
+        let events = engine.conntrack.takeEvents(now: Self.now())
+        guard !events.isEmpty else { return }
+        control.broadcast(events.map { $0.line + "\n" }.joined())
     }
 
     /// Asks the loop to end after the current round.

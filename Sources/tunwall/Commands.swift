@@ -32,6 +32,8 @@ enum Commands {
                               errors is refused and the running ruleset stays (also SIGHUP)
       conntrack -L [--socket PATH | --lab NAME]
                               list tracked connections, in conntrack -L format
+      conntrack -E [--socket PATH | --lab NAME]
+                              follow connection events (NEW, UPDATE, DESTROY) as conntrack -E
       stats [--socket PATH | --lab NAME]
                               packet counters and drops by reason
       bench engine|nat|rules [--packets N]
@@ -97,12 +99,17 @@ enum Output {
     static func error(_ text: String) {
         var message = text
         if !message.hasSuffix("\n") { message += "\n" }
-        // write(2) on fd 2 rather than the C `stderr` global, which Swift 6
-        // rejects as shared mutable state.
-        var bytes = Array(message.utf8)
+        unbuffered(message, to: 2)
+    }
+
+    /// write(2) straight to `fd`, for stderr and for streams that must show
+    /// each line as it comes (the C `stdout`/`stderr` globals are shared
+    /// mutable state Swift 6 rejects).
+    static func unbuffered(_ text: String, to fd: Int32) {
+        var bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
+            let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { return }
             offset += n

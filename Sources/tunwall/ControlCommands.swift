@@ -10,11 +10,27 @@ import TunIO
 
 enum ControlCommands {
     static func conntrack(_ arguments: [String]) -> Int32 {
-        guard arguments.first == "-L" else {
-            return Commands.usageError("usage: tunwall conntrack -L [--socket PATH | --lab NAME]")
+        let usage = "usage: tunwall conntrack -L|-E [--socket PATH | --lab NAME]"
+        guard let mode = arguments.first, mode == "-L" || mode == "-E",
+              let path = socketPath(Array(arguments.dropFirst())) else {
+            return Commands.usageError(usage)
         }
-        guard let path = socketPath(Array(arguments.dropFirst())) else {
-            return Commands.usageError("usage: tunwall conntrack -L [--socket PATH | --lab NAME]")
+        if mode == "-E" {
+            // Events as they happen, until the firewall stops or Ctrl-C /
+            // SIGTERM end us. A parent may have left those signals blocked
+            // (test runners do), and a blocked SIGTERM would never stop us.
+            var signals = sigset_t()
+            sigemptyset(&signals)
+            sigaddset(&signals, SIGINT)
+            sigaddset(&signals, SIGTERM)
+            pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+            do {
+                try ControlClient.stream("conntrack -E", to: path) { text in Output.unbuffered(text, to: 1) }
+                return 0
+            } catch {
+                Output.error("tunwall: \(error) (is the firewall running?)")
+                return 1
+            }
         }
         guard let response = ask("conntrack -L", path) else { return 1 }
         print(response, terminator: "")

@@ -147,7 +147,12 @@ enum RunCommand {
 
 /// What the control socket answers. An error starts with "error: ".
 enum ControlRequests {
-    static func respond(to request: String, engine: Engine, reloader: Reloader) -> String {
+    static func respond(to request: String, engine: Engine, reloader: Reloader) -> ControlReply {
+        if request.trimmingWhitespace() == "conntrack -E" { return .subscribe("") }
+        return .text(answer(request, engine: engine, reloader: reloader))
+    }
+
+    static func answer(_ request: String, engine: Engine, reloader: Reloader) -> String {
         let now = FirewallRunner.now()
         let text = request.trimmingWhitespace()
         switch text {

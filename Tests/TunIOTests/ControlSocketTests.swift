@@ -215,3 +215,35 @@ final class ResultBox<T>: @unchecked Sendable {
         return value!
     }
 }
+
+@Suite struct ControlStreamTests {
+    @Test func subscribersReceiveBroadcasts() throws {
+        let path = "/tmp/tunwall-stream-\(getpid()).sock"
+        let server = try ControlServer(path: path)
+        defer { server.close() }
+        let received = ReceivedText()
+        let thread = Thread {
+            try? ControlClient.stream("follow", to: path) { received.append($0) }
+        }
+        thread.start()
+        var waited = 0
+        while server.subscriberCount == 0 && waited < 200 {
+            server.acceptPending { (request: String) -> ControlReply in request == "follow" ? .subscribe("hello\n") : .text("no\n") }
+            usleep(10_000)
+            waited += 1
+        }
+        #expect(server.subscriberCount == 1)
+        server.broadcast("event 1\n")
+        server.broadcast("event 2\n")
+        for _ in 0..<100 where received.text != "hello\nevent 1\nevent 2\n" { usleep(10_000) }
+        #expect(received.text == "hello\nevent 1\nevent 2\n")
+        server.close()
+    }
+}
+
+final class ReceivedText: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = ""
+    func append(_ text: String) { lock.lock(); value += text; lock.unlock() }
+    var text: String { lock.lock(); defer { lock.unlock() }; return value }
+}

@@ -27,6 +27,17 @@ struct LabNATTests {
                                                               "--directory", directory.path])
         defer { server.terminate() }
 
+        // conntrack -E follows the connections as they come.
+        let eventsFile = directory.appendingPathComponent("events.txt")
+        FileManager.default.createFile(atPath: eventsFile.path, contents: nil)
+        let events = Process()
+        events.executableURL = Tool.binary
+        events.arguments = ["conntrack", "-E", "--lab", name]
+        events.standardOutput = try FileHandle(forWritingTo: eventsFile)
+        try events.run()
+        defer { if events.isRunning { events.terminate() } }
+        Thread.sleep(forTimeInterval: 0.3)
+
         for url in ["http://203.0.113.10:8080/file.bin", "http://[2001:db8:1::10]:8080/file.bin"] {
             let output = directory.appendingPathComponent("download")
             let curl = try Tool.labExec(name, "client", ["curl", "-sS", "--fail", "--retry", "10", "--retry-connrefused",
@@ -34,6 +45,14 @@ struct LabNATTests {
             #expect(curl.status == 0, "curl \(url): \(curl.stderr)")
             #expect(try Data(contentsOf: output) == content, "\(url): the file arrived changed")
         }
+
+        Thread.sleep(forTimeInterval: 0.3)
+        events.terminate()
+        events.waitUntilExit()
+        let stream = (try? String(contentsOf: eventsFile, encoding: .utf8)) ?? ""
+        #expect(stream.contains("    [NEW] tcp      6 ") && stream.contains("dst=203.0.113.1 sport=8080"),
+                "conntrack -E shows the new, translated connection:\n\(stream)")
+        #expect(stream.contains(" [UPDATE] tcp      6 432000 ESTABLISHED src=10.0.1.2") && stream.contains("[ASSURED]"))
 
         // Who does the server see? A one-shot listener prints its peer.
         for (family, bind, connect, expected) in [("AF_INET", "203.0.113.10", "203.0.113.10", "203.0.113.1"),
