@@ -152,4 +152,30 @@ import Wire
         #expect(PacketSummary.line(for: ptbOut.bytes).hasPrefix("IP6 2001:db8:1::77 > fd00:1::2: ICMP6, packet too big, mtu 1280"))
         #expect(try Packet(parsing: ptbOut.bytes).encoded() == ptbOut.bytes)
     }
+
+    /// A GSO super-packet is translated whole: addresses rewritten once, the
+    /// partial checksum moved by exactly the address change, the virtio
+    /// header untouched, so every segment the kernel cuts from it is right.
+    @Test func superPacketsAreTranslatedWhole() throws {
+        let h = try harness(Self.masquerade)
+        h.send(Packet.tcp(client4, 40000, server4, 80, flags: .syn, sequenceNumber: SeqNumber(1)), on: h.lan)
+        h.send(Packet.tcp(server4, 80, IPv4Address(203, 0, 113, 1), 40000, flags: [.syn, .ack], sequenceNumber: SeqNumber(9),
+                          acknowledgmentNumber: SeqNumber(2)), on: h.wan)
+        var bytes = Packet.tcp(client4, 40000, server4, 80, flags: .ack, sequenceNumber: SeqNumber(2),
+                               acknowledgmentNumber: SeqNumber(10), options: [.noOperation, .noOperation,
+                               .timestamps(value: 1, echoReply: 2)], payload: [UInt8](repeating: 9, count: 30_000)).encoded()
+        let partial = Checksum.pseudoHeaderSum(source: client4, destination: server4, protocol: .tcp, length: 0)
+        bytes[36] = UInt8(partial >> 8)
+        bytes[37] = UInt8(partial & 0xff)
+        let gso = VirtioNetHeader(flags: .needsChecksum, gsoType: .tcpv4, headerLength: 52, gsoSize: 1448,
+                                  checksumStart: 20, checksumOffset: 16)
+        let (verdict, out) = h.send(bytes, on: h.lan, virtio: gso)
+        #expect(verdict == .forward(h.wan))
+        #expect(h.buffer.virtio == gso)
+        #expect(out.count == bytes.count)
+        #expect(Array(out[12..<16]) == [203, 0, 113, 1])
+        let expected = Checksum.updatePartial(partial, old: client4, new: IPv4Address(203, 0, 113, 1))
+        #expect(UInt16(out[36]) << 8 | UInt16(out[37]) == expected)
+        #expect(Array(out[52...]) == Array(bytes[52...]), "the payload is not touched")
+    }
 }

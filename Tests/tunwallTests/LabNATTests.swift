@@ -92,6 +92,27 @@ struct LabNATTests {
             """])
         #expect(refused.stdout == "refused\n", "port unreachable through the NAT: \(refused.stdout) \(refused.stderr)")
 
+        // A probe with a small TTL dies beyond the NAT: the server, routing for
+        // 198.51.100.0/24 (a veth pair of its own; this kernel has no dummy
+        // devices), sends time exceeded to 203.0.113.1, and the client's socket
+        // gets it (IP_RECVERR = 11: EHOSTUNREACH on the next recv).
+        let routerSetUp = try Tool.labExec(name, "server", ["sh", "-c",
+            "ip link add twv0 type veth peer name twv1 && ip addr add 198.51.100.1/24 dev twv0 "
+            + "&& ip link set twv0 up && ip link set twv1 up && sysctl -qw net.ipv4.ip_forward=1"])
+        #expect(routerSetUp.status == 0, "\(routerSetUp.stderr)")
+        let probe = try Tool.labExec(name, "client", ["python3", "-c", """
+            import socket, errno
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 2)
+            s.setsockopt(socket.IPPROTO_IP, 11, 1)
+            s.connect(("198.51.100.7", 33434)); s.send(b"probe")
+            try:
+                s.recv(10); print("answered")
+            except OSError as e:
+                print(errno.errorcode.get(e.errno, "timeout"))
+            """])
+        #expect(probe.stdout == "EHOSTUNREACH\n", "time exceeded through the NAT: \(probe.stdout) \(probe.stderr)")
+
         let conntrack = try Tool.run(Tool.binary, ["conntrack", "-L", "--lab", name])
         #expect(conntrack.stdout.contains("src=10.0.1.2 dst=203.0.113.10") && conntrack.stdout.contains("dst=203.0.113.1 sport=8080"),
                 "the reply tuple shows the public address:\n\(conntrack.stdout)")
