@@ -178,4 +178,33 @@ import Wire
         #expect(UInt16(out[36]) << 8 | UInt16(out[37]) == expected)
         #expect(Array(out[52...]) == Array(bytes[52...]), "the payload is not touched")
     }
+
+    @Test func fullyRandomNeverKeepsThePort() throws {
+        let h = try harness("""
+            table ip nat {
+                chain postrouting { type nat hook postrouting priority srcnat; oifname "wan0" masquerade fully-random; }
+            }
+            """)
+        var ports: Set<UInt16> = []
+        for client in UInt16(1)...20 {
+            let out = h.send(Packet.udp(client4, 40000 + client, server4, 53), on: h.lan).bytes
+            let port = UInt16(out[20]) << 8 | UInt16(out[21])
+            #expect(port != 40000 + client && port >= 1024)
+            ports.insert(port)
+        }
+        #expect(ports.count == 20, "every mapping is its own")
+    }
+
+    @Test func redirectSendsToTheFirewallItself() throws {
+        let h = try harness("""
+            table ip nat {
+                chain prerouting { type nat hook prerouting priority dstnat; iifname "lan0" udp dport 53 redirect to :5353; }
+            }
+            """)
+        // Redirected to 10.0.1.1:5353, where the firewall serves nothing: port unreachable.
+        #expect(h.send(Packet.udp(client4, 40000, server4, 53), on: h.lan).verdict == .drop(.localNoService))
+        let out = h.generated()
+        #expect(out.count == 1)
+        #expect(PacketSummary.line(for: out[0].bytes).contains("udp port 5353 unreachable"))
+    }
 }
