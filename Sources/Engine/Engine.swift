@@ -314,12 +314,9 @@ public final class Engine {
     private func decrementTTL(_ bytes: UnsafeMutableRawBufferPointer, _ parsed: ParsedPacket) {
         switch parsed.family {
         case .ipv4:
-            let word = UInt16(bytes[8]) << 8 | UInt16(bytes[9])
+            let word = bytes.be16(8)
             bytes[8] &-= 1
-            let checksum = UInt16(bytes[10]) << 8 | UInt16(bytes[11])
-            let updated = Checksum.update(checksum, old: word, new: word &- 0x100)
-            bytes[10] = UInt8(updated >> 8)
-            bytes[11] = UInt8(updated & 0xff)
+            bytes.setBE16(Checksum.update(bytes.be16(10), old: word, new: word &- 0x100), at: 10)
         case .ipv6:
             bytes[7] &-= 1
         }

@@ -42,7 +42,7 @@ enum HeaderRewrite {
             case .tcp where bytes.count >= l4 + 18: checksumAt = l4 + 16
             case .udp where bytes.count >= l4 + 8:
                 // UDP over IPv4 may say "no checksum" (0): it stays 0.
-                if !(parsed.family == .ipv4 && load16(bytes, l4 + 6) == 0) { checksumAt = l4 + 6 }
+                if !(parsed.family == .ipv4 && bytes.be16(l4 + 6) == 0) { checksumAt = l4 + 6 }
             case .icmp where bytes.count >= l4 + 8:
                 checksumAt = l4 + 2
                 pseudoCovers = false   // ICMPv4 has no pseudo-header
@@ -53,22 +53,24 @@ enum HeaderRewrite {
         // Address.
         switch parsed.family {
         case .ipv4:
-            let old = IPv4Address(load32(bytes, addressOffset))
+            let old = IPv4Address(bytes.be32(addressOffset))
             let new = IPv4Address(UInt32(truncatingIfNeeded: address.low))
             guard old != new else { break }
-            store32(bytes, addressOffset, new.value)
-            store16(bytes, 10, Checksum.update(load16(bytes, 10), old: old, new: new))
+            bytes.setBE32(new.value, at: addressOffset)
+            bytes.setBE16(Checksum.update(bytes.be16(10), old: old, new: new), at: 10)
             if let at = checksumAt, pseudoCovers {
-                store16(bytes, at, partial ? Checksum.updatePartial(load16(bytes, at), old: old, new: new)
-                                           : nonZeroUDP(Checksum.update(load16(bytes, at), old: old, new: new), parsed))
+                let value = partial ? Checksum.updatePartial(bytes.be16(at), old: old, new: new)
+                                    : nonZeroUDP(Checksum.update(bytes.be16(at), old: old, new: new), parsed)
+                bytes.setBE16(value, at: at)
             }
         case .ipv6:
             let old = IPv6Address(loadingFrom: bytes.readOnly, at: addressOffset)
             guard old != address else { break }
             address.store(to: bytes, at: addressOffset)
             if let at = checksumAt, pseudoCovers {
-                store16(bytes, at, partial ? Checksum.updatePartial(load16(bytes, at), old: old, new: address)
-                                           : nonZeroUDP(Checksum.update(load16(bytes, at), old: old, new: address), parsed))
+                let value = partial ? Checksum.updatePartial(bytes.be16(at), old: old, new: address)
+                                    : nonZeroUDP(Checksum.update(bytes.be16(at), old: old, new: address), parsed)
+                bytes.setBE16(value, at: at)
             }
         }
         // Port, or the ICMP query identifier (only on the source side).
@@ -84,33 +86,18 @@ enum HeaderRewrite {
             return
         }
         guard bytes.count >= at + 2 else { return }
-        let old = load16(bytes, at)
+        let old = bytes.be16(at)
         guard old != port else { return }
-        store16(bytes, at, port)
+        bytes.setBE16(port, at: at)
         // A partial checksum is finished over the data later: nothing to patch
         // (ICMP is never offloaded, so its checksum is always whole).
         if let sum = checksumAt, !(partial && parsed.l4Protocol != .icmp && parsed.l4Protocol != .icmpv6) {
-            store16(bytes, sum, nonZeroUDP(Checksum.update(load16(bytes, sum), old: old, new: port), parsed))
+            bytes.setBE16(nonZeroUDP(Checksum.update(bytes.be16(sum), old: old, new: port), parsed), at: sum)
         }
     }
 
     /// UDP sends a computed 0 as 0xffff (RFC 768), since 0 means "none".
     private static func nonZeroUDP(_ checksum: UInt16, _ parsed: ParsedPacket) -> UInt16 {
         parsed.l4Protocol == .udp && checksum == 0 ? 0xffff : checksum
-    }
-
-    @inline(__always) static func load16(_ b: UnsafeMutableRawBufferPointer, _ i: Int) -> UInt16 {
-        UInt16(b[i]) << 8 | UInt16(b[i + 1])
-    }
-    @inline(__always) static func store16(_ b: UnsafeMutableRawBufferPointer, _ i: Int, _ v: UInt16) {
-        b[i] = UInt8(v >> 8)
-        b[i + 1] = UInt8(v & 0xff)
-    }
-    @inline(__always) static func load32(_ b: UnsafeMutableRawBufferPointer, _ i: Int) -> UInt32 {
-        UInt32(load16(b, i)) << 16 | UInt32(load16(b, i + 2))
-    }
-    @inline(__always) static func store32(_ b: UnsafeMutableRawBufferPointer, _ i: Int, _ v: UInt32) {
-        store16(b, i, UInt16(v >> 16))
-        store16(b, i + 2, UInt16(v & 0xffff))
     }
 }

@@ -184,12 +184,12 @@ enum PacketParser {
         switch tuple.protocol {
         case .tcp, .udp, .sctp:
             guard l4.count >= 4 else { return false }
-            tuple.sourcePort = l4.loadUnaligned(fromByteOffset: 0, as: UInt16.self).bigEndian
-            tuple.destinationPort = l4.loadUnaligned(fromByteOffset: 2, as: UInt16.self).bigEndian
+            tuple.sourcePort = l4.be16(0)
+            tuple.destinationPort = l4.be16(2)
         case .icmp, .icmpv6:
             guard l4.count >= 8 else { return false }
-            tuple.destinationPort = UInt16(l4[0]) << 8 | UInt16(l4[1])
-            tuple.sourcePort = l4.loadUnaligned(fromByteOffset: 4, as: UInt16.self).bigEndian
+            tuple.destinationPort = l4.be16(0)  // type << 8 | code
+            tuple.sourcePort = l4.be16(4)
         default:
             break
         }

@@ -30,10 +30,10 @@ extension Engine {
         switch parsed.family {
         case .ipv4:
             packet.tos = bytes[1]
-            packet.ipIdentification = UInt16(bytes[4]) << 8 | UInt16(bytes[5])
+            packet.ipIdentification = bytes.be16(4)
             packet.dontFragment = parsed.dontFragment
         case .ipv6:
-            let word = UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3])
+            let word = bytes.be32(0)
             packet.tos = UInt8(truncatingIfNeeded: word >> 20)
             packet.flowLabel = word & 0x000f_ffff
         }
@@ -45,8 +45,8 @@ extension Engine {
             packet.destinationPort = parsed.tuple.destinationPort
             packet.tcpFlags = parsed.tracked.tcpFlags
             if l4.count >= 20 {
-                packet.tcpWindow = UInt16(l4[14]) << 8 | UInt16(l4[15])
-                packet.tcpUrgentPointer = UInt16(l4[18]) << 8 | UInt16(l4[19])
+                packet.tcpWindow = l4.be16(14)
+                packet.tcpUrgentPointer = l4.be16(18)
             }
         case .udp:
             packet.sourcePort = parsed.tuple.sourcePort
@@ -55,8 +55,8 @@ extension Engine {
             if l4.count >= 8 {
                 packet.icmpType = l4[0]
                 packet.icmpCode = l4[1]
-                packet.icmpEchoIdentifier = UInt16(l4[4]) << 8 | UInt16(l4[5])
-                packet.icmpEchoSequence = UInt16(l4[6]) << 8 | UInt16(l4[7])
+                packet.icmpEchoIdentifier = l4.be16(4)
+                packet.icmpEchoSequence = l4.be16(6)
             }
         default:
             break

@@ -10,13 +10,13 @@ extension UnsafeRawBufferPointer {
     @inline(__always)
     func u8(_ offset: Int) -> UInt8 { self[offset] }
 
-    @inline(__always)
-    func be16(_ offset: Int) -> UInt16 {
+    @inlinable @inline(__always)
+    public func be16(_ offset: Int) -> UInt16 {
         UInt16(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt16.self))
     }
 
-    @inline(__always)
-    func be32(_ offset: Int) -> UInt32 {
+    @inlinable @inline(__always)
+    public func be32(_ offset: Int) -> UInt32 {
         UInt32(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
 }
@@ -25,38 +25,38 @@ extension UnsafeMutableRawBufferPointer {
     @inline(__always)
     func u8(_ offset: Int) -> UInt8 { self[offset] }
 
-    @inline(__always)
-    func be16(_ offset: Int) -> UInt16 { readOnly.be16(offset) }
+    @inlinable @inline(__always)
+    public func be16(_ offset: Int) -> UInt16 { readOnly.be16(offset) }
 
-    @inline(__always)
-    func be32(_ offset: Int) -> UInt32 { readOnly.be32(offset) }
+    @inlinable @inline(__always)
+    public func be32(_ offset: Int) -> UInt32 { readOnly.be32(offset) }
 
     @inline(__always)
     func setU8(_ value: UInt8, at offset: Int) { self[offset] = value }
 
-    @inline(__always)
-    func setBE16(_ value: UInt16, at offset: Int) {
+    @inlinable @inline(__always)
+    public func setBE16(_ value: UInt16, at offset: Int) {
         storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt16.self)
     }
 
-    @inline(__always)
-    func setBE32(_ value: UInt32, at offset: Int) {
+    @inlinable @inline(__always)
+    public func setBE32(_ value: UInt32, at offset: Int) {
         storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt32.self)
     }
 
     /// The bytes `range` of this buffer, as a buffer of their own (no copy).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func slice(_ range: Range<Int>) -> UnsafeMutableRawBufferPointer {
         UnsafeMutableRawBufferPointer(rebasing: self[range])
     }
 
     /// The bytes from `offset` to the end (no copy).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func suffix(from offset: Int) -> UnsafeMutableRawBufferPointer {
         UnsafeMutableRawBufferPointer(rebasing: self[offset...])
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public var readOnly: UnsafeRawBufferPointer { UnsafeRawBufferPointer(self) }
 }
 
