@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "Wire", targets: ["Wire"]),
         .library(name: "Conntrack", targets: ["Conntrack"]),
+        .library(name: "FTP", targets: ["FTP"]),
         .library(name: "Rules", targets: ["Rules"]),
         .library(name: "Engine", targets: ["Engine"]),
         .executable(name: "tunwall", targets: ["tunwall"]),
@@ -23,19 +24,22 @@ let package = Package(
         .target(name: "Wire"),
         // Tuples, the flow table, TCP/UDP/ICMP state and timeouts, RELATED ICMP errors.
         .target(name: "Conntrack", dependencies: ["Wire"]),
+        // The FTP helper: control streams, PORT/EPRT/227/229, expectations, rewriting under NAT.
+        .target(name: "FTP", dependencies: ["Wire", "Conntrack"]),
         // The nftables-subset language: parser with line:column errors, compiled rules, evaluation, listing.
         .target(name: "Rules", dependencies: ["Wire", "Conntrack"]),
         // The pipeline: interfaces, routes, hooks, ICMP generation, drop reasons. No syscalls.
-        .target(name: "Engine", dependencies: ["Wire", "Conntrack", "Rules"]),
+        .target(name: "Engine", dependencies: ["Wire", "Conntrack", "FTP", "Rules"]),
         // Linux TUN devices, the event loop, signals, the control socket.
         .target(name: "TunIO", dependencies: ["Engine", "CTunwall"]),
         // Topology files, namespaces through `ip`, the lab's life cycle.
         .target(name: "Lab", dependencies: ["Wire", "Engine", "TunIO"]),
-        .executableTarget(name: "tunwall", dependencies: ["Wire", "Conntrack", "Rules", "Engine", "TunIO", "Lab", "CTunwall"]),
+        .executableTarget(name: "tunwall", dependencies: ["Wire", "Conntrack", "FTP", "Rules", "Engine", "TunIO", "Lab", "CTunwall"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"], exclude: ["Fixtures"]),
         .testTarget(name: "ConntrackTests", dependencies: ["Conntrack", "Wire"]),
+        .testTarget(name: "FTPTests", dependencies: ["FTP", "Conntrack", "Wire"]),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Conntrack", "Wire"], exclude: ["Invalid"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Rules", "Conntrack", "Wire"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "FTP", "Rules", "Conntrack", "Wire"]),
         .testTarget(name: "TunIOTests", dependencies: ["TunIO", "CTunwall"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Engine", "Wire"]),
         .testTarget(name: "tunwallTests", dependencies: ["Wire"]),

@@ -40,6 +40,13 @@ public struct ConnEntry: Sendable {
     public internal(set) var packets: (original: UInt64, reply: UInt64) = (0, 0)
     public internal(set) var bytes: (original: UInt64, reply: UInt64) = (0, 0)
     public var mark: UInt32 = 0
+    /// The helper following this connection (`ct helper set`), shown as
+    /// `helper=ftp` by conntrack -L.
+    public internal(set) var helper: HelperKind = .none
+    /// For a connection an expectation let in (IPS_EXPECTED): its master's
+    /// table position and id (-1 / 0 for others).
+    public internal(set) var masterPosition: Int32 = -1
+    public internal(set) var masterID: UInt32 = 0
     /// A stable number for listings and events (conntrack's id=).
     public internal(set) var id: UInt32 = 0
     var inUse = false

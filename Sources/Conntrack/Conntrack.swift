@@ -99,6 +99,13 @@ public struct Conntrack: Sendable {
     /// enters it (one packet is in the pipeline at a time).
     public private(set) var pending: ConnEntry
     public private(set) var invalidCounts: [UInt64] = Array(repeating: 0, count: InvalidReason.allCases.count)
+    /// Connections helpers announced (Expectation.swift).
+    public var expectations = ExpectationTable()
+    /// For a pending connection an expectation let in: its translated
+    /// original tuple (the NAT mapping that follows its master), if any.
+    public private(set) var pendingTranslation: ConnTuple? = nil
+    /// Expectations used by a connection, refused, and missed (for stats).
+    public private(set) var expectationsUsed: UInt64 = 0
     /// Events for `conntrack -E`, collected only while someone listens.
     public private(set) var eventsEnabled = false
     private var pendingEvents: [ConntrackEvent] = []
@@ -169,12 +176,72 @@ public struct Conntrack: Sendable {
         }
         guard let reply = tuple.inverted() else { return .invalid(.icmpNotNew) }
         pending = ConnEntry(original: tuple, reply: reply)
+        pendingTranslation = nil
+        let expected = expectations.isEmpty ? false : matchExpectation(tuple, now: now)
         pending.created = now
         pending.tcpState = state
         pending.expires = now + UInt64(initialTimeout(pending)) * nanosecondsPerSecond
         pending.packets.original = 1
         pending.bytes.original = UInt64(packet.length)
-        return TrackResult(state: .new, direction: .original, isPending: true)
+        return TrackResult(state: expected ? .related : .new, direction: .original, isPending: true)
+    }
+
+    /// init_conntrack's expectation lookup: a new connection that a live
+    /// expectation names is RELATED to its master, takes the expectation's
+    /// NAT mapping, and uses the expectation up.
+    private mutating func matchExpectation(_ tuple: ConnTuple, now: Timestamp) -> Bool {
+        let key = ExpectationKey(tuple)
+        guard let expectation = expectations.expectation(key) else { return false }
+        guard isAlive(expectation, now: now) else {
+            expectations.remove(key)
+            return false
+        }
+        expectations.remove(key)
+        expectationsUsed &+= 1
+        pending.status.insert(.expected)
+        pending.masterPosition = Int32(expectation.masterPosition)
+        pending.masterID = expectation.masterID
+        if let to = expectation.translation {
+            pendingTranslation = ConnTuple(source: to.source, destination: to.destination, sourcePort: tuple.sourcePort,
+                                           destinationPort: to.destinationPort, protocol: tuple.protocol,
+                                           family: tuple.family)
+        }
+        return true
+    }
+
+    /// An expectation lives while it has not expired and its master is still
+    /// the live connection it was made for.
+    public func isAlive(_ expectation: Expectation, now: Timestamp) -> Bool {
+        Self.isAlive(expectation, in: table, now: now)
+    }
+
+    private static func isAlive(_ expectation: Expectation, in table: FlowTable, now: Timestamp) -> Bool {
+        let position = expectation.masterPosition
+        guard expectation.expires > now, position >= 0, position < table.capacity else { return false }
+        let master = table.entries[position]
+        return master.inUse && master.id == expectation.masterID && master.expires > now
+    }
+
+    /// True if the table position holds a connection that has not expired.
+    public func isLive(_ position: Int, now: Timestamp) -> Bool {
+        position >= 0 && position < table.capacity && table.entries[position].inUse && table.entries[position].expires > now
+    }
+
+    /// Adds an expectation (ExpectationTable.add), judging liveness at `now`.
+    public mutating func expect(_ expectation: Expectation, now: Timestamp) -> Result<Void, ExpectationRefusal> {
+        let table = self.table
+        return expectations.add(expectation) { Self.isAlive($0, in: table, now: now) }
+    }
+
+    /// Attaches a helper to the pending connection (`ct helper set` on a new
+    /// connection; Linux ignores it once the connection is confirmed).
+    public mutating func setPendingHelper(_ helper: HelperKind) {
+        pending.helper = helper
+    }
+
+    /// The live expectations, oldest first, one `conntrack -L expect` line each.
+    public func expectationListing(now: Timestamp) -> [String] {
+        expectations.all.filter { isAlive($0, now: now) }.map { $0.conntrackLine(now: now) }
     }
 
     private func initialTimeout(_ entry: ConnEntry) -> UInt32 {
@@ -384,5 +451,12 @@ public struct Conntrack: Sendable {
     /// Removes connections that expired; a few per call (see FlowTable.sweep).
     public mutating func sweep(now: Timestamp, budget: Int = 64) {
         table.sweep(now: now, budget: budget)
+    }
+
+    /// Drops expectations that expired or whose master is gone (call when idle).
+    public mutating func purgeExpectations(now: Timestamp) {
+        guard !expectations.isEmpty else { return }
+        let table = self.table
+        expectations.purge { Self.isAlive($0, in: table, now: now) }
     }
 }

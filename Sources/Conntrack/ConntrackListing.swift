@@ -21,7 +21,9 @@ extension ConnEntry {
         if !hasSeenReply { line += "[UNREPLIED] " }
         line += Self.tupleText(reply) + "packets=\(packets.reply) bytes=\(bytes.reply) "
         if isAssured { line += "[ASSURED] " }
-        line += "mark=\(mark) use=1"
+        line += "mark=\(mark) "
+        if helper != .none { line += "helper=\(helper) " }
+        line += "use=1"
         return line
     }
 

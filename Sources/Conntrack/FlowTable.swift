@@ -133,6 +133,10 @@ public struct FlowTable: Sendable {
     @inline(__always)
     public mutating func status(_ entry: Int) -> ConnStatus { entries[entry].status }
 
+    /// The entry's helper, read in place.
+    @inline(__always)
+    public mutating func helper(_ entry: Int) -> HelperKind { entries[entry].helper }
+
     /// `ConnEntry.translated`, computed in place (no copy of the entry).
     @inline(__always)
     public mutating func translated(_ entry: Int, _ direction: Direction) -> ConnTuple { entries[entry].translated(direction) }

@@ -24,6 +24,8 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
     case ruleDrop
     case ruleReject
     case natExhausted
+    case helperOutOfOrder
+    case helperPolicy
 
     public var description: String {
         switch self {
@@ -48,6 +50,8 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
         case .ruleDrop: return "rule-drop"
         case .ruleReject: return "rule-reject"
         case .natExhausted: return "nat-exhausted"
+        case .helperOutOfOrder: return "ftp-out-of-order"
+        case .helperPolicy: return "ftp-policy"
         }
     }
 
@@ -75,6 +79,8 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
         case .ruleDrop: return "dropped by a rule or a chain's policy (see tunwall list ruleset)"
         case .ruleReject: return "rejected by a rule: a reset or an ICMP error was sent back"
         case .natExhausted: return "no free NAT mapping (address and port) for a new connection"
+        case .helperOutOfOrder: return "FTP control segment ahead of the stream: read in order once TCP resends it"
+        case .helperPolicy: return "FTP control session ended by the helper's policy (encrypted: drop)"
         }
     }
 }

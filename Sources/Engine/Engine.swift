@@ -16,10 +16,11 @@
 //
 // The ruleset's filter chains run at each hook (RuleHooks.swift); with no
 // ruleset every packet that survives the checks above is accepted, as with an
-// empty nftables ruleset. The NAT and helper slots stay empty until those
-// modules land.
+// empty nftables ruleset. NAT is NATStage.swift; helpers (FTP) run after
+// source NAT, in HelperStage.swift.
 
 import Conntrack
+import FTP
 import Rules
 import Wire
 
@@ -62,6 +63,10 @@ public final class Engine {
     @exclusivity(unchecked) var natPending = ConnTuple(source: .any, destination: .any, sourcePort: 0, destinationPort: 0,
                                                        protocol: .tcp, family: .ipv4)
     @exclusivity(unchecked) var natPendingSet = false
+    /// The pending connection's NAT came from its expectation (no nat chains for it).
+    @exclusivity(unchecked) var natFromExpectation = false
+    /// Helper sessions (FTP) by the table position of their control connection.
+    @exclusivity(unchecked) var ftpSessions: [Int32: HelperSlot] = [:]
     @exclusivity(unchecked) var randomState: UInt64
     /// The time of the packet in the pipeline.
     @exclusivity(unchecked) var currentTime: Timestamp = 0
@@ -135,6 +140,7 @@ public final class Engine {
         statistics.interfaces[input].receivedBytes &+= UInt64(packet.length)
         currentTime = now
         natPendingSet = false
+        natFromExpectation = false
         packetsSinceSweep += 1
         if packetsSinceSweep >= 64 {
             packetsSinceSweep = 0
@@ -218,16 +224,32 @@ public final class Engine {
             }
         }
 
+        // `ct helper set` on a new connection: the helper follows it once confirmed.
+        if tracking.isPending && hasRules && rules.helper != .none && parsed.l4Protocol == .tcp {
+            conntrack.setPendingHelper(rules.helper)
+        }
+
         // srcnat: SNAT and masquerade, and the source half of translated connections.
         if let stop = natSource(&packet, &parsed, tracking, output: route.interface, now: now) { return stop }
 
+        // Helpers read (and under NAT rewrite) the payload of their connections.
+        if !ftpSessions.isEmpty, let position = tracking.entry, parsed.l4Protocol == .tcp, !parsed.isFragment,
+           conntrack.table.helper(position) != .none {
+            if let stop = runHelper(&packet, &parsed, entry: position, direction: tracking.direction, input: input,
+                                    output: route.interface, now: now) { return stop }
+        }
+
         // Sequence adjustment of connections a helper rewrote.
-        if let position = tracking.entry, tracking.state != .related {
+        if let position = tracking.entry, !parsed.isICMPError {
             adjustSequence(&packet, parsed, entry: position, direction: tracking.direction)
         }
 
         // Confirm: a new connection enters the table only now.
+        let wasPending = tracking.isPending
         guard confirm(&tracking, now: now) else { return drop(.conntrackFull) }
+        if wasPending && (conntrack.pending.helper != .none || tracking.state == .related) {
+            startHelper(tracking, parsed, now: now)
+        }
         if fragmentOnOutput { return fragment(&packet, parsed, mtu: mtu, to: route.interface) }
         statistics.forwarded &+= 1
         countSent(route.interface, packet.length)
@@ -237,6 +259,10 @@ public final class Engine {
     /// Sweeps expired connections; call when idle (e.g. once a second).
     public func tick(now: Timestamp) {
         conntrack.sweep(now: now, budget: 1024)
+        if !ftpSessions.isEmpty || !conntrack.expectations.isEmpty {
+            releaseHeldLines(now: now)
+            purgeHelpers(now: now)
+        }
     }
 
     /// Counts a packet the caller sent for us (outbox packets included).

@@ -163,30 +163,44 @@ extension Engine {
     /// ACK it acknowledged as sequence number, or acknowledging what it carried.
     func sendReset(for parsed: ParsedPacket, arrivedOn interface: InterfaceID, state: ConnState = .new) {
         let flags = parsed.tracked.tcpFlags
-        guard !flags.contains(.rst), let slot = outbox.reserve() else { return }
-        let buffer = outbox.buffers[slot].storage.suffix(from: PacketBuffer.headroom)
-        var tcp = TCPHeader(sourcePort: parsed.tuple.destinationPort, destinationPort: parsed.tuple.sourcePort,
-                            flags: .rst, window: 0)
+        guard !flags.contains(.rst) else { return }
+        let back = ConnTuple(source: parsed.tuple.destination, destination: parsed.tuple.source,
+                             sourcePort: parsed.tuple.destinationPort, destinationPort: parsed.tuple.sourcePort,
+                             protocol: .tcp, family: parsed.family)
         if flags.contains(.ack) {
-            tcp.sequenceNumber = parsed.tracked.tcpAcknowledgment
+            sendTCP(back, sequence: parsed.tracked.tcpAcknowledgment, acknowledgment: SeqNumber(0), flags: .rst,
+                    window: 0, interface: interface, state: state)
         } else {
-            tcp.flags = [.rst, .ack]
-            tcp.acknowledgmentNumber = parsed.tracked.tcpSequence + Int32(truncatingIfNeeded: parsed.tracked.tcpSequenceLength)
+            sendTCP(back, sequence: SeqNumber(0),
+                    acknowledgment: parsed.tracked.tcpSequence + Int32(truncatingIfNeeded: parsed.tracked.tcpSequenceLength),
+                    flags: [.rst, .ack], window: 0, interface: interface, state: state)
         }
+    }
+
+    /// A bare TCP segment (no payload, no options) with the addresses and
+    /// ports of `tuple`, out of `interface`.
+    func sendTCP(_ tuple: ConnTuple, sequence: SeqNumber, acknowledgment: SeqNumber, flags: TCPFlags, window: UInt16,
+                 interface: InterfaceID, state: ConnState) {
+        guard let slot = outbox.reserve() else { return count(.outboxFull) }
+        let buffer = outbox.buffers[slot].storage.suffix(from: PacketBuffer.headroom)
+        var tcp = TCPHeader(sourcePort: tuple.sourcePort, destinationPort: tuple.destinationPort, flags: flags,
+                            window: window)
+        tcp.sequenceNumber = sequence
+        tcp.acknowledgmentNumber = acknowledgment
         let l3: Int
         let pseudo: UInt16
-        switch parsed.family {
+        switch tuple.family {
         case .ipv4:
-            let source = IPv4Address(UInt32(truncatingIfNeeded: parsed.tuple.destination.low))
-            let destination = IPv4Address(UInt32(truncatingIfNeeded: parsed.tuple.source.low))
+            let source = IPv4Address(UInt32(truncatingIfNeeded: tuple.source.low))
+            let destination = IPv4Address(UInt32(truncatingIfNeeded: tuple.destination.low))
             IPv4Header(source: source, destination: destination, protocol: .tcp).emit(into: buffer, payloadLength: 20)
             l3 = 20
             pseudo = Checksum.pseudoHeaderSum(source: source, destination: destination, protocol: .tcp, length: 20)
         case .ipv6:
-            IPv6Header(source: parsed.tuple.destination, destination: parsed.tuple.source, upperLayerProtocol: .tcp)
+            IPv6Header(source: tuple.source, destination: tuple.destination, upperLayerProtocol: .tcp)
                 .emit(into: buffer, payloadLength: 20)
             l3 = 40
-            pseudo = Checksum.pseudoHeaderSum(source: parsed.tuple.destination, destination: parsed.tuple.source,
+            pseudo = Checksum.pseudoHeaderSum(source: tuple.source, destination: tuple.destination,
                                               protocol: .tcp, length: 20)
         }
         let l4 = buffer.slice(l3..<l3 + 20)

@@ -6,6 +6,7 @@
 // Example: lan0 10.0.1.1/24 and wan0 203.0.113.1/24 with a route
 // 0.0.0.0/0 via 203.0.113.254: a packet to 198.51.100.7 leaves by wan0.
 
+import FTP
 import Wire
 
 public typealias InterfaceID = Int
@@ -40,13 +41,16 @@ public struct EngineConfiguration: Sendable {
     public var routes: [RouteConfiguration]
     public var conntrackCapacity: Int
     public var timeouts: ConntrackTimeouts
+    /// What the FTP helper lets through (FTPPolicy's defaults are the safe ones).
+    public var ftp: FTPPolicy
 
     public init(interfaces: [InterfaceConfiguration], routes: [RouteConfiguration] = [],
-                conntrackCapacity: Int = 65_536, timeouts: ConntrackTimeouts = .linux) {
+                conntrackCapacity: Int = 65_536, timeouts: ConntrackTimeouts = .linux, ftp: FTPPolicy = .default) {
         self.interfaces = interfaces
         self.routes = routes
         self.conntrackCapacity = conntrackCapacity
         self.timeouts = timeouts
+        self.ftp = ftp
     }
 }
 

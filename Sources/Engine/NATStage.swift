@@ -31,11 +31,22 @@ extension Engine {
         var target: ConnTuple
         if let position = tracking.entry {
             guard !conntrack.table.status(position).isDisjoint(with: [.sourceNAT, .destinationNAT]) else { return nil }
-            if tracking.state == .related {
+            if tracking.state == .related && parsed.isICMPError {
                 translateICMPError(&packet, &parsed, conntrack.table[position], tracking.direction)
                 return nil
             }
             target = conntrack.table.translated(position, tracking.direction)
+        } else if tracking.isPending, let expected = conntrack.pendingTranslation {
+            // A connection an expectation let in is translated as its master
+            // says (nf_nat_follow_master), not by the nat chains; its source
+            // port stays unless another connection holds that mapping.
+            natPending = expected
+            natPendingSet = true
+            natFromExpectation = true
+            if expected.source != parsed.tuple.source, !chooseSource(expected.source, NATTarget()) {
+                return drop(.natExhausted)
+            }
+            target = natPending
         } else if tracking.isPending && ruleset.hasNATChains(.prerouting) {
             natPending = parsed.tuple
             switch ruleset.evaluateNAT(.prerouting, &rules, log: &pendingLog) {
@@ -78,12 +89,12 @@ extension Engine {
                    output: InterfaceID, now: Timestamp) -> Verdict? {
         var target: ConnTuple
         if let position = tracking.entry {
-            guard tracking.state != .related,
+            guard !(tracking.state == .related && parsed.isICMPError),
                   !conntrack.table.status(position).isDisjoint(with: [.sourceNAT, .destinationNAT]) else { return nil }
             target = conntrack.table.translated(position, tracking.direction)
         } else if tracking.isPending {
             if !natPendingSet { natPending = parsed.tuple }
-            if ruleset.hasNATChains(.postrouting) {
+            if ruleset.hasNATChains(.postrouting) && !natFromExpectation {
                 rules.outputInterface = output
                 switch ruleset.evaluateNAT(.postrouting, &rules, log: &pendingLog) {
                 case .none, .translate(.dnat), .translate(.redirect):
@@ -172,7 +183,7 @@ extension Engine {
     }
 
     /// Sets `natPending`'s source to `address` and a free port (or ICMP id).
-    private func chooseSource(_ address: IPv6Address, _ target: NATTarget) -> Bool {
+    func chooseSource(_ address: IPv6Address, _ target: NATTarget) -> Bool {
         natPending.source = address
         let original = natPending.sourcePort
         let hasPorts = natPending.protocol == .tcp || natPending.protocol == .udp || natPending.isICMP

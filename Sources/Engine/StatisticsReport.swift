@@ -2,6 +2,7 @@
 // its count and what it means (zero counts left out, so what happened stands out).
 
 import Conntrack
+import FTP
 
 extension Engine {
     public func statisticsReport(now: Timestamp) -> String {
@@ -28,6 +29,14 @@ extension Engine {
         lines.append("drops (\(statistics.totalDrops)):")
         for reason in DropReason.allCases where statistics.dropCount(reason) > 0 {
             lines.append("  " + pad(reason.description, 28) + right(statistics.dropCount(reason), 10) + "  " + reason.explanation)
+        }
+        let ftp = FTPCounter.allCases.filter { statistics.ftpCount($0) > 0 }
+        if !ftp.isEmpty {
+            lines.append("")
+            lines.append("ftp helper (expectations now: \(conntrack.expectationListing(now: now).count)):")
+            for counter in ftp {
+                lines.append("  " + pad(counter.description, 58) + right(statistics.ftpCount(counter), 10))
+            }
         }
         let invalid = InvalidReason.allCases.filter { conntrack.invalidCounts[$0.rawValue] > 0 }
         lines.append("")

@@ -19,6 +19,8 @@
 // [::ffff:10.0.1.0, ::ffff:10.0.1.255], l4proto == 6, dport in
 // {[21,21], [2121,2121]} — and one action, accept.
 
+import Conntrack
+
 /// Which part of the RulePacket a compiled match reads.
 enum PacketField: UInt8, Sendable {
     case inputInterface, outputInterface, source, destination, l4Protocol, nfproto, mark
@@ -86,8 +88,9 @@ enum CompiledAction: Sendable {
     case `continue`
     /// A NAT statement: natActions[index] (ends the nat chain walk with that translation).
     case nat(Int32)
-    /// `ct helper set`: recorded, not acted on by this version's evaluator.
-    case none
+    /// `ct helper set`: attach this helper to a new connection of this layer-4 protocol (and
+    /// family: 2 ip, 10 ip6, 0 any), as nft_ct_helper_obj_eval does.
+    case helper(HelperKind, l4Protocol: UInt8, nfproto: UInt8)
 }
 
 /// A NAT statement as the evaluator reads it.
@@ -161,7 +164,8 @@ struct CompiledProgram {
             for chain in table.chains {
                 let ruleStart = Int32(rules.count)
                 for rule in chain.rules {
-                    compile(rule, family: table.family, chainBase: chainBase[t], setSlices: setSlices, setRows: setRows)
+                    compile(rule, family: table.family, helpers: table.helpers, chainBase: chainBase[t],
+                            setSlices: setSlices, setRows: setRows)
                 }
                 chains.append(CompiledChain(ruleStart: ruleStart, ruleEnd: Int32(rules.count),
                                             policyDrop: chain.base?.policyDrop ?? false))
@@ -202,7 +206,7 @@ struct CompiledProgram {
         return (chains, offsets)
     }
 
-    private mutating func compile(_ rule: Rule, family: TableFamily, chainBase: Int,
+    private mutating func compile(_ rule: Rule, family: TableFamily, helpers: [Helper], chainBase: Int,
                                   setSlices: [(Int32, Int32)], setRows: [Int32]) {
         let matchStart = Int32(matches.count)
         let actionStart = Int32(actions.count)
@@ -245,8 +249,16 @@ struct CompiledProgram {
             case .nat(let nat):
                 natActions.append(CompiledProgram.nat(nat, family: family))
                 actions.append(.nat(Int32(natActions.count - 1)))
-            case .ctHelperSet:
-                actions.append(.none)
+            case .ctHelperSet(let name):
+                // The resolver made sure the table has it; its type is "ftp", the one tunwall knows.
+                if let helper = helpers.first(where: { $0.name == name }) {
+                    let nfproto: UInt8 = switch helper.l3Family {
+                    case "ip": 2
+                    case "ip6": 10
+                    default: 0
+                    }
+                    actions.append(.helper(.ftp, l4Protocol: helper.l4Protocol, nfproto: nfproto))
+                }
             }
         }
         rules.append(CompiledRule(matchStart: matchStart, matchEnd: Int32(matches.count),

@@ -18,7 +18,8 @@
 // priority order until one sets up a binding. A NAT statement is a terminal
 // verdict there (nft_nat_eval: accept, with the binding made); a chain that
 // accepts without one, explicitly or by policy, hands the packet to the next
-// nat chain; a drop ends it all. `ct helper set` is a no-op here.
+// nat chain; a drop ends it all. `ct helper set` marks the packet's new
+// connection for its helper (RulePacket.helper); the engine attaches it.
 
 import Conntrack
 import Wire
@@ -132,8 +133,13 @@ extension Ruleset {
                 case .nat(let entry):
                     let family = natActions[Int(entry)].nfproto
                     if family == 0 || family == (packet.family == .ipv6 ? 10 : 2) { return .nat(entry) }
-                case .none:
-                    break
+                case .helper(let helper, let l4, let nfproto):
+                    // Only a connection not yet confirmed gets a helper, and only one of the
+                    // helper's protocol and family (nft_ct_helper_obj_eval).
+                    if packet.ctState == .new && packet.l4Protocol.rawValue == l4
+                        && (nfproto == 0 || nfproto == (packet.family == .ipv6 ? 10 : 2)) {
+                        packet.helper = helper
+                    }
                 }
                 actionIndex += 1
             }

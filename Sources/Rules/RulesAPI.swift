@@ -49,6 +49,8 @@ public struct RulePacket: Sendable {
     public var icmpEchoIdentifier: UInt16 = 0
     public var icmpEchoSequence: UInt16 = 0
     public var mark: UInt32 = 0
+    /// Set by `ct helper set` for a new connection: the helper the engine attaches to it.
+    public var helper: HelperKind = .none
 
     public init() {}
 }

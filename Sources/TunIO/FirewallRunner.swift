@@ -64,7 +64,9 @@ public final class FirewallRunner {
             var readyMask: UInt64 = 0
             var signalReady = false
             var controlReady = false
-            _ = try loop.wait(timeoutMilliseconds: 1000) { token in
+            // Held FTP lines must go out on time: wake often while a helper holds bytes.
+            let holding = engine.helperHoldsBytes
+            _ = try loop.wait(timeoutMilliseconds: holding ? 10 : 1000) { token in
                 switch token {
                 case Self.signalToken: signalReady = true
                 case Self.controlToken: controlReady = true
@@ -87,9 +89,10 @@ public final class FirewallRunner {
             if controlReady, let control { control.acceptPending(handle) }
             publishEvents()
             let now = Self.now()
-            if now - lastTick >= nanosecondsPerSecond {
+            if holding || now - lastTick >= nanosecondsPerSecond {
                 engine.tick(now: now)
                 lastTick = now
+                try flushOutbox()
             }
         }
     }

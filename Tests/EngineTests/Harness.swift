@@ -30,6 +30,10 @@ final class Harness {
         engine = try Engine(configuration)
     }
 
+    init(configuration: EngineConfiguration) throws {
+        engine = try Engine(configuration)
+    }
+
     deinit { buffer.deallocate() }
 
     func advance(seconds: UInt64) { now += seconds * nanosecondsPerSecond }

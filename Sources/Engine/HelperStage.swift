@@ -1,0 +1,205 @@
+// The helper stage: connections a rule gave a helper (`ct helper set`) have
+// their payload read by it after NAT and before sequence adjustment, where
+// Linux runs helpers (NF_IP_PRI_CONNTRACK_HELPER, after SNAT, before the
+// seqadj of nf_confirm).
+//
+// The FTP session decides per segment (FTPSession): forward it, forward it
+// with a new payload (rewritten announcements, held lines completed), hold
+// it, or drop it. This file carries that out on the packet: payload and
+// lengths replaced in place, checksums recomputed (or, for an offloaded
+// packet, its partial pseudo-header sum), held bytes released when their
+// time is up, an ACK to a sender that waits for one while its line is held
+// (Nagle's algorithm will not send the rest of a line before it), resets both
+// ways when the policy ends a session.
+//
+// Example: "PORT 10,0,1,2,195,80\r\n" from 10.0.1.2 behind masquerade leaves
+// as "PORT 203,0,113,1,195,80\r\n", two bytes longer; the sequence adjustment
+// of the connection records +2 at the line's start.
+
+import Conntrack
+import FTP
+import Wire
+
+/// A helper session and the id of the connection it belongs to (a table
+/// position is reused once its connection is gone).
+struct HelperSlot {
+    let id: UInt32
+    let session: FTPSession
+}
+
+extension Engine {
+    /// After confirm: a new connection with a helper gets its session; a
+    /// connection an expectation let in is counted and explained.
+    func startHelper(_ tracking: TrackResult, _ parsed: ParsedPacket, now: Timestamp) {
+        guard let position = tracking.entry else { return }
+        let entry = conntrack.table[position]
+        if entry.helper == .ftp {
+            let session = FTPSession(policy: configuration.ftp)
+            if parsed.tracked.tcpFlags.contains(.syn) {
+                session.synchronize(.original, initialSequence: parsed.tracked.tcpSequence)
+            }
+            ftpSessions[Int32(position)] = HelperSlot(id: entry.id, session: session)
+        } else if entry.status.contains(.expected) {
+            let master = Int(entry.masterPosition)
+            let masterText = master >= 0 && conntrack.table[master].id == entry.masterID
+                ? conntrack.table[master].original.endpoints : "a closed control connection"
+            note(FTPEvent(.relatedConnection, "data connection \(entry.original.endpoints) is RELATED to \(masterText)"
+                          + (entry.isTranslated ? ", translated to \(entry.translated(.original).endpoints)" : "")))
+        }
+    }
+
+    /// Runs the connection's helper on a TCP segment; a verdict if the packet stops here.
+    func runHelper(_ packet: inout PacketBuffer, _ parsed: inout ParsedPacket, entry position: Int,
+                   direction: Direction, input: InterfaceID, output: InterfaceID, now: Timestamp) -> Verdict? {
+        guard let slot = ftpSessions[Int32(position)] else { return nil }
+        guard slot.id == conntrack.table[position].id else {
+            ftpSessions[Int32(position)] = nil
+            return nil
+        }
+        guard let segment = try? TCPSegment(validating: packet.bytes.suffix(from: parsed.l4Offset)) else { return nil }
+        let session = slot.session
+        session.lastWindow[direction.rawValue] = segment.window
+        let heldBefore = session.heldRange(direction)
+        var events: [FTPEvent] = []
+        let verdict = session.process(direction, sequence: segment.sequenceNumber, flags: segment.flags,
+                                      payload: UnsafeRawBufferPointer(segment.payload), position: position,
+                                      conntrack: &conntrack, now: now, events: &events)
+        for event in events { note(event) }
+        switch verdict {
+        case .unchanged:
+            return nil
+        case .replaced(let start, let payload):
+            replacePayload(&packet, &parsed, sequence: start, payload: payload)
+            return nil
+        case .held:
+            statistics.held &+= 1
+            session.heldTemplate[direction.rawValue] = packet.array
+            session.heldInterface[direction.rawValue] = output
+            if let before = heldBefore, segment.sequenceNumber < before.end {
+                // The sender sent these bytes again: it waits for an ACK (after
+                // a timeout, or Nagle holds the rest of the line back): the
+                // firewall acknowledges what it holds, in the sender's own numbering.
+                let sender = conntrack.table[position].tuple(direction)
+                let back = ConnTuple(source: sender.destination, destination: sender.source,
+                                     sourcePort: sender.destinationPort, destinationPort: sender.sourcePort,
+                                     protocol: .tcp, family: sender.family)
+                sendTCP(back, sequence: segment.acknowledgmentNumber, acknowledgment: before.end, flags: .ack,
+                        window: session.lastWindow[direction.opposite.rawValue], interface: input, state: .established)
+            }
+            return .consumed
+        case .drop:
+            if session.refused {
+                resetBothWays(packet.bytes, parsed, segment, entry: position, direction: direction, input: input,
+                              output: output)
+                return drop(.helperPolicy)
+            }
+            return drop(.helperOutOfOrder)
+        }
+    }
+
+    /// Puts `payload` in place of the segment's payload, with `sequence` as
+    /// its sequence number: IP length, IPv4 header checksum and the TCP
+    /// checksum follow (an offloaded packet keeps a partial checksum: the
+    /// pseudo-header sum for its new length, which the device completes).
+    func replacePayload(_ packet: inout PacketBuffer, _ parsed: inout ParsedPacket, sequence: SeqNumber, payload: [UInt8]) {
+        let l4 = parsed.l4Offset
+        let headerLength = Int(packet.bytes[l4 + 12] >> 4) * 4
+        let payloadOffset = l4 + headerLength
+        let newLength = payloadOffset + payload.count
+        guard packet.start + newLength <= packet.storage.count else { return }
+        packet.length = newLength
+        let bytes = packet.bytes
+        payload.withUnsafeBytes { source in
+            guard let from = source.baseAddress, let to = bytes.baseAddress, source.count > 0 else { return }
+            (to + payloadOffset).copyMemory(from: from, byteCount: source.count)
+        }
+        parsed.length = newLength
+        switch parsed.family {
+        case .ipv4:
+            bytes.setBE16(UInt16(newLength), at: 2)
+            bytes.setBE16(0, at: 10)
+            bytes.setBE16(~Checksum.sum(UnsafeRawBufferPointer(rebasing: bytes[0..<l4])), at: 10)
+        case .ipv6:
+            bytes.setBE16(UInt16(newLength - 40), at: 4)
+        }
+        let tcp = bytes.suffix(from: l4)
+        tcp.setBE32(sequence.rawValue, at: 4)
+        let source = IPv6Address(loadingFrom: bytes.readOnly, at: parsed.family == .ipv4 ? 12 : 8)
+        let pseudo: UInt16
+        switch parsed.family {
+        case .ipv4:
+            pseudo = Checksum.pseudoHeaderSum(source: IPv4Address(bytes.be32(12)), destination: IPv4Address(bytes.be32(16)),
+                                              protocol: .tcp, length: tcp.count)
+        case .ipv6:
+            pseudo = Checksum.pseudoHeaderSum(source: source, destination: IPv6Address(loadingFrom: bytes.readOnly, at: 24),
+                                              protocol: .tcp, length: tcp.count)
+        }
+        if packet.virtio.needsChecksum {
+            tcp.setBE16(pseudo, at: 16)
+        } else if let segment = try? TCPSegment(validating: tcp) {
+            segment.updateChecksum(pseudoHeaderSum: pseudo)
+        }
+    }
+
+    /// Sends held bytes whose time is up, unchanged, from the packet that
+    /// brought the first of them (sequence adjustment applied).
+    func releaseHeldLines(now: Timestamp) {
+        for (position, slot) in ftpSessions {
+            guard let deadline = slot.session.releaseDeadline, deadline <= now else { continue }
+            var events: [FTPEvent] = []
+            let released = slot.session.releaseExpired(now: now, events: &events)
+            for event in events { note(event) }
+            guard slot.id == conntrack.table[Int(position)].id else { continue }
+            for (direction, start, bytes) in released {
+                guard let template = slot.session.heldTemplate[direction.rawValue], let out = outbox.reserve() else { continue }
+                let interface = slot.session.heldInterface[direction.rawValue]
+                outbox.buffers[out].load(template)
+                var parsed = ParsedPacket.empty
+                guard (try? PacketParser.parse(outbox.buffers[out].bytes, virtio: .init(), into: &parsed)) != nil else { continue }
+                replacePayload(&outbox.buffers[out], &parsed, sequence: start, payload: bytes)
+                adjustSequence(&outbox.buffers[out], parsed, entry: Int(position), direction: direction)
+                outbox.commit(out, interface: interface)
+                statistics.generated &+= 1
+            }
+        }
+    }
+
+    /// The policy ends the session: the segment becomes a reset toward its
+    /// receiver, and its sender gets one too.
+    private func resetBothWays(_ bytes: UnsafeMutableRawBufferPointer, _ parsed: ParsedPacket, _ segment: TCPSegment,
+                               entry position: Int, direction: Direction, input: InterfaceID, output: InterfaceID) {
+        let entry = conntrack.table[position]
+        let sender = entry.tuple(direction)
+        let back = ConnTuple(source: sender.destination, destination: sender.source, sourcePort: sender.destinationPort,
+                             destinationPort: sender.sourcePort, protocol: .tcp, family: sender.family)
+        sendTCP(back, sequence: segment.acknowledgmentNumber, acknowledgment: SeqNumber(0), flags: .rst, window: 0,
+                interface: input, state: .established)
+        // Toward the receiver: as the receiver knows both ends, at the
+        // sequence number it waits for (adjusted like the segment would be).
+        let receiverView = entry.translated(direction)
+        let sequence = conntrack.table.adjustment(position, direction).adjusted(sequence: segment.sequenceNumber)
+        sendTCP(receiverView, sequence: sequence, acknowledgment: SeqNumber(0), flags: .rst, window: 0,
+                interface: output, state: .established)
+        conntrack.expectations.removeAll(masterPosition: position, masterID: entry.id)
+    }
+
+    /// Counts a helper event and logs its line.
+    func note(_ event: FTPEvent) {
+        statistics.ftp[event.counter.rawValue] &+= 1
+        pendingLog.append("ftp: " + event.message)
+    }
+
+    /// Drops sessions whose connection is gone, and dead expectations.
+    func purgeHelpers(now: Timestamp) {
+        conntrack.purgeExpectations(now: now)
+        for (position, slot) in ftpSessions where conntrack.table[Int(position)].id != slot.id
+            || !conntrack.isLive(Int(position), now: now) {
+            ftpSessions[position] = nil
+        }
+    }
+
+    /// True while a helper holds bytes: call `tick` often (every few ms).
+    public var helperHoldsBytes: Bool {
+        ftpSessions.values.contains { $0.session.releaseDeadline != nil }
+    }
+}

@@ -1,0 +1,356 @@
+// The FTP helper for one control connection (nf_conntrack_ftp + nf_nat_ftp,
+// with the differences REFERENCE.md and the README list): it reads both
+// directions as streams (ControlStream), pairs each reply with its command,
+// and for every announced data connection decides whether to expect it, how
+// to rewrite the announcement under NAT, and where the data connection goes.
+//
+//   client line            server reply           expectation (source → destination:port)
+//   PORT / EPRT            200 (4xx/5xx: removed) server → client as the server knows it
+//   PASV                   227                    client → server as the client knows it
+//   EPSV                   229                    client → server as the client knows it
+//   AUTH TLS               234                    none: the channel is encrypted from here
+//
+// Example (client 10.0.1.2 behind masquerade as 203.0.113.1): "PORT
+// 10,0,1,2,195,80" passes as "PORT 203,0,113,1,195,80"; the expectation is
+// 203.0.113.10 → 203.0.113.1:50000, and the server's connection to it is
+// translated to 10.0.1.2:50000 (nf_nat_follow_master).
+
+import Conntrack
+import Wire
+
+/// What to do with one segment of a control connection.
+public enum FTPVerdict: Equatable, Sendable {
+    /// Forward it as it is.
+    case unchanged
+    /// Forward it with this payload, at this (sender's) sequence number; the
+    /// engine's sequence adjustment moves it afterwards.
+    case replaced(start: SeqNumber, payload: [UInt8])
+    /// Nothing to send now: the bytes are held to complete a line.
+    case held
+    /// Drop it (ahead of the stream, or the session is refused by policy).
+    case drop
+}
+
+public final class FTPSession {
+    public let policy: FTPPolicy
+    var streams = [ControlStream(), ControlStream()]
+    /// Commands waiting for their reply, oldest first (bounded).
+    var waiting: [WaitingCommand] = []
+    static let waitingCapacity = 32
+    /// Inside a multi-line reply ("ddd-" … "ddd "): its code.
+    var multiLineCode: Int? = nil
+    public private(set) var epsvAll = false
+    public private(set) var encrypted = false
+    /// Ended by policy (encrypted): every later segment is dropped.
+    public private(set) var refused = false
+    /// The packet whose payload was held first, per direction, to send held
+    /// bytes from when time is up (the engine's business).
+    public var heldTemplate: [[UInt8]?] = [nil, nil]
+    public var heldInterface: [Int] = [0, 0]
+    /// The last window each direction advertised (for the ACK the engine
+    /// sends a sender whose line is held).
+    public var lastWindow: [UInt16] = [0, 0]
+
+    enum WaitingCommand {
+        case port(ExpectationKey?)
+        case pasv, epsv, auth, other
+    }
+
+    public init(policy: FTPPolicy) {
+        self.policy = policy
+    }
+
+    /// The SYN or SYN-ACK: where each direction's stream starts.
+    public func synchronize(_ direction: Direction, initialSequence: SeqNumber) {
+        streams[direction.rawValue].synchronize(initialSequence: initialSequence)
+    }
+
+    /// The bytes held in `direction`, in the sender's numbering: [start, end).
+    public func heldRange(_ direction: Direction) -> (start: SeqNumber, end: SeqNumber)? {
+        let stream = streams[direction.rawValue]
+        return stream.held ? (stream.lineStart, stream.next) : nil
+    }
+
+    /// Reads one segment of the connection at `position` in the table.
+    /// `events` receives what was decided.
+    public func process(_ direction: Direction, sequence: SeqNumber, flags: TCPFlags, payload: UnsafeRawBufferPointer,
+                        position: Int, conntrack: inout Conntrack, now: Timestamp,
+                        events: inout [FTPEvent]) -> FTPVerdict {
+        if refused { return .drop }
+        if flags.contains(.syn) {
+            streams[direction.rawValue].synchronize(initialSequence: sequence)
+            return .unchanged
+        }
+        let entry = conntrack.table[position]
+        let translated = entry.isTranslated
+        let waitingHead = waiting.first
+        var decisionEvents: [FTPEvent] = []
+        var encryptedNow = false
+        var drop = false
+        let output = streams[direction.rawValue].process(
+            sequence: sequence, payload: payload, fin: flags.contains(.fin) || flags.contains(.rst), now: now,
+            holdLimit: policy.holdBytes,
+            mayHold: { line in
+                guard translated else { return false }
+                if direction == .original {
+                    return !self.epsvAll && (FTPLine.couldStart(line, "PORT") || FTPLine.couldStart(line, "EPRT"))
+                }
+                switch waitingHead {
+                case .pasv?: return FTPLine.couldStart(line, "227")
+                case .epsv?: return FTPLine.couldStart(line, "229")
+                default: return false
+                }
+            },
+            handle: { line in
+                var decision = LineDecision()
+                if direction == .original {
+                    decision.replacement = self.command(line, entry: entry, position: position,
+                                                        conntrack: &conntrack, now: now, events: &decisionEvents)
+                } else {
+                    decision = self.reply(line, entry: entry, position: position, conntrack: &conntrack, now: now,
+                                          events: &decisionEvents)
+                    if decision.encryptedAfter {
+                        encryptedNow = true
+                        if self.policy.encrypted == .drop { drop = true }
+                    }
+                }
+                return decision
+            })
+        events += decisionEvents
+        // A line of another length moves every later sequence number of this
+        // direction (the engine's sequence adjustment, IPS_SEQ_ADJUST).
+        for (start, delta) in streams[direction.rawValue].adjustments {
+            conntrack.table.recordAdjustment(position, direction, at: start, delta: delta)
+        }
+        streams[direction.rawValue].adjustments.removeAll()
+        if encryptedNow {
+            encrypted = true
+            streams[direction.opposite.rawValue].startTLS()
+            if drop {
+                refused = true
+                events.append(FTPEvent(.encryptedDropped, "\(entry.original.endpoints): AUTH accepted (234): session dropped by policy (encrypted: drop)"))
+                return .drop
+            }
+        }
+        switch output {
+        case .unchanged: return .unchanged
+        case .replaced(let start, let bytes): return .replaced(start: start, payload: bytes)
+        case .held:
+            if streams[direction.rawValue].held && streams[direction.rawValue].heldSince == now {
+                events.append(FTPEvent(.held, "\(entry.tuple(direction).endpoints): unfinished line held (\(streams[direction.rawValue].line.count) bytes)"))
+            }
+            return .held
+        case .outOfOrder:
+            events.append(FTPEvent(.outOfOrder, "\(entry.tuple(direction).endpoints): segment at \(sequence) is ahead of the stream (\(streams[direction.rawValue].next)): dropped, TCP resends it"))
+            return .drop
+        }
+    }
+
+    /// Held bytes whose time is up, per direction: they go out unchanged.
+    public func releaseExpired(now: Timestamp, events: inout [FTPEvent]) -> [(Direction, SeqNumber, [UInt8])] {
+        var released: [(Direction, SeqNumber, [UInt8])] = []
+        for direction in [Direction.original, .reply] {
+            let stream = streams[direction.rawValue]
+            guard stream.held, now >= stream.heldSince + policy.holdNanoseconds,
+                  let (start, bytes) = streams[direction.rawValue].release() else { continue }
+            events.append(FTPEvent(.releasedUnfinished, "\(direction) stream: a line never completed within \(policy.holdMilliseconds) ms: its \(bytes.count) held bytes go out unchanged and it is not read as a command"))
+            released.append((direction, start, bytes))
+        }
+        return released
+    }
+
+    /// The earliest time held bytes must be released, if any are held.
+    public var releaseDeadline: Timestamp? {
+        let times = streams.filter(\.held).map { $0.heldSince + policy.holdNanoseconds }
+        return times.min()
+    }
+
+    // MARK: Commands (original direction)
+
+    private func command(_ line: StreamLine, entry: ConnEntry, position: Int, conntrack: inout Conntrack,
+                         now: Timestamp, events: inout [FTPEvent]) -> [UInt8]? {
+        var replacement: [UInt8]? = nil
+        var waitingCommand = WaitingCommand.other
+        switch FTPLine.command(line.text) {
+        case .port(let parsed), .eprt(let parsed):
+            switch parsed {
+            case .success(let announcement):
+                let (text, key) = announce(announcement, in: line, direction: .original, entry: entry,
+                                           position: position, conntrack: &conntrack, now: now, events: &events)
+                replacement = text
+                waitingCommand = .port(key)
+            case .failure(let error):
+                refuse(error, line, entry: entry, direction: .original, events: &events)
+                waitingCommand = .port(nil)
+            }
+        case .pasv:
+            waitingCommand = .pasv
+        case .epsv:
+            waitingCommand = .epsv
+        case .epsvAll:
+            epsvAll = true
+            events.append(FTPEvent(.epsvAll, "\(entry.original.endpoints): EPSV ALL: from now on only EPSV; PORT, EPRT and PASV open nothing"))
+        case .auth:
+            waitingCommand = .auth
+        case .ccc, .other:
+            break
+        }
+        if waiting.count >= Self.waitingCapacity { waiting.removeFirst() }
+        waiting.append(waitingCommand)
+        return replacement
+    }
+
+    // MARK: Replies (reply direction)
+
+    private func reply(_ line: StreamLine, entry: ConnEntry, position: Int, conntrack: inout Conntrack,
+                       now: Timestamp, events: inout [FTPEvent]) -> LineDecision {
+        var decision = LineDecision()
+        let parsed = FTPLine.reply(line.text)
+        if let code = multiLineCode {
+            // Only the last line of a multi-line reply ("ddd " with its code) ends it.
+            guard let parsed, parsed.code == code, parsed.isLast else { return decision }
+            multiLineCode = nil
+        } else {
+            guard let parsed else { return decision }
+            if !parsed.isLast {
+                multiLineCode = parsed.code
+                return decision
+            }
+        }
+        guard let code = parsed?.code, code >= 200 else { return decision }   // 1xx: preliminary, more to come
+        let command = waiting.isEmpty ? nil : waiting.removeFirst()
+        switch (command, code) {
+        case (.port(let key?)?, 400...599):
+            if conntrack.expectations.remove(key) != nil {
+                events.append(FTPEvent(.closedByReply, "\(entry.original.endpoints): server refused the data port (\(code)): expectation of port \(key.destinationPort) removed"))
+            }
+        case (.pasv?, 227):
+            switch FTPLine.passive(line.text) {
+            case .success(let announcement):
+                decision.replacement = announce(announcement, in: line, direction: .reply, entry: entry,
+                                                position: position, conntrack: &conntrack, now: now, events: &events).0
+            case .failure(let error):
+                refuse(error, line, entry: entry, direction: .reply, events: &events)
+            }
+        case (.epsv?, 229):
+            switch FTPLine.extendedPassive(line.text) {
+            case .success(var announcement):
+                announcement.family = entry.original.family
+                announcement.address = entry.reply.source
+                decision.replacement = announce(announcement, in: line, direction: .reply, entry: entry,
+                                                position: position, conntrack: &conntrack, now: now, events: &events).0
+            case .failure(let error):
+                refuse(error, line, entry: entry, direction: .reply, events: &events)
+            }
+        case (.auth?, 234):
+            decision.encryptedAfter = true
+            events.append(FTPEvent(.encrypted, "\(entry.original.endpoints): AUTH accepted (234): control channel encrypted, helper blind until CCC"))
+        case (_, 227), (_, 229):
+            events.append(FTPEvent(.refusedUnsolicited, "\(entry.original.endpoints): \(code) reply without a PASV/EPSV waiting for it: ignored, nothing expected"))
+        default:
+            break
+        }
+        return decision
+    }
+
+    private func refuse(_ error: FTPLineError, _ line: StreamLine, entry: ConnEntry, direction: Direction,
+                        events: inout [FTPEvent]) {
+        let text = String(decoding: line.text.prefix(80), as: UTF8.self).filter { $0.isASCII && !$0.isNewline }
+        switch error {
+        case .numberOutOfRange:
+            events.append(FTPEvent(.refusedNumberOutOfRange, "\(entry.tuple(direction).endpoints): \"\(text)\": a number is out of range: nothing expected"))
+        case .malformed:
+            events.append(FTPEvent(.refusedMalformed, "\(entry.tuple(direction).endpoints): \"\(text)\": malformed: nothing expected"))
+        }
+    }
+
+    // MARK: Announcements
+
+    /// Checks an announced data connection against the policy, expects it,
+    /// and returns the line's new text when NAT changes the address or port
+    /// (and the expectation's key, if one was made).
+    private func announce(_ announcement: FTPAnnouncement, in line: StreamLine, direction: Direction,
+                          entry: ConnEntry, position: Int, conntrack: inout Conntrack, now: Timestamp,
+                          events: inout [FTPEvent]) -> ([UInt8]?, ExpectationKey?) {
+        let sender = entry.tuple(direction)
+        let peerView = entry.tuple(direction.opposite)      // how the other side sees the sender
+        let family = entry.original.family
+        let what = "\(announcement.kind) \(ConnTuple.endpoint(announcement.address ?? sender.source, announcement.port, family: announcement.family))"
+        func refused(_ counter: FTPCounter, _ why: String) -> ([UInt8]?, ExpectationKey?) {
+            events.append(FTPEvent(counter, "\(sender.endpoints): \(what): \(why): nothing expected"))
+            return (nil, nil)
+        }
+        guard announcement.family == family else {
+            return refused(.refusedFamily, "not the connection's address family")
+        }
+        if epsvAll && announcement.kind != .extendedPassive {
+            return refused(.refusedAfterEPSVAll, "the client said EPSV ALL")
+        }
+        guard announcement.port != 0 && (announcement.port >= 1024 || policy.lowPorts) else {
+            return refused(.refusedLowPort, "data port below 1024 (policy lowPorts: false)")
+        }
+        let announced = announcement.address ?? sender.source
+        var destination = peerView.destination
+        var translation: (source: IPv6Address, destination: IPv6Address, destinationPort: UInt16)? = nil
+        let translated = entry.isTranslated
+        if announced != sender.source {
+            // FTP bounce: a data connection to somebody else.
+            guard policy.loose else {
+                return refused(.refusedBounce, "the address is not the sender's own \(ConnTuple.text(sender.source, family: family)) (FTP bounce; policy loose: false)")
+            }
+            destination = announced
+        } else if translated {
+            translation = (source: sender.destination, destination: sender.source, destinationPort: announcement.port)
+        }
+        // Under NAT the port may have to change (another connection expects
+        // it already): the next free one, as nf_nat_ftp searches upward.
+        var port = announcement.port
+        var key = ExpectationKey(source: peerView.source, destination: destination, destinationPort: port,
+                                 protocol: .tcp, family: family)
+        let expires = now + Timestamp(policy.expectTimeoutSeconds) * nanosecondsPerSecond
+        conntrack.expectations.maximumPerMaster = policy.maxExpected
+        while true {
+            let expectation = Expectation(key: key, masterPosition: position, masterID: entry.id,
+                                          masterTuple: entry.original, helper: .ftp, expires: expires,
+                                          translation: translation)
+            switch conntrack.expect(expectation, now: now) {
+            case .success:
+                break
+            case .failure(.clash) where translation != nil && port < 65535:
+                port += 1
+                key.destinationPort = port
+                continue
+            case .failure(.clash):
+                return refused(.refusedClash, "another control connection expects the same data connection")
+            case .failure(.tableFull):
+                return refused(.refusedTableFull, "the expectation table is full")
+            }
+            break
+        }
+        var replacement: [UInt8]? = nil
+        var rewrittenNote = ""
+        if translation != nil {
+            let newAddress = destination
+            let addressChanges = announcement.address != nil && newAddress != announced
+            if addressChanges || port != announcement.port {
+                guard line.canRewrite else {
+                    conntrack.expectations.remove(key)
+                    return refused(.refusedUnrewritable, "NAT needs it rewritten but part of the line already left unchanged")
+                }
+                let text = announcement.argumentText(address: newAddress, port: port)
+                var bytes = Array(line.text[line.text.startIndex..<announcement.argument.lowerBound])
+                bytes += Array(text.utf8)
+                bytes += Array(line.text[announcement.argument.upperBound...])
+                replacement = bytes
+                rewrittenNote = " rewritten to \(ConnTuple.endpoint(newAddress, port, family: family))"
+                events.append(FTPEvent(.rewritten, "\(sender.endpoints): \(what)\(rewrittenNote)"))
+            }
+        }
+        var message = "\(sender.endpoints): \(what)\(rewrittenNote): expecting \(ConnTuple.text(key.source, family: family)) → \(ConnTuple.endpoint(key.destination, key.destinationPort, family: family))"
+        if let to = translation, to.destination != key.destination || to.destinationPort != key.destinationPort || to.source != key.source {
+            message += " (for \(ConnTuple.endpoint(to.destination, to.destinationPort, family: family)))"
+        }
+        events.append(FTPEvent(.expectationCreated, message))
+        return (replacement, key)
+    }
+}
