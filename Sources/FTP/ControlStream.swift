@@ -84,6 +84,8 @@ struct ControlStream: Sendable {
 
     // TLS record walking (nil while the channel is clear text).
     var tls: TLSWalk? = nil
+    /// Set when the walk found clear text again, until the session notes it.
+    var backToClearText = false
 
     struct TLSWalk: Sendable {
         /// Bytes left in the current record's body.
@@ -172,7 +174,10 @@ struct ControlStream: Sendable {
                 output.append(contentsOf: bytes[position..<position + used])
                 position += used
                 cursor = cursor + Int32(used)
-                if tls == nil { startLine(at: cursor) }
+                if tls == nil {
+                    startLine(at: cursor)
+                    backToClearText = true
+                }
                 continue
             }
             let newline = bytes[position...].firstIndex(of: 0x0a)

@@ -123,6 +123,11 @@ public final class FTPSession {
             conntrack.table.recordAdjustment(position, direction, at: start, delta: delta)
         }
         streams[direction.rawValue].adjustments.removeAll()
+        if streams[direction.rawValue].backToClearText {
+            streams[direction.rawValue].backToClearText = false
+            if streams.allSatisfy({ $0.tls == nil }) { encrypted = false }
+            events.append(FTPEvent(.clearText, "\(entry.tuple(direction).endpoints): clear text again after TLS (CCC): the helper reads this direction again"))
+        }
         if encryptedNow {
             encrypted = true
             streams[direction.opposite.rawValue].startTLS()
