@@ -33,7 +33,7 @@ let package = Package(
         // Linux TUN devices, the event loop, signals, the control socket.
         .target(name: "TunIO", dependencies: ["Engine", "CTunwall"]),
         // Topology files, namespaces through `ip`, the lab's life cycle.
-        .target(name: "Lab", dependencies: ["Wire", "Engine", "TunIO"]),
+        .target(name: "Lab", dependencies: ["Wire", "FTP", "Engine", "TunIO"]),
         .executableTarget(name: "tunwall", dependencies: ["Wire", "Conntrack", "FTP", "Rules", "Engine", "TunIO", "Lab", "CTunwall"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"], exclude: ["Fixtures"]),
         .testTarget(name: "ConntrackTests", dependencies: ["Conntrack", "Wire"]),
@@ -41,7 +41,7 @@ let package = Package(
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Conntrack", "Wire"], exclude: ["Invalid"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "FTP", "Rules", "Conntrack", "Wire"]),
         .testTarget(name: "TunIOTests", dependencies: ["TunIO", "CTunwall"]),
-        .testTarget(name: "LabTests", dependencies: ["Lab", "Engine", "Wire"]),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "Engine", "FTP", "Wire"]),
         .testTarget(name: "tunwallTests", dependencies: ["Wire"]),
     ],
     swiftLanguageModes: [.v6]

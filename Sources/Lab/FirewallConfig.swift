@@ -9,17 +9,21 @@
 //     ],
 //     "routes": [ {"to": "198.51.100.0/24", "via": "203.0.113.254", "interface": "wan0"} ],
 //     "ruleset": "rules/basic.nft",
-//     "conntrack": {"max": 262144}
+//     "conntrack": {"max": 262144},
+//     "ftp": {"loose": false, "max_expected": 1, "low_ports": false, "encrypted": "allow",
+//             "hold_bytes": 512, "hold_ms": 1000, "expect_timeout": 300}
 //   }
 //
 // "mtu" defaults to 1500 (576...65535, at least 1280 with IPv6 addresses);
-// "routes", "ruleset" and "conntrack" are optional; a route's "interface" may
+// "routes", "ruleset", "conntrack" and "ftp" (the FTP helper's policy,
+// FTPPolicy.swift; every key optional, the defaults shown) are optional; a route's "interface" may
 // be left out when "via" lies on a connected subnet; "to" may be "default"
 // (0.0.0.0/0 or ::/0 by the family of "via"). The ruleset path is relative to
 // the directory of the JSON file. Inside a topology the same object names each
 // interface's "host" instead of a "namespace" (Topology.swift).
 
 import Engine
+import FTP
 import Foundation
 import Wire
 
@@ -59,6 +63,8 @@ public struct FirewallConfig: Equatable, Sendable {
     /// Resolved against the JSON file's directory when loaded.
     public var rulesetPath: String?
     public var conntrackMax: Int?
+    /// The FTP helper's policy (`"ftp": {…}`); the safe defaults when left out.
+    public var ftp: FTPPolicy = .default
 
     public static let defaultMTU = 1500
     public static let mtuRange = 576...65535
@@ -120,6 +126,11 @@ public struct FirewallConfig: Equatable, Sendable {
         }
         if let rulesetPath { object["ruleset"] = rulesetPath }
         if let conntrackMax { object["conntrack"] = ["max": conntrackMax] }
+        if ftp != .default {
+            object["ftp"] = ["loose": ftp.loose, "max_expected": ftp.maxExpected, "low_ports": ftp.lowPorts,
+                             "encrypted": ftp.encrypted.rawValue, "hold_bytes": ftp.holdBytes,
+                             "hold_ms": ftp.holdMilliseconds, "expect_timeout": ftp.expectTimeoutSeconds]
+        }
         // Only strings, numbers, arrays and dictionaries: serialization cannot fail.
         var data = (try? JSONSerialization.data(
             withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
@@ -135,7 +146,7 @@ public struct FirewallConfig: Equatable, Sendable {
 
     static func parse(_ value: JSONValue, at path: JSONPath, file: String, dialect: Dialect) throws(LabError) -> FirewallConfig {
         let object = try JSONObjectReader(value, at: path, file: file,
-                                          allowedKeys: ["interfaces", "routes", "ruleset", "conntrack"])
+                                          allowedKeys: ["interfaces", "routes", "ruleset", "conntrack", "ftp"])
         var interfaces: [InterfaceSpec] = []
         let interfaceValues = try object.array("interfaces")
         if interfaceValues.isEmpty {
@@ -170,7 +181,34 @@ public struct FirewallConfig: Equatable, Sendable {
             }
             config.conntrackMax = max
         }
+        if let ftp = object.optional("ftp") {
+            config.ftp = try parseFTPPolicy(ftp, at: path.key("ftp"), file: file)
+        }
         return config
+    }
+
+    /// `"ftp": {"loose": false, "max_expected": 1, "low_ports": false, "encrypted": "allow",
+    /// "hold_bytes": 512, "hold_ms": 1000, "expect_timeout": 300}`, every key optional.
+    static func parseFTPPolicy(_ value: JSONValue, at path: JSONPath, file: String) throws(LabError) -> FTPPolicy {
+        let reader = try JSONObjectReader(value, at: path, file: file,
+                                          allowedKeys: ["loose", "max_expected", "low_ports", "encrypted", "hold_bytes",
+                                                        "hold_ms", "expect_timeout"])
+        var policy = FTPPolicy()
+        if let loose = try reader.optionalBool("loose") { policy.loose = loose }
+        if let maximum = try reader.optionalInteger("max_expected", in: FTPPolicy.maxExpectedRange) { policy.maxExpected = maximum }
+        if let low = try reader.optionalBool("low_ports") { policy.lowPorts = low }
+        if let text = try reader.optionalString("encrypted") {
+            guard let encrypted = FTPPolicy.Encrypted(rawValue: text) else {
+                throw reader.error("encrypted", "expected \"allow\" or \"drop\", found \(quoted(text))")
+            }
+            policy.encrypted = encrypted
+        }
+        if let bytes = try reader.optionalInteger("hold_bytes", in: FTPPolicy.holdBytesRange) { policy.holdBytes = bytes }
+        if let ms = try reader.optionalInteger("hold_ms", in: FTPPolicy.holdMillisecondsRange) { policy.holdMilliseconds = ms }
+        if let seconds = try reader.optionalInteger("expect_timeout", in: FTPPolicy.expectTimeoutRange) {
+            policy.expectTimeoutSeconds = seconds
+        }
+        return policy
     }
 
     private static func parseInterface(

@@ -247,6 +247,14 @@ struct JSONObjectReader {
         return integer
     }
 
+    func optionalBool(_ key: String) throws(LabError) -> Bool? {
+        guard let value = optional(key) else { return nil }
+        guard case .bool(let flag) = value else {
+            throw error(key, "expected true or false, found \(value.kindDescription)")
+        }
+        return flag
+    }
+
     func array(_ key: String) throws(LabError) -> [JSONValue] {
         try arrayValue(required(key), key: key)
     }

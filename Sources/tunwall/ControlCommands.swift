@@ -10,9 +10,11 @@ import TunIO
 
 enum ControlCommands {
     static func conntrack(_ arguments: [String]) -> Int32 {
-        let usage = "usage: tunwall conntrack -L|-E [--socket PATH | --lab NAME]"
-        guard let mode = arguments.first, mode == "-L" || mode == "-E",
-              let path = socketPath(Array(arguments.dropFirst())) else {
+        let usage = "usage: tunwall conntrack -L [expect] | -E [--socket PATH | --lab NAME]"
+        guard let mode = arguments.first, mode == "-L" || mode == "-E" else { return Commands.usageError(usage) }
+        // `conntrack -L expect` lists expectations, as conntrack-tools does.
+        let expect = mode == "-L" && arguments.dropFirst().first == "expect"
+        guard let path = socketPath(Array(arguments.dropFirst(expect ? 2 : 1))) else {
             return Commands.usageError(usage)
         }
         if mode == "-E" {
@@ -32,11 +34,11 @@ enum ControlCommands {
                 return 1
             }
         }
-        guard let response = ask("conntrack -L", path) else { return 1 }
+        guard let response = ask(expect ? "conntrack -L expect" : "conntrack -L", path) else { return 1 }
         print(response, terminator: "")
         let count = response.split(separator: "\n").count
         // conntrack-tools prints its footer on stderr too.
-        Output.error("tunwall conntrack: \(count) flow entries have been shown.")
+        Output.error("tunwall conntrack: \(count) \(expect ? "expectations" : "flow entries") have been shown.")
         return 0
     }
 

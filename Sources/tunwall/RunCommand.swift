@@ -129,7 +129,7 @@ enum RunCommand {
 
     static func engineConfiguration(_ config: FirewallConfig) -> EngineConfiguration {
         EngineConfiguration(interfaces: config.interfaces.map(\.engineInterface), routes: config.routes,
-                            conntrackCapacity: config.conntrackMax ?? 65_536)
+                            conntrackCapacity: config.conntrackMax ?? 65_536, ftp: config.ftp)
     }
 
     /// mkdir -p of the socket's directory, mode 0700.
@@ -159,6 +159,8 @@ enum ControlRequests {
         case "conntrack -L", "conntrack":
             let lines = engine.conntrack.listing(now: now)
             return lines.map { $0 + "\n" }.joined()
+        case "conntrack -L expect":
+            return engine.conntrack.expectationListing(now: now).map { $0 + "\n" }.joined()
         case "stats":
             return engine.statisticsReport(now: now)
         case "list ruleset":
