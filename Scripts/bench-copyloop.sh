@@ -3,6 +3,10 @@
 # (Scripts/tun-copy.c), the baseline tunwall's own numbers are compared with.
 #
 #   sudo Scripts/bench-copyloop.sh [SECONDS]        (or BENCH_SECONDS=N; default 10)
+#   sudo Scripts/bench-copyloop.sh ftp FILE         FTP downloads of FILE instead
+#                                                   (vnet mode only; pyftpdlib
+#                                                   serves, curl fetches, passive
+#                                                   then active)
 #
 # Topology, per mode (plain, then --vnet with TSO offloads):
 #
@@ -15,6 +19,13 @@
 # (Not $SECONDS: bash keeps its own count of seconds in that variable.)
 set -euo pipefail
 
+WORKLOAD=iperf
+FTP_FILE=""
+if [[ ${1:-} == ftp ]]; then
+    WORKLOAD=ftp
+    FTP_FILE=$(realpath "${2:?bench-copyloop: ftp needs a FILE}")
+    shift 2
+fi
 DURATION=${1:-${BENCH_SECONDS:-10}}
 HERE=$(cd "$(dirname "$0")" && pwd)
 NS_A="bench-$$-a"
@@ -48,6 +59,44 @@ fi
 
 cc -O2 -Wall -Wextra -Werror -o "$WORK/tun-copy" "$HERE/tun-copy.c"
 
+# iperf_run LABEL: one iperf3 stream from A to B through the copy loop.
+iperf_run() {
+    ip netns exec "$NS_B" iperf3 -s -1 >/dev/null 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 50); do
+        ip netns exec "$NS_B" ss -ltnH 'sport = :5201' | grep -q . && break
+        sleep 0.1
+    done
+
+    ip netns exec "$NS_A" iperf3 -c 10.77.0.2 -t "$DURATION" -J >"$WORK/iperf.json"
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+
+# ftp_downloads: FTP_FILE served by pyftpdlib in B (sendfile), fetched by curl
+# in A, passive then active; prints "copy-loop ftp MODE: N MB/s" lines.
+ftp_downloads() {
+    ip netns exec "$NS_B" /usr/bin/python3 -m pyftpdlib -p 21 -i 10.77.0.2 -d "$(dirname "$FTP_FILE")" >/dev/null 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 50); do
+        ip netns exec "$NS_B" ss -ltnH 'sport = :21' | grep -q . && break
+        sleep 0.1
+    done
+    local mode
+    for mode in passive active; do
+        local flags=()
+        [[ $mode == active ]] && flags=(-P -)
+        # The median of three downloads.
+        for _ in 1 2 3; do
+            ip netns exec "$NS_A" curl -sS --max-time 300 "${flags[@]}" -o /dev/null -w '%{speed_download}\n' \
+                "ftp://10.77.0.2/$(basename "$FTP_FILE")"
+        done | python3 -c 'import sys, statistics; print("copy-loop ftp %s: %.1f MB/s" % (sys.argv[1], statistics.median(float(l) for l in sys.stdin) / 1e6))' "$mode"
+    done
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+
 # run_mode LABEL [--vnet]: one measurement; prints the line and tun-copy's counts.
 run_mode() {
     local label=$1
@@ -73,29 +122,30 @@ run_mode() {
     ip -n "$NS_A" link set lo up
     ip -n "$NS_B" link set lo up
 
-    ip netns exec "$NS_B" iperf3 -s -1 >/dev/null 2>&1 &
-    SERVER_PID=$!
-    for _ in $(seq 50); do
-        ip netns exec "$NS_B" ss -ltnH 'sport = :5201' | grep -q . && break
-        sleep 0.1
-    done
-
-    ip netns exec "$NS_A" iperf3 -c 10.77.0.2 -t "$DURATION" -J >"$WORK/iperf.json"
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
+    if [[ $WORKLOAD == ftp ]]; then
+        ftp_downloads
+    else
+        iperf_run "$label"
+    fi
 
     kill -INT "$COPY_PID"
     wait "$COPY_PID" || true
     COPY_PID=""
 
-    local rate
-    rate=$(python3 -c 'import json,sys; print("%.2f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e9))' "$WORK/iperf.json")
-    echo "copy-loop (vnet=$label): $rate Gbit/s"
-    sed 's/^/    /' "$WORK/copy.out" | grep -v 'ready$'
+    if [[ $WORKLOAD == iperf ]]; then
+        local rate
+        rate=$(python3 -c 'import json,sys; print("%.2f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e9))' "$WORK/iperf.json")
+        echo "copy-loop (vnet=$label): $rate Gbit/s"
+        sed 's/^/    /' "$WORK/copy.out" | grep -v 'ready$'
+    fi
 
     ip netns delete "$NS_A"
     ip netns delete "$NS_B"
 }
 
-run_mode no
-run_mode yes --vnet
+if [[ $WORKLOAD == ftp ]]; then
+    run_mode yes --vnet
+else
+    run_mode no
+    run_mode yes --vnet
+fi

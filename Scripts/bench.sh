@@ -15,6 +15,10 @@
 #     b. through Scripts/tun-copy.c, a bare C loop that copies packets between
 #        two TUN devices with the same offloads (IFF_VNET_HDR, TSO),
 #     and their ratio (target >= 0.8).
+#  3. An FTP download of a 200 MB file (pyftpdlib serving, curl fetching,
+#     median of three), passive and active, through tunwall with the FTP
+#     helper and masquerade (Topologies/ftp-masquerade.json), and through the
+#     C copy loop; ratios reported.
 # Every packet stays in namespaces this script creates; all are removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +34,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 [[ $(id -u) -eq 0 ]] || { echo "bench.sh: needs root (TUN devices, namespaces)" >&2; exit 1; }
-for package in iperf3 iproute2 python3; do
+for package in iperf3 iproute2 python3 curl python3-pyftpdlib; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
         echo "bench.sh: installing $package" >&2
         (apt-get install -y -qq "$package" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$package" >/dev/null; })
@@ -78,4 +82,30 @@ import sys
 tunwall, nat, copy = (float(x) for x in sys.argv[1:4])
 print(f"ratio tunwall / copy loop (vnet):              {tunwall:.2f} / {copy:.2f} = {tunwall / copy:.2f}  (target >= 0.8)")
 print(f"ratio tunwall masquerading / copy loop (vnet): {nat:.2f} / {copy:.2f} = {nat / copy:.2f}  (target >= 0.8)")
+PY
+
+echo
+echo "== 3. FTP download of a 200 MB file (median of 3): tunwall (FTP helper + masquerade) vs the C copy loop"
+truncate -s 200M "$WORK/big.bin"
+.build/release/tunwall lab up Topologies/ftp-masquerade.json --name "$LAB" --daemon >/dev/null
+.build/release/tunwall lab exec --lab "$LAB" server -- /usr/bin/python3 -m pyftpdlib -p 21 -i 203.0.113.10 -d "$WORK" >/dev/null 2>&1 &
+sleep 1
+for mode in passive active; do
+    flags=()
+    [[ $mode == active ]] && flags=(-P -)
+    for _ in 1 2 3; do
+        .build/release/tunwall lab exec --lab "$LAB" client -- curl -sS --max-time 300 "${flags[@]}" -o /dev/null \
+            -w '%{speed_download}\n' ftp://203.0.113.10/big.bin
+    done | python3 -c 'import sys, statistics; print("tunwall ftp %s: %.1f MB/s" % (sys.argv[1], statistics.median(float(l) for l in sys.stdin) / 1e6))' "$mode"
+done | tee "$WORK/ftp-tunwall.txt"
+.build/release/tunwall stats --lab "$LAB" | sed -n '/ftp helper/,/^$/p' >&2
+.build/release/tunwall lab down "$LAB" >/dev/null
+Scripts/bench-copyloop.sh ftp "$WORK/big.bin" | tee "$WORK/ftp-copy.txt"
+python3 - "$WORK/ftp-tunwall.txt" "$WORK/ftp-copy.txt" <<'PY'
+import re, sys
+def rates(path):
+    return {m.group(1): float(m.group(2)) for m in re.finditer(r"ftp (\w+): ([0-9.]+) MB/s", open(path).read())}
+tunwall, copy = rates(sys.argv[1]), rates(sys.argv[2])
+for mode in ("passive", "active"):
+    print(f"ratio tunwall / copy loop, ftp {mode}: {tunwall[mode]:.1f} / {copy[mode]:.1f} MB/s = {tunwall[mode] / copy[mode]:.2f}")
 PY

@@ -5,6 +5,7 @@
 import Foundation
 import Testing
 import Wire
+import FTP
 @testable import Lab
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -40,7 +41,7 @@ let baseFirewall = """
   ],
   "routes": [ {"to": "198.51.100.0/24", "via": "203.0.113.254", "interface": "wan0"} ],
   "ruleset": "rules/basic.nft",
-  "conntrack": {"max": 262144}
+  "conntrack": {"max": 262144}, "ftp": {"loose": false, "max_expected": 2, "encrypted": "allow"}
 }
 """
 
@@ -138,6 +139,14 @@ let topologyMistakes: [Mistake] = [
 ]
 
 let firewallMistakes: [Mistake] = [
+    Mistake(#""loose": false"#, #""loose": "no""#,
+            #"fw.json: ftp.loose: expected true or false, found the string "no""#),
+    Mistake(#""max_expected": 2"#, #""max_expected": 0"#,
+            "fw.json: ftp.max_expected: 0 is out of range 1...64"),
+    Mistake(#""encrypted": "allow""#, #""encrypted": "block""#,
+            #"fw.json: ftp.encrypted: expected "allow" or "drop", found "block""#),
+    Mistake(#""max_expected": 2"#, #""max_expected": 2, "hold_ms": 5"#,
+            "fw.json: ftp.hold_ms: 5 is out of range 10...60000"),
     Mistake(#""interface": "wan0""#, #""interface": "wan1""#,
             #"fw.json: routes[0].interface: no interface named "wan1" (did you mean "wan0"?)"#),
     Mistake(#""via": "203.0.113.254", "interface": "wan0""#, #""via": "198.51.100.1""#,
@@ -236,6 +245,12 @@ let firewallMistakes: [Mistake] = [
         // Relative to the directory of the JSON file.
         #expect(config.rulesetPath == "Topologies/rules/basic.nft")
         #expect(config.conntrackMax == 262144)
+        // The FTP helper's policy: what is given, and the safe defaults for the rest.
+        #expect(config.ftp.maxExpected == 2 && !config.ftp.loose && config.ftp.encrypted == .allow)
+        #expect(config.ftp.holdBytes == 512 && !config.ftp.lowPorts && config.ftp.expectTimeoutSeconds == 300)
+        let bare = try FirewallConfig.parse(data: Array(baseFirewall.replacingOccurrences(
+            of: #", "ftp": {"loose": false, "max_expected": 2, "encrypted": "allow"}"#, with: "").utf8), file: "fw.json")
+        #expect(bare.ftp == .default)
     }
 
     @Test func routeInterfaceFollowsTheGatewaysSubnet() throws {
