@@ -99,7 +99,7 @@ public struct Conntrack: Sendable {
     /// enters it (one packet is in the pipeline at a time).
     public private(set) var pending: ConnEntry
     public private(set) var invalidCounts: [UInt64] = Array(repeating: 0, count: InvalidReason.allCases.count)
-    /// Connections helpers announced (Expectation.swift).
+    /// Connections helpers announced (ConnExpectation.swift).
     public var expectations = ExpectationTable()
     /// For a pending connection an expectation let in: its translated
     /// original tuple (the NAT mapping that follows its master), if any.
@@ -211,11 +211,11 @@ public struct Conntrack: Sendable {
 
     /// An expectation lives while it has not expired and its master is still
     /// the live connection it was made for.
-    public func isAlive(_ expectation: Expectation, now: Timestamp) -> Bool {
+    public func isAlive(_ expectation: ConnExpectation, now: Timestamp) -> Bool {
         Self.isAlive(expectation, in: table, now: now)
     }
 
-    private static func isAlive(_ expectation: Expectation, in table: FlowTable, now: Timestamp) -> Bool {
+    private static func isAlive(_ expectation: ConnExpectation, in table: FlowTable, now: Timestamp) -> Bool {
         let position = expectation.masterPosition
         guard expectation.expires > now, position >= 0, position < table.capacity else { return false }
         let master = table.entries[position]
@@ -228,7 +228,7 @@ public struct Conntrack: Sendable {
     }
 
     /// Adds an expectation (ExpectationTable.add), judging liveness at `now`.
-    public mutating func expect(_ expectation: Expectation, now: Timestamp) -> Result<Void, ExpectationRefusal> {
+    public mutating func expect(_ expectation: ConnExpectation, now: Timestamp) -> Result<Void, ExpectationRefusal> {
         let table = self.table
         return expectations.add(expectation) { Self.isAlive($0, in: table, now: now) }
     }

@@ -53,7 +53,7 @@ public struct ExpectationKey: Hashable, Sendable {
     }
 }
 
-public struct Expectation: Sendable {
+public struct ConnExpectation: Sendable {
     public var key: ExpectationKey
     /// The master (control) connection: its table position and id, which
     /// must still agree for the expectation to be alive.
@@ -102,7 +102,7 @@ public struct ExpectationTable: Sendable {
     public var capacity: Int
     /// The FTP helper's max_expected: 1 per control connection.
     public var maximumPerMaster: Int
-    private(set) var byKey: [ExpectationKey: Expectation] = [:]
+    private(set) var byKey: [ExpectationKey: ConnExpectation] = [:]
     private var nextSerial: UInt64 = 1
 
     public init(capacity: Int = ExpectationTable.defaultCapacity, maximumPerMaster: Int = 1) {
@@ -114,12 +114,12 @@ public struct ExpectationTable: Sendable {
     public var count: Int { byKey.count }
 
     /// The expectation holding `key`, if any (alive or not).
-    public func expectation(_ key: ExpectationKey) -> Expectation? { byKey[key] }
+    public func expectation(_ key: ExpectationKey) -> ConnExpectation? { byKey[key] }
 
     /// Adds an expectation. The same master expecting the same connection
     /// again (a retransmitted PORT) renews it; one of another master is a clash.
     /// When the master already has `maximumPerMaster`, its oldest goes.
-    public mutating func add(_ expectation: Expectation, isAlive: (Expectation) -> Bool) -> Result<Void, ExpectationRefusal> {
+    public mutating func add(_ expectation: ConnExpectation, isAlive: (ConnExpectation) -> Bool) -> Result<Void, ExpectationRefusal> {
         if let existing = byKey[expectation.key], isAlive(existing) {
             guard existing.masterPosition == expectation.masterPosition, existing.masterID == expectation.masterID else {
                 return .failure(.clash)
@@ -147,7 +147,7 @@ public struct ExpectationTable: Sendable {
 
     /// Takes out the expectation `key` (used, refused by the server, or replaced).
     @discardableResult
-    public mutating func remove(_ key: ExpectationKey) -> Expectation? {
+    public mutating func remove(_ key: ExpectationKey) -> ConnExpectation? {
         byKey.removeValue(forKey: key)
     }
 
@@ -159,20 +159,20 @@ public struct ExpectationTable: Sendable {
     }
 
     /// Drops the expectations `isAlive` says are dead.
-    public mutating func purge(isAlive: (Expectation) -> Bool) {
+    public mutating func purge(isAlive: (ConnExpectation) -> Bool) {
         for e in byKey.values where !isAlive(e) { byKey[e.key] = nil }
     }
 
     /// The expectations in the order they were made.
-    public var all: [Expectation] { byKey.values.sorted { $0.serial < $1.serial } }
+    public var all: [ConnExpectation] { byKey.values.sorted { $0.serial < $1.serial } }
 
     /// The expectations of one master, oldest first.
-    public func expectations(masterPosition: Int, masterID: UInt32) -> [Expectation] {
+    public func expectations(masterPosition: Int, masterID: UInt32) -> [ConnExpectation] {
         all.filter { $0.masterPosition == masterPosition && $0.masterID == masterID }
     }
 }
 
-extension Expectation {
+extension ConnExpectation {
     /// One `conntrack -L expect` line (conntrack-tools 1.4.7's format).
     public func conntrackLine(now: Timestamp) -> String {
         let ipv4 = key.family == .ipv4

@@ -315,7 +315,7 @@ public final class FTPSession {
         let expires = now + Timestamp(policy.expectTimeoutSeconds) * nanosecondsPerSecond
         conntrack.expectations.maximumPerMaster = policy.maxExpected
         while true {
-            let expectation = Expectation(key: key, masterPosition: position, masterID: entry.id,
+            let expectation = ConnExpectation(key: key, masterPosition: position, masterID: entry.id,
                                           masterTuple: entry.original, helper: .ftp, expires: expires,
                                           translation: translation)
             switch conntrack.expect(expectation, now: now) {

@@ -202,4 +202,33 @@ let evaluationRejects = """
         #expect(rules.verdict(.postrouting, packet(client, server, dport: 21)) == .drop)
         #expect(rules.counterValues.map(\.packets) == [0, 1])
     }
+
+    @Test func ctHelperSetMarksOnlyNewConnectionsOfItsProtocolAndFamily() throws {
+        let rules = try parse("""
+            table inet filter {
+            \tct helper ftp-standard { type "ftp" protocol tcp; }
+            \tct helper ftp4 { type "ftp" protocol tcp; l3proto ip; }
+            \tchain pre {
+            \t\ttype filter hook prerouting priority filter;
+            \t\tth dport 21 ct helper set "ftp-standard"
+            \t\ttcp dport 2121 ct helper set "ftp4"
+            \t}
+            }
+            """)
+        func helper(_ p: RulePacket) -> HelperKind {
+            var copy = p
+            var log: [String] = []
+            _ = rules.evaluate(.prerouting, &copy, log: &log)
+            return copy.helper
+        }
+        #expect(helper(packet(client, server, dport: 21)) == .ftp)
+        #expect(helper(packet(client, server, .udp, dport: 21)) == .none, "a tcp helper is not for UDP")
+        var established = packet(client, server, dport: 21)
+        established.ctState = .established
+        #expect(helper(established) == .none, "only a connection not yet confirmed gets a helper")
+        #expect(helper(packet(client, server, dport: 2121)) == .ftp)
+        #expect(helper(packet(client6, server6, dport: 2121)) == .none, "l3proto ip: IPv4 only")
+        #expect(helper(packet(client6, server6, dport: 21)) == .ftp)
+        #expect(helper(packet(client, server, dport: 80)) == .none)
+    }
 }
