@@ -99,7 +99,7 @@ public struct Conntrack: Sendable {
     /// enters it (one packet is in the pipeline at a time).
     public private(set) var pending: ConnEntry
     public private(set) var invalidCounts: [UInt64] = Array(repeating: 0, count: InvalidReason.allCases.count)
-    /// Connections helpers announced (ConnExpectation.swift).
+    /// Connections helpers announced (Expectation.swift).
     public var expectations = ExpectationTable()
     /// For a pending connection an expectation let in: its translated
     /// original tuple (the NAT mapping that follows its master), if any.
