@@ -65,6 +65,8 @@ public final class Engine {
     @exclusivity(unchecked) var natPendingSet = false
     /// The pending connection's NAT came from its expectation (no nat chains for it).
     @exclusivity(unchecked) var natFromExpectation = false
+    /// A helper changed the length of the packet in the pipeline.
+    @exclusivity(unchecked) var helperResized = false
     /// Helper sessions (FTP) by the table position of their control connection.
     @exclusivity(unchecked) var ftpSessions: [Int32: HelperSlot] = [:]
     @exclusivity(unchecked) var randomState: UInt64
@@ -141,6 +143,7 @@ public final class Engine {
         currentTime = now
         natPendingSet = false
         natFromExpectation = false
+        helperResized = false
         packetsSinceSweep += 1
         if packetsSinceSweep >= 64 {
             packetsSinceSweep = 0
@@ -251,6 +254,9 @@ public final class Engine {
             startHelper(tracking, parsed, now: now)
         }
         if fragmentOnOutput { return fragment(&packet, parsed, mtu: mtu, to: route.interface) }
+        if helperResized && packet.length > mtu {
+            splitOversizedSegment(&packet, &parsed, mtu: mtu, to: route.interface)
+        }
         statistics.forwarded &+= 1
         countSent(route.interface, packet.length)
         return .forward(route.interface)

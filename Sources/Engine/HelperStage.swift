@@ -70,6 +70,7 @@ extension Engine {
             return nil
         case .replaced(let start, let payload):
             replacePayload(&packet, &parsed, sequence: start, payload: payload)
+            helperResized = true
             return nil
         case .held:
             statistics.held &+= 1
@@ -139,6 +140,38 @@ extension Engine {
         } else if let segment = try? TCPSegment(validating: tcp) {
             segment.updateChecksum(pseudoHeaderSum: pseudo)
         }
+    }
+
+    /// A segment a helper made longer than the egress MTU leaves as several
+    /// (the first in place, the rest through the outbox, in order), each
+    /// within the MTU: the receiver's TCP puts them back together. Runs after
+    /// sequence adjustment, so the pieces are numbered as they leave.
+    func splitOversizedSegment(_ packet: inout PacketBuffer, _ parsed: inout ParsedPacket, mtu: Int,
+                               to interface: InterfaceID) {
+        let l4 = parsed.l4Offset
+        let payloadOffset = l4 + Int(packet.bytes[l4 + 12] >> 4) * 4
+        let room = mtu - payloadOffset
+        guard room > 0, packet.length > mtu, packet.virtio.gsoType == .none else { return }
+        let payload = Array(packet.bytes[payloadOffset...])
+        let sequence = SeqNumber(packet.bytes.be32(l4 + 4))
+        let flags = packet.bytes[l4 + 13]
+        let template = packet.array
+        var offset = room
+        while offset < payload.count, let slot = outbox.reserve() {
+            let end = min(offset + room, payload.count)
+            outbox.buffers[slot].load(template)
+            var pieceParsed = parsed
+            // FIN (and PSH) belong to the last piece only.
+            if end < payload.count { outbox.buffers[slot].bytes[l4 + 13] = flags & ~0x09 }
+            if parsed.family == .ipv4 { outbox.buffers[slot].bytes.setBE16(nextIdentification(), at: 4) }
+            replacePayload(&outbox.buffers[slot], &pieceParsed, sequence: sequence + Int32(offset),
+                           payload: Array(payload[offset..<end]))
+            outbox.commit(slot, interface: interface)
+            statistics.generated &+= 1
+            offset = end
+        }
+        packet.bytes[l4 + 13] = flags & ~0x09
+        replacePayload(&packet, &parsed, sequence: sequence, payload: Array(payload[..<room]))
     }
 
     /// Sends held bytes whose time is up, unchanged, from the packet that

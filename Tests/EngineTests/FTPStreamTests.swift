@@ -194,4 +194,25 @@ import Wire
         finished[37] = UInt8(sum & 0xff)
         #expect(FTPScenario.isWellFormed(finished))
     }
+
+    @Test func aSegmentThatGrowsPastTheMTULeavesAsTwo() throws {
+        let s = try FTPScenario(FTPRules.masquerade)
+        s.connect()
+        let port = "PORT 10,0,1,2,195,80\r\n"
+        let filler = String(repeating: "NOOP\r\n", count: (1460 - port.utf8.count) / 6)
+        let head = filler + String(repeating: "x", count: 1460 - port.utf8.count - filler.utf8.count - 2) + "\r\n"
+        let text = head + port
+        #expect(text.utf8.count == 1460)
+        let seq = s.clientSeq
+        let out = s.clientSends(text)
+        #expect(out.verdict == .forward(s.h.wan))
+        #expect(out.bytes.count == 1500, "the first piece fills the MTU")
+        let rest = s.h.generated()
+        #expect(rest.count == 1 && rest.first?.interface == s.h.wan)
+        let second = rest.first?.bytes ?? []
+        #expect(FTPScenario.isWellFormed(out.bytes) && FTPScenario.isWellFormed(second))
+        #expect(FTPScenario.seq(out.bytes) == seq && FTPScenario.seq(second) == seq + 1460)
+        let expected = head + "PORT 203,0,113,1,195,80\r\n"
+        #expect(FTPScenario.text(out.bytes) + FTPScenario.text(second) == expected)
+    }
 }
