@@ -216,10 +216,10 @@ extension Engine {
         conntrack.expectations.removeAll(masterPosition: position, masterID: entry.id)
     }
 
-    /// Counts a helper event and logs its line.
+    /// Counts a helper event and logs its line (if it has one).
     func note(_ event: FTPEvent) {
         statistics.ftp[event.counter.rawValue] &+= 1
-        pendingLog.append("ftp: " + event.message)
+        if !event.message.isEmpty { pendingLog.append("ftp: " + event.message) }
     }
 
     /// Drops sessions whose connection is gone, and dead expectations.

@@ -3,8 +3,8 @@
 // explained afterwards.
 //
 // Example log line:
-//   ftp: 10.0.1.2:40000 → 203.0.113.10:21: PORT 10.0.1.2:50000 rewritten to 203.0.113.1:50000;
-//   expecting 203.0.113.10 → 203.0.113.1:50000 (for 10.0.1.2:50000)
+//   ftp: 10.0.1.2:40000 → 203.0.113.10:21: PORT 10.0.1.2:50000 rewritten to 203.0.113.1:50000:
+//   expecting 203.0.113.10 → 203.0.113.1:50000, which goes on to 10.0.1.2:50000
 
 import Conntrack
 import Wire
@@ -46,7 +46,7 @@ public enum FTPCounter: Int, CaseIterable, Sendable, CustomStringConvertible {
 
 public struct FTPEvent: Sendable {
     public var counter: FTPCounter
-    /// One line, for the log.
+    /// One line, for the log (empty: counted only, another event tells it).
     public var message: String
 
     public init(_ counter: FTPCounter, _ message: String) {

@@ -348,12 +348,12 @@ public final class FTPSession {
                 bytes += Array(line.text[announcement.argument.upperBound...])
                 replacement = bytes
                 rewrittenNote = " rewritten to \(ConnTuple.endpoint(newAddress, port, family: family))"
-                events.append(FTPEvent(.rewritten, "\(sender.endpoints): \(what)\(rewrittenNote)"))
+                events.append(FTPEvent(.rewritten, ""))   // counted; the line below tells it
             }
         }
         var message = "\(sender.endpoints): \(what)\(rewrittenNote): expecting \(ConnTuple.text(key.source, family: family)) → \(ConnTuple.endpoint(key.destination, key.destinationPort, family: family))"
-        if let to = translation, to.destination != key.destination || to.destinationPort != key.destinationPort || to.source != key.source {
-            message += " (for \(ConnTuple.endpoint(to.destination, to.destinationPort, family: family)))"
+        if let to = translation, to.destination != key.destination || to.destinationPort != key.destinationPort {
+            message += ", which goes on to \(ConnTuple.endpoint(to.destination, to.destinationPort, family: family))"
         }
         events.append(FTPEvent(.expectationCreated, message))
         return (replacement, key)
