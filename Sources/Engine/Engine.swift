@@ -69,6 +69,9 @@ public final class Engine {
     @exclusivity(unchecked) var helperResized = false
     /// Helper sessions (FTP) by the table position of their control connection.
     @exclusivity(unchecked) var ftpSessions: [Int32: HelperSlot] = [:]
+    /// The sessions among them that hold bytes (released by `tick`).
+    @exclusivity(unchecked) var holdingSessions: Set<Int32> = []
+    @exclusivity(unchecked) var lastPurge: Timestamp = 0
     @exclusivity(unchecked) var randomState: UInt64
     /// The time of the packet in the pipeline.
     @exclusivity(unchecked) var currentTime: Timestamp = 0
@@ -265,8 +268,10 @@ public final class Engine {
     /// Sweeps expired connections; call when idle (e.g. once a second).
     public func tick(now: Timestamp) {
         conntrack.sweep(now: now, budget: 1024)
-        if !ftpSessions.isEmpty || !conntrack.expectations.isEmpty {
-            releaseHeldLines(now: now)
+        if !holdingSessions.isEmpty { releaseHeldLines(now: now) }
+        // Tick runs every few ms while a line is held; the rest once a second is enough.
+        if now >= lastPurge + nanosecondsPerSecond && (!ftpSessions.isEmpty || !conntrack.expectations.isEmpty) {
+            lastPurge = now
             purgeHelpers(now: now)
         }
     }

@@ -65,6 +65,11 @@ extension Engine {
                                       payload: UnsafeRawBufferPointer(segment.payload), position: position,
                                       conntrack: &conntrack, now: now, events: &events)
         for event in events { note(event) }
+        if session.releaseDeadline != nil {
+            holdingSessions.insert(Int32(position))
+        } else if !holdingSessions.isEmpty {
+            holdingSessions.remove(Int32(position))
+        }
         switch verdict {
         case .unchanged:
             return nil
@@ -177,8 +182,13 @@ extension Engine {
     /// Sends held bytes whose time is up, unchanged, from the packet that
     /// brought the first of them (sequence adjustment applied).
     func releaseHeldLines(now: Timestamp) {
-        for (position, slot) in ftpSessions {
+        for position in holdingSessions {
+            guard let slot = ftpSessions[position] else {
+                holdingSessions.remove(position)
+                continue
+            }
             guard let deadline = slot.session.releaseDeadline, deadline <= now else { continue }
+            holdingSessions.remove(position)
             var events: [FTPEvent] = []
             let released = slot.session.releaseExpired(now: now, events: &events)
             for event in events { note(event) }
@@ -232,7 +242,5 @@ extension Engine {
     }
 
     /// True while a helper holds bytes: call `tick` often (every few ms).
-    public var helperHoldsBytes: Bool {
-        ftpSessions.values.contains { $0.session.releaseDeadline != nil }
-    }
+    public var helperHoldsBytes: Bool { !holdingSessions.isEmpty }
 }
