@@ -12,8 +12,12 @@ cd "$(dirname "$0")/.."
 # tunwall writes; iproute2 (ip) builds the lab namespaces; curl, python3 (its
 # http.server) and iputils-ping are the lab's clients and servers; procps
 # (pgrep) checks that nothing is left running; nftables (nft -c) checks that
-# every ruleset tunwall accepts, Linux accepts too.
-packages=(tcpdump iproute2 curl python3 iputils-ping procps nftables)
+# every ruleset tunwall accepts, Linux accepts too. The FTP lab tests
+# (LabFTPTests) need real FTP programs on both ends of the helper: vsftpd and
+# python3-pyftpdlib (run with /usr/bin/python3, whose ftplib is a client too)
+# as servers, lftp beside curl as a client. Installing vsftpd may start a
+# daemon in the root namespace; the tests never talk to it.
+packages=(tcpdump iproute2 curl python3 iputils-ping procps nftables vsftpd lftp python3-pyftpdlib)
 
 missing=()
 for package in "${packages[@]}"; do
