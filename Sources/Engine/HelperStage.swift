@@ -43,7 +43,8 @@ extension Engine {
             let master = Int(entry.masterPosition)
             let masterText = master >= 0 && conntrack.table[master].id == entry.masterID
                 ? conntrack.table[master].original.endpoints : "a closed control connection"
-            note(FTPEvent(.relatedConnection, "data connection \(entry.original.endpoints) is RELATED to \(masterText)"
+            note(FTPEvent(.relatedConnection, connection: entry.original.endpoints,
+                          "data connection RELATED to \(masterText)"
                           + (entry.isTranslated ? ", translated to \(entry.translated(.original).endpoints)" : "")))
         }
     }

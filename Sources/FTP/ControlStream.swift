@@ -53,6 +53,8 @@ enum StreamOutput: Equatable {
 struct StreamLine {
     var text: ArraySlice<UInt8>
     var canRewrite: Bool
+    /// Where the line starts in the sender's numbering.
+    var start: SeqNumber = SeqNumber(0)
 }
 
 /// What the session makes of a line.
@@ -203,7 +205,7 @@ struct ControlStream: Sendable {
                 var text = line[0..<(line.count - 1)]
                 if text.last == 0x0d { text = text.dropLast() }
                 let whole = forwarded == 0
-                let decision = handle(StreamLine(text: text, canRewrite: whole))
+                let decision = handle(StreamLine(text: text, canRewrite: whole, start: lineStart))
                 if whole, let replacement = decision.replacement {
                     var emitted = Array(replacement)
                     emitted += line[text.endIndex...]

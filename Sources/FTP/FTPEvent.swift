@@ -2,22 +2,25 @@
 // and logged as one line, so that every pinhole opened or refused can be
 // explained afterwards.
 //
-// Example log line:
-//   ftp: 10.0.1.2:40000 → 203.0.113.10:21: PORT 10.0.1.2:50000 rewritten to 203.0.113.1:50000:
-//   expecting 203.0.113.10 → 203.0.113.1:50000, which goes on to 10.0.1.2:50000
+// Example log lines (one announcement):
+//   ftp: 10.0.1.2:40000 → 203.0.113.10:21: parsed "PORT 10,0,1,2,195,80"
+//   ftp: 10.0.1.2:40000 → 203.0.113.10:21: expect 203.0.113.10:* -> 203.0.113.1:50000 (for 10.0.1.2:50000)
+//   ftp: 10.0.1.2:40000 → 203.0.113.10:21: rewrote "PORT 10,0,1,2,195,80" -> "PORT 203,0,113,1,195,80",
+//        seq offset +3 from seq 1201
 
 import Conntrack
 import Wire
 
 /// The helper's counters, by what happened.
 public enum FTPCounter: Int, CaseIterable, Sendable, CustomStringConvertible {
-    case expectationCreated, rewritten, refusedBounce, refusedLowPort, refusedNumberOutOfRange, refusedMalformed,
+    case parsed, expectationCreated, rewritten, refusedBounce, refusedLowPort, refusedNumberOutOfRange, refusedMalformed,
          refusedFamily, refusedAfterEPSVAll, refusedUnsolicited, refusedClash, refusedTableFull, refusedUnrewritable,
          closedByReply, encrypted, encryptedDropped, clearText, held, releasedUnfinished, lineTooLong, outOfOrder,
          relatedConnection, epsvAll
 
     public var description: String {
         switch self {
+        case .parsed: return "announcements read (PORT, EPRT, 227, 229)"
         case .expectationCreated: return "expectations created"
         case .rewritten: return "announcements rewritten for NAT"
         case .refusedBounce: return "refused: address is not the sender's (FTP bounce)"
@@ -44,14 +47,52 @@ public enum FTPCounter: Int, CaseIterable, Sendable, CustomStringConvertible {
     }
 }
 
+/// An expectation as a trace shows it.
+public struct FTPExpectationNote: Equatable, Sendable {
+    public var source: String
+    public var destination: String
+    public var destinationPort: UInt16
+    /// Where the data connection goes on to, when NAT moves it ("10.0.1.2:50000").
+    public var to: String?
+}
+
 public struct FTPEvent: Sendable {
     public var counter: FTPCounter
-    /// One line, for the log (empty: counted only, another event tells it).
-    public var message: String
+    /// The control connection, as its sender sees it ("10.0.1.2:40000 → 203.0.113.10:21").
+    public var connection: String
+    /// What happened, for a trace step (empty: counted only).
+    public var text: String
+    /// The announcement line read, and what it became (rewrite events).
+    public var line: String? = nil
+    public var rewritten: String? = nil
+    public var expectation: FTPExpectationNote? = nil
 
-    public init(_ counter: FTPCounter, _ message: String) {
+    public init(_ counter: FTPCounter, connection: String, _ text: String) {
         self.counter = counter
-        self.message = message
+        self.connection = connection
+        self.text = text
+    }
+
+    /// One line for the log ("" when there is nothing to say).
+    public var message: String { text.isEmpty ? "" : "\(connection): \(text)" }
+
+    /// The event's name in traces (docs/trace-schema.md).
+    public var name: String {
+        switch counter {
+        case .parsed: return "parsed"
+        case .expectationCreated: return "expect"
+        case .rewritten: return "rewrite"
+        case .held: return "held"
+        case .releasedUnfinished: return "released"
+        case .relatedConnection: return "related"
+        case .encrypted, .encryptedDropped: return "encrypted"
+        case .clearText: return "clear"
+        case .closedByReply: return "closed"
+        case .outOfOrder: return "out-of-order"
+        case .epsvAll: return "epsv-all"
+        case .lineTooLong: return "too-long"
+        default: return "refuse"
+        }
     }
 }
 

@@ -126,14 +126,14 @@ public final class FTPSession {
         if streams[direction.rawValue].backToClearText {
             streams[direction.rawValue].backToClearText = false
             if streams.allSatisfy({ $0.tls == nil }) { encrypted = false }
-            events.append(FTPEvent(.clearText, "\(entry.tuple(direction).endpoints): clear text again after TLS (CCC): the helper reads this direction again"))
+            events.append(FTPEvent(.clearText, connection: entry.tuple(direction).endpoints, "clear text again after TLS (CCC): the helper reads this direction again"))
         }
         if encryptedNow {
             encrypted = true
             streams[direction.opposite.rawValue].startTLS()
             if drop {
                 refused = true
-                events.append(FTPEvent(.encryptedDropped, "\(entry.original.endpoints): AUTH accepted (234): session dropped by policy (encrypted: drop)"))
+                events.append(FTPEvent(.encryptedDropped, connection: entry.original.endpoints, "AUTH accepted (234): session dropped by policy (encrypted: drop)"))
                 return .drop
             }
         }
@@ -142,11 +142,11 @@ public final class FTPSession {
         case .replaced(let start, let bytes): return .replaced(start: start, payload: bytes)
         case .held:
             if streams[direction.rawValue].held && streams[direction.rawValue].heldSince == now {
-                events.append(FTPEvent(.held, "\(entry.tuple(direction).endpoints): unfinished line held (\(streams[direction.rawValue].line.count) bytes)"))
+                events.append(FTPEvent(.held, connection: entry.tuple(direction).endpoints, "unfinished line held (\(streams[direction.rawValue].line.count) bytes)"))
             }
             return .held
         case .outOfOrder:
-            events.append(FTPEvent(.outOfOrder, "\(entry.tuple(direction).endpoints): segment at \(sequence) is ahead of the stream (\(streams[direction.rawValue].next)): dropped, TCP resends it"))
+            events.append(FTPEvent(.outOfOrder, connection: entry.tuple(direction).endpoints, "segment at \(sequence) is ahead of the stream (\(streams[direction.rawValue].next)): dropped, TCP resends it"))
             return .drop
         }
     }
@@ -158,7 +158,7 @@ public final class FTPSession {
             let stream = streams[direction.rawValue]
             guard stream.held, now >= stream.heldSince + policy.holdNanoseconds,
                   let (start, bytes) = streams[direction.rawValue].release() else { continue }
-            events.append(FTPEvent(.releasedUnfinished, "\(direction) stream: a line never completed within \(policy.holdMilliseconds) ms: its \(bytes.count) held bytes go out unchanged and it is not read as a command"))
+            events.append(FTPEvent(.releasedUnfinished, connection: "\(direction) direction", "a line never completed within \(policy.holdMilliseconds) ms: its \(bytes.count) held bytes go out unchanged and it is not read as a command"))
             released.append((direction, start, bytes))
         }
         return released
@@ -194,7 +194,7 @@ public final class FTPSession {
             waitingCommand = .epsv
         case .epsvAll:
             epsvAll = true
-            events.append(FTPEvent(.epsvAll, "\(entry.original.endpoints): EPSV ALL: from now on only EPSV; PORT, EPRT and PASV open nothing"))
+            events.append(FTPEvent(.epsvAll, connection: entry.original.endpoints, "EPSV ALL: from now on only EPSV; PORT, EPRT and PASV open nothing"))
         case .auth:
             waitingCommand = .auth
         case .ccc, .other:
@@ -227,7 +227,7 @@ public final class FTPSession {
         switch (command, code) {
         case (.port(let key?)?, 400...599):
             if conntrack.expectations.remove(key) != nil {
-                events.append(FTPEvent(.closedByReply, "\(entry.original.endpoints): server refused the data port (\(code)): expectation of port \(key.destinationPort) removed"))
+                events.append(FTPEvent(.closedByReply, connection: entry.original.endpoints, "server refused the data port (\(code)): expectation of port \(key.destinationPort) removed"))
             }
         case (.pasv?, 227):
             switch FTPLine.passive(line.text) {
@@ -249,9 +249,9 @@ public final class FTPSession {
             }
         case (.auth?, 234):
             decision.encryptedAfter = true
-            events.append(FTPEvent(.encrypted, "\(entry.original.endpoints): AUTH accepted (234): control channel encrypted, helper blind until CCC"))
+            events.append(FTPEvent(.encrypted, connection: entry.original.endpoints, "AUTH accepted (234): control channel encrypted, helper blind until CCC"))
         case (_, 227), (_, 229):
-            events.append(FTPEvent(.refusedUnsolicited, "\(entry.original.endpoints): \(code) reply without a PASV/EPSV waiting for it: ignored, nothing expected"))
+            events.append(FTPEvent(.refusedUnsolicited, connection: entry.original.endpoints, "\(code) reply without a PASV/EPSV waiting for it: ignored, nothing expected"))
         default:
             break
         }
@@ -263,9 +263,9 @@ public final class FTPSession {
         let text = String(decoding: line.text.prefix(80), as: UTF8.self).filter { $0.isASCII && !$0.isNewline }
         switch error {
         case .numberOutOfRange:
-            events.append(FTPEvent(.refusedNumberOutOfRange, "\(entry.tuple(direction).endpoints): \"\(text)\": a number is out of range: nothing expected"))
+            events.append(FTPEvent(.refusedNumberOutOfRange, connection: entry.tuple(direction).endpoints, "\"\(text)\": a number is out of range: nothing expected"))
         case .malformed:
-            events.append(FTPEvent(.refusedMalformed, "\(entry.tuple(direction).endpoints): \"\(text)\": malformed: nothing expected"))
+            events.append(FTPEvent(.refusedMalformed, connection: entry.tuple(direction).endpoints, "\"\(text)\": malformed: nothing expected"))
         }
     }
 
@@ -281,8 +281,11 @@ public final class FTPSession {
         let peerView = entry.tuple(direction.opposite)      // how the other side sees the sender
         let family = entry.original.family
         let what = "\(announcement.kind) \(ConnTuple.endpoint(announcement.address ?? sender.source, announcement.port, family: announcement.family))"
+        var parsed = FTPEvent(.parsed, connection: sender.endpoints, "parsed \"\(String(decoding: line.text, as: UTF8.self))\"")
+        parsed.line = String(decoding: line.text, as: UTF8.self)
+        events.append(parsed)
         func refused(_ counter: FTPCounter, _ why: String) -> ([UInt8]?, ExpectationKey?) {
-            events.append(FTPEvent(counter, "\(sender.endpoints): \(what): \(why): nothing expected"))
+            events.append(FTPEvent(counter, connection: sender.endpoints, "\(what): \(why): nothing expected"))
             return (nil, nil)
         }
         guard announcement.family == family else {
@@ -332,14 +335,22 @@ public final class FTPSession {
             }
             break
         }
+        var note = FTPEvent(.expectationCreated, connection: sender.endpoints, "")
+        let toText = translation.map { ConnTuple.endpoint($0.destination, $0.destinationPort, family: family) }
+        note.expectation = FTPExpectationNote(source: ConnTuple.text(key.source, family: family),
+                                              destination: ConnTuple.text(key.destination, family: family),
+                                              destinationPort: key.destinationPort, to: toText)
+        note.text = "expect \(ConnTuple.text(key.source, family: family)):* -> \(ConnTuple.endpoint(key.destination, key.destinationPort, family: family))"
+            + (toText.map { " (for \($0))" } ?? "")
+        events.append(note)
         var replacement: [UInt8]? = nil
-        var rewrittenNote = ""
         if translation != nil {
             let newAddress = destination
             let addressChanges = announcement.address != nil && newAddress != announced
             if addressChanges || port != announcement.port {
                 guard line.canRewrite else {
                     conntrack.expectations.remove(key)
+                    events.removeLast()
                     return refused(.refusedUnrewritable, "NAT needs it rewritten but part of the line already left unchanged")
                 }
                 let text = announcement.argumentText(address: newAddress, port: port)
@@ -347,15 +358,16 @@ public final class FTPSession {
                 bytes += Array(text.utf8)
                 bytes += Array(line.text[announcement.argument.upperBound...])
                 replacement = bytes
-                rewrittenNote = " rewritten to \(ConnTuple.endpoint(newAddress, port, family: family))"
-                events.append(FTPEvent(.rewritten, ""))   // counted; the line below tells it
+                let before = String(decoding: line.text, as: UTF8.self)
+                let after = String(decoding: bytes, as: UTF8.self)
+                let delta = bytes.count - line.text.count
+                var rewrite = FTPEvent(.rewritten, connection: sender.endpoints,
+                                       "rewrote \"\(before)\" -> \"\(after)\", seq offset \(delta >= 0 ? "+" : "")\(delta) from seq \(line.start)")
+                rewrite.line = before
+                rewrite.rewritten = after
+                events.append(rewrite)
             }
         }
-        var message = "\(sender.endpoints): \(what)\(rewrittenNote): expecting \(ConnTuple.text(key.source, family: family)) → \(ConnTuple.endpoint(key.destination, key.destinationPort, family: family))"
-        if let to = translation, to.destination != key.destination || to.destinationPort != key.destinationPort {
-            message += ", which goes on to \(ConnTuple.endpoint(to.destination, to.destinationPort, family: family))"
-        }
-        events.append(FTPEvent(.expectationCreated, message))
         return (replacement, key)
     }
 }

@@ -49,6 +49,8 @@ extension Ruleset {
             case .reject(let verdict):
                 return verdict
             case .end:
+                // The chain's policy decided (RulePacket.decision: -2 - chain).
+                packet.decision = -2 - chain
                 if chains[Int(chain)].policyDrop { return .drop }
             }
             index += 1
@@ -84,6 +86,7 @@ extension Ruleset {
             case .drop, .reject:
                 return .drop
             case .end:
+                packet.decision = -2 - chain
                 if chains[Int(chain)].policyDrop { return .drop }
             }
             index += 1
@@ -113,10 +116,13 @@ extension Ruleset {
                 case .log(let entry):
                     log.append(logLine(prefix: logs[Int(entry)].prefix, packet))
                 case .accept:
+                    packet.decision = Int32(ruleIndex - 1)
                     return .accept
                 case .drop:
+                    packet.decision = Int32(ruleIndex - 1)
                     return .drop
                 case .reject(let ipv4, let ipv6):
+                    packet.decision = Int32(ruleIndex - 1)
                     return .reject(packet.family == .ipv6 ? ipv6 : ipv4)
                 case .jump(let target):
                     let outcome = run(target, &packet, &log)
@@ -132,7 +138,10 @@ extension Ruleset {
                     break actions
                 case .nat(let entry):
                     let family = natActions[Int(entry)].nfproto
-                    if family == 0 || family == (packet.family == .ipv6 ? 10 : 2) { return .nat(entry) }
+                    if family == 0 || family == (packet.family == .ipv6 ? 10 : 2) {
+                        packet.decision = Int32(ruleIndex - 1)
+                        return .nat(entry)
+                    }
                 case .helper(let helper, let l4, let nfproto):
                     // Only a connection not yet confirmed gets a helper, and only one of the
                     // helper's protocol and family (nft_ct_helper_obj_eval).

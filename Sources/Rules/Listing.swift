@@ -82,14 +82,14 @@ extension Ruleset {
         return out + "\t}\n"
     }
 
-    private func ruleText(_ rule: Rule, table: Table) -> String {
+    func ruleText(_ rule: Rule, table: Table, counts: Bool = true) -> String {
         var parts: [String] = []
         for statement in rule.statements {
             switch statement {
             case .match(let match):
                 if !match.hidden { parts.append(matchText(match, table: table)) }
             case .counter(let index):
-                parts.append("counter packets \(counterPackets[index]) bytes \(counterBytes[index])")
+                parts.append(counts ? "counter packets \(counterPackets[index]) bytes \(counterBytes[index])" : "counter")
             case .log(let prefix, let level):
                 var text = "log"
                 if let prefix { text += " prefix \"\(prefix)\"" }

@@ -51,6 +51,9 @@ public struct RulePacket: Sendable {
     public var mark: UInt32 = 0
     /// Set by `ct helper set` for a new connection: the helper the engine attaches to it.
     public var helper: HelperKind = .none
+    /// What decided the last verdict the evaluator returned, for traces: a rule (>= 0, see
+    /// `Ruleset.decision(_:)`), a chain's policy (-2 - chain), or nothing yet (-1).
+    public var decision: Int32 = -1
 
     public init() {}
 }

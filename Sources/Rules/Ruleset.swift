@@ -26,6 +26,8 @@ import Glibc
 
 public final class Ruleset: @unchecked Sendable {
     let tables: [Table]
+    /// The file it was read from (as given to `parse`/`load`), for traces.
+    public let file: String
     public let usesNAT: Bool
     public let usesHelpers: Bool
 
@@ -55,8 +57,10 @@ public final class Ruleset: @unchecked Sendable {
     @exclusivity(unchecked) var interfaceWords = 1
     @exclusivity(unchecked) var interfaceNames: [String] = []
 
-    init(tables: [Table], program: CompiledProgram, counters: [CounterSeed], usesNAT: Bool, usesHelpers: Bool) {
+    init(tables: [Table], program: CompiledProgram, counters: [CounterSeed], usesNAT: Bool, usesHelpers: Bool,
+         file: String = "") {
         self.tables = tables
+        self.file = file
         self.usesNAT = usesNAT
         self.usesHelpers = usesHelpers
         matches = Ruleset.buffer(program.matches)
@@ -125,7 +129,7 @@ public final class Ruleset: @unchecked Sendable {
         guard validator.diagnostics.isEmpty else { throw fail(validator.diagnostics) }
         return Ruleset(tables: tables, program: CompiledProgram(tables: tables), counters: resolver.counters,
                        usesNAT: resolver.usesNAT || tables.contains { $0.chains.contains { $0.base?.type == .nat } },
-                       usesHelpers: resolver.usesHelpers)
+                       usesHelpers: resolver.usesHelpers, file: file)
     }
 
     /// Reads and parses a file; an unreadable file is a RuleErrors with line 0 and the OS error.
@@ -185,5 +189,40 @@ public final class Ruleset: @unchecked Sendable {
                 }
             }
         }
+    }
+}
+
+// MARK: Decisions, for traces
+
+/// The rule or policy behind a verdict: where it is written and what it says.
+public struct RuleDecision: Equatable, Sendable {
+    /// "FILE:LINE" of the rule, or "FILE: chain NAME policy".
+    public var location: String
+    /// The rule as `list ruleset` prints it (without counter values), or "policy accept" / "policy drop".
+    public var text: String
+}
+
+extension Ruleset {
+    /// What `RulePacket.decision` names (nil for -1 or an index out of range). Allocates: traces only.
+    public func decision(_ value: Int32) -> RuleDecision? {
+        var ruleIndex = 0
+        var chainIndex = 0
+        let name = file.split(separator: "/").last.map(String.init) ?? file
+        for table in tables {
+            for chain in table.chains {
+                if value == -2 - Int32(chainIndex) {
+                    let policy = chain.base?.policyDrop == true ? "drop" : "accept"
+                    return RuleDecision(location: "\(name): chain \(chain.name) policy", text: "policy \(policy)")
+                }
+                for rule in chain.rules {
+                    if Int32(ruleIndex) == value {
+                        return RuleDecision(location: "\(name):\(rule.range.line)", text: ruleText(rule, table: table, counts: false))
+                    }
+                    ruleIndex += 1
+                }
+                chainIndex += 1
+            }
+        }
+        return nil
     }
 }

@@ -241,12 +241,17 @@ final class FTPServer {
 
     var upload: URL { root.appendingPathComponent("upload") }
 
+    nonisolated(unsafe) static var started = 0
+
     /// Starts the server on `address`:21 and waits until it listens (10 s at most).
     init(_ kind: FTPServerKind, family: FTPFamily, lab: FTPLab, address: String, content: Data) throws {
         self.kind = kind
         self.family = family
         self.content = content
-        directory = lab.directory.appendingPathComponent("\(kind.rawValue)-\(family.rawValue)")
+        // A directory of its own per server started: a server that outlived its
+        // test must not serve (or be mistaken for) this one.
+        FTPServer.started += 1
+        directory = lab.directory.appendingPathComponent("\(kind.rawValue)-\(family.rawValue)-\(FTPServer.started)")
         root = directory.appendingPathComponent("root")
         try? FileManager.default.removeItem(at: directory)
         // vsftpd refuses a chroot root its anonymous user could write to: the
@@ -284,8 +289,13 @@ final class FTPServer {
             if started == 0, let text = try? String(contentsOf: pidFile, encoding: .utf8) {
                 started = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
             }
-            let sockets = try lab.exec("server", ["ss", "-Hltn", "sport = :21"])
-            listening = sockets.stdout.contains(":21 ")
+            let sockets = try lab.exec("server", ["ss", "-Hltnp", "sport = :21"])
+            // Listening on this address, by this process (not one left over from
+            // before), whose pid is known: stop() needs it.
+            listening = sockets.stdout.split(separator: "\n").contains { line in
+                started != 0 && line.contains(family == .ipv4 ? "\(address):21 " : "[\(address)]:21 ")
+                    && line.contains("pid=\(started),")
+            }
             if !listening { Thread.sleep(forTimeInterval: 0.05) }
         }
         pid = started

@@ -330,8 +330,9 @@ struct LabFTPTests {
         let command = FTPClientCommand(client: .curl, mode: mode, operation: .retr, host: topology.serverPublic(.ipv4),
                                        family: .ipv4, local: local, remote: "pub/file.bin")
         let run = try lab.exec("client", command.argv(script: lab.clientScript))
-        #expect(run.status == 0 && (try? Data(contentsOf: local)) == server.content,
-                "[\(topology) helper reloaded, vsftpd IPv4 curl \(mode.rawValue) RETR] \(run.status):\n\(tail(run.stderr))")
+        let got = (try? Data(contentsOf: local)) ?? Data()
+        #expect(run.status == 0 && got == server.content,
+                "[\(topology) helper reloaded, vsftpd IPv4 curl \(mode.rawValue) RETR] \(run.status), \(got.count) bytes of \(server.content.count), first difference at \(Array(zip(got, server.content)).firstIndex { $0.0 != $0.1 } ?? -1):\n\(tail(run.stderr))\n--- server log:\n\(tail(server.logText(from: 0), 6))")
     }
 
     // MARK: - Pinholes are narrow
