@@ -67,6 +67,17 @@ public final class Engine {
     @exclusivity(unchecked) var natFromExpectation = false
     /// A helper changed the length of the packet in the pipeline.
     @exclusivity(unchecked) var helperResized = false
+    /// Tracing (Trace.swift): off unless the runner turns it on; nothing is
+    /// recorded and nothing allocated for traces while it is off.
+    @exclusivity(unchecked) public var tracing = false
+    @exclusivity(unchecked) var traceRecord: TraceRecord? = nil
+    @exclusivity(unchecked) var traceCount = 0
+    @exclusivity(unchecked) var traceStart: Timestamp? = nil
+    @exclusivity(unchecked) var traceTime: Timestamp = 0
+    @exclusivity(unchecked) var traceEndpoints = ""
+    @exclusivity(unchecked) var traceHeld = false
+    @exclusivity(unchecked) var finishedTraces: [TraceRecord] = []
+    @exclusivity(unchecked) var pendingGeneratedTraces: [TraceRecord] = []
     /// Helper sessions (FTP) by the table position of their control connection.
     @exclusivity(unchecked) var ftpSessions: [Int32: HelperSlot] = [:]
     /// The sessions among them that hold bytes (released by `tick`).
@@ -138,8 +149,17 @@ public final class Engine {
 
     // MARK: The pipeline
 
-    /// Runs one packet that arrived on `input` through the pipeline.
+    /// Runs one packet that arrived on `input` through the pipeline (and,
+    /// while `tracing`, records what happened to it: Trace.swift).
     public func process(_ packet: inout PacketBuffer, from input: InterfaceID, now: Timestamp) -> Verdict {
+        guard tracing else { return pipeline(&packet, from: input, now: now) }
+        beginTrace(packet, input: input, now: now)
+        let verdict = pipeline(&packet, from: input, now: now)
+        finishTrace(verdict, packet)
+        return verdict
+    }
+
+    private func pipeline(_ packet: inout PacketBuffer, from input: InterfaceID, now: Timestamp) -> Verdict {
         guard input >= 0, input < interfaces.count else { return drop(.unknownInterface) }
         statistics.interfaces[input].receivedPackets &+= 1
         statistics.interfaces[input].receivedBytes &+= UInt64(packet.length)
@@ -176,6 +196,7 @@ public final class Engine {
 
         // PREROUTING: connection tracking, then the prerouting chains.
         var tracking = track(parsed, now: now)
+        if tracing { traceConntrack(tracking) }
         if hasRules {
             rules = rulePacket(packet.bytes, parsed, input: input, state: tracking.state)
             let verdict = runHook(.prerouting, &rules)
@@ -187,6 +208,7 @@ public final class Engine {
         // dstnat: DNAT and redirect for new connections, and the destination
         // half of every translated one.
         if let stop = natDestination(&packet, &parsed, tracking, input: input, now: now) { return stop }
+        if tracing { traceNAT(packet, parsed) }
 
         if isLocal(parsed.tuple.destination) {
             if hasRules {
@@ -233,10 +255,15 @@ public final class Engine {
         // `ct helper set` on a new connection: the helper follows it once confirmed.
         if tracking.isPending && hasRules && rules.helper != .none && parsed.l4Protocol == .tcp {
             conntrack.setPendingHelper(rules.helper)
+            if tracing {
+                traceRecord?.steps.append(TraceStep(kind: "ftp", text: "helper \(rules.helper) attached to the new connection (ct helper set)",
+                                                    fields: [("event", .string("attached"))]))
+            }
         }
 
         // srcnat: SNAT and masquerade, and the source half of translated connections.
         if let stop = natSource(&packet, &parsed, tracking, output: route.interface, now: now) { return stop }
+        if tracing { traceNAT(packet, parsed) }
 
         // Helpers read (and under NAT rewrite) the payload of their connections.
         if !ftpSessions.isEmpty, let position = tracking.entry, parsed.l4Protocol == .tcp, !parsed.isFragment,

@@ -56,6 +56,7 @@ extension Engine {
             if let fragment = try? IPv4Packet(validating: out.slice(0..<total)) { fragment.updateHeaderChecksum() }
             outbox.buffers[slot].length = total
             outbox.commit(slot, interface: interface)
+            if tracing { traceGenerated(slot, interface: interface, origin: .generated) }
             sent += chunk
             first = false
         }

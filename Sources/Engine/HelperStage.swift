@@ -80,6 +80,7 @@ extension Engine {
             return nil
         case .held:
             statistics.held &+= 1
+            traceHeld = true
             session.heldTemplate[direction.rawValue] = packet.array
             session.heldInterface[direction.rawValue] = output
             if let before = heldBefore, segment.sequenceNumber < before.end {
@@ -174,6 +175,7 @@ extension Engine {
                            payload: Array(payload[offset..<end]))
             outbox.commit(slot, interface: interface)
             statistics.generated &+= 1
+            if tracing { traceGenerated(slot, interface: interface, origin: .generated) }
             offset = end
         }
         packet.bytes[l4 + 13] = flags & ~0x09
@@ -204,6 +206,7 @@ extension Engine {
                 adjustSequence(&outbox.buffers[out], parsed, entry: Int(position), direction: direction)
                 outbox.commit(out, interface: interface)
                 statistics.generated &+= 1
+                if tracing { traceGenerated(out, interface: interface, origin: .released) }
             }
         }
     }
@@ -231,6 +234,7 @@ extension Engine {
     func note(_ event: FTPEvent) {
         statistics.ftp[event.counter.rawValue] &+= 1
         if !event.message.isEmpty { pendingLog.append("ftp: " + event.message) }
+        if tracing && !event.text.isEmpty { traceFTP(event) }
     }
 
     /// Drops sessions whose connection is gone, and dead expectations.

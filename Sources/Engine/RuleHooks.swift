@@ -67,7 +67,11 @@ extension Engine {
     /// Runs `hook`'s base chains; log lines go to `pendingLog`.
     @inline(__always)
     func runHook(_ hook: Hook, _ packet: inout RulePacket) -> RuleVerdict {
-        ruleset.evaluate(hook, &packet, log: &pendingLog)
+        guard tracing else { return ruleset.evaluate(hook, &packet, log: &pendingLog) }
+        packet.decision = -1
+        let verdict = ruleset.evaluate(hook, &packet, log: &pendingLog)
+        traceRule(hook, verdict, decision: packet.decision)
+        return verdict
     }
 
     /// A drop or reject from the rules: carries out the reject and counts.
@@ -107,6 +111,7 @@ extension Engine {
         }
         outbox.commit(slot, interface: interface)
         statistics.generated += 1
+        if tracing { traceGenerated(slot, interface: interface, origin: .generated) }
     }
 
     /// Installs a new ruleset at once: every tracked connection is kept
