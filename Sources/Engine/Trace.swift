@@ -139,6 +139,7 @@ extension Engine {
         var record = TraceRecord(number: traceCount, time: seconds(traceTime), origin: origin, input: nil,
                                  packet: TracePacket(outbox.buffers[slot].bytes))
         record.output = interfaces[interface].name
+        record.sent = record.packet
         if traceRecord != nil {
             pendingGeneratedTraces.append(record)
         } else {

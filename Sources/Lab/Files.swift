@@ -82,7 +82,7 @@ func fileExists(_ path: String) -> Bool {
 
 /// The absolute form of `path`, relative to the working directory; "." and
 /// ".." components are left alone (the kernel resolves them).
-func absolutePath(_ path: String) -> String {
+public func absolutePath(_ path: String) -> String {
     if path.hasPrefix("/") { return path }
     let directory = FileManager.default.currentDirectoryPath
     return directory.hasSuffix("/") ? directory + path : directory + "/" + path

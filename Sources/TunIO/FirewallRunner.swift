@@ -24,6 +24,9 @@ public final class FirewallRunner {
     let control: ControlServer?
     var buffer = PacketBuffer.allocate()
     var running = true
+    /// `--pcap DIR` and `--trace`/`--trace-json` (Observers.swift); nil when not asked for.
+    public var capture: PacketCapture?
+    public var traceOutput: TraceOutput?
     /// Packets read from one device before the loop looks at the others.
     static let batch = 64
 
@@ -93,8 +96,13 @@ public final class FirewallRunner {
                 engine.tick(now: now)
                 lastTick = now
                 try flushOutbox()
+                traceOutput?.write(engine.takeTraces())
+                traceOutput?.flush()
+                capture?.flush()
             }
         }
+        traceOutput?.flush()
+        capture?.flush()
     }
 
     /// The rules' `log` lines, one per line on stderr, as the kernel log has them.
@@ -141,11 +149,13 @@ public final class FirewallRunner {
             }
             buffer.start = PacketBuffer.headroom
             buffer.length = count - prefix
+            capture?.record(index, outgoing: false, UnsafeRawBufferPointer(buffer.bytes))
             let now = Self.now()
             if case .forward(let out) = engine.process(&buffer, from: index, now: now) {
                 try send(&buffer, to: out)
             }
             try flushOutbox()
+            if let traceOutput { traceOutput.write(engine.takeTraces()) }
         }
     }
 
@@ -167,6 +177,7 @@ public final class FirewallRunner {
     /// Writes the packet with its virtio header in the headroom just before it.
     private func send(_ packet: inout PacketBuffer, to index: Int) throws(SystemError) {
         guard index >= 0, index < devices.count else { return }
+        capture?.record(index, outgoing: true, UnsafeRawBufferPointer(packet.bytes))
         let device = devices[index]
         let prefix = device.hasVirtioHeader ? VirtioNetHeader.size : 0
         let begin = packet.start - prefix

@@ -17,12 +17,16 @@ import Lab
 enum LabCommand {
     static let usage = """
     Usage:
-      tunwall lab up FILE [--name NAME] [--daemon] [-- RUN-ARGUMENTS...]
+      tunwall lab up FILE [--name NAME] [--daemon] [--trace] [--trace-json FILE] [--pcap DIR]
+                    [-- RUN-ARGUMENTS...]
           Create the namespaces of topology FILE (tw-NAME-fw, tw-NAME-HOST), start
           'tunwall run' as the firewall in tw-NAME-fw, configure the hosts. Stays in
           the foreground, copying the firewall's log to stderr, until Ctrl-C or
           SIGTERM (then tears the lab down); --daemon returns once the lab is up.
-          NAME defaults to FILE's base name. RUN-ARGUMENTS go to 'tunwall run'.
+          NAME defaults to FILE's base name. --trace narrates every packet in the
+          log, --trace-json writes the trace as JSON lines, --pcap writes one pcap
+          per interface and direction (see 'tunwall run'). RUN-ARGUMENTS go to
+          'tunwall run'.
       tunwall lab down FILE|NAME
           Stop the firewall and any process left in the lab's namespaces, delete
           the namespaces and the state directory. Works after a crash too.
@@ -54,7 +58,7 @@ enum LabCommand {
         }
     }
 
-    private static let upUsage = "usage: tunwall lab up FILE [--name NAME] [--daemon] [-- RUN-ARGUMENTS...]"
+    private static let upUsage = "usage: tunwall lab up FILE [--name NAME] [--daemon] [--trace] [--trace-json FILE] [--pcap DIR] [-- RUN-ARGUMENTS...]"
     private static let downUsage = "usage: tunwall lab down FILE|NAME"
     private static let execUsage = "usage: tunwall lab exec [--lab NAME] HOST [--] COMMAND [ARGUMENTS...]"
 
@@ -65,6 +69,7 @@ enum LabCommand {
         var name: String?
         var daemon = false
         var extra: [String] = []
+        var observe: [String] = []
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
@@ -75,6 +80,13 @@ enum LabCommand {
                 index = arguments.count
             case "--daemon", "-d":
                 daemon = true
+            case "--trace":
+                observe.append("--trace")
+            case "--trace-json", "--pcap":
+                guard index < arguments.count else { return Commands.usageError("\(argument) needs a value; \(upUsage)") }
+                // The firewall runs elsewhere: give it an absolute path.
+                observe += [argument, absolutePath(arguments[index])]
+                index += 1
             case "--name":
                 guard index < arguments.count else { return Commands.usageError("--name needs a value; \(upUsage)") }
                 name = arguments[index]
@@ -105,8 +117,13 @@ enum LabCommand {
         }
         let controller = LabController()
         do {
+            if !observe.isEmpty {
+                // The trace names the host at the end of each interface.
+                let hosts = topology.firewall.interfaces.compactMap { i in i.host.map { "\(i.name)=\($0)" } }
+                observe += ["--hosts", hosts.joined(separator: ",")]
+            }
             let ending = try controller.up(topology, source: file, name: labName, daemon: daemon,
-                                           extraRunArguments: extra) { status in
+                                           extraRunArguments: observe + extra) { status in
                 Output.line(summary(status, topology: topology, daemon: daemon))
                 fflush(nil)  // the foreground stays for a long time; show the summary now
             }

@@ -17,19 +17,37 @@ import Wire
 
 enum RunCommand {
     static let defaultControlPath = "/run/tunwall/tunwall.sock"
-    static let usage = "usage: tunwall run CONFIG.json [--control PATH]"
+    static let usage = "usage: tunwall run CONFIG.json [--control PATH] [--trace] [--trace-json FILE] [--pcap DIR]"
 
     static func run(_ arguments: [String]) -> Int32 {
         var configPath: String?
         var controlPath = defaultControlPath
+        var narrate = false
+        var traceJSON: String?
+        var pcapDirectory: String?
+        /// `--hosts lan0=client,wan0=server`: what `lab up` tells the trace about the hosts.
+        var hosts: [String: String] = [:]
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
             switch argument {
-            case "--control":
-                guard index + 1 < arguments.count else { return Commands.usageError(usage) }
-                controlPath = arguments[index + 1]
+            case "--control", "--trace-json", "--pcap", "--hosts":
+                guard index + 1 < arguments.count else { return Commands.usageError("\(argument) needs a value; \(usage)") }
+                let value = arguments[index + 1]
+                switch argument {
+                case "--control": controlPath = value
+                case "--trace-json": traceJSON = value
+                case "--pcap": pcapDirectory = value
+                default:
+                    for pair in value.split(separator: ",") {
+                        let parts = pair.split(separator: "=", maxSplits: 1)
+                        if parts.count == 2 { hosts[String(parts[0])] = String(parts[1]) }
+                    }
+                }
                 index += 2
+            case "--trace":
+                narrate = true
+                index += 1
             case _ where argument.hasPrefix("-"):
                 return Commands.usageError("unknown option '\(argument)'; \(usage)")
             default:
@@ -111,6 +129,24 @@ enum RunCommand {
             return 1
         }
         defer { control.close() }
+        do {
+            if let pcapDirectory {
+                runner.capture = try PacketCapture(directory: pcapDirectory, interfaceNames: config.interfaces.map(\.name))
+            }
+            if narrate || traceJSON != nil {
+                runner.traceOutput = try TraceOutput(narrated: narrate, jsonPath: traceJSON, interfaces: config.interfaces.map {
+                    (name: $0.name, host: hosts[$0.name], addresses: $0.addresses.map(\.description))
+                })
+                engine.tracing = true
+            }
+        } catch {
+            Output.error("tunwall: \(error)")
+            return 1
+        }
+        defer {
+            runner.capture?.close()
+            runner.traceOutput?.close()
+        }
         let names = config.interfaces.map { $0.name + ($0.namespace.map { " (in \($0))" } ?? "") }
         Output.error("tunwall: ready; interfaces \(names.joined(separator: ", ")); control socket \(controlPath)")
         do {

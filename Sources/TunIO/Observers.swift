@@ -1,0 +1,159 @@
+// What the runner shows of the traffic besides forwarding it, each only when
+// asked for (`--pcap DIR`, `--trace`, `--trace-json FILE`):
+//
+// - PacketCapture: one pcap file per interface and direction,
+//   DIR/lan0-in.pcap (as received) and DIR/lan0-out.pcap (as sent), link
+//   type RAW (the IP packet, what a TUN device carries), microsecond
+//   timestamps of the wall clock; Wireshark and tshark read them. GSO
+//   super-packets are written whole, as tcpdump on the TUN device shows them.
+// - TraceOutput: the engine's trace records, narrated on stderr and/or as
+//   JSON lines in a file (docs/trace-schema.md).
+//
+// Both buffer in memory and write in large pieces (and on `flush`), so that a
+// capture costs a copy per packet rather than a system call.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Engine
+import Wire
+
+public final class PacketCapture {
+    private var writers: [[PcapWriter]]
+    private let descriptors: [[Int32]]
+    /// Bytes buffered before a write.
+    static let flushThreshold = 1 << 20
+
+    /// Creates DIR (mode 0755 if missing) and the files, truncating old ones.
+    public init(directory: String, interfaceNames: [String]) throws(SystemError) {
+        if mkdir(directory, 0o755) != 0 && errno != EEXIST { throw SystemError(call: "mkdir(\(directory))", errno: errno) }
+        var writers: [[PcapWriter]] = []
+        var descriptors: [[Int32]] = []
+        for name in interfaceNames {
+            var pair: [Int32] = []
+            for direction in ["in", "out"] {
+                let path = "\(directory)/\(name)-\(direction).pcap"
+                let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+                guard fd >= 0 else {
+                    let code = errno
+                    for fds in descriptors + [pair] { for fd in fds { Glibc.close(fd) } }
+                    throw SystemError(call: "open(\(path))", errno: code)
+                }
+                pair.append(fd)
+            }
+            descriptors.append(pair)
+            writers.append([PcapWriter(), PcapWriter()])
+        }
+        self.writers = writers
+        self.descriptors = descriptors
+    }
+
+    deinit { close() }
+
+    /// Records one packet of `device`, received (`outgoing` false) or sent.
+    public func record(_ device: Int, outgoing: Bool, _ packet: UnsafeRawBufferPointer) {
+        guard device >= 0, device < writers.count else { return }
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let direction = outgoing ? 1 : 0
+        writers[device][direction].append(packet, seconds: UInt32(truncatingIfNeeded: ts.tv_sec),
+                                          nanoseconds: UInt32(truncatingIfNeeded: ts.tv_nsec))
+        if writers[device][direction].bytes.count >= Self.flushThreshold { flush(device, direction) }
+    }
+
+    /// Writes out everything buffered.
+    public func flush() {
+        for device in writers.indices {
+            for direction in 0..<2 { flush(device, direction) }
+        }
+    }
+
+    private func flush(_ device: Int, _ direction: Int) {
+        let bytes = writers[device][direction].takeBytes()
+        writeAll(descriptors[device][direction], bytes)
+    }
+
+    private var closed = false
+
+    public func close() {
+        guard !closed else { return }
+        flush()
+        closed = true
+        for fds in descriptors { for fd in fds { Glibc.close(fd) } }
+    }
+}
+
+public final class TraceOutput {
+    let narrated: Bool
+    let json: Int32?
+    private var pending: [UInt8] = []
+
+    /// `narrated`: lines on stderr; `jsonPath`: JSON lines there, starting
+    /// with the header that names `interfaces` (name, host, addresses).
+    public init(narrated: Bool, jsonPath: String?,
+                interfaces: [(name: String, host: String?, addresses: [String])]) throws(SystemError) {
+        self.narrated = narrated
+        if let jsonPath {
+            let fd = open(jsonPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw SystemError(call: "open(\(jsonPath))", errno: errno) }
+            json = fd
+            var now = time(nil)
+            var parts = tm()
+            gmtime_r(&now, &parts)
+            let start = padded(Int(parts.tm_year) + 1900, 4) + "-" + padded(Int(parts.tm_mon) + 1, 2) + "-"
+                + padded(Int(parts.tm_mday), 2) + "T" + padded(Int(parts.tm_hour), 2) + ":"
+                + padded(Int(parts.tm_min), 2) + ":" + padded(Int(parts.tm_sec), 2) + "Z"
+            pending += Array((TraceRecord.headerLine(start: start, interfaces: interfaces) + "\n").utf8)
+        } else {
+            json = nil
+        }
+    }
+
+    deinit { close() }
+
+    public func write(_ records: [TraceRecord]) {
+        guard !records.isEmpty else { return }
+        if narrated {
+            writeAll(2, Array((records.flatMap(\.narrated).joined(separator: "\n") + "\n").utf8))
+        }
+        if json != nil {
+            for record in records { pending += Array((record.jsonLine + "\n").utf8) }
+            if pending.count >= 1 << 16 { flush() }
+        }
+    }
+
+    public func flush() {
+        guard let json, !pending.isEmpty else { return }
+        writeAll(json, pending)
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    private var closed = false
+
+    public func close() {
+        guard !closed else { return }
+        flush()
+        closed = true
+        if let json { Glibc.close(json) }
+    }
+}
+
+/// write(2) until all is written (or the descriptor fails: a capture or trace
+/// never stops the firewall).
+func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    bytes.withUnsafeBytes { raw in
+        var offset = 0
+        while offset < raw.count {
+            let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+}
+
+/// Zero-padded decimal: padded(7, 2) is "07".
+func padded(_ value: Int, _ width: Int) -> String {
+    let digits = String(value)
+    return String(repeating: "0", count: max(0, width - digits.count)) + digits
+}
