@@ -34,7 +34,9 @@ let package = Package(
         .target(name: "TunIO", dependencies: ["Engine", "CTunwall"]),
         // Topology files, namespaces through `ip`, the lab's life cycle.
         .target(name: "Lab", dependencies: ["Wire", "FTP", "Engine", "TunIO"]),
-        .executableTarget(name: "tunwall", dependencies: ["Wire", "Conntrack", "FTP", "Rules", "Engine", "TunIO", "Lab", "CTunwall"]),
+        // Ladder diagrams (SVG, HTML) of a trace file (docs/trace-schema.md); Foundation only.
+        .target(name: "Diagram"),
+        .executableTarget(name: "tunwall", dependencies: ["Wire", "Conntrack", "FTP", "Rules", "Engine", "TunIO", "Lab", "CTunwall", "Diagram"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"], exclude: ["Fixtures"]),
         .testTarget(name: "ConntrackTests", dependencies: ["Conntrack", "Wire"]),
         .testTarget(name: "FTPTests", dependencies: ["FTP", "Conntrack", "Wire"]),
@@ -43,6 +45,7 @@ let package = Package(
         .testTarget(name: "TunIOTests", dependencies: ["TunIO", "CTunwall"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Engine", "FTP", "Wire"]),
         .testTarget(name: "tunwallTests", dependencies: ["Wire"]),
+        .testTarget(name: "DiagramTests", dependencies: ["Diagram"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -41,6 +41,10 @@ enum Commands {
                               the same masqueraded, or a 1,000-rule chain walked to its end
       pcap summary FILE       print one tcpdump-style line per packet of a pcap file
                               (link types RAW, IPV4, IPV6, EN10MB, LINUX_SLL)
+      diagram TRACE.jsonl -o FILE.svg|FILE.html [--all]
+                              draw a --trace-json file as a ladder diagram: client, firewall,
+                              server; NAT, FTP rewrites, expectations, drops (--all: no
+                              "× N packets" rows; -o - writes the SVG to stdout)
       help, --help, -h        print this help
 
     Exit status: 0 success, 1 failure (e.g. an unreadable or damaged file),
@@ -63,6 +67,8 @@ enum Commands {
             return 0
         case "pcap":
             return PcapCommand.run(rest)
+        case "diagram":
+            return DiagramCommand.run(rest)
         case "run":
             return RunCommand.run(rest)
         case "lab":

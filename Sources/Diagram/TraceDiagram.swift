@@ -1,0 +1,63 @@
+// The library's entry points: read a trace, then draw it as an SVG file or
+// as an HTML page that embeds the SVG and lists every packet's steps.
+
+import Foundation
+
+public struct DiagramOptions: Sendable {
+    /// Every packet on its own row (no "× N packets" rows).
+    public var all: Bool
+    /// The trace's name, shown in the title (usually its file name).
+    public var name: String
+
+    public init(all: Bool = false, name: String = "trace") {
+        self.all = all
+        self.name = name
+    }
+}
+
+public enum TraceDiagram {
+    /// Reads a trace file's bytes; `file` names it in `FILE:LINE: ...` errors.
+    public static func read(_ data: Data, file: String) throws(TraceError) -> Trace {
+        try TraceReader.read(data, file: file)
+    }
+
+    public static func svg(_ trace: Trace, options: DiagramOptions = DiagramOptions()) -> String {
+        writer(trace, options: options, links: false).write(xmlDeclaration: true)
+    }
+
+    public static func html(_ trace: Trace, options: DiagramOptions = DiagramOptions()) -> String {
+        let svg = writer(trace, options: options, links: true).write(xmlDeclaration: false)
+        return HTMLWriter(trace: trace, name: options.name, svg: svg, rowOfPacket: rowIDs(trace, options: options)).write()
+    }
+
+    static func rows(_ trace: Trace, options: DiagramOptions) -> (Lanes, [RowContent], [ExpectationSpan]) {
+        let lanes = Lanes(trace)
+        let connections = Connections(trace.packets)
+        let spans = Expectations.spans(trace.packets)
+        var createdBy: [Int: Int] = [:]
+        for span in spans { if let to = span.to { createdBy[to] = trace.packets[span.from].n } }
+        let rows = RowGrouping.rows(trace, connections: connections, collapse: !options.all)
+        let contents = rows.map {
+            RowContentBuilder.build($0, trace: trace, lanes: lanes, connections: connections, createdBy: createdBy)
+        }
+        return (lanes, contents, spans)
+    }
+
+    static func writer(_ trace: Trace, options: DiagramOptions, links: Bool) -> SVGWriter {
+        let (lanes, contents, spans) = rows(trace, options: options)
+        let layout = Layout(trace: trace, lanes: lanes, contents: contents, spans: spans)
+        let count = trace.packets.count
+        var subtitle = "\(count) packet\(count == 1 ? "" : "s") in \(contents.count) row\(contents.count == 1 ? "" : "s")"
+        if let start = trace.header.start { subtitle = "firewall started \(start) · " + subtitle }
+        if contents.contains(where: \.collapsed) { subtitle += " (packets of data connections drawn together; --all draws each)" }
+        return SVGWriter(layout: layout, title: "tunwall trace: \(options.name)", subtitle: subtitle, linkRows: links)
+    }
+
+    /// For each packet number, the id of the row it is drawn in.
+    static func rowIDs(_ trace: Trace, options: DiagramOptions) -> [Int: Int] {
+        let (_, contents, _) = rows(trace, options: options)
+        var ids: [Int: Int] = [:]
+        for c in contents { for n in c.numbers { ids[n] = c.numbers[0] } }
+        return ids
+    }
+}
