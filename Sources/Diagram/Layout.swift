@@ -72,13 +72,12 @@ struct Layout {
         self.spans = spans
 
         // Horizontal: the gap between neighbouring lanes fits the widest
-        // address line and payload line; details wrap to it.
+        // address line; the rest of a summary and payload lines wrap to it.
         var need = 0.0
         for c in contents {
             for half in [c.incoming, c.outgoing].compactMap({ $0 }) {
                 let span = Double(max(1, abs(half.lane - lanes.firewall)))
                 let widest = max(TextMetrics.width(half.head, size: Style.headSize),
-                                 half.payload.map { TextMetrics.width($0, size: Style.ftpSize) + 8 }.max() ?? 0,
                                  half.count.map { TextMetrics.width($0, size: Style.headSize) } ?? 0)
                 need = max(need, widest / span + 40)
             }
@@ -144,7 +143,7 @@ struct Layout {
     /// A half's label, bottom line just above the arrow: addresses, the rest
     /// of the summary wrapped to the half's width, the payload lines.
     static func lines(_ half: Half, lanes: Lanes, gap: Double) -> [LabelLine] {
-        let spanWidth = Double(max(1, abs(half.lane - lanes.firewall))) * gap - 28
+        let spanWidth = Double(max(1, abs(half.lane - lanes.firewall))) * gap - 22
         let headChars = TextMetrics.chars(fitting: spanWidth, size: Style.headSize)
         var lines = [LabelLine(text: TextMetrics.truncate(half.head, to: headChars), kind: .head)]
         if let count = half.count {
@@ -155,12 +154,18 @@ struct Layout {
             let chars = TextMetrics.chars(fitting: spanWidth, size: Style.detailSize)
             lines += TextMetrics.wrap(half.detail, to: chars, maxLines: 2).map { LabelLine(text: $0, kind: .detail) }
         }
-        let payloadChars = TextMetrics.chars(fitting: spanWidth - 10, size: Style.ftpSize)
-        let shown = half.payload.count > 3 ? Array(half.payload.prefix(2)) : half.payload
-        lines += shown.map { LabelLine(text: TextMetrics.truncate($0, to: payloadChars), kind: .payload) }
-        if shown.count < half.payload.count {
-            lines.append(LabelLine(text: "… \(half.payload.count - shown.count) more lines", kind: .payload))
+        let payloadChars = TextMetrics.chars(fitting: spanWidth, size: Style.ftpSize)
+        // Up to three lines of payload; a long line wraps once at a space.
+        var payload: [String] = []
+        for (i, line) in half.payload.enumerated() where payload.count < 3 {
+            let room = half.payload.count - i == 1 ? 3 - payload.count : 1
+            payload += TextMetrics.wrap(line, to: payloadChars, maxLines: min(2, room), separator: " ")
         }
+        var shown = Array(payload.prefix(3))
+        if half.payload.count > 3 || payload.count > 3 {
+            shown = Array(shown.prefix(2)) + ["…"]
+        }
+        lines += shown.map { LabelLine(text: $0, kind: .payload) }
         return lines
     }
 }

@@ -17,31 +17,35 @@ enum Legend {
     static let sampleWidth = 54.0
 
     static let entries: [(LegendKind, String)] = [
-        (.arrow, "a packet; each half labelled as seen on that side (NAT shows); one colour per connection"),
+        (.arrow, "a packet as seen on each side; a colour per connection"),
         (.payload, "FTP command or reply"),
         (.rewrite, "line rewritten by the FTP helper"),
-        (.expectation, "expectation: from the announcement to the connection it lets in"),
-        (.collapsed, "consecutive packets of one connection (--all draws each)"),
+        (.expectation, "expectation, until the connection it lets in"),
+        (.collapsed, "packets of one connection (--all: one row each)"),
         (.drop, "dropped, with the reason"),
         (.held, "held by the FTP helper"),
         (.consumed, "for the firewall itself"),
         (.generated, "made by the firewall"),
     ]
 
+    /// In a grid: the most columns that fit the width, each as wide as its widest entry.
     static func items(width: Double) -> [LegendItem] {
-        var items: [LegendItem] = []
-        var x = Style.margin + 8
-        var row = 0
-        for (kind, text) in entries {
-            let w = sampleWidth + 10 + TextMetrics.width(text, size: Style.noteSize) + 28
-            if x + w > width - Style.margin && x > Style.margin + 8 {
-                row += 1
-                x = Style.margin + 8
+        let cells = entries.map { sampleWidth + 10 + TextMetrics.width($0.1, size: Style.noteSize) + 24 }
+        let available = width - 2 * Style.margin - 8
+        var columns = 1
+        var widths = [cells.max() ?? 0]
+        for k in stride(from: cells.count, to: 1, by: -1) {
+            let w = (0..<k).map { c in stride(from: c, to: cells.count, by: k).map { cells[$0] }.max() ?? 0 }
+            if w.reduce(0, +) <= available {
+                columns = k
+                widths = w
+                break
             }
-            items.append(LegendItem(kind: kind, text: text, x: x, row: row))
-            x += w
         }
-        return items
+        return entries.enumerated().map { i, entry in
+            let x = Style.margin + 8 + widths.prefix(i % columns).reduce(0, +)
+            return LegendItem(kind: entry.0, text: entry.1, x: x, row: i / columns)
+        }
     }
 
     static func draw(_ svg: inout SVGBuilder, items: [LegendItem], top: Double, width: Double) {

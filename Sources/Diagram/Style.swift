@@ -8,18 +8,18 @@ enum Style {
     // Font sizes (px) and the line heights that go with them.
     static let titleSize = 15.0
     static let headSize = 12.0
-    static let detailSize = 10.5
-    static let ftpSize = 12.0
+    static let detailSize = 10.0
+    static let ftpSize = 11.5
     static let noteSize = 11.0
     static let headLine = 15.0
-    static let detailLine = 13.0
+    static let detailLine = 12.5
     static let ftpLine = 17.0
     static let noteLine = 16.0
 
     // Geometry (px).
     static let margin = 16.0
     static let numberColumn = 92.0
-    static let minimumGap = 380.0
+    static let minimumGap = 372.0
     static let maximumGap = 470.0
     static let firewallColumn = 14.0
     static let trackSpacing = 9.0

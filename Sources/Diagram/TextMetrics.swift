@@ -20,14 +20,16 @@ enum TextMetrics {
         return String(text.prefix(max(1, limit - 1))) + "…"
     }
 
-    /// Breaks at ", " into at most `maxLines` lines of `limit` characters; the
-    /// last line is cut if it is still too long.
-    static func wrap(_ text: String, to limit: Int, maxLines: Int) -> [String] {
+    /// Breaks at `separator` (keeping what it has before its spaces, e.g.
+    /// the comma of ", ") into at most `maxLines` lines of `limit`
+    /// characters; the last line is cut if it is still too long.
+    static func wrap(_ text: String, to limit: Int, maxLines: Int, separator: String = ", ") -> [String] {
+        let kept = String(separator.reversed().drop(while: { $0 == " " }).reversed())
         var lines: [String] = []
         var current = ""
-        let parts = text.components(separatedBy: ", ")
+        let parts = text.components(separatedBy: separator)
         for (i, part) in parts.enumerated() {
-            let piece = i < parts.count - 1 ? part + "," : part
+            let piece = i < parts.count - 1 ? part + kept : part
             if current.isEmpty {
                 current = piece
             } else if current.count + 1 + piece.count <= limit {
@@ -37,7 +39,7 @@ enum TextMetrics {
                 current = piece
             }
         }
-        if !current.isEmpty { lines.append(current) }
+        if !current.isEmpty || lines.isEmpty { lines.append(current) }
         if lines.count > maxLines {
             let rest = lines[(maxLines - 1)...].joined(separator: " ")
             lines = Array(lines.prefix(maxLines - 1)) + [rest]
@@ -96,10 +98,10 @@ enum TextMetrics {
 
     /// Seconds with microseconds, as the trace has them.
     static func seconds(_ t: Double) -> String {
-        guard t.isFinite else { return "?" }
-        let micros = Int((t * 1_000_000).rounded())
-        let whole = micros / 1_000_000
-        let frac = String(abs(micros % 1_000_000))
-        return "\(whole)." + String(repeating: "0", count: 6 - frac.count) + frac
+        guard t.isFinite, abs(t) < 1e12 else { return "\(t)" }
+        let sign = t < 0 ? "-" : ""
+        let micros = Int((abs(t) * 1_000_000).rounded())
+        let frac = String(micros % 1_000_000)
+        return sign + "\(micros / 1_000_000)." + String(repeating: "0", count: 6 - frac.count) + frac
     }
 }

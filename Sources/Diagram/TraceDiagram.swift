@@ -22,42 +22,33 @@ public enum TraceDiagram {
     }
 
     public static func svg(_ trace: Trace, options: DiagramOptions = DiagramOptions()) -> String {
-        writer(trace, options: options, links: false).write(xmlDeclaration: true)
+        writer(trace, options: options, links: false).svg.write(xmlDeclaration: true)
     }
 
     public static func html(_ trace: Trace, options: DiagramOptions = DiagramOptions()) -> String {
-        let svg = writer(trace, options: options, links: true).write(xmlDeclaration: false)
-        return HTMLWriter(trace: trace, name: options.name, svg: svg, rowOfPacket: rowIDs(trace, options: options)).write()
+        let (svg, contents) = writer(trace, options: options, links: true)
+        var rowOfPacket: [Int: Int] = [:]
+        for c in contents { for n in c.numbers { rowOfPacket[n] = c.numbers[0] } }
+        return HTMLWriter(trace: trace, name: options.name, svg: svg.write(xmlDeclaration: false),
+                          rowOfPacket: rowOfPacket).write()
     }
 
-    static func rows(_ trace: Trace, options: DiagramOptions) -> (Lanes, [RowContent], [ExpectationSpan]) {
+    /// Lanes, rows (collapsed or not), expectations, layout: everything but the output format.
+    static func writer(_ trace: Trace, options: DiagramOptions, links: Bool) -> (svg: SVGWriter, rows: [RowContent]) {
         let lanes = Lanes(trace)
         let connections = Connections(trace.packets)
         let spans = Expectations.spans(trace.packets)
         var createdBy: [Int: Int] = [:]
         for span in spans { if let to = span.to { createdBy[to] = trace.packets[span.from].n } }
-        let rows = RowGrouping.rows(trace, connections: connections, collapse: !options.all)
-        let contents = rows.map {
+        let contents = RowGrouping.rows(trace, connections: connections, collapse: !options.all).map {
             RowContentBuilder.build($0, trace: trace, lanes: lanes, connections: connections, createdBy: createdBy)
         }
-        return (lanes, contents, spans)
-    }
-
-    static func writer(_ trace: Trace, options: DiagramOptions, links: Bool) -> SVGWriter {
-        let (lanes, contents, spans) = rows(trace, options: options)
         let layout = Layout(trace: trace, lanes: lanes, contents: contents, spans: spans)
         let count = trace.packets.count
         var subtitle = "\(count) packet\(count == 1 ? "" : "s") in \(contents.count) row\(contents.count == 1 ? "" : "s")"
         if let start = trace.header.start { subtitle = "firewall started \(start) · " + subtitle }
         if contents.contains(where: \.collapsed) { subtitle += " (packets of data connections drawn together; --all draws each)" }
-        return SVGWriter(layout: layout, title: "tunwall trace: \(options.name)", subtitle: subtitle, linkRows: links)
-    }
-
-    /// For each packet number, the id of the row it is drawn in.
-    static func rowIDs(_ trace: Trace, options: DiagramOptions) -> [Int: Int] {
-        let (_, contents, _) = rows(trace, options: options)
-        var ids: [Int: Int] = [:]
-        for c in contents { for n in c.numbers { ids[n] = c.numbers[0] } }
-        return ids
+        let svg = SVGWriter(layout: layout, title: "tunwall trace: \(options.name)", subtitle: subtitle, linkRows: links)
+        return (svg, contents)
     }
 }

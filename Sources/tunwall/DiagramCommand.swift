@@ -3,8 +3,12 @@
 // extension picks the format; `-o -` writes the SVG to stdout. A trace that
 // cannot be read ends with `FILE:LINE: message` on stderr and exit status 1.
 
+#if canImport(Glibc)
+import Glibc
+#endif
 import Diagram
 import Foundation
+import TunIO
 
 enum DiagramCommand {
     static let usage = "usage: tunwall diagram TRACE.jsonl -o FILE.svg|FILE.html [--all]"
@@ -61,11 +65,28 @@ enum DiagramCommand {
             return 0
         }
         do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+            try write(text, to: output)
         } catch {
-            Output.error("tunwall: \(output): cannot write: \((error as NSError).localizedDescription)")
+            Output.error("tunwall: \(output): \(error)")
             return 1
         }
         return 0
+    }
+
+    /// Writes the whole text, with the syscalls' own error messages.
+    static func write(_ text: String, to path: String) throws(SystemError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SystemError(call: "open", errno: errno) }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError(call: "write", errno: errno)
+            }
+            offset += n
+        }
     }
 }

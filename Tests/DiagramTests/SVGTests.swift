@@ -131,4 +131,20 @@ import Testing
         let smallRoot = try #require(SVGDocument.parse(TraceDiagram.svg(small))?.elements.first)
         #expect(Double(smallRoot.attributes["height"]!)! < height / 5)
     }
+
+    @Test func extremeValuesDoNotTrap() throws {
+        let long = String(repeating: "PORT 1,2,3,4,5,6 ", count: 2000)
+        let trace = try Lines.trace([
+            Lines.header2,
+            Lines.packet(n: 1, text: long).replacingOccurrences(of: #""t":0.1"#, with: #""t":1e300"#),
+            Lines.packet(n: -7).replacingOccurrences(of: #""t":-0.7"#, with: #""t":-0.5"#),
+            Lines.packet(n: 8_000_000_000_000_000, text: String(repeating: "\n", count: 50)),
+        ])
+        for all in [false, true] {
+            let document = try #require(SVGDocument.parse(TraceDiagram.svg(trace, options: DiagramOptions(all: all))))
+            #expect(document.packetNumbers() == [1, -7, 8_000_000_000_000_000])
+        }
+        #expect(TextMetrics.seconds(-0.5) == "-0.500000")
+        #expect(TextMetrics.seconds(3.1415926) == "3.141593")
+    }
 }
