@@ -14,10 +14,17 @@ enum Commands {
     Usage: tunwall <command> [arguments]
 
     Commands:
+      demo [--out DIR]        bring up a lab (FTP client behind masquerade, FTP server
+                              outside), download a file in passive and active mode with
+                              the built-in FTP peers, print the narrated control channel,
+                              the expectations and conntrack table, write the trace, pcaps
+                              and ladder diagram into DIR, tear it all down
       version                 print the version
-      run CONFIG.json [--control PATH]
-                              run the firewall on TUN devices until SIGINT/SIGTERM
-      lab up FILE [--name NAME] [--daemon] [-- RUN-ARGUMENTS...]
+      run CONFIG.json [--control PATH] [--trace] [--trace-json FILE] [--pcap DIR]
+                              run the firewall on TUN devices until SIGINT/SIGTERM;
+                              --trace narrates every decision, --trace-json writes it as
+                              JSON lines, --pcap DIR writes IF-in.pcap and IF-out.pcap
+      lab up FILE [--name NAME] [--daemon] [--trace] [--trace-json FILE] [--pcap DIR] [-- RUN-ARGUMENTS...]
                               build a topology's namespaces and run the firewall in it
       lab down FILE|NAME      remove a lab: firewall, namespaces, state (also after a crash)
       lab exec [--lab NAME] HOST [--] CMD...
@@ -30,8 +37,8 @@ enum Commands {
       reload [FILE] [--socket PATH | --lab NAME]
                               replace the running ruleset (or re-read its file); a file with
                               errors is refused and the running ruleset stays (also SIGHUP)
-      conntrack -L [--socket PATH | --lab NAME]
-                              list tracked connections, in conntrack -L format
+      conntrack -L [expect] [--socket PATH | --lab NAME]
+                              list tracked connections (or expectations), as conntrack -L
       conntrack -E [--socket PATH | --lab NAME]
                               follow connection events (NEW, UPDATE, DESTROY) as conntrack -E
       stats [--socket PATH | --lab NAME]
@@ -67,6 +74,8 @@ enum Commands {
             return 0
         case "pcap":
             return PcapCommand.run(rest)
+        case "demo":
+            return DemoCommand.run(rest)
         case "diagram":
             return DiagramCommand.run(rest)
         case "run":
