@@ -94,6 +94,8 @@ enum Commands {
             return RulesCommands.list(rest)
         case "reload":
             return RulesCommands.reload(rest)
+        case "ftp":  // the lab's FTP server and client; not in the usage above (FTPCommand.swift)
+            return FTPPeerCommand.run(rest)
         default:
             return usageError("unknown command '\(command)'")
         }
