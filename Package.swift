@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "FTP", "Rules", "Conntrack", "Wire"]),
         .testTarget(name: "TunIOTests", dependencies: ["TunIO", "CTunwall"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Engine", "FTP", "Wire"]),
-        .testTarget(name: "tunwallTests", dependencies: ["Wire"]),
+        .testTarget(name: "tunwallTests", dependencies: ["Wire", "Diagram"]),
         .testTarget(name: "DiagramTests", dependencies: ["Diagram"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]

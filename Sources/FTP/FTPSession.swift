@@ -336,7 +336,11 @@ public final class FTPSession {
             break
         }
         var note = FTPEvent(.expectationCreated, connection: sender.endpoints, "")
-        let toText = translation.map { ConnTuple.endpoint($0.destination, $0.destinationPort, family: family) }
+        // Where the data connection goes on to, when NAT moves it elsewhere than it is expected.
+        let toText = translation.flatMap { to in
+            to.destination == key.destination && to.destinationPort == key.destinationPort
+                ? nil : ConnTuple.endpoint(to.destination, to.destinationPort, family: family)
+        }
         note.expectation = FTPExpectationNote(source: ConnTuple.text(key.source, family: family),
                                               destination: ConnTuple.text(key.destination, family: family),
                                               destinationPort: key.destinationPort, to: toText)

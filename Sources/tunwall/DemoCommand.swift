@@ -67,7 +67,8 @@ enum DemoCommand {
         Output.line("== The control channel as it crossed the firewall (\(trace.packets.count) packets in the trace)")
         var expectations: [String] = []
         for record in trace.packets {
-            let ftpSteps = record.steps.filter { $0.kind == "ftp" || ($0.kind == "conntrack" && $0.master != nil) }
+            // Helper decisions, and the first packet of each data connection (the one the expectation let in).
+            let ftpSteps = record.steps.filter { $0.kind == "ftp" || ($0.kind == "conntrack" && $0.state == "related") }
             guard record.packet.text != nil || !ftpSteps.isEmpty else { continue }
             let from = record.inInterface.flatMap { hostOf[$0] } ?? "firewall"
             let to = record.outInterface.flatMap { hostOf[$0] } ?? "firewall"
@@ -90,7 +91,8 @@ enum DemoCommand {
         Output.line("")
         Output.line("== conntrack -L at the end")
         if let table = FileManager.default.contents(atPath: folder + "/conntrack.txt") {
-            Output.line(String(decoding: table, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+            let lines = String(decoding: table, as: UTF8.self).split(separator: "\n").filter { !$0.hasPrefix("tunwall conntrack:") }
+            Output.line(lines.joined(separator: "\n"))
         }
         Output.line("")
         for (name, text) in [("diagram.svg", TraceDiagram.svg(trace)), ("diagram.html", TraceDiagram.html(trace))] {
