@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "FTP", targets: ["FTP"]),
         .library(name: "Rules", targets: ["Rules"]),
         .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "EngineTesting", targets: ["EngineTesting"]),
         .executable(name: "tunwall", targets: ["tunwall"]),
     ],
     targets: [
@@ -30,6 +31,8 @@ let package = Package(
         .target(name: "Rules", dependencies: ["Wire", "Conntrack"]),
         // The pipeline: interfaces, routes, hooks, ICMP generation, drop reasons. No syscalls.
         .target(name: "Engine", dependencies: ["Wire", "Conntrack", "FTP", "Rules"]),
+        // For other projects' tests: the engine with virtual devices, a manual clock, checkers.
+        .target(name: "EngineTesting", dependencies: ["Wire", "Conntrack", "FTP", "Rules", "Engine"]),
         // Linux TUN devices, the event loop, signals, the control socket.
         .target(name: "TunIO", dependencies: ["Engine", "CTunwall"]),
         // Topology files, namespaces through `ip`, the lab's life cycle.
@@ -42,6 +45,7 @@ let package = Package(
         .testTarget(name: "FTPTests", dependencies: ["FTP", "Conntrack", "Wire"]),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Conntrack", "Wire"], exclude: ["Invalid"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "FTP", "Rules", "Conntrack", "Wire"]),
+        .testTarget(name: "EngineTestingExample", dependencies: ["EngineTesting", "Wire"]),
         .testTarget(name: "TunIOTests", dependencies: ["TunIO", "CTunwall"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Engine", "FTP", "Wire"]),
         .testTarget(name: "tunwallTests", dependencies: ["Wire", "Diagram"]),

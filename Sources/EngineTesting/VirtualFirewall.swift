@@ -1,0 +1,148 @@
+// A firewall for other projects' tests: the engine with virtual devices
+// (interfaces by name, packets in as values or bytes, packets out collected
+// per interface), a manual clock, a ruleset from text, and checkers for what
+// comes out. No root, no TUN device, no thread: a test injects a packet and
+// reads what the firewall did with it, deterministically.
+//
+//   let firewall = try VirtualFirewall(interfaces: [
+//       .init(name: "lan0", addresses: ["10.0.1.1/24"]),
+//       .init(name: "wan0", addresses: ["203.0.113.1/24"]),
+//   ], ruleset: """
+//       table inet nat {
+//           chain post { type nat hook postrouting priority srcnat; oifname "wan0" masquerade; }
+//       }
+//       """)
+//   let out = firewall.send(.tcp(IPv4Address(10, 0, 1, 2), 40000, IPv4Address(203, 0, 113, 10), 80, flags: .syn), on: "lan0")
+//   // out.interface == "wan0", out.summary starts "IP 203.0.113.1.40000 > 203.0.113.10.80: Flags [S]"
+
+import Conntrack
+import Engine
+import FTP
+import Rules
+import Wire
+
+/// What became of one injected packet.
+public struct FirewallOutput: Sendable {
+    /// The interface it left by, or nil if it did not leave.
+    public var interface: String?
+    /// Why it did not leave (nil if it did, or was consumed by the firewall).
+    public var dropReason: DropReason?
+    /// The packet as it left (or as it was when dropped).
+    public var bytes: [UInt8]
+    /// Packets the firewall made meanwhile (ICMP errors, resets, rewritten pieces), with their interfaces.
+    public var generated: [(interface: String, bytes: [UInt8])]
+
+    /// tcpdump-style summary of `bytes` ("IP 203.0.113.1.40000 > 203.0.113.10.80: Flags [S], …").
+    public var summary: String { PacketSummary.line(for: bytes) }
+    /// The packet as a value (nil if the bytes do not parse).
+    public var packet: Packet? { try? Packet(parsing: bytes) }
+    /// True if every length and checksum in the packet is right (re-encoding gives the same bytes).
+    public var isWellFormed: Bool { packet.map { $0.encoded() == bytes } ?? false }
+    /// The TCP or UDP payload as text.
+    public var payloadText: String { packet.map { String(decoding: $0.payload, as: UTF8.self) } ?? "" }
+}
+
+public final class VirtualFirewall {
+    public struct Interface: Sendable {
+        public var name: String
+        public var addresses: [String]
+        public var mtu: Int
+
+        public init(name: String, addresses: [String], mtu: Int = 1500) {
+            self.name = name
+            self.addresses = addresses
+            self.mtu = mtu
+        }
+    }
+
+    public enum SetupError: Error, CustomStringConvertible {
+        case badAddress(String)
+        case configuration(String)
+        case ruleset(String)
+
+        public var description: String {
+            switch self {
+            case .badAddress(let text): return "not an interface address: \(text)"
+            case .configuration(let text): return text
+            case .ruleset(let text): return text
+            }
+        }
+    }
+
+    public let engine: Engine
+    /// The manual clock (nanoseconds); `advance` moves it.
+    public private(set) var now: Timestamp = 1_000 * nanosecondsPerSecond
+    private var buffer = PacketBuffer.allocate()
+
+    public init(interfaces: [Interface], ruleset: String? = nil, ftp: FTPPolicy = .default) throws(SetupError) {
+        var configured: [InterfaceConfiguration] = []
+        for interface in interfaces {
+            var addresses: [InterfaceAddress] = []
+            for text in interface.addresses {
+                guard let address = InterfaceAddress(text) else { throw .badAddress(text) }
+                addresses.append(address)
+            }
+            configured.append(InterfaceConfiguration(name: interface.name, addresses: addresses, mtu: interface.mtu))
+        }
+        var configuration = EngineConfiguration(interfaces: configured)
+        configuration.ftp = ftp
+        do {
+            engine = try Engine(configuration)
+        } catch {
+            throw .configuration("\(error)")
+        }
+        if let ruleset { try load(ruleset) }
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Replaces the ruleset (nftables syntax), as `tunwall reload` does.
+    public func load(_ ruleset: String) throws(SetupError) {
+        do {
+            engine.replaceRuleset(try Ruleset.parse(ruleset, file: "ruleset.nft"))
+        } catch {
+            throw .ruleset("\(error)")
+        }
+    }
+
+    public func advance(seconds: Double) {
+        now += Timestamp(seconds * 1e9)
+        engine.tick(now: now)
+    }
+
+    /// Injects a packet arriving on interface `name`.
+    @discardableResult
+    public func send(_ packet: Packet, on name: String) -> FirewallOutput {
+        send(packet.encoded(), on: name)
+    }
+
+    @discardableResult
+    public func send(_ bytes: [UInt8], on name: String) -> FirewallOutput {
+        guard let input = engine.interfaceID(named: name) else {
+            return FirewallOutput(interface: nil, dropReason: .unknownInterface, bytes: bytes, generated: [])
+        }
+        buffer.load(bytes)
+        let verdict = engine.process(&buffer, from: input, now: now)
+        var output = FirewallOutput(interface: nil, dropReason: nil, bytes: buffer.array, generated: takeGenerated())
+        switch verdict {
+        case .forward(let out): output.interface = engine.interfaces[out].name
+        case .drop(let reason): output.dropReason = reason
+        case .consumed: break
+        }
+        return output
+    }
+
+    /// Packets the firewall made on its own since the last call (released held lines after `advance`).
+    public func takeGenerated() -> [(interface: String, bytes: [UInt8])] {
+        var result: [(String, [UInt8])] = []
+        engine.outbox.drain { packet, interface in result.append((engine.interfaces[interface].name, packet.array)) }
+        return result
+    }
+
+    /// `conntrack -L` lines.
+    public var connections: [String] { engine.conntrack.listing(now: now) }
+    /// `conntrack -L expect` lines.
+    public var expectations: [String] { engine.conntrack.expectationListing(now: now) }
+    /// `tunwall stats`.
+    public var statistics: String { engine.statisticsReport(now: now) }
+}
