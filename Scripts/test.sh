@@ -17,7 +17,9 @@ cd "$(dirname "$0")/.."
 # python3-pyftpdlib (run with /usr/bin/python3, whose ftplib is a client too)
 # as servers, lftp beside curl as a client. Installing vsftpd may start a
 # daemon in the root namespace; the tests never talk to it.
-packages=(tcpdump iproute2 curl python3 iputils-ping procps nftables vsftpd lftp python3-pyftpdlib)
+# The tutorial's FTPS lesson (docs/tutorial.md) needs openssl (a certificate)
+# and python3-openssl (pyftpdlib's TLS handler).
+packages=(tcpdump iproute2 curl python3 iputils-ping procps nftables vsftpd lftp python3-pyftpdlib openssl python3-openssl)
 
 missing=()
 for package in "${packages[@]}"; do
