@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "EngineTestingExample", dependencies: ["EngineTesting", "Wire"]),
         .testTarget(name: "TunIOTests", dependencies: ["TunIO", "CTunwall"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Engine", "FTP", "Wire"]),
-        .testTarget(name: "tunwallTests", dependencies: ["Wire", "Diagram"]),
+        .testTarget(name: "tunwallTests", dependencies: ["Wire", "Diagram", "Lab"]),
         .testTarget(name: "DiagramTests", dependencies: ["Diagram"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
