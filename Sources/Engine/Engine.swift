@@ -74,7 +74,7 @@ public final class Engine {
     @exclusivity(unchecked) var traceCount = 0
     @exclusivity(unchecked) var traceStart: Timestamp? = nil
     @exclusivity(unchecked) var traceTime: Timestamp = 0
-    @exclusivity(unchecked) var traceEndpoints = ""
+    @exclusivity(unchecked) var traceEndpoints = TraceEndpoints()
     @exclusivity(unchecked) var traceHeld = false
     @exclusivity(unchecked) var finishedTraces: [TraceRecord] = []
     @exclusivity(unchecked) var pendingGeneratedTraces: [TraceRecord] = []

@@ -82,7 +82,7 @@ extension Engine {
         guard position >= 0, position < conntrack.table.capacity, conntrack.table[position].id == entry.masterID else {
             return nil
         }
-        return conntrack.table[position].original.endpoints.replacingArrow()
+        return conntrack.table[position].original.endpoints(arrow: "->")
     }
 
     func traceRule(_ hook: Hook, _ verdict: RuleVerdict, decision: Int32) {
@@ -101,17 +101,15 @@ extension Engine {
 
     /// A NAT stage ran: if the packet's addresses or ports changed, say how.
     func traceNAT(_ packet: PacketBuffer, _ parsed: ParsedPacket) {
-        let now = Self.endpoints(packet.bytes)
-        guard now != traceEndpoints, traceRecord != nil else { return }
-        let before = traceEndpoints.split(separator: " ").map(String.init)
-        let after = now.split(separator: " ").map(String.init)
-        traceEndpoints = now
-        guard before.count == 2, after.count == 2 else { return }
-        if before[0] != after[0] {
-            traceRecord?.steps.append(TraceStep(kind: "nat", text: "source \(before[0]) -> \(after[0])"))
+        let before = traceEndpoints
+        let after = Self.endpoints(packet.bytes)
+        guard traceRecord != nil, after != before else { return }
+        traceEndpoints = after
+        if before.source != after.source {
+            traceRecord?.steps.append(TraceStep(kind: "nat", text: "source \(before.source) -> \(after.source)"))
         }
-        if before[1] != after[1] {
-            traceRecord?.steps.append(TraceStep(kind: "nat", text: "destination \(before[1]) -> \(after[1])"))
+        if before.destination != after.destination {
+            traceRecord?.steps.append(TraceStep(kind: "nat", text: "destination \(before.destination) -> \(after.destination)"))
         }
     }
 
@@ -147,29 +145,26 @@ extension Engine {
         }
     }
 
-    /// "src:sport dst:dport" of the packet as it is now (ports for TCP/UDP).
-    static func endpoints(_ bytes: UnsafeMutableRawBufferPointer) -> String {
-        guard bytes.count >= 20 else { return "" }
+    /// "address:port" of each end of the packet as it is now (ports for TCP/UDP).
+    static func endpoints(_ bytes: UnsafeMutableRawBufferPointer) -> TraceEndpoints {
+        guard bytes.count >= 20 else { return TraceEndpoints() }
         let v4 = bytes[0] >> 4 == 4
-        guard v4 || bytes.count >= 40 else { return "" }
+        guard v4 || bytes.count >= 40 else { return TraceEndpoints() }
         let source = v4 ? IPv4Address(bytes.be32(12)).description
             : "[" + IPv6Address(loadingFrom: bytes.readOnly, at: 8).description + "]"
         let destination = v4 ? IPv4Address(bytes.be32(16)).description
             : "[" + IPv6Address(loadingFrom: bytes.readOnly, at: 24).description + "]"
-        guard let packet = try? Packet(parsing: Array(bytes)) else { return "\(source) \(destination)" }
+        guard let packet = try? Packet(parsing: Array(bytes)) else { return TraceEndpoints(source: source, destination: destination) }
         switch packet.transport {
-        case .tcp(let tcp): return "\(source):\(tcp.sourcePort) \(destination):\(tcp.destinationPort)"
-        case .udp(let udp): return "\(source):\(udp.sourcePort) \(destination):\(udp.destinationPort)"
-        default: return "\(source) \(destination)"
+        case .tcp(let tcp): return TraceEndpoints(source: "\(source):\(tcp.sourcePort)", destination: "\(destination):\(tcp.destinationPort)")
+        case .udp(let udp): return TraceEndpoints(source: "\(source):\(udp.sourcePort)", destination: "\(destination):\(udp.destinationPort)")
+        default: return TraceEndpoints(source: source, destination: destination)
         }
     }
 }
 
-extension String {
-    /// Traces use ASCII arrows.
-    func replacingArrow() -> String {
-        var out = ""
-        for character in self { out += character == "→" ? "->" : String(character) }
-        return out
-    }
+/// Both ends of a packet as a trace writes them, to see what NAT changed.
+struct TraceEndpoints: Equatable {
+    var source = ""
+    var destination = ""
 }

@@ -98,8 +98,11 @@ public struct FTPEvent: Sendable {
 
 extension ConnTuple {
     /// "10.0.1.2:40000 → 203.0.113.10:21" ("[2001:db8::1]:40000" for IPv6).
-    public var endpoints: String {
-        "\(Self.endpoint(sourceAddress, sourcePort)) → \(Self.endpoint(destinationAddress, destinationPort))"
+    public var endpoints: String { endpoints(arrow: "→") }
+
+    /// The same with another arrow (traces use ASCII "->").
+    public func endpoints(arrow: String) -> String {
+        "\(Self.endpoint(sourceAddress, sourcePort)) \(arrow) \(Self.endpoint(destinationAddress, destinationPort))"
     }
 
     static func endpoint(_ address: IPAddress, _ port: UInt16) -> String {

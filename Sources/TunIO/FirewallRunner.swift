@@ -109,16 +109,7 @@ public final class FirewallRunner {
     private func writeLog() {
         let lines = engine.takeLog()
         guard !lines.isEmpty else { return }
-        var text = lines.joined(separator: "\n") + "\n"
-        text.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let n = write(2, bytes.baseAddress! + offset, bytes.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return }
-                offset += n
-            }
-        }
+        writeAll(2, Array((lines.joined(separator: "\n") + "\n").utf8))
     }
 
     /// `conntrack -E`: events are collected only while someone listens.
