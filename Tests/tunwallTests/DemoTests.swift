@@ -14,7 +14,12 @@ struct DemoTests {
     @Test func demoRunsAndCleansUp() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tunwall-demo-test-\(getpid())")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let namespacesBefore = try Tool.run(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "list"]).stdout
+        // The demo's namespaces are tw-demoNNNNN-*; other suites' labs come and go meanwhile.
+        func demoNamespaces() throws -> [Substring] {
+            try Tool.run(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "list"]).stdout.split(separator: "\n")
+                .filter { $0.hasPrefix("tw-demo") }
+        }
+        let namespacesBefore = try demoNamespaces()
         let run = try Tool.run(Tool.binary, ["demo", "--out", folder.path])
         #expect(run.status == 0, "tunwall demo failed:\n\(run.stdout)\n\(run.stderr)")
         #expect(run.stdout.contains("passive download: ok; active download: ok"))
@@ -23,7 +28,7 @@ struct DemoTests {
         #expect(run.stdout.contains("helper=ftp"), "the conntrack table is printed")
 
         // Nothing left behind: namespaces, labs, processes.
-        #expect(try Tool.run(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "list"]).stdout == namespacesBefore)
+        #expect(try demoNamespaces() == namespacesBefore)
         let labs = try Tool.run(Tool.binary, ["lab", "list"])
         #expect(!labs.stdout.contains("demo\(getpid() % 100_000)"))
         let processes = try Tool.run(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-f", "tunwall ftp serve"])
