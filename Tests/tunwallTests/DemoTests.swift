@@ -31,7 +31,7 @@ struct DemoTests {
         #expect(try demoNamespaces() == namespacesBefore)
         let labs = try Tool.run(Tool.binary, ["lab", "list"])
         #expect(!labs.stdout.contains("demo\(getpid() % 100_000)"))
-        let processes = try Tool.run(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-f", "tunwall ftp serve"])
+        let processes = try Tool.run(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-f", "ftp serve .*\(folder.path)/served"])
         #expect(processes.stdout.isEmpty, "an FTP server outlived the demo: \(processes.stdout)")
 
         // The trace: every line read by the diagram's strict reader.
