@@ -201,7 +201,7 @@ public enum FTPLine {
     /// `227 text (h1,h2,h3,h4,p1,p2) text`: the six numbers start at the first
     /// digit after the code (RFC 1123 §4.1.2.6).
     public static func passive(_ line: ArraySlice<UInt8>) -> Result<FTPAnnouncement, FTPLineError> {
-        var i = line.startIndex + 4
+        var i = afterCode(line)
         while i < line.endIndex && !isDigit(line[i]) { i += 1 }
         guard i < line.endIndex else { return .failure(.malformed) }
         return parseNumbers(line, from: i, kind: .passive, requireAllText: false)
@@ -209,7 +209,8 @@ public enum FTPLine {
 
     /// `229 text (<d><d><d>port<d>)` (RFC 2428 §3).
     public static func extendedPassive(_ line: ArraySlice<UInt8>) -> Result<FTPAnnouncement, FTPLineError> {
-        guard let open = line[(line.startIndex + 4)...].firstIndex(of: 0x28), open + 4 < line.endIndex else {
+        // A bare "229" (or "229-") has no text at all: nothing to announce.
+        guard let open = line[afterCode(line)...].firstIndex(of: 0x28), open + 4 < line.endIndex else {
             return .failure(.malformed)
         }
         let d = line[open + 1]
@@ -227,6 +228,12 @@ public enum FTPLine {
     }
 
     // MARK: Pieces
+
+    /// Where a reply's text starts: after "ddd " or "ddd-", or the end of a
+    /// line that is the bare code (a server may answer "229" and nothing else).
+    static func afterCode(_ line: ArraySlice<UInt8>) -> Int {
+        line.count > 4 ? line.startIndex + 4 : line.endIndex
+    }
 
     /// h1,h2,h3,h4,p1,p2 from `start`: six decimal numbers of at most three
     /// digits, each at most 255. With `requireAllText` (PORT) nothing but
