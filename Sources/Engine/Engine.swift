@@ -67,6 +67,9 @@ public final class Engine {
     @exclusivity(unchecked) var natFromExpectation = false
     /// A helper changed the length of the packet in the pipeline.
     @exclusivity(unchecked) var helperResized = false
+    /// Rewritten payload bytes past what the packet could hold (only valid
+    /// while `helperResized`): they follow it in a packet of their own.
+    @exclusivity(unchecked) var helperOverflow: [UInt8] = []
     /// Tracing (Trace.swift): off unless the runner turns it on; nothing is
     /// recorded and nothing allocated for traces while it is off.
     @exclusivity(unchecked) public var tracing = false
@@ -284,8 +287,8 @@ public final class Engine {
             startHelper(tracking, parsed, now: now)
         }
         if fragmentOnOutput { return fragment(&packet, parsed, mtu: mtu, to: route.interface) }
-        if helperResized && packet.length > mtu {
-            splitOversizedSegment(&packet, &parsed, mtu: mtu, to: route.interface)
+        if helperResized {
+            splitOversizedSegment(&packet, &parsed, mtu: mtu, overflow: helperOverflow, to: route.interface)
         }
         statistics.forwarded &+= 1
         countSent(route.interface, packet.length)

@@ -75,7 +75,10 @@ extension Engine {
         case .unchanged:
             return nil
         case .replaced(let start, let payload):
-            replacePayload(&packet, &parsed, sequence: start, payload: payload)
+            // What does not fit one packet (a 64 KB GSO super-segment whose
+            // lines grew) leaves after it, in splitOversizedSegment.
+            let placed = replacePayload(&packet, &parsed, sequence: start, payload: payload)
+            helperOverflow = placed < payload.count ? Array(payload[placed...]) : []
             helperResized = true
             return nil
         case .held:
@@ -109,17 +112,20 @@ extension Engine {
     /// its sequence number: IP length, IPv4 header checksum and the TCP
     /// checksum follow (an offloaded packet keeps a partial checksum: the
     /// pseudo-header sum for its new length, which the device completes).
-    func replacePayload(_ packet: inout PacketBuffer, _ parsed: inout ParsedPacket, sequence: SeqNumber, payload: [UInt8]) {
+    /// Places only as many bytes as one packet can hold (`maximumLength`)
+    /// and returns how many that is; the caller sends the rest.
+    @discardableResult
+    func replacePayload(_ packet: inout PacketBuffer, _ parsed: inout ParsedPacket, sequence: SeqNumber,
+                        payload: [UInt8]) -> Int {
         let l4 = parsed.l4Offset
-        let headerLength = Int(packet.bytes[l4 + 12] >> 4) * 4
-        let payloadOffset = l4 + headerLength
-        let newLength = payloadOffset + payload.count
-        guard packet.start + newLength <= packet.storage.count else { return }
+        let payloadOffset = l4 + Int(packet.bytes[l4 + 12] >> 4) * 4
+        let placed = max(0, min(payload.count, maximumLength(packet, parsed) - payloadOffset))
+        let newLength = payloadOffset + placed
         packet.length = newLength
         let bytes = packet.bytes
         payload.withUnsafeBytes { source in
-            guard let from = source.baseAddress, let to = bytes.baseAddress, source.count > 0 else { return }
-            (to + payloadOffset).copyMemory(from: from, byteCount: source.count)
+            guard let from = source.baseAddress, let to = bytes.baseAddress, placed > 0 else { return }
+            (to + payloadOffset).copyMemory(from: from, byteCount: placed)
         }
         parsed.length = newLength
         switch parsed.family {
@@ -147,19 +153,32 @@ extension Engine {
         } else if let segment = try? TCPSegment(validating: tcp) {
             segment.updateChecksum(pseudoHeaderSum: pseudo)
         }
+        return placed
+    }
+
+    /// The longest packet `packet` may become: IPv4's total length and IPv6's
+    /// payload length are 16-bit fields (RFC 791 §3.1, RFC 8200 §3), and the
+    /// buffer has its own end.
+    func maximumLength(_ packet: PacketBuffer, _ parsed: ParsedPacket) -> Int {
+        let ip = parsed.family == .ipv4 ? 65_535 : 40 + 65_535
+        return min(ip, packet.storage.count - packet.start)
     }
 
     /// A segment a helper made longer than the egress MTU leaves as several
     /// (the first in place, the rest through the outbox, in order), each
-    /// within the MTU: the receiver's TCP puts them back together. Runs after
-    /// sequence adjustment, so the pieces are numbered as they leave.
+    /// within the MTU: the receiver's TCP puts them back together. A GSO
+    /// super-packet is cut into gso_size segments by the device, so only the
+    /// IP length bounds it; what its grown payload could not hold
+    /// (`overflow`) follows in another super-packet with the same header.
+    /// Runs after sequence adjustment, so the pieces are numbered as they leave.
     func splitOversizedSegment(_ packet: inout PacketBuffer, _ parsed: inout ParsedPacket, mtu: Int,
-                               to interface: InterfaceID) {
+                               overflow: [UInt8], to interface: InterfaceID) {
         let l4 = parsed.l4Offset
         let payloadOffset = l4 + Int(packet.bytes[l4 + 12] >> 4) * 4
-        let room = mtu - payloadOffset
-        guard room > 0, packet.length > mtu, packet.virtio.gsoType == .none else { return }
-        let payload = Array(packet.bytes[payloadOffset...])
+        let limit = packet.virtio.gsoType == .none ? mtu : maximumLength(packet, parsed)
+        let room = limit - payloadOffset
+        guard room > 0, packet.length > limit || !overflow.isEmpty else { return }
+        let payload = Array(packet.bytes[payloadOffset...]) + overflow
         let sequence = SeqNumber(packet.bytes.be32(l4 + 4))
         let flags = packet.bytes[l4 + 13]
         let template = packet.array
@@ -167,6 +186,7 @@ extension Engine {
         while offset < payload.count, let slot = outbox.reserve() {
             let end = min(offset + room, payload.count)
             outbox.buffers[slot].load(template)
+            outbox.buffers[slot].virtio = packet.virtio
             var pieceParsed = parsed
             // FIN (and PSH) belong to the last piece only.
             if end < payload.count { outbox.buffers[slot].bytes[l4 + 13] = flags & ~0x09 }
