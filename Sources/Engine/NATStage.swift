@@ -57,7 +57,7 @@ extension Engine {
             case .translate(let action):
                 switch action {
                 case .dnat(let to):
-                    if let address = to.minimumAddress { natPending.destination = address }
+                    if let address = pickAddress(to, parsed: parsed) { natPending.destination = address }
                     if let port = to.minimumPort { natPending.destinationPort = port }
                 case .redirect(let to):
                     guard let own = ownAddress(on: input, family: parsed.family) else { return drop(.natExhausted) }
@@ -220,15 +220,36 @@ extension Engine {
         return conntrack.isInUse(reply, now: currentTime)
     }
 
-    /// One address of an `snat to A-B` range: by a hash of the client's
-    /// address, so a client keeps its address (what `persistent` promises;
-    /// Linux hashes the same way by default).
-    private func pickAddress(_ target: NATTarget, parsed: ParsedPacket) -> IPv6Address? {
+    /// One address of an `snat/dnat to A-B` range (or prefix), anywhere in
+    /// it, as Linux's find_best_ips_proto picks it: by a hash of the source
+    /// address, mixed with the destination unless `persistent`, so a client
+    /// keeps its address toward a server (`persistent`: toward every server).
+    /// The range is 128 bits wide for IPv6: a /64 (or ::/0) is as valid as a
+    /// range of two, so no arithmetic here may assume it fits 64 bits.
+    func pickAddress(_ target: NATTarget, parsed: ParsedPacket) -> IPv6Address? {
         guard let low = target.minimumAddress else { return nil }
-        guard let high = target.maximumAddress, high != low, high.high == low.high, high.low > low.low else { return low }
-        let span = high.low - low.low + 1
-        let h = UInt64(truncatingIfNeeded: parsed.tuple.source.low &* 0x9e37_79b9_7f4a_7c15 >> 17)
-        return IPv6Address(high: low.high, low: low.low + h % span)
+        guard let high = target.maximumAddress, low < high else { return low }
+        let first = UInt128(low.high) << 64 | UInt128(low.low)
+        let span = (UInt128(high.high) << 64 | UInt128(high.low)) - first    // count - 1: no overflow for ::/0
+        var hash = Self.mix(parsed.tuple.source)
+        if !target.flags.contains(.persistent) { hash ^= Self.mix(parsed.tuple.destination) &* 0x9e37_79b9 }
+        let offset = span == .max ? hash : hash % (span + 1)
+        let picked = first + offset                                         // <= high: no overflow
+        return IPv6Address(high: UInt64(truncatingIfNeeded: picked >> 64), low: UInt64(truncatingIfNeeded: picked))
+    }
+
+    /// A 128-bit hash of an address (two rounds of a 64-bit multiply-xorshift
+    /// finaliser, one per half, each seeing both halves).
+    static func mix(_ address: IPv6Address) -> UInt128 {
+        func round(_ value: UInt64) -> UInt64 {
+            var x = value &* 0xbf58_476d_1ce4_e5b9
+            x ^= x >> 31
+            x = x &* 0x94d0_49bb_1331_11eb
+            return x ^ (x >> 29)
+        }
+        let a = round(address.high ^ round(address.low))
+        let b = round(address.low ^ round(address.high &+ 0x9e37_79b9_7f4a_7c15))
+        return UInt128(a) << 64 | UInt128(b)
     }
 
     /// The firewall's first address of `family` on `interface`, held as tuples hold it.
