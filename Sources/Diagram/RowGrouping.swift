@@ -2,7 +2,7 @@
 // connection can carry thousands of packets; what matters about them is that
 // they flow, so a run of consecutive packets of one connection that is not a
 // helper's, forwarded with nothing but "established, accepted, translated" to
-// say, becomes one row per direction: "× N packets (B bytes)". Everything
+// say (a data connection's "data connection of MASTER" included), becomes one row per direction: "× N packets (B bytes)". Everything
 // else (the first packet of a connection, FTP commands and replies, drops,
 // held or generated packets) keeps its own row.
 
@@ -62,7 +62,12 @@ enum RowGrouping {
         guard p.origin == .received, p.verdict == .forward, p.packet.text == nil, p.sent?.text == nil else { return false }
         return p.steps.allSatisfy { step in
             switch step.kind {
-            case "conntrack": return step.state == "established" && step.master == nil
+            // A data connection's packets carry `master` on every one (the
+            // engine names the control connection each time, as conntrack
+            // keeps `master` for the entry's life); that is no reason to
+            // draw them one by one. Its first packet is `related`, not
+            // `established`, so it keeps a row of its own.
+            case "conntrack": return step.state == "established"
             case "rule": return step.verdict == "accept"
             case "nat", "route": return true
             default: return false

@@ -140,6 +140,12 @@ public struct TraceStep: Sendable {
 }
 
 public struct TraceRecord: Sendable {
+    /// The trace schema's version (docs/trace-schema.md), written as `"v"` on
+    /// every JSON line. Raise it with any change a reader would notice; the
+    /// test fixtures made from traces (Scripts/regenerate-fixtures.sh) carry
+    /// the version they were made with, and their tests fail until remade.
+    public static let schemaVersion = 1
+
     public enum Origin: String, Sendable { case received, generated, released }
 
     public var number: Int
@@ -180,7 +186,7 @@ public struct TraceRecord: Sendable {
 
     /// The JSON line (without the newline).
     public var jsonLine: String {
-        var members: [(String, TraceJSON)] = [("v", .int(1)), ("type", .string("packet")), ("n", .int(number)),
+        var members: [(String, TraceJSON)] = [("v", .int(Self.schemaVersion)), ("type", .string("packet")), ("n", .int(number)),
                                               ("t", .number(time)), ("origin", .string(origin.rawValue)),
                                               ("in", input.map { .string($0) } ?? .null), ("packet", packet.json),
                                               ("steps", .array(steps.map(\.json))), ("verdict", .string(verdict))]
@@ -193,7 +199,7 @@ public struct TraceRecord: Sendable {
     /// The header line that starts a JSON trace.
     public static func headerLine(start: String, interfaces: [(name: String, host: String?, addresses: [String])]) -> String {
         TraceJSON.object([
-            ("v", .int(1)), ("type", .string("header")), ("start", .string(start)),
+            ("v", .int(schemaVersion)), ("type", .string("header")), ("start", .string(start)),
             ("interfaces", .array(interfaces.map { interface in
                 .object([("name", .string(interface.name)), ("host", interface.host.map { .string($0) } ?? .null),
                          ("addresses", .array(interface.addresses.map { .string($0) }))])

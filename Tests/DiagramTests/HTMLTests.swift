@@ -14,14 +14,20 @@ import Testing
         let end = try #require(html.range(of: "</svg>", options: .backwards))
         let svg = String(html[start.lowerBound..<end.upperBound])
         let document = try #require(SVGDocument.parse(svg))
-        #expect(Set(document.packetNumbers()) == Set(1...55))
+        #expect(Set(document.packetNumbers()) == Set(trace.packets.map(\.n)))
         #expect(document.elements.filter { $0.name == "a" }.count == document.withClass("row").count)
         for p in trace.packets {
             #expect(html.contains("<tr id=\"p\(p.n)\">"))
         }
-        // A collapsed packet links back to the row that draws it.
-        #expect(html.contains("<tr id=\"p22\"><td class=\"n\"><a href=\"#row-19\">#22</a>"))
-        #expect(html.contains("<span class=\"k\">ftp:</span> rewrote &quot;PORT 10,0,1,2,195,80&quot; -&gt; &quot;PORT 203,0,113,1,195,80&quot;"))
+        // A collapsed packet links back to the row that draws it: the second
+        // packet of the first folded row.
+        let group = try #require(document.withClass("collapsed").first)
+        let row = try #require(group.attributes["id"])
+        let index = try #require(document.elements.firstIndex { $0.attributes["id"] == row })
+        let second = try #require(document.descendants(of: index).compactMap { $0.attributes["data-n"] }.dropFirst().first)
+        #expect(html.contains("<tr id=\"p\(second)\"><td class=\"n\"><a href=\"#\(row)\">#\(second)</a>"))
+        let rewrite = try #require(trace.packets.flatMap(\.steps).first { $0.event == "rewrite" })
+        #expect(html.contains("<span class=\"k\">ftp:</span> rewrote &quot;\(rewrite.line!)&quot; -&gt; &quot;\(rewrite.rewritten!)&quot;"))
         #expect(!html.contains("<script"))
     }
 }

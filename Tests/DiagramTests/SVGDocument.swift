@@ -65,16 +65,43 @@ final class SVGDocument: NSObject, XMLParserDelegate {
     func descendants(of index: Int) -> [XMLElementRecord] { elements.filter { $0.ancestors.contains(index) } }
 }
 
+/// The traces in Fixtures/, written by tunwall itself (Scripts/regenerate-fixtures.sh,
+/// see Fixtures/README.md): `ftp-demo.jsonl` from `tunwall demo`, `outsider.jsonl` from
+/// the ftp-masquerade lab refusing its outsider. Ports, sequence numbers and times change
+/// with every regeneration, so tests read what they check out of the trace.
 enum Fixture {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let names = ["ftp-demo.jsonl", "outsider.jsonl"]
 
     static func data(_ name: String) throws -> Data {
         try Data(contentsOf: directory.appendingPathComponent(name))
     }
 
-    static func trace() throws -> Trace {
-        try TraceDiagram.read(try data("ftp-demo.jsonl"), file: "ftp-demo.jsonl")
+    static func trace(_ name: String = "ftp-demo.jsonl") throws -> Trace {
+        try TraceDiagram.read(try data(name), file: name)
     }
+
+    static func outsider() throws -> Trace { try trace("outsider.jsonl") }
+}
+
+extension TracePacket {
+    /// "IP a.p > b.q" of a summary: how a row labels the packet.
+    static func head(_ info: PacketInfo) -> String {
+        info.summary.range(of: ": ").map { String(info.summary[..<$0.lowerBound]) } ?? info.summary
+    }
+
+    var conntrack: TraceStep? { steps.first { $0.kind == "conntrack" } }
+}
+
+/// 1234567 as "1,234,567", as the diagram counts packets and bytes.
+func grouped(_ n: Int) -> String {
+    let digits = Array(String(n))
+    var out = ""
+    for (i, d) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
+        out.append(d)
+    }
+    return out
 }
 
 /// A small trace from JSON lines (header first), for cases the fixture lacks.

@@ -1,6 +1,8 @@
-// The SVG drawn from the fixture (a passive and an active FTP download through
-// masquerade, an outsider refused): well-formed, every packet in it, one lane
-// per host plus the firewall, the PORT rewrite, the expectations.
+// The SVG drawn from the fixtures, real traces tunwall wrote (Fixtures/README.md):
+// the demo (a passive and an active FTP download through masquerade) and the
+// ftp-masquerade lab refusing its outsider. Well-formed, every packet in it,
+// one lane per host plus the firewall, the data connections folded, the PORT
+// rewrite, the expectations, drops and the firewall's own packets.
 
 import Foundation
 import Testing
@@ -24,33 +26,59 @@ import Testing
         }
     }
 
+    /// The data connections fold: on a real trace every packet of a data
+    /// connection carries `master` (conntrack keeps it for the entry's life),
+    /// which once kept each of them on a row of its own (156 rows for 156
+    /// packets in the demo).
     @Test func collapsesDataConnectionsUnlessAll() throws {
         let (_, collapsed) = try document()
         let (trace, all) = try document(all: true)
         #expect(all.withClass("row").count == trace.packets.count)
         #expect(all.withClass("collapsed").isEmpty)
+        let dataPackets = trace.packets.filter { $0.conntrack?.state == "established" && $0.conntrack?.master != nil }
+        try #require(dataPackets.count > 40, "the demo moves 1 MB each way: its data connections have many packets")
+        // Two downloads, each a data connection with data one way and acks the other.
         let groups = collapsed.withClass("collapsed")
-        #expect(groups.count == 4)  // each data connection: data one way, acks the other
-        #expect(collapsed.withClass("row").count == trace.packets.count - 20 + 4)
-        // The packets of a collapsed row are inside its group, each with a tooltip.
-        let index = try #require(collapsed.elements.firstIndex { $0.attributes["id"] == "row-19" })
-        let inside = collapsed.descendants(of: index).compactMap { $0.attributes["data-n"] }
-        #expect(inside == ["19", "20", "22", "23", "25", "28"])
-        #expect(collapsed.texts().contains("× 6 packets (6,240 bytes)"))
-        #expect(collapsed.texts().contains("× 4 packets (160 bytes)"))
-        #expect(collapsed.texts().contains("#19…28"))
+        #expect(groups.count == 4)
+        var inGroups: [Int] = []
+        for group in groups {
+            let index = try #require(collapsed.elements.firstIndex { $0.attributes["id"] == group.attributes["id"] })
+            let numbers = collapsed.descendants(of: index).compactMap { $0.attributes["data-n"].flatMap { Int($0) } }
+            let packets = trace.packets.filter { numbers.contains($0.n) }
+            #expect(packets.count == numbers.count && packets.count >= 3)
+            #expect(group.attributes["data-count"] == "\(packets.count)")
+            // One direction of one connection, as it arrived.
+            #expect(Set(packets.map { "\($0.inInterface ?? "") \($0.packet.src ?? "") \($0.packet.sport ?? 0)" }).count == 1)
+            let bytes = packets.reduce(0) { $0 + ($1.packet.length ?? 0) }
+            let texts = collapsed.descendants(of: index).filter { $0.name == "text" }.map(\.text)
+            #expect(texts.contains("× \(packets.count) packets (\(grouped(bytes)) bytes)"), "\(texts)")
+            #expect(texts.contains("#\(packets.first!.n)…\(packets.last!.n)"), "\(texts)")
+            inGroups += numbers
+        }
+        // Nearly every packet of the data connections is in a fold (their
+        // first packets, and any interleaved with a command, keep their rows).
+        let dataNumbers = Set(dataPackets.map(\.n))
+        #expect(Set(inGroups).isSubset(of: dataNumbers))
+        #expect(inGroups.count * 10 >= dataNumbers.count * 9, "\(inGroups.count) of \(dataNumbers.count) data packets folded")
+        #expect(collapsed.withClass("row").count == trace.packets.count - inGroups.count + groups.count)
+        #expect(collapsed.withClass("row").count * 2 < trace.packets.count)
     }
 
     @Test func lanesAreHostsAroundTheFirewall() throws {
-        let (_, document) = try document()
+        let (_, demo) = try document()
+        #expect(demo.elements.compactMap { $0.attributes["data-lane"] } == ["client", "firewall", "server"])
+        let trace = try Fixture.outsider()
+        let document = try #require(SVGDocument.parse(TraceDiagram.svg(trace)))
         let lanes = document.elements.filter { $0.attributes["data-lane"] != nil }
         #expect(lanes.map { $0.attributes["data-lane"]! } == ["client", "firewall", "server", "outsider"])
         #expect(document.withClass("host").count == 3)
         #expect(document.withClass("firewall").count == 1)
         let texts = document.texts()
-        for address in ["10.0.1.2", "203.0.113.10", "198.51.100.20", "lan0", "10.0.1.1/24", "wan0", "203.0.113.1/24", "out0"] {
+        // A host lane names the addresses its packets came from (the server sent none here).
+        for address in ["10.0.1.2", "198.51.100.20", "lan0", "10.0.1.1/24", "wan0", "203.0.113.1/24", "out0", "198.51.100.1/24"] {
             #expect(texts.contains(address), "\(address)")
         }
+        #expect(demo.texts().contains("203.0.113.10"))
     }
 
     @Test func twoInterfacesAndUnnamedHosts() throws {
@@ -61,39 +89,82 @@ import Testing
     }
 
     @Test func natShowsAsDifferentLabelsOnEachSide() throws {
-        let (_, document) = try document()
+        let (trace, document) = try document()
         let texts = document.texts()
-        #expect(texts.contains("IP 10.0.1.2.40000 > 203.0.113.10.21"))
-        #expect(texts.contains("IP 203.0.113.1.40000 > 203.0.113.10.21"))
-        #expect(texts.contains("IP 203.0.113.10.20 > 203.0.113.1.50000"))
-        #expect(texts.contains("IP 203.0.113.10.20 > 10.0.1.2.50000"))
+        // The control connection's first packet (masqueraded) and the active
+        // data connection's first (sent to the firewall's address, translated to the client's).
+        let control = try #require(trace.packets.first { $0.packet.dport == 21 && $0.steps.contains { $0.kind == "nat" } })
+        let active = try #require(trace.packets.first { $0.conntrack?.state == "related" && $0.packet.sport == 20 })
+        for p in [control, active] {
+            let sent = try #require(p.sent)
+            #expect(TracePacket.head(p.packet) != TracePacket.head(sent))
+            #expect(texts.contains(TracePacket.head(p.packet)), "\(p.packet.summary)")
+            #expect(texts.contains(TracePacket.head(sent)), "\(sent.summary)")
+        }
+        #expect(TracePacket.head(control.sent!).hasPrefix("IP 203.0.113.1."))
+        #expect(TracePacket.head(active.sent!).hasSuffix(" > 10.0.1.2.\(active.sent!.dport!)"))
     }
 
     @Test func ftpTextAndRewrite() throws {
-        let (_, document) = try document()
+        let (trace, document) = try document()
+        let port = try #require(trace.packets.first { $0.packet.text?.hasPrefix("PORT 10,0,1,2,") == true })
+        let rewritten = try #require(port.sent?.text)
+        #expect(rewritten.hasPrefix("PORT 203,0,113,1,"))
+        let reply = try #require(trace.packets.first { $0.packet.text?.hasPrefix("227 ") == true }?.packet.text)
         let payload = document.withClass("payload").map(\.text)
-        #expect(payload.contains("PORT 10,0,1,2,195,80"))
-        #expect(payload.contains("PORT 203,0,113,1,195,80"))
-        #expect(payload.contains("227 Entering Passive Mode (203,0,113,10,195,81)."))
-        #expect(document.inRows("note-rewrite").map(\.text) == ["PORT 10,0,1,2,195,80 ⇒ PORT 203,0,113,1,195,80"])
+        for text in [port.packet.text!, rewritten, reply] {
+            #expect(payload.contains(text.trimmingCharacters(in: .newlines)), "\(text)")
+        }
+        let step = try #require(port.steps.first { $0.event == "rewrite" })
+        #expect(document.inRows("note-rewrite").map(\.text) == ["\(step.line!) ⇒ \(step.rewritten!)"])
     }
 
+    /// Each expectation from the packet that announced it to the data
+    /// connection's first packet, which conntrack calls related.
     @Test func expectationsFromAnnouncementToUse() throws {
-        let (_, document) = try document()
-        let bars = document.withClass("expectation")
-        #expect(bars.map { $0.attributes["data-from"] } == ["13", "31"])
+        let (trace, document) = try document()
+        let made = trace.packets.filter { $0.steps.contains { $0.event == "expect" } }
+        let used = trace.packets.filter { $0.conntrack?.state == "related" }
+        try #require(made.count == 2 && used.count == 2, "a passive and an active download")
+        #expect(document.withClass("expectation").map { $0.attributes["data-from"] } == made.map { "\($0.n)" })
         let titles = document.elements.filter { $0.name == "title" }.map(\.text)
-        #expect(titles.contains("expect 10.0.1.2 → 203.0.113.10:50001: made by #13, used by #14"))
-        #expect(titles.contains("expect 203.0.113.10 → 203.0.113.1:50000 (for 10.0.1.2:50000): made by #31, used by #37"))
-        let notes = document.withClass("note-expectation").map(\.text)
-        #expect(notes == ["expect 10.0.1.2 → 203.0.113.10:50001", "expect 203.0.113.10 → 203.0.113.1:50000 (for 10.0.1.2:50000)"])
+        var labels: [String] = []
+        for (maker, user) in zip(made, used) {
+            let e = try #require(maker.steps.first { $0.event == "expect" }?.expectation)
+            #expect(user.packet.dst == e.dst && user.packet.dport == e.dport)
+            var label = "expect \(e.src ?? "*") → \(e.dst):\(e.dport)"
+            if let to = e.to, to != "\(e.dst):\(e.dport)" { label += " (for \(to))" }
+            labels.append(label)
+            #expect(titles.contains("\(label): made by #\(maker.n), used by #\(user.n)"), "\(label)")
+        }
+        // Passive: the client may connect to the server's port; active: the server to the firewall's, for the client's.
+        #expect(labels[0].hasPrefix("expect 10.0.1.2 → 203.0.113.10:"))
+        #expect(labels[1].hasPrefix("expect 203.0.113.10 → 203.0.113.1:") && labels[1].contains(" (for 10.0.1.2:"))
+        #expect(document.withClass("note-expectation").map(\.text) == labels)
         #expect(document.withClass("note-related").count == 2)
     }
 
+    /// The outsider's connection to the client, dropped by the forward chain's
+    /// policy; its connection to the firewall, answered with a reset; the
+    /// client's ping of the firewall, answered by it.
     @Test func dropsAndFirewallsOwnPackets() throws {
-        let (_, document) = try document()
-        #expect(document.withClass("end-drop").map(\.text) == ["✗ dropped: rule-drop (ftp-masquerade.nft:35 policy)"])
-        #expect(document.withClass("end-consumed").map(\.text) == ["consumed by the firewall (no-listener)"])
+        let trace = try Fixture.outsider()
+        let document = try #require(SVGDocument.parse(TraceDiagram.svg(trace)))
+        let ruleDrops = trace.packets.filter { $0.reason == "rule-drop" }
+        try #require(!ruleDrops.isEmpty)
+        let policy = try #require(ruleDrops[0].steps.first { $0.kind == "rule" && $0.verdict == "drop" }?.location)
+        #expect(policy.hasPrefix("ftp-masquerade.nft:") && policy.hasSuffix(" policy"))
+        let drops = document.withClass("end-drop").map(\.text)
+        #expect(drops.filter { $0 == "✗ dropped: rule-drop (\(policy))" }.count == ruleDrops.count, "\(drops)")
+        #expect(drops.contains("✗ dropped: local-no-service"), "\(drops)")
+        #expect(drops.count == trace.packets.filter { $0.verdict == .drop }.count)
+        let consumed = trace.packets.filter { $0.verdict == .consumed }
+        #expect(consumed.count == 1 && consumed.first?.packet.proto == "icmp")
+        #expect(document.withClass("end-consumed").map(\.text) == ["consumed by the firewall"])
+        // The reset and the echo reply the firewall made itself.
+        let generated = trace.packets.filter { $0.origin == .generated }
+        #expect(generated.map(\.packet.proto) == ["tcp", "icmp"])
+        #expect(document.packetNumbers().count == trace.packets.count)
     }
 
     @Test func heldAndReleasedPackets() throws {

@@ -6,17 +6,20 @@ import Testing
 @testable import Diagram
 
 @Suite struct TraceReaderTests {
-    @Test func readsTheFixture() throws {
+    @Test func readsTheFixtures() throws {
         let trace = try Fixture.trace()
-        #expect(trace.header.interfaces.map(\.name) == ["lan0", "wan0", "out0"])
-        #expect(trace.header.interfaces.map(\.host) == ["client", "server", "outsider"])
-        #expect(trace.packets.count == 55)
-        #expect(trace.packets.map(\.n) == Array(1...55))
-        let port = try #require(trace.packets.first { $0.packet.text == "PORT 10,0,1,2,195,80\r\n" })
-        #expect(port.sent?.text == "PORT 203,0,113,1,195,80\r\n")
-        #expect(port.steps.contains { $0.event == "rewrite" && $0.rewritten == "PORT 203,0,113,1,195,80" })
-        #expect(port.steps.contains { $0.expectation?.dport == 50000 && $0.expectation?.dst == "203.0.113.1" })
-        #expect(trace.packets.contains { $0.verdict == .drop && $0.reason == "rule-drop" })
+        #expect(trace.header.interfaces.map(\.name) == ["lan0", "wan0"])
+        #expect(trace.header.interfaces.map(\.host) == ["client", "server"])
+        let lines = String(decoding: try Fixture.data("ftp-demo.jsonl"), as: UTF8.self).split(separator: "\n")
+        #expect(trace.packets.count == lines.count - 1)
+        #expect(trace.packets.map(\.n) == Array(1...trace.packets.count))
+        let port = try #require(trace.packets.first { $0.packet.text?.hasPrefix("PORT 10,0,1,2,") == true })
+        #expect(port.sent?.text?.hasPrefix("PORT 203,0,113,1,") == true)
+        #expect(port.steps.contains { $0.event == "rewrite" && $0.rewritten?.hasPrefix("PORT 203,0,113,1,") == true })
+        #expect(port.steps.contains { $0.expectation?.dst == "203.0.113.1" && $0.expectation?.to?.hasPrefix("10.0.1.2:") == true })
+        let outsider = try Fixture.outsider()
+        #expect(outsider.header.interfaces.map(\.host) == ["client", "server", "outsider"])
+        #expect(outsider.packets.contains { $0.verdict == .drop && $0.reason == "rule-drop" })
     }
 
     func error(_ lines: [String]) -> TraceError? {

@@ -17,6 +17,12 @@ import Wire
         let data = Packet.tcp(server4, 20, IPv4Address(203, 0, 113, 1), 50000, flags: .syn, sequenceNumber: SeqNumber(7))
         s.h.send(data, on: s.h.wan)
         s.h.send(Packet.tcp(IPv4Address(203, 0, 113, 99), 20, IPv4Address(203, 0, 113, 1), 50001, flags: .syn), on: s.h.wan)
+        // The data connection goes on: the client's SYN-ACK, the server's ACK
+        // (established packets of a connection an expectation let in).
+        s.h.send(Packet.tcp(client4, 50000, server4, 20, flags: [.syn, .ack], sequenceNumber: SeqNumber(900),
+                            acknowledgmentNumber: SeqNumber(8)), on: s.h.lan)
+        s.h.send(Packet.tcp(server4, 20, IPv4Address(203, 0, 113, 1), 50000, flags: .ack, sequenceNumber: SeqNumber(8),
+                            acknowledgmentNumber: SeqNumber(901)), on: s.h.wan)
         return s.h.engine.takeTraces()
     }
 
@@ -53,80 +59,25 @@ import Wire
         let header = TraceRecord.headerLine(start: "2026-11-22T00:00:00Z",
                                             interfaces: [("lan0", "client", ["10.0.1.1/24"]), ("wan0", nil, ["203.0.113.1/24"])])
         let lines = [header] + records.map(\.jsonLine)
+        let schema = try TraceSchema.fromDocs()
+        try schema.selfCheck()
         for (index, line) in lines.enumerated() {
             let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "line \(index + 1)")
-            try TraceSchema.check(object, line: index + 1)
+            try schema.check(object, line: index + 1, version: TraceRecord.schemaVersion)
+        }
+        // The data connection's packets after its first (related) one name
+        // their master too, as conntrack keeps it for the entry's life.
+        let data = records.filter { $0.origin == .received && $0.packet.source != "203.0.113.99"
+            && ($0.packet.sourcePort == 20 || $0.packet.destinationPort == 20) }
+        #expect(data.count == 3)
+        for record in data {
+            let conntrack = try #require(record.steps.first { $0.kind == "conntrack" })
+            #expect(conntrack.fields.contains { $0.0 == "master" && $0.1 == .string("10.0.1.2:40000 -> 203.0.113.10:21") },
+                    "#\(record.number): \(conntrack.text)")
         }
         // A rewrite step carries the line and what it became.
         let rewrite = records.flatMap(\.steps).first { $0.kind == "ftp" && $0.text.hasPrefix("rewrote") }
         #expect(rewrite.map { TraceJSON.object($0.fields).encoded }
                 == #"{"event":"rewrite","line":"PORT 10,0,1,2,195,80","rewritten":"PORT 203,0,113,1,195,80"}"#)
-    }
-}
-
-/// docs/trace-schema.md, checked key by key (what a reader of the trace may rely on).
-enum TraceSchema {
-    struct Violation: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    static func check(_ object: [String: Any], line: Int) throws {
-        func fail(_ why: String) -> Violation { Violation(description: "line \(line): \(why)") }
-        guard object["v"] as? Int == 1 else { throw fail("v must be 1") }
-        switch object["type"] as? String {
-        case "header":
-            guard object["start"] is String, let interfaces = object["interfaces"] as? [[String: Any]] else {
-                throw fail("header needs start and interfaces")
-            }
-            for interface in interfaces {
-                guard interface["name"] is String, interface["host"] is String || interface["host"] is NSNull,
-                      interface["addresses"] is [String] else { throw fail("bad interface \(interface)") }
-            }
-        case "packet":
-            guard object["n"] is Int, object["t"] is Double || object["t"] is Int,
-                  let origin = object["origin"] as? String, ["received", "generated", "released"].contains(origin),
-                  object["in"] is String || object["in"] is NSNull,
-                  let packet = object["packet"] as? [String: Any], let steps = object["steps"] as? [[String: Any]],
-                  let verdict = object["verdict"] as? String, ["forward", "drop", "held", "consumed"].contains(verdict)
-            else { throw fail("packet record lacks a required key: \(object)") }
-            try checkPacket(packet, fail)
-            if verdict == "forward" {
-                guard object["out"] is String else { throw fail("forward needs out") }
-                if origin == "received" {
-                    guard let sent = object["sent"] as? [String: Any] else { throw fail("forward needs sent") }
-                    try checkPacket(sent, fail)
-                }
-            }
-            if verdict == "drop" && !(object["reason"] is String) { throw fail("drop needs reason") }
-            for step in steps {
-                guard let kind = step["kind"] as? String, step["text"] is String else { throw fail("step needs kind and text") }
-                switch kind {
-                case "conntrack":
-                    guard let state = step["state"] as? String,
-                          ["new", "established", "related", "invalid", "untracked"].contains(state),
-                          step["direction"] is String else { throw fail("bad conntrack step \(step)") }
-                case "rule":
-                    guard step["hook"] is String, step["verdict"] is String, step["where"] is String, step["rule"] is String
-                    else { throw fail("bad rule step \(step)") }
-                case "ftp":
-                    guard step["event"] is String else { throw fail("bad ftp step \(step)") }
-                    if let e = step["expectation"] as? [String: Any] {
-                        guard e["src"] is String, e["dst"] is String, e["dport"] is Int else { throw fail("bad expectation \(e)") }
-                    }
-                case "nat", "route", "drop":
-                    break
-                default:
-                    throw fail("unknown step kind \(kind)")
-                }
-            }
-        default:
-            throw fail("type must be header or packet")
-        }
-    }
-
-    static func checkPacket(_ packet: [String: Any], _ fail: (String) -> Violation) throws {
-        guard packet["summary"] is String, let family = packet["family"] as? Int, family == 4 || family == 6,
-              packet["proto"] is String, packet["src"] is String, packet["dst"] is String, packet["length"] is Int
-        else { throw fail("bad packet \(packet)") }
     }
 }
