@@ -62,6 +62,8 @@ public struct LabController: Sendable {
     public enum Ending: Equatable, Sendable {
         /// Daemon mode: `up` returned with the firewall running.
         case detached(firewallPID: pid_t)
+        /// Daemon mode with the kernel as the firewall: `up` returned, the lab is up.
+        case detachedKernel
         /// A signal to `lab up` stopped it.
         case stopped(signal: Int32)
         /// The firewall ended by itself (or `lab down` from elsewhere ended it).
@@ -74,10 +76,13 @@ public struct LabController: Sendable {
     /// firewall's end; `onReady` gets the running lab once every host is
     /// configured (to print a summary). `source` is the topology file, copied
     /// into the state directory.
+    /// With `kernel`, the firewall is the Linux kernel with the topology's
+    /// ruleset (KernelFirewall.swift) and `extraRunArguments` must be empty.
     public func up(
-        _ topology: Topology, source: String?, name: String, daemon: Bool, extraRunArguments: [String] = [],
-        onReady: (LabStatus) -> Void = { _ in }
+        _ topology: Topology, source: String?, name: String, daemon: Bool, kernel: Bool = false,
+        extraRunArguments: [String] = [], onReady: (LabStatus) -> Void = { _ in }
     ) throws(LabError) -> Ending {
+        if kernel { return try upKernel(topology, source: source, name: name, daemon: daemon, onReady: onReady) }
         let signals = StopSignals()
         defer { signals.restore() }
         try Lab.validateName(name)
@@ -122,6 +127,51 @@ public struct LabController: Sendable {
         let ending = runInForeground(firewall!, log: &log, signals: signals, echo: echo)
         try down(name)
         return ending
+    }
+
+    /// `up` with the kernel as the firewall: no process to start or watch; in
+    /// the foreground the lab stays until a stop signal.
+    private func upKernel(_ topology: Topology, source: String?, name: String, daemon: Bool,
+                          onReady: (LabStatus) -> Void) throws(LabError) -> Ending {
+        let signals = StopSignals()
+        defer { signals.restore() }
+        try Lab.validateName(name)
+        if let ruleset = topology.firewall.rulesetPath, !fileExists(ruleset) {
+            throw LabError("ruleset \(ruleset): \(systemMessage(ENOENT))")
+        }
+        try ensureNotUp(name)
+        let running: LabStatus
+        do {
+            try createNamespaces(topology, lab: name)
+            try writeState(topology, source: source, lab: name)
+            try configureKernelFirewall(topology, lab: name)
+            for host in topology.hosts {
+                try configureHost(host, topology: topology, lab: name)
+                try checkSignals(signals, name)
+            }
+            running = try status(name)
+        } catch {
+            do {
+                try down(name)
+            } catch let cleanup {
+                throw LabError("\(error.message) (and tearing the lab down failed: \(cleanup.message))")
+            }
+            throw error
+        }
+        onReady(running)
+        if daemon {
+            if let signal = signals.pending() {
+                _ = try? down(name)
+                throw LabError("lab \(name): interrupted by \(signalDisplayName(signal)); the lab was torn down")
+            }
+            return .detachedKernel
+        }
+        while true {
+            if let signal = signals.wait(seconds: 1) {
+                try down(name)
+                return .stopped(signal: signal)
+            }
+        }
     }
 
     private func checkSignals(_ signals: StopSignals, _ name: String) throws(LabError) {

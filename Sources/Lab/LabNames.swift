@@ -99,4 +99,6 @@ public struct LabPaths: Sendable {
     public var controlSocket: String { directory + "/control.sock" }
     public var pid: String { directory + "/pid" }
     public var log: String { directory + "/log" }
+    /// Present when the lab's firewall is the Linux kernel (`lab up --kernel`).
+    public var kernelMarker: String { directory + "/kernel" }
 }

@@ -43,7 +43,10 @@ public struct LabStatus: Sendable {
     public var hasStateDirectory: Bool
     public var paths: LabPaths
 
-    public var isRunning: Bool { firewallPID != nil }
+    /// The firewall is the Linux kernel (`lab up --kernel`), not a process.
+    public var isKernel: Bool = false
+
+    public var isRunning: Bool { firewallPID != nil || (isKernel && !namespaces.isEmpty) }
 
     /// The host names whose namespaces exist ("fw" excluded).
     public var hosts: [String] {
@@ -141,7 +144,7 @@ extension LabController {
         }
         return LabStatus(name: name, firewallPID: try runningFirewall(name), source: source,
                          topology: try? Topology.load(path: paths.topology), namespaces: try namespaces(ofLab: name),
-                         hasStateDirectory: fileExists(paths.directory), paths: paths)
+                         hasStateDirectory: fileExists(paths.directory), paths: paths, isKernel: isKernelLab(name))
     }
 
     /// The lab `exec` means: `lab` if given (it must have namespaces), else the only lab up.

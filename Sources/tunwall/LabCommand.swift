@@ -19,6 +19,7 @@ enum LabCommand {
     Usage:
       tunwall lab up FILE [--name NAME] [--daemon] [--trace] [--trace-json FILE] [--pcap DIR]
                     [-- RUN-ARGUMENTS...]
+      tunwall lab up FILE --kernel [--name NAME] [--daemon]
           Create the namespaces of topology FILE (tw-NAME-fw, tw-NAME-HOST), start
           'tunwall run' as the firewall in tw-NAME-fw, configure the hosts. Stays in
           the foreground, copying the firewall's log to stderr, until Ctrl-C or
@@ -26,7 +27,9 @@ enum LabCommand {
           NAME defaults to FILE's base name. --trace narrates every packet in the
           log, --trace-json writes the trace as JSON lines, --pcap writes one pcap
           per interface and direction (see 'tunwall run'). RUN-ARGUMENTS go to
-          'tunwall run'.
+          'tunwall run'. --kernel makes the Linux kernel the firewall instead: the
+          same hosts, veth links, and FILE's ruleset loaded with 'nft -f' in
+          tw-NAME-fw (the oracle to compare tunwall with).
       tunwall lab down FILE|NAME
           Stop the firewall and any process left in the lab's namespaces, delete
           the namespaces and the state directory. Works after a crash too.
@@ -58,7 +61,7 @@ enum LabCommand {
         }
     }
 
-    private static let upUsage = "usage: tunwall lab up FILE [--name NAME] [--daemon] [--trace] [--trace-json FILE] [--pcap DIR] [-- RUN-ARGUMENTS...]"
+    private static let upUsage = "usage: tunwall lab up FILE [--name NAME] [--daemon] [--kernel] [--trace] [--trace-json FILE] [--pcap DIR] [-- RUN-ARGUMENTS...]"
     private static let downUsage = "usage: tunwall lab down FILE|NAME"
     private static let execUsage = "usage: tunwall lab exec [--lab NAME] HOST [--] COMMAND [ARGUMENTS...]"
 
@@ -68,6 +71,7 @@ enum LabCommand {
         var file: String?
         var name: String?
         var daemon = false
+        var kernel = false
         var extra: [String] = []
         var observe: [String] = []
         var index = 0
@@ -80,6 +84,8 @@ enum LabCommand {
                 index = arguments.count
             case "--daemon", "-d":
                 daemon = true
+            case "--kernel":
+                kernel = true
             case "--trace":
                 observe.append("--trace")
             case "--trace-json", "--pcap":
@@ -101,6 +107,9 @@ enum LabCommand {
             }
         }
         guard let file else { return Commands.usageError("lab up: missing the topology FILE; \(upUsage)") }
+        if kernel && !(observe.isEmpty && extra.isEmpty) {
+            return Commands.usageError("lab up: --kernel runs no tunwall: --trace, --trace-json, --pcap and RUN-ARGUMENTS need tunwall as the firewall")
+        }
         let labName = name ?? Lab.defaultName(topologyPath: file)
         do {
             try Lab.validateName(labName)
@@ -122,13 +131,13 @@ enum LabCommand {
                 let hosts = topology.firewall.interfaces.compactMap { i in i.host.map { "\(i.name)=\($0)" } }
                 observe += ["--hosts", hosts.joined(separator: ",")]
             }
-            let ending = try controller.up(topology, source: file, name: labName, daemon: daemon,
+            let ending = try controller.up(topology, source: file, name: labName, daemon: daemon, kernel: kernel,
                                            extraRunArguments: observe + extra) { status in
                 Output.line(summary(status, topology: topology, daemon: daemon))
                 fflush(nil)  // the foreground stays for a long time; show the summary now
             }
             switch ending {
-            case .detached:
+            case .detached, .detachedKernel:
                 return 0
             case .stopped(let signal):
                 Output.line("lab \(labName) is down (stopped by \(Lab.signalName(signal)))")
@@ -147,9 +156,14 @@ enum LabCommand {
     /// Who is where, and the two commands one needs next.
     static func summary(_ status: LabStatus, topology: Topology, daemon: Bool) -> String {
         var lines: [String] = []
-        let pid = status.firewallPID.map { "pid \($0)" } ?? "pid ?"
-        lines.append("lab \(status.name) is up: firewall (\(pid)) in \(Lab.firewallNamespace(lab: status.name)),"
-                     + " log \(status.paths.log)")
+        if status.isKernel {
+            lines.append("lab \(status.name) is up: the Linux kernel is the firewall (nftables) in"
+                         + " \(Lab.firewallNamespace(lab: status.name))")
+        } else {
+            let pid = status.firewallPID.map { "pid \($0)" } ?? "pid ?"
+            lines.append("lab \(status.name) is up: firewall (\(pid)) in \(Lab.firewallNamespace(lab: status.name)),"
+                         + " log \(status.paths.log)")
+        }
         if !topology.description.isEmpty { lines.append("  \(topology.description)") }
         let width = topology.hosts.map(\.name.count).max() ?? 0
         for host in topology.hosts {
@@ -253,8 +267,8 @@ enum LabCommand {
     /// "basic: up, firewall pid 1234, hosts client server, from /work/main/Topologies/basic.json"
     static func describe(_ lab: LabStatus) -> String {
         var parts: [String] = []
-        if let pid = lab.firewallPID {
-            parts.append("up, firewall pid \(pid)")
+        if lab.firewallPID != nil || lab.isRunning {
+            parts.append(lab.firewallPID.map { "up, firewall pid \($0)" } ?? "up, firewall the Linux kernel")
             if !lab.hosts.isEmpty { parts.append("hosts \(lab.hosts.joined(separator: " "))") }
             if let source = lab.source { parts.append("from \(source)") }
         } else {
