@@ -18,7 +18,10 @@ enum Tool {
         return exe.deletingLastPathComponent().appendingPathComponent("tunwall")
     }()
 
-    static func run(_ executable: URL, _ arguments: [String]) throws -> Run {
+    /// Runs a program to its end; one still running after `timeout` seconds
+    /// gets SIGTERM (`lab up` then tears down what it built), SIGKILL 5 s
+    /// later: a hung child fails its test instead of hanging the suite.
+    static func run(_ executable: URL, _ arguments: [String], timeout: Double = 240) throws -> Run {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -26,6 +29,8 @@ enum Tool {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        let watchdog = Watchdog(pid: process.processIdentifier, seconds: timeout)
+        defer { watchdog.cancel() }
         // Read both pipes fully before waiting, so a large output cannot block the child.
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()
@@ -35,6 +40,26 @@ enum Tool {
     }
 
     static func tunwall(_ arguments: String...) throws -> Run { try run(binary, arguments) }
+
+    /// Stops one child after a time unless cancelled first (cancelled right
+    /// after the child is reaped, so its pid is never another process's).
+    final class Watchdog: @unchecked Sendable {
+        private let lock = NSLock()
+        private var active = true
+
+        init(pid: pid_t, seconds: Double) {
+            guard pid > 0 else { active = false; return }
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in signal(pid, SIGTERM) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds + 5) { [self] in signal(pid, SIGKILL) }
+        }
+
+        private func signal(_ pid: pid_t, _ number: Int32) {
+            lock.lock(); defer { lock.unlock() }
+            if active { kill(pid, number) }
+        }
+
+        func cancel() { lock.lock(); active = false; lock.unlock() }
+    }
 
     /// `tunwall lab exec --lab LAB HOST -- COMMAND...`, waited for.
     static func labExec(_ lab: String, _ host: String, _ command: [String]) throws -> Run {
@@ -70,7 +95,7 @@ enum Tool {
 let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("WireTests/Fixtures/captured.pcap")
 
-@Suite struct CLITests {
+@Suite(labTimeLimit) struct CLITests {
     @Test func helpAndVersion() throws {
         let help = try Tool.tunwall("--help")
         #expect(help.status == 0)
