@@ -271,7 +271,13 @@ import Wire
             state = state &* 6364136223846793005 &+ 1442695040888963407
             return Int(state >> 33) % n
         }
-        for round in 0..<30_000 {
+        // A trap would end the test process; beyond not trapping, every packet
+        // must get a verdict, and every drop verdict must be counted under its
+        // reason (the project's rule: malformed input is dropped with a counted reason).
+        let rounds = 30_000
+        var verdicts: [DropReason: UInt64] = [:]
+        var forwarded: UInt64 = 0, consumed: UInt64 = 0
+        for round in 0..<rounds {
             var bytes = seeds[round % seeds.count]
             for _ in 0..<(1 + random(4)) {
                 switch random(3) {
@@ -280,10 +286,28 @@ import Wire
                 default: bytes.append(UInt8(random(256)))
                 }
             }
-            h.send(bytes, on: round % 2)
+            switch h.send(bytes, on: round % 2).verdict {
+            case .forward: forwarded += 1
+            case .drop(let reason): verdicts[reason, default: 0] += 1
+            case .consumed: consumed += 1
+            }
             _ = h.generated()
             if round % 1000 == 0 { h.advance(seconds: 7) }
         }
         _ = h.engine.conntrack.listing(now: h.now)
+        let statistics = h.engine.statistics
+        #expect(statistics.interfaces.map(\.receivedPackets).reduce(0, +) == UInt64(rounds))
+        #expect(forwarded + consumed + verdicts.values.reduce(0, +) == UInt64(rounds))
+        // Generated packets (ICMP errors) can be dropped too, without a verdict of their own.
+        for reason in DropReason.allCases where reason != .icmpRateLimited && reason != .outboxFull {
+            #expect(statistics.dropCount(reason) == verdicts[reason, default: 0], "\(reason): counted vs dropped")
+        }
+        #expect(statistics.forwarded == forwarded)
+        // The mutations reach both ends: many packets are refused as malformed, many still pass.
+        let malformed: [DropReason] = [.ipv4Malformed, .ipv4BadChecksum, .ipv6Malformed, .transportMalformed, .notIP]
+        #expect(malformed.map { verdicts[$0, default: 0] }.reduce(0, +) > UInt64(rounds / 10), "\(verdicts)")
+        #expect(forwarded > UInt64(rounds / 20), "forwarded \(forwarded) of \(rounds)")
+        // And the engine still forwards a well-formed packet afterwards.
+        #expect(h.send(Packet.udp(client4, 5000, server4, 53, payload: [1]), on: h.lan).verdict == .forward(h.wan))
     }
 }

@@ -209,9 +209,36 @@ let firewallMistakes: [Mistake] = [
         #expect(throws: LabError(mistake.message)) { try FirewallConfig.parse(data: data, file: "fw.json") }
     }
 
+    /// Each mistake below is the only thing wrong with its document: the
+    /// base documents parse, and into exactly what they say.
     @Test func baseDocumentsAreValid() throws {
-        _ = try Topology.parse(data: Array(baseTopology.utf8), file: "lab.json")
-        _ = try FirewallConfig.parse(data: Array(baseFirewall.utf8), file: "fw.json")
+        let topology = try Topology.parse(data: Array(baseTopology.utf8), file: "lab.json")
+        #expect(topology.description == "test")
+        #expect(topology.firewall.interfaces == [
+            InterfaceSpec(name: "lan0", addresses: [InterfaceAddress("10.0.1.1/24")!, InterfaceAddress("fd00:1::1/64")!],
+                          mtu: 1500, host: "client"),
+            InterfaceSpec(name: "wan0", addresses: [InterfaceAddress("203.0.113.1/24")!, InterfaceAddress("2001:db8:1::1/64")!],
+                          mtu: 1500, host: "server"),
+        ])
+        #expect(topology.firewall.rulesetPath == nil)
+        #expect(topology.hosts == [
+            HostSpec(name: "client",
+                     interfaces: [HostInterfaceSpec(device: "lan0", addresses: [InterfaceAddress("10.0.1.2/24")!,
+                                                                                InterfaceAddress("fd00:1::2/64")!])],
+                     routes: [HostRouteSpec(destination: IPPrefix("0.0.0.0/0")!, gateway: IPAddress("10.0.1.1")!, device: "lan0"),
+                              HostRouteSpec(destination: IPPrefix("::/0")!, gateway: IPAddress("fd00:1::1")!, device: "lan0")]),
+            HostSpec(name: "server",
+                     interfaces: [HostInterfaceSpec(device: "wan0", addresses: [InterfaceAddress("203.0.113.10/24")!,
+                                                                                InterfaceAddress("2001:db8:1::10/64")!])],
+                     routes: [HostRouteSpec(destination: IPPrefix("0.0.0.0/0")!, gateway: IPAddress("203.0.113.1")!, device: "wan0"),
+                              HostRouteSpec(destination: IPPrefix("::/0")!, gateway: IPAddress("2001:db8:1::1")!, device: "wan0")]),
+        ])
+        // firewallConfigFields reads the firewall document field by field; here: that it is whole.
+        let firewall = try FirewallConfig.parse(data: Array(baseFirewall.utf8), file: "fw.json")
+        #expect(firewall.interfaces.map(\.name) == ["lan0", "wan0"])
+        #expect(firewall.interfaces.map(\.addresses) == topology.firewall.interfaces.map(\.addresses))
+        #expect(firewall.routes.count == 1 && firewall.rulesetPath == "rules/basic.nft")
+        #expect(firewall.conntrackMax == 262144 && firewall.ftp.maxExpected == 2)
     }
 
     @Test func wholeDocumentMistakes() {

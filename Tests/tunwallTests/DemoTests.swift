@@ -9,28 +9,33 @@ import Foundation
 import FoundationXML
 import Testing
 
-@Suite(.enabled(if: isRoot, "the demo needs root (namespaces, TUN devices)"), .serialized)
+@Suite(.enabled(if: isRoot, "the demo needs root (namespaces, TUN devices)"), .serialized, labTimeLimit)
 struct DemoTests {
     @Test func demoRunsAndCleansUp() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tunwall-demo-test-\(getpid())")
         defer { try? FileManager.default.removeItem(at: folder) }
-        // The demo's namespaces are tw-demoNNNNN-*; other suites' labs come and go meanwhile.
-        func demoNamespaces() throws -> [Substring] {
-            try Tool.run(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "list"]).stdout.split(separator: "\n")
-                .filter { $0.hasPrefix("tw-demo") }
-        }
-        let namespacesBefore = try demoNamespaces()
-        let run = try Tool.run(Tool.binary, ["demo", "--out", folder.path])
+        // The demo names its lab after its own pid (demoNNNNN, DemoCommand.swift),
+        // not ours: watch for that lab's namespaces while it runs. Other suites'
+        // labs come and go meanwhile and are none of this test's business.
+        let watched = try LabChecks.runWatchingLab(["demo", "--out", folder.path]) { "demo\($0 % 100_000)" }
+        let run = watched.run, lab = watched.lab
         #expect(run.status == 0, "tunwall demo failed:\n\(run.stdout)\n\(run.stderr)")
         #expect(run.stdout.contains("passive download: ok; active download: ok"))
         #expect(run.stdout.contains("ftp: rewrote \"PORT 10,0,1,2,"), "the narrated control channel shows the rewrite")
         #expect(run.stdout.contains("== Expectations the FTP helper made"))
         #expect(run.stdout.contains("helper=ftp"), "the conntrack table is printed")
 
-        // Nothing left behind: namespaces, labs, processes.
-        #expect(try demoNamespaces() == namespacesBefore)
+        // The lab the checks below look for is the one the demo made...
+        #expect(watched.inodes.keys.sorted() == ["tw-\(lab)-client", "tw-\(lab)-fw", "tw-\(lab)-server"],
+                "the demo's namespaces, seen while it ran: \(watched.inodes)")
+        #expect(run.stdout.contains("as \(lab)\n"), "the demo says which lab it brings up")
+        // ...and nothing of it is left: namespaces, processes in them, the
+        // firewall holding the TUN devices (lan0, wan0 die with it), the lab's state.
+        let left = LabChecks.leftovers(of: lab, inodes: watched.inodes.values)
+        #expect(left.isEmpty, "the demo left behind: \(left)")
         let labs = try Tool.run(Tool.binary, ["lab", "list"])
-        #expect(!labs.stdout.contains("demo\(getpid() % 100_000)"))
+        #expect(labs.status == 0 && !labs.stdout.contains(lab), "\(labs.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: "/run/tunwall/labs/\(lab)"), "the lab's state directory is gone")
         let processes = try Tool.run(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-f", "ftp serve .*\(folder.path)/served"])
         #expect(processes.stdout.isEmpty, "an FTP server outlived the demo: \(processes.stdout)")
 
