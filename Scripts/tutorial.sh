@@ -35,10 +35,50 @@ expect_ok() {
     local what=$1; shift
     if "$@" >"$WORK/out.txt" 2>&1; then say "  ok    $what"; else say "  FAIL  $what (it should work)"; sed 's/^/        /' "$WORK/out.txt" | tail -5; failures=$((failures + 1)); fi
 }
-# expect_fail WHAT CMD...: CMD must fail.
+# drops REASON: the firewall's count of packets dropped for REASON, as `tunwall stats` prints it.
+drops() { "$TUNWALL" stats --lab "$LAB" | awk -v r="$1" '$1 == r { n = $2 } END { print n + 0 }'; }
+# expect_fail WHAT WHY CMD...: CMD must fail, and for the reason the lesson
+# gives, WHY:
+#   drop:REASON  the firewall dropped its packets: the REASON counter of
+#                `tunwall stats` (a drop reason, e.g. rule-drop) grew while CMD ran;
+#   says:TEXT    a peer refused it: CMD's output contains TEXT (a server's reply).
+# A failure for any other cause (a server not yet listening, a refused
+# connection, a typo) is not the lesson's point and fails the check.
 expect_fail() {
-    local what=$1; shift
-    if "$@" >"$WORK/out.txt" 2>&1; then say "  FAIL  $what (it should not work)"; failures=$((failures + 1)); else say "  ok    $what: refused, as it should be"; fi
+    local what=$1 why=$2 before=0 after=0; shift 2
+    [[ $why == drop:* ]] && before=$(drops "${why#drop:}")
+    if "$@" >"$WORK/out.txt" 2>&1; then
+        say "  FAIL  $what (it should not work)"; failures=$((failures + 1)); return
+    fi
+    case $why in
+    drop:*)
+        after=$(drops "${why#drop:}")
+        if ((after > before)); then
+            say "  ok    $what: blocked, as it should be (dropped: ${why#drop:} $before -> $after)"; return
+        fi
+        say "  FAIL  $what: it failed, but the firewall dropped nothing for ${why#drop:} (still $after):" ;;
+    says:*)
+        if grep -qF -- "${why#says:}" "$WORK/out.txt"; then
+            say "  ok    $what: refused, as it should be (\"${why#says:}\")"; return
+        fi
+        say "  FAIL  $what: it failed, but not with \"${why#says:}\":" ;;
+    *)
+        say "  FAIL  $what: unknown reason $why" ;;
+    esac
+    sed 's/^/        /' "$WORK/out.txt" | tail -5
+    "$TUNWALL" stats --lab "$LAB" | sed -n '/^drops/,/^$/s/^/        /p'
+    failures=$((failures + 1))
+}
+# wait_listening HOST PORT: until something listens on TCP PORT in HOST's
+# namespace, as ss sees it from inside (10 s at most), so that no check
+# starts before its server and no client needs a retry.
+wait_listening() {
+    local i
+    for ((i = 0; i < 200; i++)); do
+        [[ -n $(in_host "$1" ss -H -ltn "sport = :$2") ]] && return 0
+        sleep 0.05
+    done
+    say "  FAIL  nothing listens on port $2 in $1 after 10 s"; exit 1
 }
 up() {       # up TOPOLOGY [RULESET]
     "$TUNWALL" lab up "$1" --name "$LAB" --daemon >/dev/null
@@ -53,7 +93,7 @@ serve() {
     [[ -f $WORK/root/file.bin ]] || head -c 300000 /dev/urandom >"$WORK/root/file.bin"
     "$TUNWALL" lab exec --lab "$LAB" "$host" -- "$TUNWALL" ftp serve --listen "$listen" --root "$WORK/root" "$@" \
         >>"$WORK/server.log" 2>&1 &
-    sleep 0.5
+    wait_listening "$host" "$( [[ $listen == *:* ]] && echo "${listen##*:}" || echo 21)"
 }
 # fetch MODE URL: a download with the built-in client, compared with the file served.
 fetch() {
@@ -75,7 +115,7 @@ try:
     c, _ = s.accept(); c.sendall(b"secret"); c.close()
 except OSError:
     pass' "$2" >/dev/null 2>&1 &
-    sleep 0.4
+    wait_listening "$1" "$2"
 }
 
 case $LESSON in
@@ -85,7 +125,8 @@ active-vs-passive)
     say "  (ruleset: Topologies/tutorial/stateful.nft: new connections only from the LAN, no FTP helper)"
     serve server 203.0.113.10 --active-from-port-20
     expect_ok "passive (PASV): the client opens the data connection too" fetch passive ftp://203.0.113.10/file.bin
-    expect_fail "active (PORT): the server's data connection from port 20 is new, from outside" fetch active ftp://203.0.113.10/file.bin
+    expect_fail "active (PORT): the server's data connection from port 20 is new, from outside" drop:rule-drop \
+        fetch active ftp://203.0.113.10/file.bin
     use_rules Topologies/tutorial/stateful-helper.nft
     expect_ok "active with the helper: it read PORT and let exactly that connection in (related)" fetch active ftp://203.0.113.10/file.bin
     expect_ok "passive with the helper too" fetch passive ftp://203.0.113.10/file.bin
@@ -104,7 +145,7 @@ packet-filter)
     expect_ok "and any high port of the client from any port (the reply rule)" connect outsider 40000 10.0.1.2 9090
     use_rules Topologies/tutorial/stateful-helper.nft
     listen client 8081
-    expect_fail "the stateful firewall with the helper: port 20 opens nothing" connect outsider 20 10.0.1.2 8081
+    expect_fail "the stateful firewall with the helper: port 20 opens nothing" drop:rule-drop connect outsider 20 10.0.1.2 8081
     expect_ok "while active FTP still works" fetch active ftp://203.0.113.10/file.bin
     ;;
 server-behind-nat)
@@ -112,7 +153,7 @@ server-behind-nat)
     up Topologies/ftp-dnat.json Topologies/tutorial/dnat-no-helper.nft
     say "  (ruleset: Topologies/tutorial/dnat-no-helper.nft: port 21 forwarded, no helper)"
     serve server 10.0.2.10
-    expect_fail "passive without the helper: the 227 reply names 10.0.2.10, unroutable from outside" \
+    expect_fail "passive without the helper: the 227 reply names 10.0.2.10, unroutable from outside" drop:rule-drop \
         fetch passive ftp://203.0.113.1/file.bin
     use_rules Topologies/ftp-dnat.nft
     expect_ok "fix 1, the helper: it rewrites the 227 to 203.0.113.1 and maps the data connection" \
@@ -121,8 +162,8 @@ server-behind-nat)
     say "  (a second server, pyftpdlib on 10.0.2.10:2100, announces 203.0.113.1 and passive ports 50000-50100)"
     "$TUNWALL" lab exec --lab "$LAB" server -- /usr/bin/python3 -m pyftpdlib -p 2100 -i 10.0.2.10 \
         --nat-address 203.0.113.1 --range 50000-50100 -d "$WORK/root" >>"$WORK/pyftpdlib.log" 2>&1 &
-    sleep 1
-    expect_fail "the built-in server on 21 still announces 10.0.2.10: without the helper it fails again" \
+    wait_listening server 2100
+    expect_fail "the built-in server on 21 still announces 10.0.2.10: without the helper it fails again" drop:rule-drop \
         fetch passive ftp://203.0.113.1/file.bin
     expect_ok "fix 2, port-range forwarding: no helper, the server announces the public address" \
         fetch passive ftp://203.0.113.1:2100/file.bin
@@ -133,6 +174,7 @@ other-port)
     say "  (ruleset: Topologies/ftp-masquerade.nft: the helper on port 21 only)"
     serve server 203.0.113.10:2121 --active-from-port-20
     expect_fail "active FTP to port 2121: no helper reads its PORT, so the NAT never maps it" \
+        "says:500 Illegal PORT command" \
         fetch active ftp://203.0.113.10:2121/file.bin
     use_rules Topologies/tutorial/helper-2121.nft
     expect_ok "with 'tcp dport { 21, 2121 } ct helper set': the helper follows port 2121" \
@@ -152,7 +194,7 @@ from pyftpdlib.servers import FTPServer
 a = DummyAuthorizer(); a.add_anonymous(sys.argv[1])
 h = TLS_FTPHandler; h.certfile = sys.argv[2]; h.keyfile = sys.argv[3]; h.authorizer = a
 FTPServer(("203.0.113.10", 21), h).serve_forever()' "$WORK/root" "$WORK/cert.pem" "$WORK/key.pem" >>"$WORK/pyftpdlib.log" 2>&1 &
-    sleep 1
+    wait_listening server 21
     # ftps MODE: a download over FTPS with Python's ftplib (FTP_TLS, PROT P).
     ftps() {
         in_host client /usr/bin/python3 -c 'import ftplib, ssl, sys
@@ -163,7 +205,9 @@ f.retrbinary("RETR file.bin", data.extend); f.quit()
 sys.exit(0 if bytes(data) == open(sys.argv[2], "rb").read() else 1)' "$1" "$WORK/root/file.bin"
     }
     expect_ok "passive over TLS: the client opens the data connection itself, no helper needed" ftps passive
-    expect_fail "active over TLS: the PORT command is encrypted, the helper cannot read or rewrite it" ftps active
+    expect_fail "active over TLS: the PORT command is encrypted, the helper cannot read or rewrite it" \
+        "says:501 Rejected data connection to foreign address 10.0.1.2" \
+        ftps active
     "$TUNWALL" stats --lab "$LAB" >"$WORK/stats.txt"
     expect_ok "tunwall stats counts it: \"control channel encrypted, helper blind\"" \
         grep -q "control channel encrypted, helper blind" "$WORK/stats.txt"

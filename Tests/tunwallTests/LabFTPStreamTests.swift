@@ -9,7 +9,7 @@
 import Foundation
 import Testing
 
-@Suite(.enabled(if: isRoot, "lab tests need root (namespaces, TUN devices)"), .serialized)
+@Suite(.enabled(if: isRoot, "lab tests need root (namespaces, TUN devices)"), .serialized, labTimeLimit)
 struct LabFTPStreamTests {
     let name = "fts\(getpid() % 100_000)"
 
@@ -78,15 +78,9 @@ struct LabFTPStreamTests {
         let server = try Tool.labBackground(name, "server", ["/usr/bin/python3", "-m", "pyftpdlib", "-p", "21",
                                                              "-i", "203.0.113.10", "-d", directory.path])
         defer { server.terminate() }
-        let ready = try Tool.labExec(name, "client", ["/usr/bin/python3", "-c", """
-            import socket, time
-            for attempt in range(60):
-                try:
-                    socket.create_connection(("203.0.113.10", 21), timeout=1).close(); break
-                except OSError:
-                    time.sleep(0.25)
-            """])
-        try #require(ready.status == 0)
+        // Seen listening from the server's namespace, not probed through the
+        // firewall (a probe that retries would hide dropped first packets).
+        try LabChecks.waitUntilListening(lab: name, host: "server", port: 21, address: "203.0.113.10")
 
         for mode in ["nagle", "nodelay"] {
             let output = directory.appendingPathComponent("download-\(mode)")
