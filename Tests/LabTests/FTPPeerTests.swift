@@ -320,7 +320,7 @@ final class RawFTPControl {
 
 let loopbackIPv6 = (try? FTPSocket.listen(on: FTPEndpoint(address: .v6(.loopback), port: 0))) != nil
 
-@Suite(.serialized) struct FTPPeerLoopbackTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct FTPPeerLoopbackTests {
     @Test(arguments: FTPDataMode.allCases)
     func getPutAndListOverIPv4(mode: FTPDataMode) throws {
         let ftp = try LoopbackFTP(name: "v4\(mode)")

@@ -94,7 +94,7 @@ struct TestLab {
     }
 }
 
-@Suite(.enabled(if: isRoot)) struct LabLifecycleTests {
+@Suite(.enabled(if: isRoot), .timeLimit(.minutes(10))) struct LabLifecycleTests {
     @Test func namespacesAndHostsWithoutAFirewall() throws {
         let lab = try TestLab("a")
         defer { lab.cleanUp() }

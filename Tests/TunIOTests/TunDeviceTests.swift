@@ -11,7 +11,7 @@ import Testing
 
 @testable import TunIO
 
-@Suite(.serialized, .enabled(if: getuid() == 0, "TUN devices need root"))
+@Suite(.serialized, .enabled(if: getuid() == 0, "TUN devices need root"), .timeLimit(.minutes(5)))
 struct TunDeviceTests {
     /// "twtNNNNN" + a letter per test: unique per test process, within IFNAMSIZ.
     static func deviceName(_ suffix: String) -> String { "twt\(getpid() % 100000)\(suffix)" }

@@ -39,9 +39,8 @@ final class TunwallFTPServer {
         var listening = false
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline, process.isRunning, started == 0 || !listening {
-            if started == 0, let text = try? String(contentsOf: pidFile, encoding: .utf8) {
-                started = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-            }
+            // 0 until the file holds a positive pid; stop() signals only a positive one.
+            if started == 0, let written = LabChecks.pid(inFile: pidFile.path) { started = written }
             listening = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").hasPrefix("listening on ")
             if !listening { Thread.sleep(forTimeInterval: 0.02) }
         }
@@ -88,7 +87,7 @@ enum PeerMode: String, CaseIterable {
 }
 
 /// The command line without root or namespaces: both ends on 127.0.0.1.
-@Suite struct FTPPeerCLITests {
+@Suite(labTimeLimit) struct FTPPeerCLITests {
     @Test func serveGetPutAndListOnLoopback() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tunwall-ftpcli-\(getpid())")
         try? FileManager.default.removeItem(at: directory)
@@ -164,7 +163,7 @@ enum PeerMode: String, CaseIterable {
     }
 }
 
-@Suite(.enabled(if: isRoot, "lab tests need root (namespaces, TUN devices)"), .serialized)
+@Suite(.enabled(if: isRoot, "lab tests need root (namespaces, TUN devices)"), .serialized, labTimeLimit)
 struct FTPPeerLabTests {
     static let suffix = getpid() % 100_000
 

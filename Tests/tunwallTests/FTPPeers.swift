@@ -172,7 +172,14 @@ final class FTPLab {
             down()
             throw FTPFailure("lab up \(topology.file) failed: \(up.stderr)")
         }
-        try writeShared(Data(ftplibClient.utf8), to: clientScript)
+        // Nobody calls down() on a lab whose init threw: anything failing
+        // after `lab up` takes the lab down here.
+        do {
+            try writeShared(Data(ftplibClient.utf8), to: clientScript)
+        } catch {
+            down()
+            throw error
+        }
     }
 
     /// Stops the lab (and whatever still runs in its namespaces), removes the directory.
@@ -286,9 +293,8 @@ final class FTPServer {
         var listening = false
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline, process.isRunning, !listening {
-            if started == 0, let text = try? String(contentsOf: pidFile, encoding: .utf8) {
-                started = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-            }
+            // 0 until the file holds a positive pid; stop() signals only a positive one.
+            if started == 0, let written = LabChecks.pid(inFile: pidFile.path) { started = written }
             let sockets = try lab.exec("server", ["ss", "-Hltnp", "sport = :21"])
             // Listening on this address, by this process (not one left over from
             // before), whose pid is known: stop() needs it.

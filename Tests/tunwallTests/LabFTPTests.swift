@@ -51,7 +51,7 @@ func captures(_ pattern: String, in text: String) -> [String]? {
     return (1..<match.output.count).map { match.output[$0].substring.map(String.init) ?? "" }
 }
 
-@Suite(.enabled(if: isRoot, "lab tests need root (namespaces, TUN devices)"), .serialized)
+@Suite(.enabled(if: isRoot, "lab tests need root (namespaces, TUN devices)"), .serialized, labTimeLimit)
 struct LabFTPTests {
     static let suffix = getpid() % 100_000
 

@@ -5,7 +5,7 @@
 import Foundation
 import Testing
 
-@Suite(.enabled(if: isRoot, "the tutorial's labs need root"), .serialized)
+@Suite(.enabled(if: isRoot, "the tutorial's labs need root"), .serialized, labTimeLimit)
 struct TutorialTests {
     static let commands: [String] = {
         let text = (try? String(contentsOf: repository.appendingPathComponent("docs/tutorial.md"), encoding: .utf8)) ?? ""
