@@ -40,6 +40,13 @@ let package = Package(
         // Ladder diagrams (SVG, HTML) of a trace file (docs/trace-schema.md); Foundation only.
         .target(name: "Diagram"),
         .executableTarget(name: "tunwall", dependencies: ["Wire", "Conntrack", "FTP", "Rules", "Engine", "TunIO", "Lab", "CTunwall", "Diagram"]),
+        // Fuzz targets (README, "Fuzzing"): libFuzzer under Scripts/fuzz.sh (-DFUZZING), otherwise
+        // executables that replay a corpus. `Extern` declares libFuzzer's C entry point.
+        .target(name: "FuzzSupport", swiftSettings: [.enableExperimentalFeature("Extern")]),
+        .executableTarget(name: "FuzzWire", dependencies: ["FuzzSupport", "Wire"]),
+        .executableTarget(name: "FuzzEngine", dependencies: ["FuzzSupport", "Wire", "Conntrack", "FTP", "Rules", "Engine"]),
+        .executableTarget(name: "FuzzRules", dependencies: ["FuzzSupport", "Wire", "Conntrack", "Rules"]),
+        .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzWire", "FuzzEngine", "FuzzRules", "FuzzSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"], exclude: ["Fixtures"]),
         .testTarget(name: "ConntrackTests", dependencies: ["Conntrack", "Wire"]),
         .testTarget(name: "FTPTests", dependencies: ["FTP", "Conntrack", "Wire"]),

@@ -44,3 +44,16 @@ fi
 
 swift build --build-tests
 swift test
+
+# ---- Fuzzing (README, "Fuzzing"): each fuzz target for about a minute on its
+# committed corpus (Scripts/fuzz.sh; FUZZ_SECONDS changes the time, 0 skips).
+# libFuzzer, ASan and ld.lld come with the swift.org toolchain (in
+# /opt/swift/usr/lib/clang/*/lib/linux and /opt/swift/usr/bin); no Debian
+# package can stand in, since Debian's libclang-rt-*-dev belong to Debian's own
+# clang version, so fuzz.sh stops with a message naming what is missing.
+# `swift test` above already replayed the corpora in the debug build.
+fuzz_seconds=${FUZZ_SECONDS:-60}
+if [ "$fuzz_seconds" -gt 0 ]; then
+    Scripts/fuzz.sh all "$fuzz_seconds"
+fi
+# ---- end of fuzzing
