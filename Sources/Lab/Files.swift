@@ -5,52 +5,27 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemIO
 
 func systemMessage(_ code: Int32) -> String {
     String(cString: strerror(code))
 }
 
 func readFile(_ path: String) throws(LabError) -> Data {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw LabError("\(path): \(systemMessage(errno))") }
-    defer { close(fd) }
-    var result = Data()
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            throw LabError("\(path): \(systemMessage(errno))")
-        }
-        if n == 0 { return result }
-        result.append(contentsOf: chunk[0..<n])
+    do {
+        return Data(try FileIO.read(path))
+    } catch {
+        throw LabError("\(path): \(systemMessage(error.errno))")
     }
 }
 
 /// Writes to a temporary name beside `path`, then renames it into place, so a
 /// reader never sees half a file.
 func writeFile(_ path: String, _ data: Data) throws(LabError) {
-    let temporary = path + ".tmp"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw LabError("\(temporary): \(systemMessage(errno))") }
-    var offset = 0
-    let bytes = [UInt8](data)
-    while offset < bytes.count {
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            let code = errno
-            close(fd)
-            unlink(temporary)
-            throw LabError("\(temporary): \(systemMessage(code))")
-        }
-        offset += n
-    }
-    close(fd)
-    guard rename(temporary, path) == 0 else {
-        let code = errno
-        unlink(temporary)
-        throw LabError("\(path): \(systemMessage(code))")
+    do {
+        try FileIO.replace(path, with: data)
+    } catch {
+        throw LabError("\(path): \(systemMessage(error.errno))")
     }
 }
 

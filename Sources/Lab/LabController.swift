@@ -22,6 +22,7 @@ import Foundation
 import Glibc
 #endif
 import Wire
+import SystemIO
 
 public struct LabController: Sendable {
     public var ip: IPCommand
@@ -375,7 +376,7 @@ struct LogTail {
             if n <= 0 { return }
             contents.append(contentsOf: chunk[0..<n])
             offset += Int64(n)
-            if let descriptor { writeAll(descriptor, chunk[0..<n]) }
+            if let descriptor { FileIO.writeAllOrGiveUp(descriptor, chunk[0..<n]) }
         }
     }
 
@@ -392,15 +393,5 @@ struct LogTail {
         let last = lines.suffix(10)
         if last.isEmpty { return "its log is empty" }
         return "the end of its log:\n" + last.map { "  " + $0 }.joined(separator: "\n")
-    }
-}
-
-func writeAll(_ descriptor: Int32, _ bytes: ArraySlice<UInt8>) {
-    var offset = bytes.startIndex
-    while offset < bytes.endIndex {
-        let n = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { return }
-        offset += n
     }
 }

@@ -15,6 +15,7 @@
 // SIGPIPE, whose default action would end the firewall.
 import CTunwall
 import Glibc
+import SystemIO
 
 /// Largest request line, newline included.
 let controlRequestLimit = 4096

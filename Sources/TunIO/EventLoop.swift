@@ -10,6 +10,7 @@
 // The event buffer is allocated once, so a wait allocates nothing.
 import CTunwall
 import Glibc
+import SystemIO
 
 /// epoll(7) over fds registered with Int tokens. Not Sendable: the thread
 /// that waits owns it.

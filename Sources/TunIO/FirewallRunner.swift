@@ -15,6 +15,7 @@ import Glibc
 import Conntrack
 import Engine
 import Wire
+import SystemIO
 
 public final class FirewallRunner {
     public let engine: Engine
@@ -109,7 +110,7 @@ public final class FirewallRunner {
     private func writeLog() {
         let lines = engine.takeLog()
         guard !lines.isEmpty else { return }
-        writeAll(2, Array((lines.joined(separator: "\n") + "\n").utf8))
+        FileIO.writeAllOrGiveUp(2, Array((lines.joined(separator: "\n") + "\n").utf8))
     }
 
     /// `conntrack -E`: events are collected only while someone listens.

@@ -17,6 +17,7 @@ import Glibc
 #endif
 import Engine
 import Wire
+import SystemIO
 
 public final class PacketCapture {
     private var writers: [[PcapWriter]]
@@ -70,7 +71,7 @@ public final class PacketCapture {
 
     private func flush(_ device: Int, _ direction: Int) {
         let bytes = writers[device][direction].takeBytes()
-        writeAll(descriptors[device][direction], bytes)
+        FileIO.writeAllOrGiveUp(descriptors[device][direction], bytes)
     }
 
     private var closed = false
@@ -114,7 +115,7 @@ public final class TraceOutput {
     public func write(_ records: [TraceRecord]) {
         guard !records.isEmpty else { return }
         if narrated {
-            writeAll(2, Array((records.flatMap(\.narrated).joined(separator: "\n") + "\n").utf8))
+            FileIO.writeAllOrGiveUp(2, Array((records.flatMap(\.narrated).joined(separator: "\n") + "\n").utf8))
         }
         if json != nil {
             for record in records { pending += Array((record.jsonLine + "\n").utf8) }
@@ -124,7 +125,7 @@ public final class TraceOutput {
 
     public func flush() {
         guard let json, !pending.isEmpty else { return }
-        writeAll(json, pending)
+        FileIO.writeAllOrGiveUp(json, pending)
         pending.removeAll(keepingCapacity: true)
     }
 
@@ -135,20 +136,6 @@ public final class TraceOutput {
         flush()
         closed = true
         if let json { Glibc.close(json) }
-    }
-}
-
-/// write(2) until all is written (or the descriptor fails: a capture or trace
-/// never stops the firewall).
-func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
-    bytes.withUnsafeBytes { raw in
-        var offset = 0
-        while offset < raw.count {
-            let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            offset += n
-        }
     }
 }
 

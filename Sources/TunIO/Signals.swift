@@ -13,6 +13,7 @@
 // Foundation, Swift concurrency): threads inherit the creator's mask.
 import CTunwall
 import Glibc
+import SystemIO
 
 /// signalfd(2) for a set of signals, blocked with pthread_sigmask in the
 /// creating thread (see the file comment: create it before other threads).

@@ -15,6 +15,7 @@
 // after it is opened; the fd keeps working. It vanishes when the fd closes.
 import CTunwall
 import Glibc
+import SystemIO
 
 /// A TUN device (IFF_TUN | IFF_NO_PI, optionally IFF_VNET_HDR). Not Sendable:
 /// one thread owns a device, as one thread owns its event loop.

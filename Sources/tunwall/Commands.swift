@@ -3,6 +3,7 @@
 
 #if canImport(Glibc)
 import Glibc
+import SystemIO
 #endif
 
 enum Commands {
@@ -123,13 +124,6 @@ enum Output {
     /// each line as it comes (the C `stdout`/`stderr` globals are shared
     /// mutable state Swift 6 rejects).
     static func unbuffered(_ text: String, to fd: Int32) {
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            offset += n
-        }
+        FileIO.writeAllOrGiveUp(fd, Array(text.utf8))
     }
 }

@@ -9,6 +9,7 @@ import Glibc
 import Diagram
 import Foundation
 import TunIO
+import SystemIO
 
 enum DiagramCommand {
     static let usage = "usage: tunwall diagram TRACE.jsonl -o FILE.svg|FILE.html [--all]"
@@ -45,9 +46,9 @@ enum DiagramCommand {
 
         let bytes: [UInt8]
         do {
-            bytes = try FileBytes.read(input)
+            bytes = try FileIO.read(input)
         } catch {
-            Output.error("tunwall: \(input): \(error)")
+            Output.error("tunwall: \(input): \(error.reason)")
             return 1
         }
         let trace: Trace
@@ -75,18 +76,6 @@ enum DiagramCommand {
 
     /// Writes the whole text, with the syscalls' own error messages.
     static func write(_ text: String, to path: String) throws(SystemError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw SystemError(call: "open", errno: errno) }
-        defer { close(fd) }
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError(call: "write", errno: errno)
-            }
-            offset += n
-        }
+        try FileIO.write(path, Array(text.utf8))
     }
 }

@@ -11,8 +11,10 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import FTPPeers
 import Lab
 import Wire
+import SystemIO
 
 enum FTPPeerCommand {
     static let usage = """
@@ -248,13 +250,6 @@ enum FTPPeerCommand {
 
     /// All of `bytes` to `fd` (binary data: Output's helpers take text); false on an error.
     static func write(_ bytes: [UInt8], to fd: Int32) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return false }
-            offset += n
-        }
-        return true
+        FileIO.writeAllOrGiveUp(fd, bytes)
     }
 }

@@ -6,6 +6,7 @@
 import Glibc
 #endif
 import Wire
+import SystemIO
 
 enum PcapCommand {
     static func run(_ arguments: [String]) -> Int32 {
@@ -18,9 +19,9 @@ enum PcapCommand {
         let path = arguments[1]
         let bytes: [UInt8]
         do {
-            bytes = try FileBytes.read(path)
+            bytes = try FileIO.read(path)
         } catch {
-            Output.error("tunwall: \(path): \(error)")
+            Output.error("tunwall: \(path): \(error.reason)")
             return 1
         }
         let reader: PcapReader

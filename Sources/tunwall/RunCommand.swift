@@ -14,6 +14,7 @@ import Lab
 import Rules
 import TunIO
 import Wire
+import SystemIO
 
 enum RunCommand {
     static let defaultControlPath = "/run/tunwall/tunwall.sock"

@@ -9,7 +9,7 @@ import Dispatch
 import Foundation
 import Testing
 import Wire
-@testable import Lab
+@testable import FTPPeers
 
 @Suite struct FTPPeerTextTests {
     func endpoint(_ text: String) -> FTPEndpoint? { FTPEndpoint.parse(text, defaultPort: 21) }
@@ -128,9 +128,9 @@ import Wire
         #expect(try FTPLocation.parse("fd00:1::2").server.port == 21)
         for bad in ["http://203.0.113.10/x", "ftp://user@203.0.113.10/x", "ftp://ftp.example.org/x", "ftp://[::1/x",
                     "ftp://1.2.3.4/a%zz"] {
-            #expect(throws: LabError.self, "\(bad)") { try FTPLocation.parse(bad) }
+            #expect(throws: FTPPeerError.self, "\(bad)") { try FTPLocation.parse(bad) }
         }
-        #expect(throws: LabError.self) { try FTPLocation.parse("ftp://1.2.3.4/x", path: "y") }
+        #expect(throws: FTPPeerError.self) { try FTPLocation.parse("ftp://1.2.3.4/x", path: "y") }
     }
 
     @Test func asciiTranslation() {
@@ -207,8 +207,8 @@ import Wire
         #expect(tree.creatable("/") == nil)
         #expect(tree.virtual(tree.path + "/pub/file") == "/pub/file")
 
-        #expect(throws: LabError.self) { try FTPRoot(scratch.appendingPathComponent("nope").path) }
-        #expect(throws: LabError.self) { try FTPRoot(root.appendingPathComponent("pub/file").path) }
+        #expect(throws: FTPPeerError.self) { try FTPRoot(scratch.appendingPathComponent("nope").path) }
+        #expect(throws: FTPPeerError.self) { try FTPRoot(root.appendingPathComponent("pub/file").path) }
     }
 }
 
@@ -249,9 +249,8 @@ final class LoopbackFTP {
         for sub in ["root/pub", "root/upload"] {
             try FileManager.default.createDirectory(at: directory.appendingPathComponent(sub), withIntermediateDirectories: true)
         }
-        let random = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom"))
-        content = [UInt8](try random.read(upToCount: 300_000) ?? Data())
-        try random.close()
+        var random = SeededGenerator(seed: testSeed(0x6674_7070, name))
+        content = random.bytes(300_000)
         try Data(content).write(to: directory.appendingPathComponent("root/pub/file.bin"))
         let log = self.log
         server = try FTPServer(FTPServerConfiguration(
@@ -611,13 +610,13 @@ let loopbackIPv6 = (try? FTPSocket.listen(on: FTPEndpoint(address: .v6(.loopback
 
     @Test func badConfigurationsAreRefused() throws {
         let endpoint = FTPEndpoint(address: IPAddress("127.0.0.1")!, port: 0)
-        #expect(throws: LabError("/nonexistent/root: No such file or directory")) {
+        #expect(throws: FTPPeerError("/nonexistent/root: No such file or directory")) {
             try FTPServer(FTPServerConfiguration(listen: endpoint, root: "/nonexistent/root"))
         }
-        #expect(throws: LabError.self) {
+        #expect(throws: FTPPeerError.self) {
             try FTPServer(FTPServerConfiguration(listen: FTPEndpoint(address: IPAddress("192.0.2.1")!, port: 0), root: "/tmp"))
         }
-        #expect(throws: LabError("the session limit must be at least 1")) {
+        #expect(throws: FTPPeerError("the session limit must be at least 1")) {
             try FTPServer(FTPServerConfiguration(listen: endpoint, root: "/tmp", sessionLimit: 0))
         }
     }

@@ -5,6 +5,7 @@ import Glibc
 import Testing
 
 @testable import TunIO
+import SystemIO
 
 @Suite struct EventLoopTests {
     @Test func epollEventHasTheKernelsPackedLayout() {
@@ -17,7 +18,7 @@ import Testing
 
     @Test func timeoutReturnsZeroEvents() throws {
         let loop = try EventLoop()
-        let (readEnd, writeEnd) = try makePipe()
+        let (readEnd, writeEnd) = try FileIO.pipe(nonBlocking: true)
         defer { close(readEnd); close(writeEnd) }
         try loop.add(readEnd, token: 5)
         var tokens: [Int] = []
@@ -27,8 +28,8 @@ import Testing
 
     @Test func readyFdComesBackAsItsToken() throws {
         let loop = try EventLoop(maximumEvents: 4)
-        let (readA, writeA) = try makePipe()
-        let (readB, writeB) = try makePipe()
+        let (readA, writeA) = try FileIO.pipe(nonBlocking: true)
+        let (readB, writeB) = try FileIO.pipe(nonBlocking: true)
         defer { [readA, writeA, readB, writeB].forEach { _ = close($0) } }
         try loop.add(readA, token: 1)
         try loop.add(readB, token: -2)  // any Int, negative ones too
@@ -54,7 +55,7 @@ import Testing
 
     @Test func errorsNameTheCall() throws {
         let loop = try EventLoop()
-        let (readEnd, writeEnd) = try makePipe()
+        let (readEnd, writeEnd) = try FileIO.pipe(nonBlocking: true)
         defer { close(readEnd); close(writeEnd) }
         try loop.add(readEnd, token: 0)
         #expect(throws: SystemError(call: "epoll_ctl(EPOLL_CTL_ADD, \(readEnd))", errno: EEXIST)) {
@@ -69,7 +70,7 @@ import Testing
 
     @Test func sillyMaximumsAreClamped() throws {
         let loop = try EventLoop(maximumEvents: -3)
-        let (readEnd, writeEnd) = try makePipe()
+        let (readEnd, writeEnd) = try FileIO.pipe(nonBlocking: true)
         defer { close(readEnd); close(writeEnd) }
         try loop.add(readEnd, token: 9)
         var byte: UInt8 = 1

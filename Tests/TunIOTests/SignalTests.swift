@@ -10,6 +10,7 @@ import Glibc
 import Testing
 
 @testable import TunIO
+import SystemIO
 
 @Suite(.serialized) struct SignalTests {
     @Test func raisedSignalIsReceived() throws {

@@ -10,6 +10,7 @@ import Glibc
 import Testing
 
 @testable import TunIO
+import SystemIO
 
 @Suite(.serialized, .enabled(if: getuid() == 0, "TUN devices need root"), .timeLimit(.minutes(5)))
 struct TunDeviceTests {

@@ -135,7 +135,7 @@ let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deleti
 
         let missing = try Tool.tunwall("pcap", "summary", "/nonexistent/tunwall.pcap")
         #expect(missing.status == 1)
-        #expect(missing.stderr == "tunwall: /nonexistent/tunwall.pcap: open: No such file or directory\n")
+        #expect(missing.stderr == "tunwall: /nonexistent/tunwall.pcap: No such file or directory\n")
     }
 
     @Test func truncatedFilePrintsWholePacketsThenOneError() throws {

@@ -10,7 +10,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import TunIO
+import SystemIO
 
 /// A failed or timed-out socket operation, as one line: "connect to
 /// 10.0.1.2:50000: Connection refused", "no data connection within 15 s".

@@ -18,6 +18,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemIO
 import Wire
 
 final class FTPServerSession {
@@ -424,8 +425,10 @@ final class FTPServerSession {
                 return try reply(426, "Failure reading network stream.")
             }
             let bytes = translation?.fromNetwork(chunk[..<n], end: n == 0) ?? Array(chunk[..<n])
-            guard writeAll(file, bytes) else {
-                note("write \(local): \(String(cString: strerror(errno)))")
+            do {
+                try FileIO.writeAll(file, bytes, name: local)
+            } catch {
+                note("\(error)")
                 return try reply(451, "Failure writing to local file.")
             }
             if n == 0 { break }
@@ -467,16 +470,4 @@ final class FTPServerSession {
         }
         try reply(213, "\(info.st_size)")
     }
-}
-
-/// write(2) until all of `bytes` is written; false on an error (errno says which).
-func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { return false }
-        offset += n
-    }
-    return true
 }

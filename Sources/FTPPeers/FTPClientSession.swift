@@ -12,6 +12,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemIO
 
 final class FTPClientSession {
     let client: FTPClient
@@ -257,7 +258,11 @@ final class FTPClientSession {
         while true {
             let n = try data.receive(into: &chunk, timeout: timeout)
             if n == 0 { return count }
-            guard writeAll(file, Array(chunk[..<n])) else { throw FTPIOError.system(path, errno) }
+            do {
+                try FileIO.writeAll(file, chunk[..<n], name: path)
+            } catch {
+                throw FTPIOError.system(path, error.errno)
+            }
             count += n
         }
     }

@@ -144,7 +144,7 @@ public struct FTPLocation: Equatable, Sendable {
     /// "ftp://HOST[:PORT]/PATH", or "HOST[:PORT]" with the path given apart.
     /// HOST is an IPv4 address or an IPv6 address in brackets (a bare IPv6
     /// address is taken whole, without a port). %XX escapes in the path are decoded.
-    public static func parse(_ text: String, path: String? = nil) throws(LabError) -> FTPLocation {
+    public static func parse(_ text: String, path: String? = nil) throws(FTPPeerError) -> FTPLocation {
         var rest = Substring(text)
         var urlPath = ""
         if rest.lowercased().hasPrefix("ftp://") {
@@ -153,16 +153,16 @@ public struct FTPLocation: Equatable, Sendable {
                 urlPath = String(rest[rest.index(after: slash)...])
                 rest = rest[..<slash]
             }
-            if rest.contains("@") { throw LabError("\(text): user names in the URL are not supported (the login is anonymous)") }
-            guard let decoded = percentDecoded(urlPath) else { throw LabError("\(text): a bad %-escape in the path") }
+            if rest.contains("@") { throw FTPPeerError("\(text): user names in the URL are not supported (the login is anonymous)") }
+            guard let decoded = percentDecoded(urlPath) else { throw FTPPeerError("\(text): a bad %-escape in the path") }
             urlPath = decoded
         } else if text.contains("://") {
-            throw LabError("\(text): not an ftp:// URL")
+            throw FTPPeerError("\(text): not an ftp:// URL")
         }
         guard let server = FTPEndpoint.parse(String(rest), defaultPort: 21) else {
-            throw LabError("\(text): not an IP address with an optional port (names are not looked up)")
+            throw FTPPeerError("\(text): not an IP address with an optional port (names are not looked up)")
         }
-        if path != nil, !urlPath.isEmpty { throw LabError("\(text): give the path in the URL or apart, not both") }
+        if path != nil, !urlPath.isEmpty { throw FTPPeerError("\(text): give the path in the URL or apart, not both") }
         return FTPLocation(server: server, path: path ?? urlPath)
     }
 

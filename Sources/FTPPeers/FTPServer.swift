@@ -15,7 +15,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import TunIO
+import SystemIO
 import Wire
 
 /// Where the server's log lines go.
@@ -70,11 +70,11 @@ public final class FTPServer: Sendable {
     private let wake: (read: Int32, write: Int32)
 
     /// Checks the root, opens the log and starts listening; `run()` accepts.
-    public init(_ configuration: FTPServerConfiguration) throws(LabError) {
+    public init(_ configuration: FTPServerConfiguration) throws(FTPPeerError) {
         self.configuration = configuration
-        guard configuration.timeout > 0 else { throw LabError("the timeout must be more than 0 seconds") }
+        guard configuration.timeout > 0 else { throw FTPPeerError("the timeout must be more than 0 seconds") }
         if let limit = configuration.sessionLimit, limit < 1 {
-            throw LabError("the session limit must be at least 1")
+            throw FTPPeerError("the session limit must be at least 1")
         }
         root = try FTPRoot(configuration.root)
         log = try FTPLogWriter(configuration.log)
@@ -82,11 +82,11 @@ public final class FTPServer: Sendable {
         do {
             socket = try FTPSocket.listen(on: configuration.listen)
         } catch {
-            throw LabError("cannot listen: \(error)")
+            throw FTPPeerError("cannot listen: \(error)")
         }
-        guard let bound = socket.localEndpoint else { throw LabError("cannot listen: getsockname failed") }
+        guard let bound = socket.localEndpoint else { throw FTPPeerError("cannot listen: getsockname failed") }
         var pipeEnds: [Int32] = [-1, -1]
-        guard pipe(&pipeEnds) == 0 else { throw LabError("pipe: \(String(cString: strerror(errno)))") }
+        guard pipe(&pipeEnds) == 0 else { throw FTPPeerError("pipe: \(String(cString: strerror(errno)))") }
         for end in pipeEnds { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
         endpoint = bound
         wake = (pipeEnds[0], pipeEnds[1])
@@ -159,13 +159,13 @@ final class FTPLogWriter: Sendable {
     private let ownsDescriptor: Bool
     private let handler: (@Sendable (String) -> Void)?
 
-    init(_ target: FTPServerLog) throws(LabError) {
+    init(_ target: FTPServerLog) throws(FTPPeerError) {
         switch target {
         case .standardError:
             (descriptor, ownsDescriptor, handler) = (STDERR_FILENO, false, nil)
         case .file(let path):
             let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw LabError("\(path): \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else { throw FTPPeerError("\(path): \(String(cString: strerror(errno)))") }
             (descriptor, ownsDescriptor, handler) = (fd, true, nil)
         case .handler(let function):
             (descriptor, ownsDescriptor, handler) = (-1, false, function)
@@ -181,13 +181,6 @@ final class FTPLogWriter: Sendable {
             handler(text)
             return
         }
-        let bytes = Array((text + "\n").utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            offset += n
-        }
+        FileIO.writeAllOrGiveUp(descriptor, Array((text + "\n").utf8))
     }
 }

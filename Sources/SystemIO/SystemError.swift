@@ -1,6 +1,6 @@
 // SystemError: a failed system call, named, with its errno (errno(3), strerror(3)).
 //
-// Every wrapper in TunIO throws this one type, so a message always says which
+// Every system-call wrapper (SystemIO, TunIO, the FTP peers) throws this one type, so a message always says which
 // call failed on what, e.g. "ioctl(TUNSETIFF): Operation not permitted" or
 // "connect(/run/tunwall/x.sock): No such file or directory".
 import Glibc
@@ -20,8 +20,11 @@ public struct SystemError: Error, Hashable, Sendable, CustomStringConvertible {
     /// "\(call): \(strerror(errno))". glibc's strerror returns static text for
     /// every known errno (and a thread-local buffer otherwise), so this is safe
     /// from any thread.
-    public var description: String {
-        guard let text = strerror(errno) else { return "\(call): error \(errno)" }
-        return "\(call): \(String(cString: text))"
+    public var description: String { "\(call): \(reason)" }
+
+    /// strerror's text alone: "No such file or directory".
+    public var reason: String {
+        guard let text = strerror(errno) else { return "error \(errno)" }
+        return String(cString: text)
     }
 }

@@ -3,7 +3,7 @@
 import Glibc
 import Testing
 
-@testable import TunIO
+@testable import SystemIO
 
 @Suite struct SyscallTests {
     @Test func descriptionNamesTheCallAndTheErrno() {
@@ -16,7 +16,7 @@ import Testing
     }
 
     @Test func emptyNonBlockingPipeReadsAsNil() throws {
-        let (readEnd, writeEnd) = try makePipe()
+        let (readEnd, writeEnd) = try FileIO.pipe(nonBlocking: true)
         defer { close(readEnd); close(writeEnd) }
         var byte: UInt8 = 0
         let result = try Syscall.call("read(pipe)") { read(readEnd, &byte, 1) }
@@ -57,12 +57,4 @@ import Testing
         _ = try Syscall.call(name()) { errno = EAGAIN; return -1 }
         #expect(built == 0)
     }
-}
-
-/// A non-blocking pipe (pipe2 is GNU-only, so pipe + fcntl).
-func makePipe() throws -> (Int32, Int32) {
-    var fds: [Int32] = [-1, -1]
-    if pipe(&fds) != 0 { throw SystemError(call: "pipe", errno: errno) }
-    for fd in fds { _ = fcntl(fd, F_SETFL, O_NONBLOCK) }
-    return (fds[0], fds[1])
 }

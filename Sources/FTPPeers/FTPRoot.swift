@@ -18,11 +18,11 @@ struct FTPRoot: Sendable {
     /// The root, resolved (no symbolic links, no trailing "/").
     let path: String
 
-    init(_ directory: String) throws(LabError) {
+    init(_ directory: String) throws(FTPPeerError) {
         guard let resolved = Self.resolve(directory) else {
-            throw LabError("\(directory): \(String(cString: strerror(errno)))")
+            throw FTPPeerError("\(directory): \(String(cString: strerror(errno)))")
         }
-        guard Self.isDirectory(resolved) else { throw LabError("\(directory): not a directory") }
+        guard Self.isDirectory(resolved) else { throw FTPPeerError("\(directory): not a directory") }
         path = resolved == "/" ? "" : resolved
     }
 
