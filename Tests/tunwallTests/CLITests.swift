@@ -28,7 +28,7 @@ enum Tool {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        try process.run()
+        try start(process)
         let watchdog = Watchdog(pid: process.processIdentifier, seconds: timeout)
         defer { watchdog.cancel() }
         // Read both pipes fully before waiting, so a large output cannot block the child.
@@ -40,6 +40,20 @@ enum Tool {
     }
 
     static func tunwall(_ arguments: String...) throws -> Run { try run(binary, arguments) }
+
+    /// Starts `process` with no signal blocked. A child inherits the mask of
+    /// the thread that spawns it (posix_spawn(3), signal(7)), and Swift
+    /// Testing runs tests on Dispatch worker threads, which block SIGTERM,
+    /// SIGINT, SIGHUP and more: a child started as it is ignores
+    /// `terminate()`, the watchdog's SIGTERM and `lab down`'s, and only
+    /// SIGKILL ends it (a `lab up` killed so cannot tear down what it built).
+    static func start(_ process: Process) throws {
+        var none = sigset_t(), previous = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        try process.run()
+    }
 
     /// Stops one child after a time unless cancelled first (cancelled right
     /// after the child is reaped, so its pid is never another process's).
@@ -66,14 +80,18 @@ enum Tool {
         try run(binary, ["lab", "exec", "--lab", lab, host, "--"] + command)
     }
 
-    /// The same, left running in the background (its output discarded).
+    /// A command left running in `host`'s namespace of `lab` (its output
+    /// discarded), started by `ip netns exec` itself: ip execs the command,
+    /// so the returned process is the server, and `terminate()` in a test's
+    /// defer stops it. (`tunwall lab exec` waits for it as a child, so
+    /// terminating that would leave the server running until `lab down`.)
     static func labBackground(_ lab: String, _ host: String, _ command: [String]) throws -> Process {
         let process = Process()
-        process.executableURL = binary
-        process.arguments = ["lab", "exec", "--lab", lab, host, "--"] + command
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        process.arguments = ["netns", "exec", "tw-\(lab)-\(host)"] + command
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try start(process)
         return process
     }
 

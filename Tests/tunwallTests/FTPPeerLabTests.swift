@@ -105,7 +105,7 @@ enum PeerMode: String, CaseIterable {
                             "--log", log.path, "--once", "3", "--timeout", "5"]
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
-        try server.run()
+        try Tool.start(server)
         defer { if server.isRunning { server.terminate() } }
         var port: String?
         let deadline = Date().addingTimeInterval(10)

@@ -203,7 +203,7 @@ final class FTPLab {
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
         process.standardError = handle
-        try process.run()
+        try Tool.start(process)
         try? handle.close()
         return process
     }

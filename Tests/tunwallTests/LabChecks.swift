@@ -166,7 +166,7 @@ extension LabChecks {
         let out = try FileHandle(forWritingTo: outFile), err = try FileHandle(forWritingTo: errFile)
         process.standardOutput = out
         process.standardError = err
-        try process.run()
+        try Tool.start(process)
         try? out.close()
         try? err.close()
         let watchdog = Tool.Watchdog(pid: process.processIdentifier, seconds: timeout)

@@ -83,7 +83,7 @@ struct LabEndToEndTests {
             data, peer = s.recvfrom(100)
             s.sendto(data.upper(), peer)
             """]
-        try echo.run()
+        try Tool.start(echo)
         defer { if echo.isRunning { echo.terminate() } }
         try LabChecks.waitUntilListening(lab: name, host: "server", port: 9999, address: "203.0.113.10", udp: true)
         // One datagram, sent once: the echo server is bound, so a loss is the firewall's.

@@ -37,7 +37,7 @@ struct LabNATTests {
         events.executableURL = Tool.binary
         events.arguments = ["conntrack", "-E", "--lab", name]
         events.standardOutput = try FileHandle(forWritingTo: eventsFile)
-        try events.run()
+        try Tool.start(events)
         defer { if events.isRunning { events.terminate() } }
         Thread.sleep(forTimeInterval: 0.3)
 

@@ -75,7 +75,7 @@ struct LabRulesTests {
         download.executableURL = Tool.binary
         download.arguments = ["lab", "exec", "--lab", name, "client", "--", "curl", "-sS", "--fail", "--limit-rate", "1M",
                               "--max-time", "60", "-o", output.path, "http://203.0.113.10:8080/big.bin"]
-        try download.run()
+        try Tool.start(download)
         defer { if download.isRunning { download.terminate() } }
         Thread.sleep(forTimeInterval: 1)
         let changed = directory.appendingPathComponent("changed.nft")
