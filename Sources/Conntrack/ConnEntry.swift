@@ -9,6 +9,18 @@ public typealias Timestamp = UInt64
 
 public let nanosecondsPerSecond: UInt64 = 1_000_000_000
 
+/// `time` plus `duration`, saturating at `Timestamp.max` instead of trapping:
+/// whoever drives the engine hands in any time it likes (a manual clock, a
+/// fuzzer), and a deadline past the end of the clock is simply "never".
+/// (Linux compares jiffies with time_after(), which wraps; a 64-bit
+/// nanosecond clock wraps only after 584 years, so saturating is the same
+/// answer for every time a real clock gives, and no answer traps.)
+@inline(__always)
+public func saturatingAdd(_ time: Timestamp, _ duration: UInt64) -> Timestamp {
+    let (sum, overflow) = time.addingReportingOverflow(duration)
+    return overflow ? .max : sum
+}
+
 /// ct->status bits that tunwall uses (IPS_*).
 public struct ConnStatus: OptionSet, Sendable, Hashable {
     public var rawValue: UInt16

@@ -122,7 +122,7 @@ public struct Conntrack: Sendable {
     public mutating func track(_ packet: TrackedPacket, now: Timestamp) -> TrackResult {
         let result = classify(packet, now: now)
         if result.state == .invalid, let reason = result.invalidReason {
-            invalidCounts[reason.rawValue] += 1
+            invalidCounts[reason.rawValue] &+= 1   // a statistic: wraps, never traps
         }
         return result
     }
@@ -180,7 +180,8 @@ public struct Conntrack: Sendable {
         let expected = expectations.isEmpty ? false : matchExpectation(tuple, now: now)
         pending.created = now
         pending.tcpState = state
-        pending.expires = now + UInt64(initialTimeout(pending)) * nanosecondsPerSecond
+        // A UInt32 of seconds times 10^9 fits 64 bits; the sum saturates (any `now` is accepted).
+        pending.expires = saturatingAdd(now, UInt64(initialTimeout(pending)) * nanosecondsPerSecond)
         pending.packets.original = 1
         pending.bytes.original = UInt64(packet.length)
         return TrackResult(state: expected ? .related : .new, direction: .original, isPending: true)
@@ -320,7 +321,7 @@ public struct Conntrack: Sendable {
         case .udp:
             // udp_packet: after a reply, traffic still flowing two seconds
             // after the first packet makes a stream: longer timeout, ASSURED.
-            if seenReplyBefore && now > entry.created + 2 * nanosecondsPerSecond {
+            if seenReplyBefore && now > saturatingAdd(entry.created, 2 * nanosecondsPerSecond) {
                 timeout = timeouts.udpStream
                 entry.status.insert(.assured)
             } else {
@@ -331,7 +332,7 @@ public struct Conntrack: Sendable {
         default:
             timeout = timeouts.generic
         }
-        entry.expires = now + UInt64(timeout) * nanosecondsPerSecond
+        entry.expires = saturatingAdd(now, UInt64(timeout) * nanosecondsPerSecond)
         if direction == .original {
             entry.packets.original &+= 1
             entry.bytes.original &+= UInt64(packet.length)
@@ -407,7 +408,7 @@ public struct Conntrack: Sendable {
 
     /// Counts an invalid packet found by the caller (e.g. a bad checksum).
     public mutating func countInvalid(_ reason: InvalidReason) {
-        invalidCounts[reason.rawValue] += 1
+        invalidCounts[reason.rawValue] &+= 1
     }
 
     // MARK: Confirm
@@ -423,7 +424,7 @@ public struct Conntrack: Sendable {
             if eventsEnabled { pendingEvents.append(ConntrackEvent(kind: .new, entry: table[position], time: now)) }
             return true
         case .failure(let error):
-            invalidCounts[(error == .full ? InvalidReason.tableFull : .clash).rawValue] += 1
+            invalidCounts[(error == .full ? InvalidReason.tableFull : .clash).rawValue] &+= 1
             return false
         }
     }

@@ -130,7 +130,10 @@ public struct ExpectationTable: Sendable {
             $0.masterPosition == expectation.masterPosition && $0.masterID == expectation.masterID
         }
         own.sort { $0.serial < $1.serial }
-        while own.count >= maximumPerMaster {
+        // At least one per master, as init's max(1, …) says: `maximumPerMaster` is
+        // a public var (FTPSession sets it from FTPPolicy.maxExpected), and 0 or
+        // less used to empty `own` and then removeFirst() on nothing (a trap).
+        while !own.isEmpty && own.count >= maximumPerMaster {
             byKey[own.removeFirst().key] = nil
         }
         if byKey.count >= capacity {

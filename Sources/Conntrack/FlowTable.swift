@@ -230,7 +230,7 @@ public struct FlowTable: Sendable {
             let entry = entries[position]
             if entry.inUse && (!entry.isAssured || entry.expires <= now) {
                 remove(position)
-                evicted += 1
+                evicted &+= 1   // a statistic: wraps, never traps
                 return true
             }
         }

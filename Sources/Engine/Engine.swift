@@ -300,7 +300,7 @@ public final class Engine {
         conntrack.sweep(now: now, budget: 1024)
         if !holdingSessions.isEmpty { releaseHeldLines(now: now) }
         // Tick runs every few ms while a line is held; the rest once a second is enough.
-        if now >= lastPurge + nanosecondsPerSecond && (!ftpSessions.isEmpty || !conntrack.expectations.isEmpty) {
+        if now >= saturatingAdd(lastPurge, nanosecondsPerSecond) && (!ftpSessions.isEmpty || !conntrack.expectations.isEmpty) {
             lastPurge = now
             purgeHelpers(now: now)
         }

@@ -110,7 +110,7 @@ extension Engine {
             }
         }
         outbox.commit(slot, interface: interface)
-        statistics.generated += 1
+        statistics.generated &+= 1
         if tracing { traceGenerated(slot, interface: interface, origin: .generated) }
     }
 

@@ -22,7 +22,7 @@ extension Engine {
     }
 
     func beginTrace(_ packet: PacketBuffer, input: InterfaceID, now: Timestamp) {
-        traceCount += 1
+        traceCount &+= 1
         traceTime = now
         traceHeld = false
         let name = input >= 0 && input < interfaces.count ? interfaces[input].name : "?"
@@ -133,7 +133,7 @@ extension Engine {
 
     /// A packet the engine made (outbox `slot`, leaving by `interface`).
     func traceGenerated(_ slot: Int, interface: InterfaceID, origin: TraceRecord.Origin) {
-        traceCount += 1
+        traceCount &+= 1
         var record = TraceRecord(number: traceCount, time: seconds(traceTime), origin: origin, input: nil,
                                  packet: TracePacket(outbox.buffers[slot].bytes))
         record.output = interfaces[interface].name

@@ -53,5 +53,24 @@ public struct FTPPolicy: Equatable, Sendable {
     public static let holdMillisecondsRange = 10...60_000
     public static let expectTimeoutRange = 1...3600
 
-    var holdNanoseconds: Timestamp { Timestamp(holdMilliseconds) * 1_000_000 }
+    // What the helper uses of the numeric knobs, clamped to the ranges above.
+    // The configuration file is checked against them, but FTPPolicy's init
+    // and properties are public: a policy built in code with -1 ms or Int.max
+    // seconds used to trap converting or multiplying them on the packet path
+    // (Timestamp(-1), Int.max × 10^9). Values inside the ranges are unchanged.
+
+    var holdNanoseconds: Timestamp {
+        Timestamp(holdMilliseconds.clamped(to: Self.holdMillisecondsRange)) * 1_000_000
+    }
+
+    var expectNanoseconds: Timestamp {
+        Timestamp(expectTimeoutSeconds.clamped(to: Self.expectTimeoutRange)) * nanosecondsPerSecond
+    }
+
+    /// The longest line held (so a recorded line's length always fits the Int32 of a sequence offset).
+    var holdLimit: Int { holdBytes.clamped(to: Self.holdBytesRange) }
+}
+
+extension Comparable {
+    fileprivate func clamped(to range: ClosedRange<Self>) -> Self { min(max(self, range.lowerBound), range.upperBound) }
 }

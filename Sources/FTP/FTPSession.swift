@@ -89,7 +89,7 @@ public final class FTPSession {
         var drop = false
         let output = streams[direction.rawValue].process(
             sequence: sequence, payload: payload, fin: flags.contains(.fin) || flags.contains(.rst), now: now,
-            holdLimit: policy.holdBytes,
+            holdLimit: policy.holdLimit,
             mayHold: { line in
                 guard translated else { return false }
                 if direction == .original {
@@ -156,7 +156,7 @@ public final class FTPSession {
         var released: [(Direction, SeqNumber, [UInt8])] = []
         for direction in [Direction.original, .reply] {
             let stream = streams[direction.rawValue]
-            guard stream.held, now >= stream.heldSince + policy.holdNanoseconds,
+            guard stream.held, now >= saturatingAdd(stream.heldSince, policy.holdNanoseconds),
                   let (start, bytes) = streams[direction.rawValue].release() else { continue }
             events.append(FTPEvent(.releasedUnfinished, connection: "\(direction) direction", "a line never completed within \(policy.holdMilliseconds) ms: its \(bytes.count) held bytes go out unchanged and it is not read as a command"))
             released.append((direction, start, bytes))
@@ -166,7 +166,7 @@ public final class FTPSession {
 
     /// The earliest time held bytes must be released, if any are held.
     public var releaseDeadline: Timestamp? {
-        let times = streams.filter(\.held).map { $0.heldSince + policy.holdNanoseconds }
+        let times = streams.filter(\.held).map { saturatingAdd($0.heldSince, policy.holdNanoseconds) }
         return times.min()
     }
 
@@ -315,7 +315,7 @@ public final class FTPSession {
         var port = announcement.port
         var key = ExpectationKey(source: peerView.source, destination: destination, destinationPort: port,
                                  protocol: .tcp, family: family)
-        let expires = now + Timestamp(policy.expectTimeoutSeconds) * nanosecondsPerSecond
+        let expires = saturatingAdd(now, policy.expectNanoseconds)
         conntrack.expectations.maximumPerMaster = policy.maxExpected
         while true {
             let expectation = ConnExpectation(key: key, masterPosition: position, masterID: entry.id,
