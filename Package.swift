@@ -27,6 +27,8 @@ let package = Package(
         .target(name: "Conntrack", dependencies: ["Wire"]),
         // The FTP helper: control streams, PORT/EPRT/227/229, expectations, rewriting under NAT.
         .target(name: "FTP", dependencies: ["Wire", "Conntrack"]),
+        // The TFTP helper (RFC 1350): a request expects the server's answer from a new port.
+        .target(name: "TFTP", dependencies: ["Wire", "Conntrack"]),
         // The nftables-subset language: parser with line:column errors, compiled rules, evaluation, listing.
         .target(name: "Rules", dependencies: ["Wire", "Conntrack"]),
         // The pipeline: interfaces, routes, hooks, ICMP generation, drop reasons. No syscalls.
@@ -55,6 +57,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire"], exclude: ["Fixtures"]),
         .testTarget(name: "ConntrackTests", dependencies: ["Conntrack", "Wire"]),
         .testTarget(name: "FTPTests", dependencies: ["FTP", "Conntrack", "Wire"]),
+        .testTarget(name: "TFTPTests", dependencies: ["TFTP", "Conntrack", "Wire"]),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Conntrack", "Wire"], exclude: ["Invalid"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "FTP", "Rules", "Conntrack", "Wire"]),
         .testTarget(name: "EngineTestingExample", dependencies: ["EngineTesting", "Wire"]),
