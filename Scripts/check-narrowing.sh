@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 doc=docs/packet-path-audit.md
 shopt -s nullglob
-files=(Sources/Wire/*.swift Sources/Conntrack/*.swift Sources/FTP/*.swift Sources/Engine/*.swift
+files=(Sources/Wire/*.swift Sources/Conntrack/*.swift Sources/FTP/*.swift Sources/TFTP/*.swift Sources/Engine/*.swift
        Sources/Rules/Evaluator.swift Sources/Rules/Ruleset.swift Sources/Rules/LogLine.swift
        Sources/TunIO/FirewallRunner.swift Sources/TunIO/TunDevice.swift)
 found=$(grep -oHE '\bU?Int(8|16|32)\(([^()]|\([^()]*\))*\)' "${files[@]}" \
