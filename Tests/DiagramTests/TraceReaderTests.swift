@@ -72,7 +72,7 @@ import Testing
     /// Damaged copies of the fixture either read or fail with a message; none traps.
     @Test func damagedTracesNeverTrap() throws {
         let original = [UInt8](try Fixture.data("ftp-demo.jsonl"))
-        var state: UInt64 = 0x5eed
+        var state = testSeed(0x5eed)
         func next() -> Int {
             state = state &* 6364136223846793005 &+ 1442695040888963407
             return Int(truncatingIfNeeded: state >> 33)

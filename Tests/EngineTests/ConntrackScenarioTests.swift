@@ -260,7 +260,7 @@ import Wire
     @Test func churnKeepsTheIndexConsistent() throws {
         var table = FlowTable(capacity: 256)
         var live: [UInt16: Int] = [:]
-        var state: UInt64 = 12345
+        var state = testSeed(12345)
         func random(_ n: Int) -> Int {
             state = state &* 6364136223846793005 &+ 1442695040888963407
             return Int(state >> 33) % n

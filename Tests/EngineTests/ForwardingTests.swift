@@ -266,7 +266,7 @@ import Wire
                      Packet.icmp(server4, client4, .destinationUnreachable(code: 3),
                                  payload: Array(Packet.udp(client4, 1, server4, 2).encoded().prefix(28))).encoded(),
                      Packet.icmp(client6, IPv6Address("fd00:1::1")!, .echoRequest(identifier: 1, sequence: 1)).encoded()]
-        var state: UInt64 = 99
+        var state = testSeed(99)
         func random(_ n: Int) -> Int {
             state = state &* 6364136223846793005 &+ 1442695040888963407
             return Int(state >> 33) % n

@@ -2,12 +2,13 @@
 // load or be refused with a message naming the file; nothing may trap.
 
 import Foundation
+import Firewall
 import Lab
 import Testing
 
 @Suite struct HostileConfigTests {
     @Test func mutatedJSONNeverTraps() {
-        var state: UInt64 = 0x6a73_6f6e
+        var state = testSeed(0x6a73_6f6e)
         func random(_ n: Int) -> Int {
             state = state &* 6364136223846793005 &+ 1442695040888963407
             return Int(state >> 33) % max(n, 1)

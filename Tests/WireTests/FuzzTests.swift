@@ -26,9 +26,17 @@ import Testing
         let quoted = Packet.udp(c4, 5000, s4, 9, payload: [1, 2, 3, 4]).encoded()
         let unreachable = Packet.icmp(s4, c4, .destinationUnreachable(code: 3), payload: quoted).encoded()
         let tooBig = Packet.icmp(s6, c6, .packetTooBig(mtu: 1280), payload: sack6).encoded()
-        var built = [syn, sack6, hbh, unreachable, tooBig]
-        built += (try? Fixtures.capturedPackets()) ?? []
-        return built
+        let built = [syn, sack6, hbh, unreachable, tooBig]
+        // The real capture is most of the seeds: a missing or unreadable file
+        // fails the test rather than fuzzing five built packets in silence.
+        let captured = try Fixtures.capturedPackets()
+        guard captured.count >= 90 else { throw SeedError(message: "Fixtures/captured.pcap holds \(captured.count) packets, expected 90 or more") }
+        return built + captured
+    }
+
+    struct SeedError: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
     }
 
     @Test func everyParserSurvivesMutatedPackets() throws {

@@ -8,7 +8,8 @@ import Testing
 /// SplitMix64: seedable and reproducible, so a failing fuzz case can be replayed.
 struct SeededRandom: RandomNumberGenerator {
     var state: UInt64
-    init(seed: UInt64) { state = seed }
+    /// `seed`, unless TUNWALL_TEST_SEED says otherwise; printed (TestSeed.swift).
+    init(seed: UInt64, test: String = #function) { state = testSeed(seed, test) }
     mutating func next() -> UInt64 {
         state &+= 0x9e37_79b9_7f4a_7c15
         var z = state

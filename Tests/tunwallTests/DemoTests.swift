@@ -8,6 +8,7 @@ import Diagram
 import Foundation
 import FoundationXML
 import Testing
+import Wire
 
 @Suite(.enabled(if: isRoot, "the demo needs root (namespaces, TUN devices)"), .serialized, labTimeLimit)
 struct DemoTests {
@@ -51,12 +52,22 @@ struct DemoTests {
         let missing = trace.packets.map(\.n).filter { !text.contains("data-n=\"\($0)\"") }
         #expect(missing.isEmpty, "packets missing from the diagram: \(missing.prefix(10))")
         #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("diagram.html").path))
-        // The pcaps: tcpdump reads them and sees the rewritten PORT leave on wan0.
+        // The pcaps: our reader finds the PORT as the client sent it on lan0 and
+        // rewritten on wan0; tcpdump (a reader we did not write) must agree.
+        // Without tcpdump that half is a recorded failure, never a silent pass
+        // (Scripts/test.sh installs it).
+        for (file, port) in [("pcap/lan0-in.pcap", "PORT 10,0,1,2,"), ("pcap/wan0-out.pcap", "PORT 203,0,113,1,")] {
+            let bytes = [UInt8](try Data(contentsOf: folder.appendingPathComponent(file)))
+            let payloads = try PcapReader(bytes: bytes).records().map { String(decoding: $0.data, as: UTF8.self) }
+            #expect(payloads.contains { $0.contains(port) }, "\(file) holds \(payloads.count) packets, none with \(port)")
+        }
         if let tcpdump = Tool.which("tcpdump") {
             let out = try Tool.run(tcpdump, ["-nn", "-A", "-r", folder.appendingPathComponent("pcap/wan0-out.pcap").path])
             #expect(out.status == 0 && out.stdout.contains("PORT 203,0,113,1,"), "wan0-out.pcap shows the rewritten PORT")
             let inside = try Tool.run(tcpdump, ["-nn", "-A", "-r", folder.appendingPathComponent("pcap/lan0-in.pcap").path])
             #expect(inside.stdout.contains("PORT 10,0,1,2,"), "lan0-in.pcap shows PORT as the client sent it")
+        } else {
+            Issue.record("tcpdump is not installed: the pcaps were not read by tcpdump (Scripts/test.sh installs it)")
         }
     }
 }

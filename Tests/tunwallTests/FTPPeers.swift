@@ -148,10 +148,11 @@ func makeDirectory(_ url: URL, mode: Int = 0o755) throws {
     try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: url.path)
 }
 
-func randomBytes(_ count: Int) throws -> Data {
-    let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom"))
-    defer { try? handle.close() }
-    return try handle.read(upToCount: count) ?? Data()
+/// `count` random bytes from the calling test's seed (TestSeed.swift), so a
+/// transfer that failed can be replayed with the same content.
+func randomBytes(_ count: Int, test: String = #function) throws -> Data {
+    var random = SeededGenerator(seed: testSeed(0x6674_7000 ^ UInt64(count), test))
+    return Data(random.bytes(count))
 }
 
 /// A lab up from one of the FTP topologies, with a temporary directory; `down()` removes both.

@@ -54,8 +54,8 @@ struct LabEndToEndTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tunwall-e2e-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        var random = SystemRandomNumberGenerator()
-        let content = Data((0..<2_000_000).map { _ in UInt8.random(in: 0...255, using: &random) })
+        var random = SeededGenerator(seed: testSeed(0x6532_65))
+        let content = Data(random.bytes(2_000_000))
         try content.write(to: directory.appendingPathComponent("file.bin"))
         let server = try Tool.labBackground(name, "server", ["python3", "-m", "http.server", "8080",
                                                               "--bind", "::", "--directory", directory.path])

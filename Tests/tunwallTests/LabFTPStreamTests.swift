@@ -70,8 +70,8 @@ struct LabFTPStreamTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tunwall-fts-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        var random = SystemRandomNumberGenerator()
-        let content = Data((0..<500_000).map { _ in UInt8.random(in: 0...255, using: &random) })
+        var random = SeededGenerator(seed: testSeed(0x66_7473))
+        let content = Data(random.bytes(500_000))
         try content.write(to: directory.appendingPathComponent("file.bin"))
         let script = directory.appendingPathComponent("client.py")
         try Self.client.write(to: script, atomically: true, encoding: .utf8)

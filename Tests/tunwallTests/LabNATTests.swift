@@ -22,8 +22,8 @@ struct LabNATTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tunwall-nat-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        var random = SystemRandomNumberGenerator()
-        let content = Data((0..<1_000_000).map { _ in UInt8.random(in: 0...255, using: &random) })
+        var random = SeededGenerator(seed: testSeed(0x6e_6174))
+        let content = Data(random.bytes(1_000_000))
         try content.write(to: directory.appendingPathComponent("file.bin"))
         let server = try Tool.labBackground(name, "server", ["python3", "-m", "http.server", "8080", "--bind", "::",
                                                               "--directory", directory.path])

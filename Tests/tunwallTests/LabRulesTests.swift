@@ -26,8 +26,8 @@ struct LabRulesTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tunwall-rules-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        var random = SystemRandomNumberGenerator()
-        let content = Data((0..<4_000_000).map { _ in UInt8.random(in: 0...255, using: &random) })
+        var random = SeededGenerator(seed: testSeed(0x72_756c65))
+        let content = Data(random.bytes(4_000_000))
         try content.write(to: directory.appendingPathComponent("big.bin"))
         let server = try background("server", ["python3", "-m", "http.server", "8080", "--bind", "203.0.113.10",
                                                "--directory", directory.path])
