@@ -21,12 +21,35 @@
 import Wire
 
 /// The helpers a connection can have (`ct helper set` of a helper object of this type).
-public enum HelperKind: UInt8, Sendable, Hashable, CustomStringConvertible {
+public enum HelperKind: UInt8, Sendable, Hashable, CustomStringConvertible, CaseIterable {
     case none = 0
     case ftp = 1
+    case tftp = 2
 
-    /// The name Linux's helper goes by (`helper=ftp` in conntrack -L).
-    public var description: String { self == .ftp ? "ftp" : "none" }
+    /// The name Linux's helper goes by (`helper=ftp` in conntrack -L, `type "ftp"` in nft).
+    public var description: String {
+        switch self {
+        case .none: return "none"
+        case .ftp: return "ftp"
+        case .tftp: return "tftp"
+        }
+    }
+
+    /// The helper an nft `ct helper` object of this type attaches (nil: none tunwall has).
+    public init?(type: String) {
+        guard let kind = Self.allCases.first(where: { $0 != .none && $0.description == type }) else { return nil }
+        self = kind
+    }
+
+    /// The transport the helper reads: FTP's control connection is TCP, TFTP's requests are UDP.
+    /// Linux finds no helper for another protocol (nf_conntrack_helper_try_module_get fails).
+    public var transport: IPProtocol? {
+        switch self {
+        case .none: return nil
+        case .ftp: return .tcp
+        case .tftp: return .udp
+        }
+    }
 }
 
 /// What an expectation matches: protocol, family, both addresses and the

@@ -250,14 +250,14 @@ struct CompiledProgram {
                 natActions.append(CompiledProgram.nat(nat, family: family))
                 actions.append(.nat(Int32(natActions.count - 1)))
             case .ctHelperSet(let name):
-                // The resolver made sure the table has it; its type is "ftp", the one tunwall knows.
-                if let helper = helpers.first(where: { $0.name == name }) {
+                // The resolver made sure the table has it; the parser that its type is one tunwall knows.
+                if let helper = helpers.first(where: { $0.name == name }), let kind = HelperKind(type: helper.type) {
                     let nfproto: UInt8 = switch helper.l3Family {
                     case "ip": 2
                     case "ip6": 10
                     default: 0
                     }
-                    actions.append(.helper(.ftp, l4Protocol: helper.l4Protocol, nfproto: nfproto))
+                    actions.append(.helper(kind, l4Protocol: helper.l4Protocol, nfproto: nfproto))
                 }
             }
         }

@@ -8,6 +8,8 @@
 // (as in nft). A set declared twice gets the elements of both declarations;
 // a different type or flags the second time is an error.
 
+import Conntrack
+
 extension Parser {
     mutating func namedSet(_ table: Int) throws(SyntaxAbort) {
         let name = try identifier()
@@ -108,7 +110,11 @@ extension Parser {
             diagnostics.error(name.range, "ct helper '\(name.text)' has no type")
             return
         }
-        if type.text != "ftp" {
+        if let kind = HelperKind(type: type.text) {
+            if kind.transport?.rawValue != l4 {
+                diagnostics.error(type.range, "ct helper type \"\(type.text)\" reads \(kind.transport == .tcp ? "tcp" : "udp"), not \(l4 == 6 ? "tcp" : "udp")")
+            }
+        } else {
             unsupported("ct helper type \"\(type.text)\"", at: type.range)
         }
         if tables[table].helpers.contains(where: { $0.name == name.text }) { return }
