@@ -35,18 +35,22 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Wire", "Conntrack", "FTP", "Rules"]),
         // For other projects' tests: the engine with virtual devices, a manual clock, checkers.
         .target(name: "EngineTesting", dependencies: ["Wire", "Conntrack", "FTP", "Rules", "Engine"]),
-        // System calls as Swift: errno as SystemError, EINTR retried, whole-file and whole-write I/O.
+        // System calls as Swift: errno as SystemError, EINTR retried, whole-file and whole-write I/O;
+        // child processes (posix_spawn) and iproute2's `ip` (CommandError).
         .target(name: "SystemIO"),
         // Linux TUN devices, the event loop, signals, the control socket.
         .target(name: "TunIO", dependencies: ["Engine", "CTunwall", "SystemIO"]),
         // The lab's own FTP server and client (`tunwall ftp`): plain sockets, RFC 959/2428; they must
         // not know the FTP helper they are used to test, so they do not depend on it (or on Engine).
         .target(name: "FTPPeers", dependencies: ["Wire", "SystemIO"]),
+        // What `tunwall run` is: the firewall config and its JSON reader (ConfigError), the bootstrap
+        // (TUN devices, namespaces, control socket, the runner), the reloader, the control protocol.
+        .target(name: "Firewall", dependencies: ["Wire", "Conntrack", "FTP", "Rules", "Engine", "SystemIO", "TunIO"]),
         // Topology files, namespaces through `ip`, the lab's life cycle.
-        .target(name: "Lab", dependencies: ["Wire", "FTP", "Engine", "TunIO", "SystemIO"]),
+        .target(name: "Lab", dependencies: ["Wire", "FTP", "Engine", "TunIO", "SystemIO", "Firewall"]),
         // Ladder diagrams (SVG, HTML) of a trace file (docs/trace-schema.md); Foundation only.
         .target(name: "Diagram"),
-        .executableTarget(name: "tunwall", dependencies: ["Wire", "Conntrack", "FTP", "Rules", "Engine", "SystemIO", "TunIO", "FTPPeers", "Lab", "CTunwall", "Diagram"]),
+        .executableTarget(name: "tunwall", dependencies: ["Wire", "Conntrack", "FTP", "Rules", "Engine", "SystemIO", "TunIO", "Firewall", "FTPPeers", "Lab", "CTunwall", "Diagram"]),
         // Fuzz targets (README, "Fuzzing"): libFuzzer under Scripts/fuzz.sh (-DFUZZING), otherwise
         // executables that replay a corpus. `Extern` declares libFuzzer's C entry point.
         .target(name: "FuzzSupport", swiftSettings: [.enableExperimentalFeature("Extern")]),
@@ -63,7 +67,8 @@ let package = Package(
         .testTarget(name: "EngineTestingExample", dependencies: ["EngineTesting", "Wire"]),
         .testTarget(name: "SystemIOTests", dependencies: ["SystemIO"]),
         .testTarget(name: "TunIOTests", dependencies: ["TunIO", "CTunwall", "SystemIO"]),
-        .testTarget(name: "LabTests", dependencies: ["Lab", "FTPPeers", "Engine", "FTP", "Wire"]),
+        .testTarget(name: "FirewallTests", dependencies: ["Firewall"]),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "Firewall", "FTPPeers", "Engine", "FTP", "Wire", "SystemIO"]),
         .testTarget(name: "tunwallTests", dependencies: ["Wire", "Diagram", "Lab"]),
         .testTarget(name: "DiagramTests", dependencies: ["Diagram"], exclude: ["Fixtures"]),
     ],

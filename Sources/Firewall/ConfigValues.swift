@@ -8,11 +8,11 @@
 
 import Wire
 
-enum ConfigValue {
+package enum ConfigValue {
     /// A route's "to" and optional "via", checked against each other (the
     /// same for the firewall's routes and the hosts').
-    static func routeTarget(_ object: JSONObjectReader, at path: JSONPath,
-                            file: String) throws(LabError) -> (IPPrefix, IPAddress?) {
+    package static func routeTarget(_ object: JSONObjectReader, at path: JSONPath,
+                            file: String) throws(ConfigError) -> (IPPrefix, IPAddress?) {
         let destinationText = try object.string("to")
         var gateway: IPAddress?
         if let via = try object.optionalString("via") {
@@ -23,16 +23,16 @@ enum ConfigValue {
         return (destination, gateway)
     }
 
-    static let nameCharacters = "A-Z a-z 0-9 _ . -"
+    package static let nameCharacters = "A-Z a-z 0-9 _ . -"
 
-    private static func isNameCharacter(_ c: Character, allowingDash: Bool) -> Bool {
+    package static func isNameCharacter(_ c: Character, allowingDash: Bool) -> Bool {
         guard c.isASCII else { return false }
         return c.isLetter || c.isNumber || c == "_" || c == "." || (allowingDash && c == "-")
     }
 
     /// A Linux network device name: at most 15 bytes (IFNAMSIZ − 1), and
     /// characters that need no quoting anywhere.
-    static func deviceName(_ name: String) -> String? {
+    package static func deviceName(_ name: String) -> String? {
         let valid = "(1 to 15 characters of \(nameCharacters))"
         if name.isEmpty || name == "." || name == ".." || !name.allSatisfy({ isNameCharacter($0, allowingDash: true) }) {
             return "\(quoted(name)) is not a valid interface name \(valid)"
@@ -44,7 +44,7 @@ enum ConfigValue {
     }
 
     /// A network namespace name given in a firewall config (a file name under /run/netns).
-    static func namespaceName(_ name: String) -> String? {
+    package static func namespaceName(_ name: String) -> String? {
         if name.isEmpty || name == "." || name == ".." || name.utf8.count > 64
             || !name.allSatisfy({ isNameCharacter($0, allowingDash: true) }) {
             return "\(quoted(name)) is not a valid namespace name (1 to 64 characters of \(nameCharacters))"
@@ -52,54 +52,31 @@ enum ConfigValue {
         return nil
     }
 
-    /// A topology's host name: the last part of the namespace `tw-LAB-HOST`.
-    /// No "-", so that `tw-a-b-c` can only be host "c" of lab "a-b", and
-    /// `lab down a` never touches lab "a-b"; "fw" is the firewall's.
-    static func hostName(_ name: String) -> String? {
-        if name == "fw" { return "\(quoted(name)) is reserved for the firewall's namespace" }
-        if name.isEmpty || name == "." || name == ".." || name.utf8.count > Lab.maximumHostNameLength
-            || !name.allSatisfy({ isNameCharacter($0, allowingDash: false) }) {
-            return "\(quoted(name)) is not a valid host name (1 to \(Lab.maximumHostNameLength) characters of"
-                + " A-Z a-z 0-9 _ .; no \"-\", which separates lab and host in namespace names)"
-        }
-        return nil
-    }
-
-    /// A lab name: the middle of `tw-LAB-HOST` and a directory under /run/tunwall/labs.
-    static func labName(_ name: String) -> String? {
-        if name.isEmpty || name.utf8.count > Lab.maximumNameLength || name.hasPrefix("-") || name.hasPrefix(".")
-            || !name.allSatisfy({ isNameCharacter($0, allowingDash: true) }) {
-            return "lab name \(quoted(name)) is not valid (1 to \(Lab.maximumNameLength) characters of"
-                + " \(nameCharacters), not starting with \"-\" or \".\")"
-        }
-        return nil
-    }
-
     /// An IP address, v4 or v6.
-    static func address(_ text: String, at path: JSONPath, file: String) throws(LabError) -> IPAddress {
+    package static func address(_ text: String, at path: JSONPath, file: String) throws(ConfigError) -> IPAddress {
         guard let address = IPAddress(text) else {
-            throw LabError.config(file, path, "\(quoted(text)) is not an IP address")
+            throw ConfigError.config(file, path, "\(quoted(text)) is not an IP address")
         }
         return address
     }
 
     /// "ADDRESS/LENGTH" as `ip addr add` takes it; the length is required.
-    static func interfaceAddress(_ text: String, at path: JSONPath, file: String) throws(LabError) -> InterfaceAddress {
+    package static func interfaceAddress(_ text: String, at path: JSONPath, file: String) throws(ConfigError) -> InterfaceAddress {
         let (address, length) = try addressAndLength(text, at: path, file: file)
         guard let length else {
             let example = address.isV4 ? "\(address)/24" : "\(address)/64"
-            throw LabError.config(file, path, "\(quoted(text)) needs a prefix length, e.g. \(quoted(example))")
+            throw ConfigError.config(file, path, "\(quoted(text)) needs a prefix length, e.g. \(quoted(example))")
         }
         return InterfaceAddress(address: address, prefixLength: length)!
     }
 
     /// A route destination: "NETWORK/LENGTH" with no host bits, or a bare
     /// address for a host route. "default" is the caller's business.
-    static func prefix(_ text: String, at path: JSONPath, file: String) throws(LabError) -> IPPrefix {
+    package static func prefix(_ text: String, at path: JSONPath, file: String) throws(ConfigError) -> IPPrefix {
         let (address, length) = try addressAndLength(text, at: path, file: file)
         let prefix = IPPrefix(address: address, length: length ?? (address.isV4 ? 32 : 128))!
         if !sameAddress(prefix, address) {
-            throw LabError.config(file, path, "\(quoted(text)) has host bits set (did you mean \(quoted(prefix.description))?)")
+            throw ConfigError.config(file, path, "\(quoted(text)) has host bits set (did you mean \(quoted(prefix.description))?)")
         }
         return prefix
     }
@@ -114,14 +91,14 @@ enum ConfigValue {
 
     private static func addressAndLength(
         _ text: String, at path: JSONPath, file: String
-    ) throws(LabError) -> (IPAddress, Int?) {
+    ) throws(ConfigError) -> (IPAddress, Int?) {
         let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         let addressText = String(parts[0])
         guard let address = IPAddress(addressText) else {
             if parts.count == 2 {
-                throw LabError.config(file, path, "\(quoted(text)): \(quoted(addressText)) is not an IP address")
+                throw ConfigError.config(file, path, "\(quoted(text)): \(quoted(addressText)) is not an IP address")
             }
-            throw LabError.config(file, path, "\(quoted(text)) is not an IP address")
+            throw ConfigError.config(file, path, "\(quoted(text)) is not an IP address")
         }
         guard parts.count == 2 else { return (address, nil) }
         let lengthText = String(parts[1])
@@ -129,36 +106,36 @@ enum ConfigValue {
         // Digits only, no sign, no leading zero (as the Wire prefix parser wants).
         guard !lengthText.isEmpty, lengthText.count <= 3, lengthText.allSatisfy({ $0.isASCII && $0.isNumber }),
               lengthText == "0" || !lengthText.hasPrefix("0"), let length = Int(lengthText) else {
-            throw LabError.config(file, path, "\(quoted(text)): \(quoted(lengthText)) is not a prefix length")
+            throw ConfigError.config(file, path, "\(quoted(text)): \(quoted(lengthText)) is not a prefix length")
         }
         guard length <= maximum else {
-            throw LabError.config(file, path, "\(quoted(text)): prefix length \(length) is out of range 0...\(maximum)")
+            throw ConfigError.config(file, path, "\(quoted(text)): prefix length \(length) is out of range 0...\(maximum)")
         }
         return (address, length)
     }
 
     /// "default" as the family of `via` asks, or a prefix; then `via` must be
     /// of the same family as the destination.
-    static func destination(
+    package static func destination(
         _ text: String, via: IPAddress?, at path: JSONPath, viaPath: JSONPath, file: String
-    ) throws(LabError) -> IPPrefix {
+    ) throws(ConfigError) -> IPPrefix {
         if text == "default" {
             switch via {
             case .v4?: return IPPrefix("0.0.0.0/0")!
             case .v6?: return IPPrefix("::/0")!
             case nil:
-                throw LabError.config(file, path, "\"default\" needs \"via\" to tell IPv4 from IPv6 (or write \"0.0.0.0/0\" or \"::/0\")")
+                throw ConfigError.config(file, path, "\"default\" needs \"via\" to tell IPv4 from IPv6 (or write \"0.0.0.0/0\" or \"::/0\")")
             }
         }
         let prefix = try prefix(text, at: path, file: file)
         if let via, via.isV4 != isV4(prefix) {
-            throw LabError.config(file, viaPath, "\(via) is \(via.isV4 ? "IPv4" : "IPv6")"
+            throw ConfigError.config(file, viaPath, "\(via) is \(via.isV4 ? "IPv4" : "IPv6")"
                 + " but \"to\" \(prefix) is \(isV4(prefix) ? "IPv4" : "IPv6")")
         }
         return prefix
     }
 
-    static func isV4(_ prefix: IPPrefix) -> Bool {
+    package static func isV4(_ prefix: IPPrefix) -> Bool {
         if case .v4 = prefix { return true }
         return false
     }

@@ -79,17 +79,23 @@ public struct FirewallConfig: Equatable, Sendable {
         self.conntrackMax = conntrackMax
     }
 
-    public static func load(path: String) throws(LabError) -> FirewallConfig {
-        try parse(data: readFile(path), file: path)
+    public static func load(path: String) throws(ConfigError) -> FirewallConfig {
+        try parse(data: ConfigError.read(path), file: path)
     }
 
     /// `file` names the document in messages and anchors a relative ruleset path.
-    public static func parse(data: Data, file: String) throws(LabError) -> FirewallConfig {
+    public static func parse(data: Data, file: String) throws(ConfigError) -> FirewallConfig {
         try parse(parseJSONDocument(data, file: file), at: .root, file: file, dialect: .standalone)
     }
 
-    public static func parse(data: [UInt8], file: String) throws(LabError) -> FirewallConfig {
+    public static func parse(data: [UInt8], file: String) throws(ConfigError) -> FirewallConfig {
         try parse(data: Data(data), file: file)
+    }
+
+    /// What the engine is built from; 65,536 conntrack entries unless "conntrack" says otherwise.
+    public var engineConfiguration: EngineConfiguration {
+        EngineConfiguration(interfaces: interfaces.map(\.engineInterface), routes: routes,
+                            conntrackCapacity: conntrackMax ?? 65_536, ftp: ftp)
     }
 
     public func interface(named name: String) -> InterfaceSpec? {
@@ -139,12 +145,12 @@ public struct FirewallConfig: Equatable, Sendable {
     }
 
     /// A standalone config names namespaces; a topology's firewall names hosts.
-    enum Dialect {
+    package enum Dialect {
         case standalone
         case topology
     }
 
-    static func parse(_ value: JSONValue, at path: JSONPath, file: String, dialect: Dialect) throws(LabError) -> FirewallConfig {
+    package static func parse(_ value: JSONValue, at path: JSONPath, file: String, dialect: Dialect) throws(ConfigError) -> FirewallConfig {
         let object = try JSONObjectReader(value, at: path, file: file,
                                           allowedKeys: ["interfaces", "routes", "ruleset", "conntrack", "ftp"])
         var interfaces: [InterfaceSpec] = []
@@ -155,12 +161,12 @@ public struct FirewallConfig: Equatable, Sendable {
         for (index, element) in interfaceValues.enumerated() {
             let interface = try parseInterface(element, at: path.key("interfaces").index(index), file: file, dialect: dialect)
             if interfaces.contains(where: { $0.name == interface.name }) {
-                throw LabError.config(file, path.key("interfaces").index(index).key("name"),
+                throw ConfigError.config(file, path.key("interfaces").index(index).key("name"),
                                       "duplicate interface \(quoted(interface.name))")
             }
             for (addressIndex, address) in interface.addresses.enumerated() {
                 if let other = interfaces.first(where: { $0.addresses.contains { $0.address == address.address } }) {
-                    throw LabError.config(file, path.key("interfaces").index(index).key("addresses").index(addressIndex),
+                    throw ConfigError.config(file, path.key("interfaces").index(index).key("addresses").index(addressIndex),
                                           "\(address.address) is already an address of interface \(quoted(other.name))")
                 }
             }
@@ -177,7 +183,7 @@ public struct FirewallConfig: Equatable, Sendable {
         if let conntrack = object.optional("conntrack") {
             let reader = try JSONObjectReader(conntrack, at: path.key("conntrack"), file: file, allowedKeys: ["max"])
             guard let max = try reader.optionalInteger("max", in: conntrackMaxRange) else {
-                throw LabError.config(file, path.key("conntrack"), "missing key \"max\"")
+                throw ConfigError.config(file, path.key("conntrack"), "missing key \"max\"")
             }
             config.conntrackMax = max
         }
@@ -189,7 +195,7 @@ public struct FirewallConfig: Equatable, Sendable {
 
     /// `"ftp": {"loose": false, "max_expected": 1, "low_ports": false, "encrypted": "allow",
     /// "hold_bytes": 512, "hold_ms": 1000, "expect_timeout": 300}`, every key optional.
-    static func parseFTPPolicy(_ value: JSONValue, at path: JSONPath, file: String) throws(LabError) -> FTPPolicy {
+    static func parseFTPPolicy(_ value: JSONValue, at path: JSONPath, file: String) throws(ConfigError) -> FTPPolicy {
         let reader = try JSONObjectReader(value, at: path, file: file,
                                           allowedKeys: ["loose", "max_expected", "low_ports", "encrypted", "hold_bytes",
                                                         "hold_ms", "expect_timeout"])
@@ -213,7 +219,7 @@ public struct FirewallConfig: Equatable, Sendable {
 
     private static func parseInterface(
         _ value: JSONValue, at path: JSONPath, file: String, dialect: Dialect
-    ) throws(LabError) -> InterfaceSpec {
+    ) throws(ConfigError) -> InterfaceSpec {
         let object: JSONObjectReader
         switch dialect {
         case .standalone:
@@ -232,7 +238,7 @@ public struct FirewallConfig: Equatable, Sendable {
             for (text, addressPath) in try object.strings("addresses") {
                 let address = try ConfigValue.interfaceAddress(text, at: addressPath, file: file)
                 if addresses.contains(where: { $0.address == address.address }) {
-                    throw LabError.config(file, addressPath, "duplicate address \(address.address)")
+                    throw ConfigError.config(file, addressPath, "duplicate address \(address.address)")
                 }
                 addresses.append(address)
             }
@@ -256,7 +262,7 @@ public struct FirewallConfig: Equatable, Sendable {
 
     private static func parseRoute(
         _ value: JSONValue, at path: JSONPath, file: String, config: FirewallConfig
-    ) throws(LabError) -> RouteSpec {
+    ) throws(ConfigError) -> RouteSpec {
         let object = try JSONObjectReader(value, at: path, file: file, allowedKeys: ["to", "via", "interface"])
         let (destination, gateway) = try ConfigValue.routeTarget(object, at: path, file: file)
         let interface = try object.optionalString("interface")
@@ -270,7 +276,7 @@ public struct FirewallConfig: Equatable, Sendable {
         let route = RouteSpec(destination: destination, gateway: gateway, interface: interface)
         if interface == nil {
             guard let gateway else {
-                throw LabError.config(file, path, "a route needs \"via\", \"interface\" or both")
+                throw ConfigError.config(file, path, "a route needs \"via\", \"interface\" or both")
             }
             if config.outgoingInterface(for: route) == nil {
                 throw object.error("via", "\(gateway) is not on the subnet of any interface; add \"interface\"")

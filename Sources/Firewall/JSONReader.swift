@@ -16,7 +16,7 @@ import Foundation
 
 /// A place in a JSON document, printed the way a person would write it:
 /// `hosts[1].routes[0].via`.
-struct JSONPath: CustomStringConvertible, Sendable {
+package struct JSONPath: CustomStringConvertible, Sendable {
     private enum Step: Sendable {
         case key(String)
         case index(Int)
@@ -24,23 +24,23 @@ struct JSONPath: CustomStringConvertible, Sendable {
 
     private var steps: [Step] = []
 
-    static let root = JSONPath()
+    package static let root = JSONPath()
 
-    var isRoot: Bool { steps.isEmpty }
+    package var isRoot: Bool { steps.isEmpty }
 
-    func key(_ key: String) -> JSONPath {
+    package func key(_ key: String) -> JSONPath {
         var path = self
         path.steps.append(.key(key))
         return path
     }
 
-    func index(_ index: Int) -> JSONPath {
+    package func index(_ index: Int) -> JSONPath {
         var path = self
         path.steps.append(.index(index))
         return path
     }
 
-    var description: String {
+    package var description: String {
         var text = ""
         for step in steps {
             switch step {
@@ -53,7 +53,7 @@ struct JSONPath: CustomStringConvertible, Sendable {
 }
 
 /// A JSON value with booleans and numbers told apart.
-enum JSONValue: Sendable {
+package enum JSONValue: Sendable {
     case object([String: JSONValue])
     case array([JSONValue])
     case string(String)
@@ -63,7 +63,7 @@ enum JSONValue: Sendable {
     case null
 
     /// For messages: `found the string "1500"`, `found an array`.
-    var kindDescription: String {
+    package var kindDescription: String {
         switch self {
         case .object: return "an object"
         case .array: return "an array"
@@ -76,7 +76,7 @@ enum JSONValue: Sendable {
 
     /// Converts what JSONSerialization returns. NSNumber carries booleans as
     /// the type encoding "c" (char), integers as "i"/"q", floating point as "d".
-    init(foundation value: Any) {
+    package init(foundation value: Any) {
         switch value {
         case let dictionary as [String: Any]:
             var object: [String: JSONValue] = [:]
@@ -104,7 +104,7 @@ enum JSONValue: Sendable {
 }
 
 /// `"text"` with JSON-style escapes for quotes and backslashes, for messages.
-func quoted(_ text: String) -> String {
+package func quoted(_ text: String) -> String {
     var result = "\""
     for character in text {
         switch character {
@@ -119,16 +119,16 @@ func quoted(_ text: String) -> String {
 }
 
 /// Parses a whole document whose top level must be an object.
-func parseJSONDocument(_ data: Data, file: String) throws(LabError) -> JSONValue {
+package func parseJSONDocument(_ data: Data, file: String) throws(ConfigError) -> JSONValue {
     let object: Any
     do {
         object = try JSONSerialization.jsonObject(with: data, options: [])
     } catch {
-        throw LabError("\(file): invalid JSON\(syntaxErrorPosition(error, data: data)): \(syntaxErrorReason(error))")
+        throw ConfigError("\(file): invalid JSON\(syntaxErrorPosition(error, data: data)): \(syntaxErrorReason(error))")
     }
     let value = JSONValue(foundation: object)
     guard case .object = value else {
-        throw LabError("\(file): expected a JSON object at the top level, found \(value.kindDescription)")
+        throw ConfigError("\(file): expected a JSON object at the top level, found \(value.kindDescription)")
     }
     return value
 }
@@ -167,19 +167,19 @@ private func syntaxErrorPosition(_ error: Error, data: Data) -> String {
 
 /// One JSON object being read: unknown keys are refused when it is opened,
 /// then each member is taken by type.
-struct JSONObjectReader {
-    let file: String
-    let path: JSONPath
+package struct JSONObjectReader {
+    package let file: String
+    package let path: JSONPath
     private let members: [String: JSONValue]
 
     /// `allowedKeys` in the order a person would write them (they are listed in
     /// that order when no suggestion is close). `hints` add a sentence for
     /// particular unknown keys (e.g. "namespace" inside a topology).
-    init(
+    package init(
         _ value: JSONValue, at path: JSONPath, file: String, allowedKeys: [String], hints: [String: String] = [:]
-    ) throws(LabError) {
+    ) throws(ConfigError) {
         guard case .object(let members) = value else {
-            throw LabError.config(file, path, "expected an object, found \(value.kindDescription)")
+            throw ConfigError.config(file, path, "expected an object, found \(value.kindDescription)")
         }
         self.file = file
         self.path = path
@@ -194,38 +194,38 @@ struct JSONObjectReader {
             } else {
                 message += " (expected \(allowedKeys.map(quoted).joined(separator: ", ")))"
             }
-            throw LabError.config(file, path, message)
+            throw ConfigError.config(file, path, message)
         }
     }
 
-    func error(_ key: String, _ message: String) -> LabError {
-        LabError.config(file, path.key(key), message)
+    package func error(_ key: String, _ message: String) -> ConfigError {
+        ConfigError.config(file, path.key(key), message)
     }
 
     /// The member, or nil if absent or null.
-    func optional(_ key: String) -> JSONValue? {
+    package func optional(_ key: String) -> JSONValue? {
         guard let value = members[key] else { return nil }
         if case .null = value { return nil }
         return value
     }
 
-    func required(_ key: String) throws(LabError) -> JSONValue {
+    package func required(_ key: String) throws(ConfigError) -> JSONValue {
         guard let value = optional(key) else {
-            throw LabError.config(file, path, "missing key \(quoted(key))")
+            throw ConfigError.config(file, path, "missing key \(quoted(key))")
         }
         return value
     }
 
-    func string(_ key: String) throws(LabError) -> String {
+    package func string(_ key: String) throws(ConfigError) -> String {
         try stringValue(required(key), key: key)
     }
 
-    func optionalString(_ key: String) throws(LabError) -> String? {
+    package func optionalString(_ key: String) throws(ConfigError) -> String? {
         guard let value = optional(key) else { return nil }
         return try stringValue(value, key: key)
     }
 
-    private func stringValue(_ value: JSONValue, key: String) throws(LabError) -> String {
+    private func stringValue(_ value: JSONValue, key: String) throws(ConfigError) -> String {
         guard case .string(let string) = value else {
             throw error(key, "expected a string, found \(value.kindDescription)")
         }
@@ -233,7 +233,7 @@ struct JSONObjectReader {
     }
 
     /// An integer in `range`; 1500.0 counts as 1500, 1500.5 does not.
-    func optionalInteger(_ key: String, in range: ClosedRange<Int>) throws(LabError) -> Int? {
+    package func optionalInteger(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
         guard let value = optional(key) else { return nil }
         guard case .number(let double, let text) = value else {
             throw error(key, "expected an integer, found \(value.kindDescription)")
@@ -247,7 +247,7 @@ struct JSONObjectReader {
         return integer
     }
 
-    func optionalBool(_ key: String) throws(LabError) -> Bool? {
+    package func optionalBool(_ key: String) throws(ConfigError) -> Bool? {
         guard let value = optional(key) else { return nil }
         guard case .bool(let flag) = value else {
             throw error(key, "expected true or false, found \(value.kindDescription)")
@@ -255,16 +255,16 @@ struct JSONObjectReader {
         return flag
     }
 
-    func array(_ key: String) throws(LabError) -> [JSONValue] {
+    package func array(_ key: String) throws(ConfigError) -> [JSONValue] {
         try arrayValue(required(key), key: key)
     }
 
-    func optionalArray(_ key: String) throws(LabError) -> [JSONValue]? {
+    package func optionalArray(_ key: String) throws(ConfigError) -> [JSONValue]? {
         guard let value = optional(key) else { return nil }
         return try arrayValue(value, key: key)
     }
 
-    private func arrayValue(_ value: JSONValue, key: String) throws(LabError) -> [JSONValue] {
+    private func arrayValue(_ value: JSONValue, key: String) throws(ConfigError) -> [JSONValue] {
         guard case .array(let elements) = value else {
             throw error(key, "expected an array, found \(value.kindDescription)")
         }
@@ -272,11 +272,11 @@ struct JSONObjectReader {
     }
 
     /// An array of strings, each handed to `parse` with its own path.
-    func strings(_ key: String) throws(LabError) -> [(String, JSONPath)] {
+    package func strings(_ key: String) throws(ConfigError) -> [(String, JSONPath)] {
         var result: [(String, JSONPath)] = []
         for (index, element) in try array(key).enumerated() {
             guard case .string(let string) = element else {
-                throw LabError.config(file, path.key(key).index(index),
+                throw ConfigError.config(file, path.key(key).index(index),
                                       "expected a string, found \(element.kindDescription)")
             }
             result.append((string, path.key(key).index(index)))
@@ -287,7 +287,7 @@ struct JSONObjectReader {
 
 /// The candidate within a small edit distance of `word` (typos, not
 /// different words): at most 1 edit for short keys, 2 for longer ones.
-func closestMatch(to word: String, among candidates: [String]) -> String? {
+package func closestMatch(to word: String, among candidates: [String]) -> String? {
     let limit = word.count <= 4 ? 1 : 2
     var best: (String, Int)?
     for candidate in candidates {
@@ -299,7 +299,7 @@ func closestMatch(to word: String, among candidates: [String]) -> String? {
 
 /// Levenshtein distance with transpositions counted as one edit
 /// (optimal string alignment), so "adresses" → "addresses" is 1.
-func editDistance(_ a: String, _ b: String) -> Int {
+package func editDistance(_ a: String, _ b: String) -> Int {
     let a = Array(a), b = Array(b)
     if a.isEmpty { return b.count }
     if b.isEmpty { return a.count }

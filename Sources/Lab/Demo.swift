@@ -14,6 +14,7 @@
 import Glibc
 #endif
 import Foundation
+import SystemIO
 
 public struct DemoResult: Sendable {
     public var passive: Bool

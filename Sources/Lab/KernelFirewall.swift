@@ -25,6 +25,8 @@ import Foundation
 import Glibc
 #endif
 import Wire
+import Firewall
+import SystemIO
 
 extension LabController {
     /// Builds the kernel firewall in tw-LAB-fw (the namespaces exist).
@@ -35,27 +37,27 @@ extension LabController {
             guard let host = interface.host else {
                 throw LabError("the kernel firewall needs every interface attached to a host; \(interface.name) is not")
             }
-            try ip.run(["-n", namespace, "link", "add", interface.name, "mtu", String(interface.mtu), "type", "veth",
-                        "peer", "name", interface.name, "netns", Lab.namespaceName(lab: lab, host: host)])
+            try asLabError(ip.run(["-n", namespace, "link", "add", interface.name, "mtu", String(interface.mtu), "type", "veth",
+                                   "peer", "name", interface.name, "netns", Lab.namespaceName(lab: lab, host: host)]))
         }
         // Forwarding on; IPv6 switched on where a system turned it off by default.
         var switches = ["/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"]
         switches += ["all", "default"].map { "/proc/sys/net/ipv6/conf/\($0)/disable_ipv6" }
-        try ip.netnsExec(namespace, ["sh", "-c", "echo 1 > $1; echo 1 > $2; echo 0 > $3; echo 0 > $4", "sh"] + switches)
+        try asLabError(ip.netnsExec(namespace, ["sh", "-c", "echo 1 > $1; echo 1 > $2; echo 0 > $3; echo 0 > $4", "sh"] + switches))
         for interface in config.interfaces {
             for address in interface.addresses {
                 var arguments = ["-n", namespace, "addr", "add", address.description, "dev", interface.name]
                 if address.address.isV6 { arguments.append("nodad") }
-                try ip.run(arguments)
+                try asLabError(ip.run(arguments))
             }
-            try ip.run(["-n", namespace, "link", "set", "dev", interface.name, "up"])
+            try asLabError(ip.run(["-n", namespace, "link", "set", "dev", interface.name, "up"]))
         }
         for route in config.routes {
             var arguments = ["-n", namespace, ConfigValue.isV4(route.destination) ? "-4" : "-6",
                              "route", "add", route.destination.description]
             if let gateway = route.gateway { arguments += ["via", gateway.description] }
             if let device = route.interface { arguments += ["dev", device] }
-            try ip.run(arguments)
+            try asLabError(ip.run(arguments))
         }
         if let ruleset = config.rulesetPath {
             do {

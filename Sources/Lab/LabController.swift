@@ -23,6 +23,7 @@ import Glibc
 #endif
 import Wire
 import SystemIO
+import Firewall
 
 public struct LabController: Sendable {
     public var ip: IPCommand
@@ -214,8 +215,8 @@ public struct LabController: Sendable {
         var names = [Lab.firewallNamespace(lab: lab)]
         names += topology.hosts.map { Lab.namespaceName(lab: lab, host: $0.name) }
         for namespace in names {
-            try ip.run(["netns", "add", namespace])
-            try ip.run(["-n", namespace, "link", "set", "dev", "lo", "up"])
+            try asLabError(ip.run(["netns", "add", namespace]))
+            try asLabError(ip.run(["-n", namespace, "link", "set", "dev", "lo", "up"]))
         }
     }
 
@@ -243,8 +244,8 @@ public struct LabController: Sendable {
         try writeFile(paths.log, Data())
         let arguments = ["netns", "exec", Lab.firewallNamespace(lab: lab), firewallExecutable,
                          "run", paths.firewallConfig, "--control", paths.controlSocket] + extraRunArguments
-        let child = try ChildProcess.spawn(try ip.executablePath(), arguments, output: .appendingTo(paths.log),
-                                           placement: daemon ? .newSession : .newGroup)
+        let child = try asLabError(ChildProcess.spawn(ip.executablePath(), arguments, output: .appendingTo(paths.log),
+                                                      placement: daemon ? .newSession : .newGroup))
         do {
             try writeFile(paths.pid, Data("\(child.pid)\n".utf8))
         } catch {
@@ -295,7 +296,7 @@ public struct LabController: Sendable {
         let namespace = Lab.namespaceName(lab: lab, host: host.name)
         for interface in host.interfaces {
             let mtu = topology.firewall.interface(named: interface.device)?.mtu ?? FirewallConfig.defaultMTU
-            try ip.run(["-n", namespace, "link", "set", "dev", interface.device, "mtu", String(mtu), "up"])
+            try asLabError(ip.run(["-n", namespace, "link", "set", "dev", interface.device, "mtu", String(mtu), "up"]))
         }
         let v6Devices = host.interfaces.filter { $0.addresses.contains { $0.address.isV6 } }.map(\.device)
         if !v6Devices.isEmpty { try enableIPv6(namespace: namespace, devices: v6Devices) }
@@ -303,7 +304,7 @@ public struct LabController: Sendable {
             for address in interface.addresses {
                 var arguments = ["-n", namespace, "addr", "add", address.description, "dev", interface.device]
                 if address.address.isV6 { arguments.append("nodad") }
-                try ip.run(arguments)
+                try asLabError(ip.run(arguments))
             }
         }
         for route in host.routes {
@@ -311,7 +312,7 @@ public struct LabController: Sendable {
                              "route", "add", route.destination.description]
             if let gateway = route.gateway { arguments += ["via", gateway.description] }
             arguments += ["dev", route.device]
-            try ip.run(arguments)
+            try asLabError(ip.run(arguments))
         }
     }
 
@@ -329,7 +330,7 @@ public struct LabController: Sendable {
         }
         let disabled = zip(files, values).filter { $0.1.trimmingCharacters(in: .whitespaces) != "0" }.map(\.0)
         if disabled.isEmpty { return }
-        try ip.netnsExec(namespace, ["sh", "-c", "for f in \"$@\"; do echo 0 > \"$f\"; done", "sh"] + disabled)
+        try asLabError(ip.netnsExec(namespace, ["sh", "-c", "for f in \"$@\"; do echo 0 > \"$f\"; done", "sh"] + disabled))
     }
 
     // MARK: - Processes

@@ -1,10 +1,15 @@
-// LabError: every failure of the Lab module as one line a person can act on,
-// naming the file and the place in it, or the command that failed and what it
-// said. Examples:
+// LabError: every failure of a lab operation as one line a person can act on,
+// naming the command that failed and what it said, or the lab and what is
+// wrong with it. Examples:
 //
-//   Topologies/basic.json: hosts[1].routes[0].via: "203.0.113.x" is not an IP address
-//   Topologies/basic.json: firewall.interfaces[0]: unknown key "adresses" (did you mean "addresses"?)
 //   ip netns add tw-basic-fw: Cannot create namespace file "/run/netns/tw-basic-fw": File exists
+//   lab basic is already up; run 'tunwall lab down basic'
+//
+// A topology file's mistakes are ConfigError (Firewall), a failed command
+// CommandError (SystemIO); a lab operation passes either on with its words.
+
+import Firewall
+import SystemIO
 
 public struct LabError: Error, CustomStringConvertible, Equatable, Sendable {
     public let message: String
@@ -15,8 +20,25 @@ public struct LabError: Error, CustomStringConvertible, Equatable, Sendable {
 
     public var description: String { message }
 
-    /// "FILE: PATH: MESSAGE", or "FILE: MESSAGE" at the top of the document.
-    static func config(_ file: String, _ path: JSONPath, _ message: String) -> LabError {
-        path.isRoot ? LabError("\(file): \(message)") : LabError("\(file): \(path): \(message)")
+    /// A config file's error keeps its words (the topology is one).
+    public init(_ error: ConfigError) {
+        self.message = error.message
+    }
+
+    /// A command's failure keeps its words: "ip netns add tw-basic-fw: ...".
+    public init(_ error: CommandError) {
+        self.message = error.message
+    }
+}
+
+/// `command`'s CommandError as the same LabError, for lab operations that run
+/// `ip` or start processes (their errors are LabError, typed):
+/// `try asLabError(ip.run(["netns", "add", namespace]))`.
+@discardableResult
+func asLabError<T>(_ command: @autoclosure () throws(CommandError) -> T) throws(LabError) -> T {
+    do {
+        return try command()
+    } catch {
+        throw LabError(error)
     }
 }

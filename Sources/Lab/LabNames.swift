@@ -18,6 +18,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Firewall
+import SystemIO
 
 public enum Lab {
     public static let defaultStateRoot = "/run/tunwall/labs"

@@ -13,6 +13,8 @@
 import Glibc
 #endif
 import Foundation
+import Firewall
+import SystemIO
 
 /// `run` may be called from several threads at once (a server in one, a client
 /// in another); `down` once, when they are done.
@@ -33,7 +35,11 @@ public final class LabSession: @unchecked Sendable {
     public init(topology path: String, name: String, tunwall: String, runArguments: [String] = []) throws(LabError) {
         try Lab.validateName(name)
         self.name = name
-        topology = try Topology.load(path: path)
+        do {
+            topology = try Topology.load(path: path)
+        } catch {
+            throw LabError(error)
+        }
         var controller = LabController(firewallExecutable: tunwall)
         controller.foregroundLogDescriptor = nil
         self.controller = controller
@@ -53,8 +59,8 @@ public final class LabSession: @unchecked Sendable {
         let file = "/tmp/tunwall-labsession-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).out"
         defer { unlink(file) }
         try writeFile(file, Data())
-        let child = try ChildProcess.spawn(try controller.ip.executablePath(), ["netns", "exec", namespace] + argv,
-                                           output: .appendingTo(file), placement: .newGroup)
+        let child = try asLabError(ChildProcess.spawn(controller.ip.executablePath(), ["netns", "exec", namespace] + argv,
+                                                      output: .appendingTo(file), placement: .newGroup))
         let deadline = Date().addingTimeInterval(timeout)
         var status = child.poll()
         while status == nil && Date() < deadline {

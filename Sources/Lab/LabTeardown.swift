@@ -16,6 +16,8 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import Firewall
+import SystemIO
 
 /// What `down` did.
 public struct DownReport: Equatable, Sendable {
@@ -81,7 +83,7 @@ extension LabController {
                 try ip.run(["netns", "delete", namespace])
             } catch {
                 // Someone else (a concurrent `lab down`) may have been quicker.
-                if (try self.ip.namespaces()).contains(namespace) { throw error }
+                if try asLabError(self.ip.namespaces()).contains(namespace) { throw LabError(error) }
             }
             report.deletedNamespaces.append(namespace)
         }
@@ -94,7 +96,7 @@ extension LabController {
 
     /// The lab's namespaces that exist, the firewall's first.
     public func namespaces(ofLab name: String) throws(LabError) -> [String] {
-        let all = try ip.namespaces().filter { Lab.parseNamespace($0)?.lab == name }
+        let all = try asLabError(ip.namespaces()).filter { Lab.parseNamespace($0)?.lab == name }
         let firewall = Lab.firewallNamespace(lab: name)
         return all.filter { $0 == firewall } + all.filter { $0 != firewall }.sorted()
     }
@@ -128,7 +130,7 @@ extension LabController {
 
     /// Every lab with a state directory under `stateRoot` or a namespace, by name.
     public func list() throws(LabError) -> [LabStatus] {
-        var names = Set(try ip.namespaces().compactMap { Lab.parseNamespace($0)?.lab })
+        var names = Set(try asLabError(ip.namespaces()).compactMap { Lab.parseNamespace($0)?.lab })
         if let entries = try? FileManager.default.contentsOfDirectory(atPath: stateRoot) {
             names.formUnion(entries.filter { ConfigValue.labName($0) == nil })
         }
@@ -156,7 +158,7 @@ extension LabController {
             }
             return lab
         }
-        let labs = Set(try ip.namespaces().compactMap { Lab.parseNamespace($0)?.lab }).sorted()
+        let labs = Set(try asLabError(ip.namespaces()).compactMap { Lab.parseNamespace($0)?.lab }).sorted()
         switch labs.count {
         case 0: throw LabError("no lab is up; start one with 'tunwall lab up FILE'")
         case 1: return labs[0]
@@ -177,7 +179,7 @@ extension LabController {
             if let suggestion = closestMatch(to: host, among: hosts) { message += " (did you mean \(quoted(suggestion))?)" }
             throw LabError(message + "; its hosts: \(hosts.joined(separator: ", "))")
         }
-        return try ip.netnsExecInteractive(namespace, argv)
+        return try asLabError(ip.netnsExecInteractive(namespace, argv))
     }
 }
 

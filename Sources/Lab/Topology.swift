@@ -19,6 +19,7 @@
 // subnet holds "via" unless "device" says otherwise. The MTU of a host's
 // interface is the firewall interface's (one device, one MTU).
 
+import Firewall
 import Foundation
 import Wire
 
@@ -70,15 +71,15 @@ public struct Topology: Equatable, Sendable {
         self.hosts = hosts
     }
 
-    public static func load(path: String) throws(LabError) -> Topology {
-        try parse(data: readFile(path), file: path)
+    public static func load(path: String) throws(ConfigError) -> Topology {
+        try parse(data: ConfigError.read(path), file: path)
     }
 
-    public static func parse(data: [UInt8], file: String) throws(LabError) -> Topology {
+    public static func parse(data: [UInt8], file: String) throws(ConfigError) -> Topology {
         try parse(data: Data(data), file: file)
     }
 
-    public static func parse(data: Data, file: String) throws(LabError) -> Topology {
+    public static func parse(data: Data, file: String) throws(ConfigError) -> Topology {
         let root = JSONPath.root
         let object = try JSONObjectReader(parseJSONDocument(data, file: file), at: root, file: file,
                                           allowedKeys: ["description", "firewall", "hosts"])
@@ -105,14 +106,14 @@ public struct Topology: Equatable, Sendable {
     /// firewall interface of that host, with none of the firewall's addresses
     /// and an MTU that allows its IPv6 addresses; each host lists all of its
     /// firewall interfaces.
-    private func checkAttachments(file: String) throws(LabError) {
+    private func checkAttachments(file: String) throws(ConfigError) {
         let firewallPath = JSONPath.root.key("firewall").key("interfaces")
         for (index, interface) in firewall.interfaces.enumerated() where host(named: interface.host ?? "") == nil {
             var message = "no host named \(quoted(interface.host ?? "")) in \"hosts\""
             if let suggestion = closestMatch(to: interface.host ?? "", among: hosts.map(\.name)) {
                 message += " (did you mean \(quoted(suggestion))?)"
             }
-            throw LabError.config(file, firewallPath.index(index).key("host"), message)
+            throw ConfigError.config(file, firewallPath.index(index).key("host"), message)
         }
         for (hostIndex, host) in hosts.enumerated() {
             for (interfaceIndex, interface) in host.interfaces.enumerated() {
@@ -122,19 +123,19 @@ public struct Topology: Equatable, Sendable {
                     if let suggestion = closestMatch(to: interface.device, among: firewall.interfaces.map(\.name)) {
                         message += " (did you mean \(quoted(suggestion))?)"
                     }
-                    throw LabError.config(file, path.key("device"), message)
+                    throw ConfigError.config(file, path.key("device"), message)
                 }
                 if owner.host != host.name {
-                    throw LabError.config(file, path.key("device"), "firewall interface \(quoted(interface.device))"
+                    throw ConfigError.config(file, path.key("device"), "firewall interface \(quoted(interface.device))"
                                           + " belongs to host \(quoted(owner.host ?? ""))")
                 }
                 for (addressIndex, address) in interface.addresses.enumerated()
                 where owner.addresses.contains(where: { $0.address == address.address }) {
-                    throw LabError.config(file, path.key("addresses").index(addressIndex),
+                    throw ConfigError.config(file, path.key("addresses").index(addressIndex),
                                           "\(address.address) is the firewall's own address on \(quoted(interface.device))")
                 }
                 if owner.mtu < FirewallConfig.minimumIPv6MTU, interface.addresses.contains(where: { $0.address.isV6 }) {
-                    throw LabError.config(file, path.key("addresses"), "IPv6 addresses need an MTU of at least"
+                    throw ConfigError.config(file, path.key("addresses"), "IPv6 addresses need an MTU of at least"
                                           + " \(FirewallConfig.minimumIPv6MTU), and firewall interface"
                                           + " \(quoted(interface.device)) has \(owner.mtu)")
                 }
@@ -143,7 +144,7 @@ public struct Topology: Equatable, Sendable {
         for (index, interface) in firewall.interfaces.enumerated() {
             let host = host(named: interface.host ?? "")!
             if !host.interfaces.contains(where: { $0.device == interface.name }) {
-                throw LabError.config(file, firewallPath.index(index), "host \(quoted(host.name)) has no interface with"
+                throw ConfigError.config(file, firewallPath.index(index), "host \(quoted(host.name)) has no interface with"
                                       + " \"device\": \(quoted(interface.name))")
             }
         }
@@ -151,7 +152,7 @@ public struct Topology: Equatable, Sendable {
 
     private static func parseHost(
         _ value: JSONValue, at path: JSONPath, file: String, earlier: [HostSpec]
-    ) throws(LabError) -> HostSpec {
+    ) throws(ConfigError) -> HostSpec {
         let object = try JSONObjectReader(value, at: path, file: file, allowedKeys: ["name", "interfaces", "routes"])
         let name = try object.string("name")
         if let problem = ConfigValue.hostName(name) { throw object.error("name", problem) }
@@ -172,7 +173,7 @@ public struct Topology: Equatable, Sendable {
                 for (text, addressPath) in try reader.strings("addresses") {
                     let address = try ConfigValue.interfaceAddress(text, at: addressPath, file: file)
                     if addresses.contains(where: { $0.address == address.address }) {
-                        throw LabError.config(file, addressPath, "duplicate address \(address.address)")
+                        throw ConfigError.config(file, addressPath, "duplicate address \(address.address)")
                     }
                     addresses.append(address)
                 }
@@ -188,7 +189,7 @@ public struct Topology: Equatable, Sendable {
 
     private static func parseHostRoute(
         _ value: JSONValue, at path: JSONPath, file: String, interfaces: [HostInterfaceSpec]
-    ) throws(LabError) -> HostRouteSpec {
+    ) throws(ConfigError) -> HostRouteSpec {
         let object = try JSONObjectReader(value, at: path, file: file, allowedKeys: ["to", "via", "device"])
         let (destination, gateway) = try ConfigValue.routeTarget(object, at: path, file: file)
         if let device = try object.optionalString("device") {
@@ -198,7 +199,7 @@ public struct Topology: Equatable, Sendable {
             return HostRouteSpec(destination: destination, gateway: gateway, device: device)
         }
         guard let gateway else {
-            throw LabError.config(file, path, "a route needs \"via\", \"device\" or both")
+            throw ConfigError.config(file, path, "a route needs \"via\", \"device\" or both")
         }
         guard let interface = interfaces.first(where: { $0.addresses.contains { $0.prefix.contains(gateway) } }) else {
             throw object.error("via", "\(gateway) is not on the subnet of any of the host's interfaces")

@@ -46,7 +46,7 @@ public enum ExitStatus: Equatable, Sendable, CustomStringConvertible {
 }
 
 /// "SIGTERM" for 15, and so on for the signals a process usually ends by.
-func signalDisplayName(_ signal: Int32) -> String {
+public func signalDisplayName(_ signal: Int32) -> String {
     let names: [Int32: String] = [
         SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGILL: "SIGILL", SIGTRAP: "SIGTRAP",
         SIGABRT: "SIGABRT", SIGBUS: "SIGBUS", SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGSEGV: "SIGSEGV",
@@ -55,11 +55,11 @@ func signalDisplayName(_ signal: Int32) -> String {
     return names[signal] ?? "signal \(signal)"
 }
 
-/// A started child process (see `LabController.startFirewall`).
+/// A started child process (the lab's firewall, `lab exec`'s command, `ip`).
 public struct ChildProcess: Sendable {
     public let pid: pid_t
 
-    enum Output {
+    public enum Output: Sendable {
         /// Our standard input, output and error.
         case inherit
         /// Standard input from /dev/null; standard output and error appended to the file.
@@ -68,7 +68,7 @@ public struct ChildProcess: Sendable {
         case pipes(output: Int32, error: Int32)
     }
 
-    enum Placement {
+    public enum Placement: Sendable {
         /// Our process group: the terminal's Ctrl-C reaches it too.
         case sameGroup
         /// A process group of its own (POSIX_SPAWN_SETPGROUP): only we decide when it stops.
@@ -77,7 +77,7 @@ public struct ChildProcess: Sendable {
         case newSession
     }
 
-    static func spawn(_ path: String, _ arguments: [String], output: Output, placement: Placement) throws(LabError) -> ChildProcess {
+    public static func spawn(_ path: String, _ arguments: [String], output: Output, placement: Placement) throws(CommandError) -> ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -85,7 +85,7 @@ public struct ChildProcess: Sendable {
         defer { if logDescriptor >= 0 { close(logDescriptor) } }
         if case .appendingTo(let file) = output {
             logDescriptor = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-            guard logDescriptor >= 0 else { throw LabError("\(file): \(systemMessage(errno))") }
+            guard logDescriptor >= 0 else { throw CommandError("\(file): \(systemReason(errno))") }
             posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
             posix_spawn_file_actions_adddup2(&actions, logDescriptor, 1)
             posix_spawn_file_actions_adddup2(&actions, logDescriptor, 2)
@@ -128,7 +128,7 @@ public struct ChildProcess: Sendable {
         var pid: pid_t = 0
         let result = posix_spawn(&pid, path, &actions, &attributes, argv, environment)
         guard result == 0 else {
-            throw LabError("cannot start \(path): \(systemMessage(result))")
+            throw CommandError("cannot start \(path): \(systemReason(result))")
         }
         return ChildProcess(pid: pid)
     }
@@ -163,37 +163,5 @@ public struct ChildProcess: Sendable {
             if result < 0 && errno == EINTR { continue }
             return .unknown
         }
-    }
-}
-
-/// SIGINT, SIGTERM and SIGHUP blocked on the calling thread (and on threads it
-/// starts from now on), so that they wait to be collected with `wait` instead
-/// of ending the process in the middle of building or tearing down a lab.
-/// `restore()` drops any still pending and unblocks them; call it on the same thread.
-final class StopSignals {
-    private var blocked = sigset_t()
-    private var previous = sigset_t()
-
-    init() {
-        sigemptyset(&blocked)
-        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&blocked, signal) }
-        pthread_sigmask(SIG_BLOCK, &blocked, &previous)
-    }
-
-    /// Waits up to `seconds` for one of them: its number, or nil after the time.
-    func wait(seconds: Double) -> Int32? {
-        var timeout = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
-        let signal = sigtimedwait(&blocked, nil, &timeout)
-        return signal > 0 ? signal : nil
-    }
-
-    /// A signal already received, if any.
-    func pending() -> Int32? {
-        wait(seconds: 0)
-    }
-
-    func restore() {
-        while pending() != nil {}
-        pthread_sigmask(SIG_SETMASK, &previous, nil)
     }
 }

@@ -2,7 +2,7 @@
 // the command and repeats what it said:
 //
 //   try ip.run(["netns", "add", "tw-basic-fw"])
-//   → LabError: ip netns add tw-basic-fw: Cannot create namespace file "/run/netns/tw-basic-fw": File exists
+//   → CommandError: ip netns add tw-basic-fw: Cannot create namespace file "/run/netns/tw-basic-fw": File exists
 //
 // `ip` is looked up in PATH, then in /usr/sbin, /sbin and /usr/bin (sudo and
 // cron often leave sbin out of PATH). Both are injectable so a test can show
@@ -30,30 +30,30 @@ public struct IPCommand: Sendable {
     public static let notFoundMessage = "the 'ip' program was not found (install the Debian package iproute2)"
 
     /// The full path of `ip`.
-    public func executablePath() throws(LabError) -> String {
+    public func executablePath() throws(CommandError) -> String {
         var directories = (searchPath ?? "").split(separator: ":").map(String.init).filter { $0.hasPrefix("/") }
         directories += fallbackDirectories
         for directory in directories {
             let candidate = directory.hasSuffix("/") ? directory + "ip" : directory + "/ip"
             if access(candidate, X_OK) == 0 { return candidate }
         }
-        throw LabError(Self.notFoundMessage)
+        throw CommandError(Self.notFoundMessage)
     }
 
     /// Runs `ip ARGUMENTS...` and returns its standard output; a non-zero exit
-    /// is a LabError "ip ARGUMENTS...: STDERR".
+    /// is a CommandError "ip ARGUMENTS...: STDERR".
     @discardableResult
-    public func run(_ arguments: [String]) throws(LabError) -> String {
+    public func run(_ arguments: [String]) throws(CommandError) -> String {
         let result = try capture(arguments)
         guard result.status == 0 else {
-            throw LabError("ip \(commandLine(arguments)): \(result.failureText)")
+            throw CommandError("ip \(commandLine(arguments)): \(result.failureText)")
         }
         return result.standardOutput
     }
 
     /// `ip netns exec NAMESPACE ARGV...` with its output captured.
     @discardableResult
-    public func netnsExec(_ namespace: String, _ argv: [String]) throws(LabError) -> String {
+    public func netnsExec(_ namespace: String, _ argv: [String]) throws(CommandError) -> String {
         try run(["netns", "exec", namespace] + argv)
     }
 
@@ -61,7 +61,7 @@ public struct IPCommand: Sendable {
     /// error, as a shell would run it; returns the exit status (128 + N for a
     /// command killed by signal N). While it runs, SIGINT and SIGQUIT are
     /// ignored here, so Ctrl-C stops the command and not us (as system(3) does).
-    public func netnsExecInteractive(_ namespace: String, _ argv: [String]) throws(LabError) -> Int32 {
+    public func netnsExecInteractive(_ namespace: String, _ argv: [String]) throws(CommandError) -> Int32 {
         let path = try executablePath()
         let previousInterrupt = signal(SIGINT, SIG_IGN)
         let previousQuit = signal(SIGQUIT, SIG_IGN)
@@ -74,13 +74,13 @@ public struct IPCommand: Sendable {
     }
 
     /// The names from `ip netns list` (which prints "NAME" or "NAME (id: N)").
-    public func namespaces() throws(LabError) -> [String] {
+    public func namespaces() throws(CommandError) -> [String] {
         try run(["netns", "list"]).split(separator: "\n").compactMap { line in
             line.split(separator: " ").first.map(String.init)
         }
     }
 
-    struct Result {
+    package struct Result {
         var status: Int32
         var standardOutput: String
         var standardError: String
@@ -97,13 +97,13 @@ public struct IPCommand: Sendable {
     /// not Foundation's Process: Process needs a run loop whose wakeup
     /// sockets live on 127.0.0.1, and `tunwall run` may be started in a fresh
     /// namespace whose loopback is still down, where Process hangs.
-    func capture(_ arguments: [String]) throws(LabError) -> Result {
+    package func capture(_ arguments: [String]) throws(CommandError) -> Result {
         let path = try executablePath()
         var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
-        guard pipe(&outPipe) == 0 else { throw LabError("pipe: \(systemMessage(errno))") }
+        guard pipe(&outPipe) == 0 else { throw CommandError("pipe: \(systemReason(errno))") }
         guard pipe(&errPipe) == 0 else {
             close(outPipe[0]); close(outPipe[1])
-            throw LabError("pipe: \(systemMessage(errno))")
+            throw CommandError("pipe: \(systemReason(errno))")
         }
         for fd in [outPipe[0], errPipe[0]] { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let child: ChildProcess

@@ -5,9 +5,10 @@
 import Glibc
 import SystemIO
 #endif
+import Firewall
 
 enum Commands {
-    static let version = "0.1.0"
+    static let version = TunwallVersion.current
 
     static let usage = """
     tunwall \(version): a stateful firewall and NAT router in userspace on Linux TUN devices.

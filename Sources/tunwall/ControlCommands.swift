@@ -5,8 +5,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Firewall
 import Lab
-import TunIO
 
 enum ControlCommands {
     static func conntrack(_ arguments: [String]) -> Int32 {
@@ -27,14 +27,14 @@ enum ControlCommands {
             sigaddset(&signals, SIGTERM)
             pthread_sigmask(SIG_UNBLOCK, &signals, nil)
             do {
-                try ControlClient.stream("conntrack -E", to: path) { text in Output.unbuffered(text, to: 1) }
+                try ControlRequest.events.stream(from: path) { text in Output.unbuffered(text, to: 1) }
                 return 0
             } catch {
                 Output.error("tunwall: \(error) (is the firewall running?)")
                 return 1
             }
         }
-        guard let response = ask(expect ? "conntrack -L expect" : "conntrack -L", path) else { return 1 }
+        guard let response = ask(expect ? .expectationList : .conntrackList, path) else { return 1 }
         print(response, terminator: "")
         let count = response.split(separator: "\n").count
         // conntrack-tools prints its footer on stderr too.
@@ -46,14 +46,14 @@ enum ControlCommands {
         guard let path = socketPath(arguments) else {
             return Commands.usageError("usage: tunwall stats [--socket PATH | --lab NAME]")
         }
-        guard let response = ask("stats", path) else { return 1 }
+        guard let response = ask(.stats, path) else { return 1 }
         print(response, terminator: "")
         return 0
     }
 
-    static func ask(_ request: String, _ path: String) -> String? {
+    static func ask(_ request: ControlRequest, _ path: String) -> String? {
         do {
-            let response = try ControlClient.send(request, to: path)
+            let response = try request.send(to: path)
             if response.hasPrefix("error: ") {
                 Output.error("tunwall: \(response.dropFirst(7))")
                 return nil
@@ -71,7 +71,7 @@ enum ControlCommands {
         switch arguments.count {
         case 0:
             let labs = runningLabs()
-            return labs.count == 1 ? Lab.controlSocketPath(labs[0]) : RunCommand.defaultControlPath
+            return labs.count == 1 ? Lab.controlSocketPath(labs[0]) : RunOptions.defaultControlPath
         case 2 where arguments[0] == "--socket":
             return arguments[1]
         case 2 where arguments[0] == "--lab":

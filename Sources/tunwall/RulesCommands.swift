@@ -2,6 +2,7 @@
 // and exit 0 when the file is good, nft-style errors and exit 1 when not),
 // `tunwall list ruleset` and `tunwall reload [FILE]` (ask a running firewall).
 
+import Firewall
 import Rules
 #if canImport(Glibc)
 import Glibc
@@ -24,7 +25,7 @@ enum RulesCommands {
         guard arguments.first == "ruleset", let path = ControlCommands.socketPath(Array(arguments.dropFirst())) else {
             return Commands.usageError(usage)
         }
-        guard let response = ControlCommands.ask("list ruleset", path) else { return 1 }
+        guard let response = ControlCommands.ask(.listRuleset, path) else { return 1 }
         print(response, terminator: "")
         return 0
     }
@@ -40,7 +41,7 @@ enum RulesCommands {
             rest.removeFirst()
         }
         guard let path = ControlCommands.socketPath(rest) else { return Commands.usageError(usage) }
-        guard let response = ControlCommands.ask(file.map { "reload \($0)" } ?? "reload", path) else { return 1 }
+        guard let response = ControlCommands.ask(.reload(path: file), path) else { return 1 }
         Output.error("tunwall: " + response.trimmingWhitespace())
         return 0
     }

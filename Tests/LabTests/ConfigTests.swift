@@ -6,6 +6,7 @@ import Foundation
 import Testing
 import Wire
 import FTP
+import Firewall
 @testable import Lab
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -200,13 +201,13 @@ let firewallMistakes: [Mistake] = [
     @Test(arguments: topologyMistakes)
     func topologyMistakeIsRefused(_ mistake: Mistake) throws {
         let data = try mistake.apply(to: baseTopology)
-        #expect(throws: LabError(mistake.message)) { try Topology.parse(data: data, file: "lab.json") }
+        #expect(throws: ConfigError(mistake.message)) { try Topology.parse(data: data, file: "lab.json") }
     }
 
     @Test(arguments: firewallMistakes)
     func firewallMistakeIsRefused(_ mistake: Mistake) throws {
         let data = try mistake.apply(to: baseFirewall)
-        #expect(throws: LabError(mistake.message)) { try FirewallConfig.parse(data: data, file: "fw.json") }
+        #expect(throws: ConfigError(mistake.message)) { try FirewallConfig.parse(data: data, file: "fw.json") }
     }
 
     /// Each mistake below is the only thing wrong with its document: the
@@ -242,22 +243,22 @@ let firewallMistakes: [Mistake] = [
     }
 
     @Test func wholeDocumentMistakes() {
-        #expect(throws: LabError("x.json: expected a JSON object at the top level, found an array")) {
+        #expect(throws: ConfigError("x.json: expected a JSON object at the top level, found an array")) {
             try Topology.parse(data: Array("[1, 2]".utf8), file: "x.json")
         }
-        #expect(throws: LabError("x.json: invalid JSON: Unexpected end of file during JSON parse.")) {
+        #expect(throws: ConfigError("x.json: invalid JSON: Unexpected end of file during JSON parse.")) {
             try Topology.parse(data: [], file: "x.json")
         }
-        #expect(throws: LabError(#"x.json: missing key "hosts""#)) {
+        #expect(throws: ConfigError(#"x.json: missing key "hosts""#)) {
             try Topology.parse(data: Array(#"{"firewall": {"interfaces": [{"name": "a", "host": "h"}]}}"#.utf8), file: "x.json")
         }
-        #expect(throws: LabError("x.json: interfaces: expected an array, found an object")) {
+        #expect(throws: ConfigError("x.json: interfaces: expected an array, found an object")) {
             try FirewallConfig.parse(data: Array(#"{"interfaces": {}}"#.utf8), file: "x.json")
         }
-        #expect(throws: LabError("x.json: interfaces: a firewall needs at least one interface")) {
+        #expect(throws: ConfigError("x.json: interfaces: a firewall needs at least one interface")) {
             try FirewallConfig.parse(data: Array(#"{"interfaces": []}"#.utf8), file: "x.json")
         }
-        #expect(throws: LabError("/nonexistent/lab.json: No such file or directory")) {
+        #expect(throws: ConfigError("/nonexistent/lab.json: No such file or directory")) {
             try Topology.load(path: "/nonexistent/lab.json")
         }
     }

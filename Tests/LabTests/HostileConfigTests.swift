@@ -2,6 +2,7 @@
 // load or be refused with a message naming the file; nothing may trap.
 
 import Foundation
+import Firewall
 import Lab
 import Testing
 

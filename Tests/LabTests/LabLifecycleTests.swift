@@ -9,6 +9,8 @@
 import Foundation
 import Testing
 import Wire
+import Firewall
+import SystemIO
 @testable import Lab
 
 let isRoot = getuid() == 0 && ipInstalled

@@ -3,6 +3,7 @@
 import Foundation
 import Testing
 @testable import Lab
+@testable import SystemIO
 
 @Suite struct NameTests {
     @Test func namespaceNames() {
@@ -64,12 +65,12 @@ let ipInstalled = (try? IPCommand().executablePath()) != nil
 @Suite struct IPCommandTests {
     @Test func missingIPSaysWhichPackageToInstall() {
         let nowhere = IPCommand(searchPath: "", fallbackDirectories: [])
-        #expect(throws: LabError("the 'ip' program was not found (install the Debian package iproute2)")) {
+        #expect(throws: CommandError("the 'ip' program was not found (install the Debian package iproute2)")) {
             try nowhere.run(["link", "show"])
         }
         let elsewhere = IPCommand(searchPath: "/nonexistent/bin:relative/bin", fallbackDirectories: ["/nonexistent/sbin"])
-        #expect(throws: LabError(IPCommand.notFoundMessage)) { try elsewhere.executablePath() }
-        #expect(throws: LabError(IPCommand.notFoundMessage)) { try elsewhere.netnsExec("tw-x-client", ["true"]) }
+        #expect(throws: CommandError(IPCommand.notFoundMessage)) { try elsewhere.executablePath() }
+        #expect(throws: CommandError(IPCommand.notFoundMessage)) { try elsewhere.netnsExec("tw-x-client", ["true"]) }
     }
 
     @Test(.enabled(if: ipInstalled)) func fallbackDirectoriesAreSearchedAfterPath() throws {
@@ -81,7 +82,7 @@ let ipInstalled = (try? IPCommand().executablePath()) != nil
 
     @Test(.enabled(if: ipInstalled)) func failureRepeatsTheCommandAndWhatItSaid() throws {
         // Read-only: asks about a device that does not exist.
-        let error = #expect(throws: LabError.self) { try IPCommand().run(["link", "show", "dev", "tw-nosuchdev0"]) }
+        let error = #expect(throws: CommandError.self) { try IPCommand().run(["link", "show", "dev", "tw-nosuchdev0"]) }
         let message = try #require(error?.message)
         #expect(message.hasPrefix("ip link show dev tw-nosuchdev0: "))
         #expect(message.contains("tw-nosuchdev0\" does not exist"))

@@ -1,0 +1,80 @@
+// ControlRequest: what a client may ask a running firewall over its control
+// socket (ControlSocket.swift, one request line per connection), parsed by the
+// server and rendered by the client commands from this one type, so the two
+// cannot drift apart. The wire lines, as `tunwall` has always sent them:
+//
+//   conntrack -L            the connection table, as conntrack -L ("conntrack" alone too)
+//   conntrack -L expect     the expectations, as conntrack -L expect
+//   conntrack -E            follow events (NEW, UPDATE, DESTROY) until either side hangs up
+//   stats                   packet counters and drops by reason
+//   list ruleset            the running ruleset, as nft list ruleset
+//   version                 "tunwall VERSION"
+//   reload [PATH]           replace the ruleset from PATH, or re-read its file
+//
+// The server trims surrounding whitespace before matching; any other line is
+// answered "error: unknown request '…'".
+
+import SystemIO
+import TunIO
+
+public enum ControlRequest: Equatable, Sendable {
+    case conntrackList
+    case expectationList
+    case events
+    case stats
+    case listRuleset
+    case version
+    /// nil: the file the running ruleset came from.
+    case reload(path: String?)
+
+    /// The request a line stands for; nil for a line no firewall understands.
+    public init?(line: String) {
+        let text = line.trimmingWhitespace()
+        switch text {
+        case "conntrack -L", "conntrack": self = .conntrackList
+        case "conntrack -L expect": self = .expectationList
+        case "conntrack -E": self = .events
+        case "stats": self = .stats
+        case "list ruleset": self = .listRuleset
+        case "version": self = .version
+        case "reload": self = .reload(path: nil)
+        case _ where text.hasPrefix("reload "): self = .reload(path: String(text.dropFirst("reload ".count)))
+        default: return nil
+        }
+    }
+
+    /// The line a client sends.
+    public var line: String {
+        switch self {
+        case .conntrackList: return "conntrack -L"
+        case .expectationList: return "conntrack -L expect"
+        case .events: return "conntrack -E"
+        case .stats: return "stats"
+        case .listRuleset: return "list ruleset"
+        case .version: return "version"
+        case .reload(nil): return "reload"
+        case .reload(let path?): return "reload \(path)"
+        }
+    }
+
+    /// Asks the firewall listening on `path` and returns its whole answer
+    /// (an answer starting with "error: " is the firewall's refusal).
+    public func send(to path: String) throws(SystemError) -> String {
+        try ControlClient.send(line, to: path)
+    }
+
+    /// `.events`: hands each piece of the stream to `receive` until the firewall hangs up.
+    public func stream(from path: String, _ receive: (String) -> Void) throws(SystemError) {
+        try ControlClient.stream(line, to: path, output: receive)
+    }
+}
+
+extension String {
+    /// Without leading and trailing whitespace (Character.isWhitespace, so "\r\n" too).
+    package func trimmingWhitespace() -> String {
+        var text = Substring(self)
+        while let first = text.first, first.isWhitespace { text.removeFirst() }
+        while let last = text.last, last.isWhitespace { text.removeLast() }
+        return String(text)
+    }
+}

@@ -1,0 +1,27 @@
+// What `tunwall run` was asked to do (its command line, parsed by the tunwall
+// executable): the config file, the control socket, and what to observe.
+
+public struct RunOptions: Sendable {
+    public static let defaultControlPath = "/run/tunwall/tunwall.sock"
+
+    public var configPath: String
+    public var controlPath: String
+    /// `--trace`: narrate every decision on stderr.
+    public var narrate: Bool
+    /// `--trace-json FILE`: the same as JSON lines (docs/trace-schema.md).
+    public var traceJSONPath: String?
+    /// `--pcap DIR`: IF-in.pcap and IF-out.pcap for every interface.
+    public var pcapDirectory: String?
+    /// `--hosts lan0=client,wan0=server`: what `lab up` tells the trace about the hosts.
+    public var hosts: [String: String]
+
+    public init(configPath: String, controlPath: String = RunOptions.defaultControlPath, narrate: Bool = false,
+                traceJSONPath: String? = nil, pcapDirectory: String? = nil, hosts: [String: String] = [:]) {
+        self.configPath = configPath
+        self.controlPath = controlPath
+        self.narrate = narrate
+        self.traceJSONPath = traceJSONPath
+        self.pcapDirectory = pcapDirectory
+        self.hosts = hosts
+    }
+}

@@ -1,0 +1,42 @@
+// The control protocol's one request type: every request renders to the line
+// clients have always sent (other labs and scripts speak it), and the server
+// parses that line, with surrounding whitespace, back into the same request.
+
+import Firewall
+import Testing
+
+@Suite struct ControlRequestTests {
+    static let lines: [(ControlRequest, String)] = [
+        (.conntrackList, "conntrack -L"),
+        (.expectationList, "conntrack -L expect"),
+        (.events, "conntrack -E"),
+        (.stats, "stats"),
+        (.listRuleset, "list ruleset"),
+        (.version, "version"),
+        (.reload(path: nil), "reload"),
+        (.reload(path: "/etc/tunwall/rules.nft"), "reload /etc/tunwall/rules.nft"),
+    ]
+
+    @Test func everyRequestHasItsWireLine() {
+        for (request, line) in Self.lines {
+            #expect(request.line == line)
+            #expect(ControlRequest(line: line) == request)
+            #expect(ControlRequest(line: "  \(line)\r\n") == request, "the server trims whitespace")
+        }
+    }
+
+    @Test func bareConntrackListsTheTable() {
+        #expect(ControlRequest(line: "conntrack") == .conntrackList)
+    }
+
+    @Test func otherLinesAreNotRequests() {
+        for line in ["", "status", "conntrack -L expectations", "reloadx", "STATS", "list"] {
+            #expect(ControlRequest(line: line) == nil, "\(line)")
+        }
+    }
+
+    /// What follows "reload " after trimming is the path, as it always was.
+    @Test func reloadPathIsTheRestOfTheLine() {
+        #expect(ControlRequest(line: "reload  two spaces.nft ") == .reload(path: " two spaces.nft"))
+    }
+}
