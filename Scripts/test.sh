@@ -17,11 +17,15 @@ cd "$(dirname "$0")/.."
 # python3-pyftpdlib (run with /usr/bin/python3, whose ftplib is a client too)
 # as servers, lftp beside curl as a client. Installing vsftpd may start a
 # daemon in the root namespace; the tests never talk to it.
+# The TFTP lab tests (LabTFTPTests) run tftpd-hpa's in.tftpd as the server
+# (in a lab namespace, started by the test) and tftp-hpa's tftp as the
+# client. Installing tftpd-hpa may start its daemon in the root namespace;
+# the tests never talk to it.
 # The tutorial's FTPS lesson (docs/tutorial.md) needs openssl (a certificate)
 # and python3-openssl (pyftpdlib's TLS handler).
 # gcc provides cc, which AllocationTests uses to build Scripts/malloc-count.c
 # (the malloc counter it preloads); without it that test reports itself skipped.
-packages=(tcpdump iproute2 curl python3 iputils-ping procps nftables vsftpd lftp python3-pyftpdlib openssl python3-openssl gcc)
+packages=(tcpdump iproute2 curl python3 iputils-ping procps nftables vsftpd lftp python3-pyftpdlib openssl python3-openssl gcc tftpd-hpa tftp-hpa)
 
 missing=()
 for package in "${packages[@]}"; do
