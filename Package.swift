@@ -32,7 +32,7 @@ let package = Package(
         // The nftables-subset language: parser with line:column errors, compiled rules, evaluation, listing.
         .target(name: "Rules", dependencies: ["Wire", "Conntrack"]),
         // The pipeline: interfaces, routes, hooks, ICMP generation, drop reasons. No syscalls.
-        .target(name: "Engine", dependencies: ["Wire", "Conntrack", "FTP", "Rules"]),
+        .target(name: "Engine", dependencies: ["Wire", "Conntrack", "FTP", "TFTP", "Rules"]),
         // For other projects' tests: the engine with virtual devices, a manual clock, checkers.
         .target(name: "EngineTesting", dependencies: ["Wire", "Conntrack", "FTP", "Rules", "Engine"]),
         // System calls as Swift: errno as SystemError, EINTR retried, whole-file and whole-write I/O;

@@ -59,6 +59,8 @@ public struct ConnEntry: Sendable {
     /// table position and id (-1 / 0 for others).
     public internal(set) var masterPosition: Int32 = -1
     public internal(set) var masterID: UInt32 = 0
+    /// The helper whose expectation let it in (.none for others).
+    public internal(set) var expectedBy: HelperKind = .none
     /// A stable number for listings and events (conntrack's id=).
     public internal(set) var id: UInt32 = 0
     var inUse = false

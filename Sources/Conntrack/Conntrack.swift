@@ -202,6 +202,7 @@ public struct Conntrack: Sendable {
         pending.status.insert(.expected)
         pending.masterPosition = Int32(expectation.masterPosition)
         pending.masterID = expectation.masterID
+        pending.expectedBy = expectation.helper
         if let to = expectation.translation {
             pendingTranslation = ConnTuple(source: to.source, destination: to.destination, sourcePort: tuple.sourcePort,
                                            destinationPort: to.destinationPort, protocol: tuple.protocol,

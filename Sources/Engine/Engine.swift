@@ -16,11 +16,10 @@
 //
 // The ruleset's filter chains run at each hook (RuleHooks.swift); with no
 // ruleset every packet that survives the checks above is accepted, as with an
-// empty nftables ruleset. NAT is NATStage.swift; helpers (FTP) run after
+// empty nftables ruleset. NAT is NATStage.swift; helpers (FTP, TFTP) run after
 // source NAT, in HelperStage.swift.
 
 import Conntrack
-import FTP
 import Rules
 import Wire
 
@@ -81,8 +80,8 @@ public final class Engine {
     @exclusivity(unchecked) var traceHeld = false
     @exclusivity(unchecked) var finishedTraces: [TraceRecord] = []
     @exclusivity(unchecked) var pendingGeneratedTraces: [TraceRecord] = []
-    /// Helper sessions (FTP) by the table position of their control connection.
-    @exclusivity(unchecked) var ftpSessions: [Int32: HelperSlot] = [:]
+    /// Helpers (HelperRegistry) by the table position of their connection.
+    @exclusivity(unchecked) var helpers: [Int32: HelperSlot] = [:]
     /// The sessions among them that hold bytes (released by `tick`).
     @exclusivity(unchecked) var holdingSessions: Set<Int32> = []
     @exclusivity(unchecked) var lastPurge: Timestamp = 0
@@ -256,10 +255,10 @@ public final class Engine {
         }
 
         // `ct helper set` on a new connection: the helper follows it once confirmed.
-        if tracking.isPending && hasRules && rules.helper != .none && parsed.l4Protocol == .tcp {
+        if tracking.isPending && hasRules && rules.helper != .none && parsed.l4Protocol == rules.helper.transport {
             conntrack.setPendingHelper(rules.helper)
             if tracing {
-                traceRecord?.steps.append(TraceStep(kind: "ftp", text: "helper \(rules.helper) attached to the new connection (ct helper set)",
+                traceRecord?.steps.append(TraceStep(kind: rules.helper.description, text: "helper \(rules.helper) attached to the new connection (ct helper set)",
                                                     fields: [("event", .string("attached"))]))
             }
         }
@@ -269,8 +268,8 @@ public final class Engine {
         if tracing { traceNAT(packet, parsed) }
 
         // Helpers read (and under NAT rewrite) the payload of their connections.
-        if !ftpSessions.isEmpty, let position = tracking.entry, parsed.l4Protocol == .tcp, !parsed.isFragment,
-           conntrack.table.helper(position) != .none {
+        if !helpers.isEmpty, let position = tracking.entry, !parsed.isFragment,
+           conntrack.table.helper(position).transport == parsed.l4Protocol {
             if let stop = runHelper(&packet, &parsed, entry: position, direction: tracking.direction, input: input,
                                     output: route.interface, now: now) { return stop }
         }
@@ -284,7 +283,7 @@ public final class Engine {
         let wasPending = tracking.isPending
         guard confirm(&tracking, now: now) else { return drop(.conntrackFull) }
         if wasPending && (conntrack.pending.helper != .none || tracking.state == .related) {
-            startHelper(tracking, parsed, now: now)
+            startHelper(tracking, packet.bytes, parsed, now: now)
         }
         if fragmentOnOutput { return fragment(&packet, parsed, mtu: mtu, to: route.interface) }
         if helperResized {
@@ -300,7 +299,7 @@ public final class Engine {
         conntrack.sweep(now: now, budget: 1024)
         if !holdingSessions.isEmpty { releaseHeldLines(now: now) }
         // Tick runs every few ms while a line is held; the rest once a second is enough.
-        if now >= saturatingAdd(lastPurge, nanosecondsPerSecond) && (!ftpSessions.isEmpty || !conntrack.expectations.isEmpty) {
+        if now >= saturatingAdd(lastPurge, nanosecondsPerSecond) && (!helpers.isEmpty || !conntrack.expectations.isEmpty) {
             lastPurge = now
             purgeHelpers(now: now)
         }

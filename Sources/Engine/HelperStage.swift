@@ -3,78 +3,114 @@
 // Linux runs helpers (NF_IP_PRI_CONNTRACK_HELPER, after SNAT, before the
 // seqadj of nf_confirm).
 //
-// The FTP session decides per segment (FTPSession): forward it, forward it
+// The helper decides per packet (ConnectionHelper): forward it, forward it
 // with a new payload (rewritten announcements, held lines completed), hold
 // it, or drop it. This file carries that out on the packet: payload and
 // lengths replaced in place, checksums recomputed (or, for an offloaded
 // packet, its partial pseudo-header sum), held bytes released when their
 // time is up, an ACK to a sender that waits for one while its line is held
 // (Nagle's algorithm will not send the rest of a line before it), resets both
-// ways when the policy ends a session.
+// ways when the policy ends a session. Which helper a kind means is
+// HelperRegistry.swift's business; nothing here names one.
 //
 // Example: "PORT 10,0,1,2,195,80\r\n" from 10.0.1.2 behind masquerade leaves
 // as "PORT 203,0,113,1,195,80\r\n", two bytes longer; the sequence adjustment
 // of the connection records +2 at the line's start.
 
 import Conntrack
-import FTP
 import Wire
 
-/// A helper session and the id of the connection it belongs to (a table
-/// position is reused once its connection is gone).
-struct HelperSlot {
+/// A helper for one connection, the id of that connection (a table position
+/// is reused once its connection is gone), and what the engine keeps for it:
+/// the packet that brought held bytes and where it was going (to send them
+/// from when their time is up), and each direction's last window (for the
+/// ACK to a sender whose line is held).
+final class HelperSlot {
     let id: UInt32
-    let session: FTPSession
+    let helper: any ConnectionHelper
+    var heldTemplate: [[UInt8]?] = [nil, nil]
+    var heldInterface: [InterfaceID] = [0, 0]
+    var lastWindow: [UInt16] = [0, 0]
+
+    init(id: UInt32, helper: any ConnectionHelper) {
+        self.id = id
+        self.helper = helper
+    }
 }
 
 extension Engine {
-    /// After confirm: a new connection with a helper gets its session; a
-    /// connection an expectation let in is counted and explained.
-    func startHelper(_ tracking: TrackResult, _ parsed: ParsedPacket, now: Timestamp) {
+    /// After confirm: a new connection with a helper gets one, which reads
+    /// its first packet; a connection an expectation let in is counted and
+    /// explained.
+    func startHelper(_ tracking: TrackResult, _ bytes: UnsafeMutableRawBufferPointer, _ parsed: ParsedPacket,
+                     now: Timestamp) {
         guard let position = tracking.entry else { return }
         let entry = conntrack.table[position]
-        if entry.helper == .ftp {
-            let session = FTPSession(policy: configuration.ftp)
-            if parsed.tracked.tcpFlags.contains(.syn) {
-                session.synchronize(.original, initialSequence: parsed.tracked.tcpSequence)
-            }
-            ftpSessions[Int32(position)] = HelperSlot(id: entry.id, session: session)
-        } else if entry.status.contains(.expected) {
+        if entry.helper != .none, let helper = HelperRegistry.make(entry.helper, configuration: configuration) {
+            helpers[Int32(position)] = HelperSlot(id: entry.id, helper: helper)
+            guard let packet = helperPacket(bytes, parsed, direction: .original, now: now) else { return }
+            let events = helper.start(packet, connection: HelperConnection(entry: entry, position: position),
+                                      expectations: &conntrack)
+            for event in events { note(event) }
+        } else if entry.status.contains(.expected), let type = HelperRegistry.type(entry.expectedBy) {
             let master = Int(entry.masterPosition)
             let masterText = master >= 0 && conntrack.table[master].id == entry.masterID
                 ? conntrack.table[master].original.endpoints : "a closed control connection"
-            note(FTPEvent(.relatedConnection, connection: entry.original.endpoints,
-                          "data connection RELATED to \(masterText)"
-                          + (entry.isTranslated ? ", translated to \(entry.translated(.original).endpoints)" : "")))
+            note(HelperEvent(helper: entry.expectedBy, counter: type.relatedCounter, name: "related",
+                             connection: entry.original.endpoints,
+                             text: "\(HelperRegistry.relatedNoun(entry.expectedBy)) RELATED to \(masterText)"
+                                 + (entry.isTranslated ? ", translated to \(entry.translated(.original).endpoints)" : "")))
         }
     }
 
-    /// Runs the connection's helper on a TCP segment; a verdict if the packet stops here.
-    func runHelper(_ packet: inout PacketBuffer, _ parsed: inout ParsedPacket, entry position: Int,
-                   direction: Direction, input: InterfaceID, output: InterfaceID, now: Timestamp) -> Verdict? {
-        guard let slot = ftpSessions[Int32(position)] else { return nil }
-        guard slot.id == conntrack.table[position].id else {
-            ftpSessions[Int32(position)] = nil
+    /// The packet as a helper reads it: TCP with its sequence number and
+    /// flags, or UDP; nil for anything else.
+    func helperPacket(_ bytes: UnsafeMutableRawBufferPointer, _ parsed: ParsedPacket, direction: Direction,
+                      now: Timestamp) -> HelperPacket? {
+        let transport = bytes.suffix(from: parsed.l4Offset)
+        switch parsed.l4Protocol {
+        case .tcp:
+            guard let segment = try? TCPSegment(validating: transport) else { return nil }
+            return HelperPacket(direction: direction, sequence: segment.sequenceNumber, flags: segment.flags,
+                                payload: UnsafeRawBufferPointer(segment.payload), now: now)
+        case .udp:
+            guard let datagram = try? UDPDatagram(validating: transport) else { return nil }
+            return HelperPacket(direction: direction, payload: UnsafeRawBufferPointer(datagram.payload), now: now)
+        default:
             return nil
         }
-        guard let segment = try? TCPSegment(validating: packet.bytes.suffix(from: parsed.l4Offset)) else { return nil }
-        let session = slot.session
-        session.lastWindow[direction.rawValue] = segment.window
-        let heldBefore = session.heldRange(direction)
-        var events: [FTPEvent] = []
-        let verdict = session.process(direction, sequence: segment.sequenceNumber, flags: segment.flags,
-                                      payload: UnsafeRawBufferPointer(segment.payload), position: position,
-                                      conntrack: &conntrack, now: now, events: &events)
-        for event in events { note(event) }
-        if session.releaseDeadline != nil {
+    }
+
+    /// Runs the connection's helper on a packet; a verdict if the packet stops here.
+    func runHelper(_ packet: inout PacketBuffer, _ parsed: inout ParsedPacket, entry position: Int,
+                   direction: Direction, input: InterfaceID, output: InterfaceID, now: Timestamp) -> Verdict? {
+        guard let slot = helpers[Int32(position)] else { return nil }
+        guard slot.id == conntrack.table[position].id else {
+            helpers[Int32(position)] = nil
+            return nil
+        }
+        guard let input_ = helperPacket(packet.bytes, parsed, direction: direction, now: now) else { return nil }
+        let helper = slot.helper
+        let segment = parsed.l4Protocol == .tcp ? try? TCPSegment(validating: packet.bytes.suffix(from: parsed.l4Offset)) : nil
+        if let segment { slot.lastWindow[direction.rawValue] = segment.window }
+        let heldBefore = helper.heldRange(direction)
+        let outcome = helper.process(input_, connection: HelperConnection(entry: conntrack.table[position], position: position),
+                                     expectations: &conntrack)
+        for adjustment in outcome.adjustments {
+            conntrack.table.recordAdjustment(position, adjustment.direction, at: adjustment.at, delta: adjustment.delta)
+        }
+        for event in outcome.events { note(event) }
+        if helper.releaseDeadline != nil {
             holdingSessions.insert(Int32(position))
         } else if !holdingSessions.isEmpty {
             holdingSessions.remove(Int32(position))
         }
-        switch verdict {
+        switch outcome.verdict {
         case .unchanged:
             return nil
         case .replaced(let start, let payload):
+            // Payload edits are TCP's (a helper of a UDP protocol rewrites nothing today).
+            guard parsed.l4Protocol == .tcp else { return nil }
             // What does not fit one packet (a 64 KB GSO super-segment whose
             // lines grew) leaves after it, in splitOversizedSegment.
             let placed = replacePayload(&packet, &parsed, sequence: start, payload: payload)
@@ -82,10 +118,11 @@ extension Engine {
             helperResized = true
             return nil
         case .held:
+            guard let segment else { return nil }
             statistics.held &+= 1
             traceHeld = true
-            session.heldTemplate[direction.rawValue] = packet.array
-            session.heldInterface[direction.rawValue] = output
+            slot.heldTemplate[direction.rawValue] = packet.array
+            slot.heldInterface[direction.rawValue] = output
             if let before = heldBefore, segment.sequenceNumber < before.end {
                 // The sender sent these bytes again: it waits for an ACK (after
                 // a timeout, or Nagle holds the rest of the line back): the
@@ -95,15 +132,16 @@ extension Engine {
                                      sourcePort: sender.destinationPort, destinationPort: sender.sourcePort,
                                      protocol: .tcp, family: sender.family)
                 sendTCP(back, sequence: segment.acknowledgmentNumber, acknowledgment: before.end, flags: .ack,
-                        window: session.lastWindow[direction.opposite.rawValue], interface: input, state: .established)
+                        window: slot.lastWindow[direction.opposite.rawValue], interface: input, state: .established)
             }
             return .consumed
-        case .drop:
-            if session.refused {
+        case .refused:
+            if let segment {
                 resetBothWays(packet.bytes, parsed, segment, entry: position, direction: direction, input: input,
                               output: output)
-                return drop(.helperPolicy)
             }
+            return drop(.helperPolicy)
+        case .outOfOrder:
             return drop(.helperOutOfOrder)
         }
     }
@@ -206,19 +244,18 @@ extension Engine {
     /// brought the first of them (sequence adjustment applied).
     func releaseHeldLines(now: Timestamp) {
         for position in holdingSessions {
-            guard let slot = ftpSessions[position] else {
+            guard let slot = helpers[position] else {
                 holdingSessions.remove(position)
                 continue
             }
-            guard let deadline = slot.session.releaseDeadline, deadline <= now else { continue }
+            guard let deadline = slot.helper.releaseDeadline, deadline <= now else { continue }
             holdingSessions.remove(position)
-            var events: [FTPEvent] = []
-            let released = slot.session.releaseExpired(now: now, events: &events)
+            let (released, events) = slot.helper.releaseExpired(now: now)
             for event in events { note(event) }
             guard slot.id == conntrack.table[Int(position)].id else { continue }
             for (direction, start, bytes) in released {
-                guard let template = slot.session.heldTemplate[direction.rawValue], let out = outbox.reserve() else { continue }
-                let interface = slot.session.heldInterface[direction.rawValue]
+                guard let template = slot.heldTemplate[direction.rawValue], let out = outbox.reserve() else { continue }
+                let interface = slot.heldInterface[direction.rawValue]
                 outbox.buffers[out].load(template)
                 var parsed = ParsedPacket.empty
                 guard (try? PacketParser.parse(outbox.buffers[out].bytes, virtio: .init(), into: &parsed)) != nil else { continue }
@@ -251,18 +288,18 @@ extension Engine {
     }
 
     /// Counts a helper event and logs its line (if it has one).
-    func note(_ event: FTPEvent) {
-        statistics.ftp[event.counter.rawValue] &+= 1
-        if !event.message.isEmpty { pendingLog.append("ftp: " + event.message) }
-        if tracing && !event.text.isEmpty { traceFTP(event) }
+    func note(_ event: HelperEvent) {
+        statistics.countHelperEvent(event)
+        if !event.message.isEmpty { pendingLog.append("\(event.helper): " + event.message) }
+        if tracing && !event.text.isEmpty { traceHelper(event) }
     }
 
     /// Drops sessions whose connection is gone, and dead expectations.
     func purgeHelpers(now: Timestamp) {
         conntrack.purgeExpectations(now: now)
-        for (position, slot) in ftpSessions where conntrack.table[Int(position)].id != slot.id
+        for (position, slot) in helpers where conntrack.table[Int(position)].id != slot.id
             || !conntrack.isLive(Int(position), now: now) {
-            ftpSessions[position] = nil
+            helpers[position] = nil
         }
     }
 

@@ -3,7 +3,6 @@
 // path; `report()` renders them for `tunwall stats`.
 
 import Conntrack
-import FTP
 
 public struct InterfaceCounters: Sendable {
     public var receivedPackets: UInt64 = 0
@@ -18,8 +17,10 @@ public struct Statistics: Sendable {
     public var deliveredLocally: UInt64 = 0
     public var generated: UInt64 = 0
     public var drops: [UInt64] = Array(repeating: 0, count: DropReason.allCases.count)
-    /// What the FTP helper did, by FTPCounter.
-    public var ftp: [UInt64] = Array(repeating: 0, count: FTPCounter.allCases.count)
+    /// What each helper did, by HelperKind and then by the helper's counter.
+    public var helpers: [[UInt64]] = HelperKind.allCases.map {
+        Array(repeating: 0, count: HelperRegistry.type($0)?.counters.count ?? 0)
+    }
     /// Segments held by a helper until their line completed (not drops).
     public var held: UInt64 = 0
 
@@ -28,6 +29,15 @@ public struct Statistics: Sendable {
     }
 
     public func dropCount(_ reason: DropReason) -> UInt64 { drops[reason.rawValue] }
-    public func ftpCount(_ counter: FTPCounter) -> UInt64 { ftp[counter.rawValue] }
+    public func helperCount(_ kind: HelperKind, _ counter: Int) -> UInt64 {
+        let counts = helpers[Int(kind.rawValue)]
+        return counter >= 0 && counter < counts.count ? counts[counter] : 0
+    }
+
+    mutating func countHelperEvent(_ event: HelperEvent) {
+        let kind = Int(event.helper.rawValue)
+        guard event.counter >= 0, event.counter < helpers[kind].count else { return }
+        helpers[kind][event.counter] &+= 1
+    }
     public var totalDrops: UInt64 { drops.reduce(0, +) }
 }

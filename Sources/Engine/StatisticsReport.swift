@@ -2,7 +2,6 @@
 // its count and what it means (zero counts left out, so what happened stands out).
 
 import Conntrack
-import FTP
 
 extension Engine {
     public func statisticsReport(now: Timestamp) -> String {
@@ -30,12 +29,14 @@ extension Engine {
         for reason in DropReason.allCases where statistics.dropCount(reason) > 0 {
             lines.append("  " + pad(reason.description, 28) + right(statistics.dropCount(reason), 10) + "  " + reason.explanation)
         }
-        let ftp = FTPCounter.allCases.filter { statistics.ftpCount($0) > 0 }
-        if !ftp.isEmpty {
+        for kind in HelperKind.allCases {
+            guard let names = HelperRegistry.type(kind)?.counters,
+                  names.indices.contains(where: { statistics.helperCount(kind, $0) > 0 }) else { continue }
+            let expecting = conntrack.expectations.all.filter { $0.helper == kind && conntrack.isAlive($0, now: now) }.count
             lines.append("")
-            lines.append("ftp helper (expectations now: \(conntrack.expectationListing(now: now).count)):")
-            for counter in ftp {
-                lines.append("  " + pad(counter.description, 58) + right(statistics.ftpCount(counter), 10))
+            lines.append("\(kind) helper (expectations now: \(expecting)):")
+            for (index, name) in names.enumerated() where statistics.helperCount(kind, index) > 0 {
+                lines.append("  " + pad(name, 58) + right(statistics.helperCount(kind, index), 10))
             }
         }
         let invalid = InvalidReason.allCases.filter { conntrack.invalidCounts[$0.rawValue] > 0 }

@@ -4,7 +4,6 @@
 // Nothing here runs while tracing is off (one Bool test per stage).
 
 import Conntrack
-import FTP
 import Rules
 import Wire
 
@@ -65,12 +64,12 @@ extension Engine {
             let entry = conntrack.table[position]
             if entry.status.contains(.expected), let master = masterText(entry) {
                 fields.append(("master", .string(master)))
-                text += ", data connection of \(master)"
+                text += ", \(HelperRegistry.relatedNoun(entry.expectedBy)) of \(master)"
             }
         } else if tracking.isPending && conntrack.pending.status.contains(.expected),
                   let master = masterText(conntrack.pending) {
             fields.append(("master", .string(master)))
-            text = "related: expected by the FTP helper of \(master)"
+            text = "related: expected by the \(conntrack.pending.expectedBy.description.uppercased()) helper of \(master)"
         }
         if helper != .none { text += " (helper \(helper))" } else { traceRecord?.packet.text = nil }
         if let reason = tracking.invalidReason { text += ": \(reason)" }
@@ -113,7 +112,8 @@ extension Engine {
         }
     }
 
-    func traceFTP(_ event: FTPEvent) {
+    /// A helper's step: its kind is the helper's name ("ftp", "tftp").
+    func traceHelper(_ event: HelperEvent) {
         var fields: [(String, TraceJSON)] = [("event", .string(event.name))]
         if let line = event.line { fields.append(("line", .string(line))) }
         if let rewritten = event.rewritten { fields.append(("rewritten", .string(rewritten))) }
@@ -123,7 +123,7 @@ extension Engine {
             if let to = e.to { members.append(("to", .string(to))) }
             fields.append(("expectation", .object(members)))
         }
-        let step = TraceStep(kind: "ftp", text: event.text, fields: fields)
+        let step = TraceStep(kind: event.helper.description, text: event.text, fields: fields)
         if traceRecord != nil {
             traceRecord?.steps.append(step)
         } else if !pendingGeneratedTraces.isEmpty {

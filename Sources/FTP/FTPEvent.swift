@@ -48,13 +48,7 @@ public enum FTPCounter: Int, CaseIterable, Sendable, CustomStringConvertible {
 }
 
 /// An expectation as a trace shows it.
-public struct FTPExpectationNote: Equatable, Sendable {
-    public var source: String
-    public var destination: String
-    public var destinationPort: UInt16
-    /// Where the data connection goes on to, when NAT moves it ("10.0.1.2:50000").
-    public var to: String?
-}
+public typealias FTPExpectationNote = ExpectationNote
 
 public struct FTPEvent: Sendable {
     public var counter: FTPCounter
@@ -96,24 +90,10 @@ public struct FTPEvent: Sendable {
     }
 }
 
-extension ConnTuple {
-    /// "10.0.1.2:40000 → 203.0.113.10:21" ("[2001:db8::1]:40000" for IPv6).
-    public var endpoints: String { endpoints(arrow: "→") }
-
-    /// The same with another arrow (traces use ASCII "->").
-    public func endpoints(arrow: String) -> String {
-        "\(Self.endpoint(sourceAddress, sourcePort)) \(arrow) \(Self.endpoint(destinationAddress, destinationPort))"
-    }
-
-    static func endpoint(_ address: IPAddress, _ port: UInt16) -> String {
-        address.isV4 ? "\(address):\(port)" : "[\(address)]:\(port)"
-    }
-
-    static func text(_ address: IPv6Address, family: AddressFamily) -> String {
-        family == .ipv4 ? IPv4Address(UInt32(truncatingIfNeeded: address.low)).description : address.description
-    }
-
-    static func endpoint(_ address: IPv6Address, _ port: UInt16, family: AddressFamily) -> String {
-        family == .ipv4 ? "\(text(address, family: family)):\(port)" : "[\(text(address, family: family))]:\(port)"
+extension FTPEvent {
+    /// The event as the engine counts, logs and traces every helper's.
+    public var helperEvent: HelperEvent {
+        HelperEvent(helper: .ftp, counter: counter.rawValue, name: name, connection: connection, text: text,
+                    line: line, rewritten: rewritten, expectation: expectation)
     }
 }

@@ -18,20 +18,7 @@
 import Conntrack
 import Wire
 
-/// What to do with one segment of a control connection.
-public enum FTPVerdict: Equatable, Sendable {
-    /// Forward it as it is.
-    case unchanged
-    /// Forward it with this payload, at this (sender's) sequence number; the
-    /// engine's sequence adjustment moves it afterwards.
-    case replaced(start: SeqNumber, payload: [UInt8])
-    /// Nothing to send now: the bytes are held to complete a line.
-    case held
-    /// Drop it (ahead of the stream, or the session is refused by policy).
-    case drop
-}
-
-public final class FTPSession {
+public final class FTPSession: ConnectionHelper {
     public let policy: FTPPolicy
     var streams = [ControlStream(), ControlStream()]
     /// Commands waiting for their reply, oldest first (bounded).
@@ -43,13 +30,6 @@ public final class FTPSession {
     public private(set) var encrypted = false
     /// Ended by policy (encrypted): every later segment is dropped.
     public private(set) var refused = false
-    /// The packet whose payload was held first, per direction, to send held
-    /// bytes from when time is up (the engine's business).
-    public var heldTemplate: [[UInt8]?] = [nil, nil]
-    public var heldInterface: [Int] = [0, 0]
-    /// The last window each direction advertised (for the ACK the engine
-    /// sends a sender whose line is held).
-    public var lastWindow: [UInt16] = [0, 0]
 
     enum WaitingCommand {
         case port(ExpectationKey?)
@@ -65,23 +45,55 @@ public final class FTPSession {
         streams[direction.rawValue].synchronize(initialSequence: initialSequence)
     }
 
+    // MARK: ConnectionHelper
+
+    public static let counters = FTPCounter.allCases.map(\.description)
+    public static let relatedCounter = FTPCounter.relatedConnection.rawValue
+
+    /// The SYN that opened the control connection: the client's stream starts after it.
+    public func start(_ packet: HelperPacket, connection: HelperConnection,
+                      expectations: inout some ExpectationRegistrar) -> [HelperEvent] {
+        if packet.flags.contains(.syn) { synchronize(packet.direction, initialSequence: packet.sequence) }
+        return []
+    }
+
+    public func process(_ packet: HelperPacket, connection: HelperConnection,
+                        expectations: inout some ExpectationRegistrar) -> HelperOutcome {
+        var events: [FTPEvent] = []
+        var outcome = HelperOutcome()
+        outcome.verdict = process(packet.direction, sequence: packet.sequence, flags: packet.flags,
+                                  payload: packet.payload, connection: connection, registrar: &expectations,
+                                  now: packet.now, events: &events, adjustments: &outcome.adjustments)
+        outcome.events = events.map(\.helperEvent)
+        return outcome
+    }
+
+    public func releaseExpired(now: Timestamp) -> (released: [(Direction, SeqNumber, [UInt8])], events: [HelperEvent]) {
+        var events: [FTPEvent] = []
+        let released = releaseExpired(now: now, events: &events)
+        return (released, events.map(\.helperEvent))
+    }
+
     /// The bytes held in `direction`, in the sender's numbering: [start, end).
     public func heldRange(_ direction: Direction) -> (start: SeqNumber, end: SeqNumber)? {
         let stream = streams[direction.rawValue]
         return stream.held ? (stream.lineStart, stream.next) : nil
     }
 
-    /// Reads one segment of the connection at `position` in the table.
-    /// `events` receives what was decided.
-    public func process(_ direction: Direction, sequence: SeqNumber, flags: TCPFlags, payload: UnsafeRawBufferPointer,
-                        position: Int, conntrack: inout Conntrack, now: Timestamp,
-                        events: inout [FTPEvent]) -> FTPVerdict {
-        if refused { return .drop }
+    /// Reads one segment of the control connection. `events` receives what
+    /// was decided, `adjustments` the length changes of the stream.
+    func process<R: ExpectationRegistrar>(
+        _ direction: Direction, sequence: SeqNumber, flags: TCPFlags, payload: UnsafeRawBufferPointer,
+        connection: HelperConnection, registrar: inout R, now: Timestamp, events: inout [FTPEvent],
+        adjustments: inout [(direction: Direction, at: SeqNumber, delta: Int32)]
+    ) -> HelperVerdict {
+        if refused { return .refused }
         if flags.contains(.syn) {
             streams[direction.rawValue].synchronize(initialSequence: sequence)
             return .unchanged
         }
-        let entry = conntrack.table[position]
+        let entry = connection.entry
+        let position = connection.position
         let translated = entry.isTranslated
         let waitingHead = waiting.first
         var decisionEvents: [FTPEvent] = []
@@ -105,9 +117,9 @@ public final class FTPSession {
                 var decision = LineDecision()
                 if direction == .original {
                     decision.replacement = self.command(line, entry: entry, position: position,
-                                                        conntrack: &conntrack, now: now, events: &decisionEvents)
+                                                        registrar: &registrar, now: now, events: &decisionEvents)
                 } else {
-                    decision = self.reply(line, entry: entry, position: position, conntrack: &conntrack, now: now,
+                    decision = self.reply(line, entry: entry, position: position, registrar: &registrar, now: now,
                                           events: &decisionEvents)
                     if decision.encryptedAfter {
                         encryptedNow = true
@@ -120,7 +132,7 @@ public final class FTPSession {
         // A line of another length moves every later sequence number of this
         // direction (the engine's sequence adjustment, IPS_SEQ_ADJUST).
         for (start, delta) in streams[direction.rawValue].adjustments {
-            conntrack.table.recordAdjustment(position, direction, at: start, delta: delta)
+            adjustments.append((direction: direction, at: start, delta: delta))
         }
         streams[direction.rawValue].adjustments.removeAll()
         if streams[direction.rawValue].backToClearText {
@@ -134,7 +146,7 @@ public final class FTPSession {
             if drop {
                 refused = true
                 events.append(FTPEvent(.encryptedDropped, connection: entry.original.endpoints, "AUTH accepted (234): session dropped by policy (encrypted: drop)"))
-                return .drop
+                return .refused
             }
         }
         switch output {
@@ -147,7 +159,7 @@ public final class FTPSession {
             return .held
         case .outOfOrder:
             events.append(FTPEvent(.outOfOrder, connection: entry.tuple(direction).endpoints, "segment at \(sequence) is ahead of the stream (\(streams[direction.rawValue].next)): dropped, TCP resends it"))
-            return .drop
+            return .outOfOrder
         }
     }
 
@@ -172,8 +184,8 @@ public final class FTPSession {
 
     // MARK: Commands (original direction)
 
-    private func command(_ line: StreamLine, entry: ConnEntry, position: Int, conntrack: inout Conntrack,
-                         now: Timestamp, events: inout [FTPEvent]) -> [UInt8]? {
+    private func command<R: ExpectationRegistrar>(_ line: StreamLine, entry: ConnEntry, position: Int, registrar: inout R,
+                                                   now: Timestamp, events: inout [FTPEvent]) -> [UInt8]? {
         var replacement: [UInt8]? = nil
         var waitingCommand = WaitingCommand.other
         switch FTPLine.command(line.text) {
@@ -181,7 +193,7 @@ public final class FTPSession {
             switch parsed {
             case .success(let announcement):
                 let (text, key) = announce(announcement, in: line, direction: .original, entry: entry,
-                                           position: position, conntrack: &conntrack, now: now, events: &events)
+                                           position: position, registrar: &registrar, now: now, events: &events)
                 replacement = text
                 waitingCommand = .port(key)
             case .failure(let error):
@@ -207,8 +219,8 @@ public final class FTPSession {
 
     // MARK: Replies (reply direction)
 
-    private func reply(_ line: StreamLine, entry: ConnEntry, position: Int, conntrack: inout Conntrack,
-                       now: Timestamp, events: inout [FTPEvent]) -> LineDecision {
+    private func reply<R: ExpectationRegistrar>(_ line: StreamLine, entry: ConnEntry, position: Int, registrar: inout R,
+                                                 now: Timestamp, events: inout [FTPEvent]) -> LineDecision {
         var decision = LineDecision()
         let parsed = FTPLine.reply(line.text)
         if let code = multiLineCode {
@@ -226,14 +238,14 @@ public final class FTPSession {
         let command = waiting.isEmpty ? nil : waiting.removeFirst()
         switch (command, code) {
         case (.port(let key?)?, 400...599):
-            if conntrack.expectations.remove(key) != nil {
+            if registrar.unexpect(key) != nil {
                 events.append(FTPEvent(.closedByReply, connection: entry.original.endpoints, "server refused the data port (\(code)): expectation of port \(key.destinationPort) removed"))
             }
         case (.pasv?, 227):
             switch FTPLine.passive(line.text) {
             case .success(let announcement):
                 decision.replacement = announce(announcement, in: line, direction: .reply, entry: entry,
-                                                position: position, conntrack: &conntrack, now: now, events: &events).0
+                                                position: position, registrar: &registrar, now: now, events: &events).0
             case .failure(let error):
                 refuse(error, line, entry: entry, direction: .reply, events: &events)
             }
@@ -243,7 +255,7 @@ public final class FTPSession {
                 announcement.family = entry.original.family
                 announcement.address = entry.reply.source
                 decision.replacement = announce(announcement, in: line, direction: .reply, entry: entry,
-                                                position: position, conntrack: &conntrack, now: now, events: &events).0
+                                                position: position, registrar: &registrar, now: now, events: &events).0
             case .failure(let error):
                 refuse(error, line, entry: entry, direction: .reply, events: &events)
             }
@@ -275,7 +287,7 @@ public final class FTPSession {
     /// and returns the line's new text when NAT changes the address or port
     /// (and the expectation's key, if one was made).
     private func announce(_ announcement: FTPAnnouncement, in line: StreamLine, direction: Direction,
-                          entry: ConnEntry, position: Int, conntrack: inout Conntrack, now: Timestamp,
+                          entry: ConnEntry, position: Int, registrar: inout some ExpectationRegistrar, now: Timestamp,
                           events: inout [FTPEvent]) -> ([UInt8]?, ExpectationKey?) {
         let sender = entry.tuple(direction)
         let peerView = entry.tuple(direction.opposite)      // how the other side sees the sender
@@ -316,12 +328,12 @@ public final class FTPSession {
         var key = ExpectationKey(source: peerView.source, destination: destination, destinationPort: port,
                                  protocol: .tcp, family: family)
         let expires = saturatingAdd(now, policy.expectNanoseconds)
-        conntrack.expectations.maximumPerMaster = policy.maxExpected
+        registrar.limitExpectations(perMaster: policy.maxExpected)
         while true {
             let expectation = ConnExpectation(key: key, masterPosition: position, masterID: entry.id,
                                           masterTuple: entry.original, helper: .ftp, expires: expires,
                                           translation: translation)
-            switch conntrack.expect(expectation, now: now) {
+            switch registrar.expect(expectation, now: now) {
             case .success:
                 break
             case .failure(.clash) where translation != nil && port < 65535:
@@ -353,7 +365,7 @@ public final class FTPSession {
             let addressChanges = announcement.address != nil && newAddress != announced
             if addressChanges || port != announcement.port {
                 guard line.canRewrite else {
-                    conntrack.expectations.remove(key)
+                    registrar.unexpect(key)
                     events.removeLast()
                     return refused(.refusedUnrewritable, "NAT needs it rewritten but part of the line already left unchanged")
                 }

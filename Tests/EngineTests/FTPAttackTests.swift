@@ -174,7 +174,7 @@ import Wire
         #expect(s.h.send(data, on: s.h.wan).verdict == .drop(.ruleDrop))
         s.h.engine.tick(now: s.h.now)
         #expect(s.h.engine.conntrack.expectations.isEmpty, "purged")
-        #expect(s.h.engine.ftpSessions.isEmpty)
+        #expect(s.h.engine.helpers.isEmpty)
     }
 
     @Test func clashingExpectationsUnderNATTakeTheNextPort() throws {
