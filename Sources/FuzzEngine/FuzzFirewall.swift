@@ -65,7 +65,7 @@ enum FuzzFirewall {
 
     /// Parsed once per process: every engine shares it (its counters count across inputs, which
     /// changes no verdict).
-    nonisolated(unsafe) static let ruleset: Ruleset = {
+    static let ruleset: Ruleset = {
         do {
             return try Ruleset.parse(rulesetText, file: "fuzz.nft")
         } catch {
