@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 targets=(FuzzWire FuzzEngine FuzzRules)
-usage() { echo "usage: Scripts/fuzz.sh {${targets[*]// /|}|all} SECONDS [libFuzzer args...]" >&2; exit 2; }
+usage() { echo "usage: Scripts/fuzz.sh {$(IFS='|'; echo "${targets[*]}")|all} SECONDS [libFuzzer args...]" >&2; exit 2; }
 [[ $# -ge 2 ]] || usage
 target=$1
 seconds=$2
