@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "FTPTests", dependencies: ["FTP", "Conntrack", "Wire"]),
         .testTarget(name: "TFTPTests", dependencies: ["TFTP", "Conntrack", "Wire"]),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Conntrack", "Wire"], exclude: ["Invalid"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "FTP", "Rules", "Conntrack", "Wire"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "FTP", "TFTP", "Rules", "Conntrack", "Wire"]),
         .testTarget(name: "EngineTestingExample", dependencies: ["EngineTesting", "Wire"]),
         .testTarget(name: "SystemIOTests", dependencies: ["SystemIO"]),
         .testTarget(name: "TunIOTests", dependencies: ["TunIO", "CTunwall", "SystemIO"]),
