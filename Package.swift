@@ -4,7 +4,7 @@
 // and our own C shim target for what Swift cannot import.
 //
 // Targets, lowest first; dependencies point down this list only
-// (ARCHITECTURE.md, "Modules").
+// (docs/ARCHITECTURE.md, "Targets, lowest first").
 import PackageDescription
 
 let package = Package(

@@ -120,7 +120,7 @@ public enum ExpectationRefusal: Error, Sendable, Equatable {
 }
 
 public struct ExpectationTable: Sendable {
-    /// nf_conntrack_expect_max on this machine's kernel (REFERENCE.md).
+    /// nf_conntrack_expect_max on this machine's kernel (docs/REFERENCE.md).
     public static let defaultCapacity = 4096
     public var capacity: Int
     /// The FTP helper's max_expected: 1 per control connection.

@@ -1,5 +1,5 @@
 // Connection timeouts in seconds: Linux's defaults on kernel 6.18
-// (net.netfilter.nf_conntrack_*_timeout_*; REFERENCE.md), settable per
+// (net.netfilter.nf_conntrack_*_timeout_*; docs/REFERENCE.md), settable per
 // firewall. An entry's expiry is refreshed by each packet it accepts.
 
 public struct ConntrackTimeouts: Sendable, Hashable {

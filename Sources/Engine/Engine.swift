@@ -1,5 +1,5 @@
 // The forwarding engine: one packet in, a verdict out, in the order of the
-// Linux netfilter hooks (ARCHITECTURE.md):
+// Linux netfilter hooks (docs/ARCHITECTURE.md):
 //
 //   parse → prerouting (conntrack) → routing ─┬─ input (the firewall's own
 //                                             │   addresses: ping, else

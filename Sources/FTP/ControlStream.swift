@@ -1,6 +1,6 @@
 // One direction of an FTP control connection, read as the byte stream TCP
 // delivers rather than as packets (where Linux's helper reads only the start
-// of segments it expects; REFERENCE.md).
+// of segments it expects; docs/REFERENCE.md).
 //
 // - In order only: bytes are read once, at `next`, the first byte not yet
 //   seen. A retransmission of bytes already read is not read again, but the

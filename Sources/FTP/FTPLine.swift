@@ -10,7 +10,7 @@
 // digit after the code, as RFC 1123 tells clients to, and `229` needs "(" and
 // the same delimiter three times before the port and once after it.
 //
-// Stricter than Linux where Linux is known to be unsafe (REFERENCE.md): a
+// Stricter than Linux where Linux is known to be unsafe (docs/REFERENCE.md): a
 // number above 255 in PORT/227, or a port above 65535, is an error here,
 // where nf_conntrack_ftp lets it wrap around.
 //

@@ -1,5 +1,5 @@
 // The FTP helper for one control connection (nf_conntrack_ftp + nf_nat_ftp,
-// with the differences REFERENCE.md and the README list): it reads both
+// with the differences docs/REFERENCE.md and the README list): it reads both
 // directions as streams (ControlStream), pairs each reply with its command,
 // and for every announced data connection decides whether to expect it, how
 // to rewrite the announcement under NAT, and where the data connection goes.

@@ -1,7 +1,7 @@
 // The Linux kernel as the lab's firewall (`tunwall lab up FILE --kernel`):
 // the same topology and the same .nft file, with tw-LAB-fw a Linux router
 // instead of `tunwall run`. The kernel is the oracle for conntrack, NAT and
-// the FTP helper (ARCHITECTURE.md, testing tier 4): run a case through both
+// the FTP helper (docs/ARCHITECTURE.md, testing tier 4): run a case through both
 // and compare.
 //
 //   for each firewall interface (lan0 → host client):

@@ -1,7 +1,7 @@
 // The public face of the Rules module: the packet a rule sees, the verdicts,
 // the errors, and `Ruleset` (parse → bind → evaluate → listing).
 //
-// A ruleset is written in the nftables subset described in REFERENCE.md
+// A ruleset is written in the nftables subset described in docs/REFERENCE.md
 // ("nftables subset") and means what `nft -f` would make the kernel do
 // (nft(8), net/netfilter/nf_tables_core.c for the chain walk).
 

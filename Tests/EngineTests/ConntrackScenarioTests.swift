@@ -89,7 +89,7 @@ import Wire
         #expect(reopened.tcpState == .synSent && !reopened.isAssured && reopened.packets.original == 1)
     }
 
-    /// Each state's timeout, from REFERENCE.md (kernel 6.18 defaults).
+    /// Each state's timeout, from docs/REFERENCE.md (kernel 6.18 defaults).
     @Test func everyTCPTimeout() throws {
         let expected: [TCPState: UInt64] = [.synSent: 120, .synReceived: 60, .established: 432_000, .finWait: 120,
                                             .closeWait: 60, .lastAck: 30, .timeWait: 120, .close: 10]

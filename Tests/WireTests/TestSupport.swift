@@ -24,7 +24,7 @@ struct SeededRandom: RandomNumberGenerator {
     }
 }
 
-/// The lab's address plan (ARCHITECTURE.md): LAN client, WAN server.
+/// The lab's address plan (docs/ARCHITECTURE.md): LAN client, WAN server.
 let client4 = IPv4Address(10, 0, 1, 2)
 let server4 = IPv4Address(203, 0, 113, 10)
 let client6 = IPv6Address("fd00:1::2")!
