@@ -54,21 +54,6 @@ public final class Engine {
     @exclusivity(unchecked) public internal(set) var ruleset: Ruleset = .empty
     /// False while the ruleset is the empty one: the hooks are skipped.
     @exclusivity(unchecked) var hasRules = false
-    /// What the rules see of the packet in the pipeline (filled only when
-    /// there are rules; kept here so that no packet pays for a copy of it).
-    @exclusivity(unchecked) var rules = RulePacket()
-    /// The translated original tuple of the new connection in the pipeline,
-    /// while NAT decides it (NATStage.swift).
-    @exclusivity(unchecked) var natPending = ConnTuple(source: .any, destination: .any, sourcePort: 0, destinationPort: 0,
-                                                       protocol: .tcp, family: .ipv4)
-    @exclusivity(unchecked) var natPendingSet = false
-    /// The pending connection's NAT came from its expectation (no nat chains for it).
-    @exclusivity(unchecked) var natFromExpectation = false
-    /// A helper changed the length of the packet in the pipeline.
-    @exclusivity(unchecked) var helperResized = false
-    /// Rewritten payload bytes past what the packet could hold (only valid
-    /// while `helperResized`): they follow it in a packet of their own.
-    @exclusivity(unchecked) var helperOverflow: [UInt8] = []
     /// Tracing (Trace.swift): off unless the runner turns it on; nothing is
     /// recorded and nothing allocated for traces while it is off.
     @exclusivity(unchecked) public var tracing = false
@@ -86,8 +71,6 @@ public final class Engine {
     @exclusivity(unchecked) var holdingSessions: Set<Int32> = []
     @exclusivity(unchecked) var lastPurge: Timestamp = 0
     @exclusivity(unchecked) var randomState: UInt64
-    /// The time of the packet in the pipeline.
-    @exclusivity(unchecked) var currentTime: Timestamp = 0
     /// Lines the rules' `log` statements wrote, until `takeLog`.
     @exclusivity(unchecked) var pendingLog: [String] = []
 
@@ -165,129 +148,124 @@ public final class Engine {
         guard input >= 0, input < interfaces.count else { return drop(.unknownInterface) }
         statistics.interfaces[input].receivedPackets &+= 1
         statistics.interfaces[input].receivedBytes &+= UInt64(packet.length)
-        currentTime = now
-        natPendingSet = false
-        natFromExpectation = false
-        helperResized = false
         packetsSinceSweep += 1
         if packetsSinceSweep >= 64 {
             packetsSinceSweep = 0
             conntrack.sweep(now: now, budget: 32)
         }
 
-        var parsed = ParsedPacket.empty
+        var ctx = PacketContext(input: input, now: now)
         do {
-            try PacketParser.parse(packet.bytes, virtio: packet.virtio, into: &parsed)
+            try PacketParser.parse(packet.bytes, virtio: packet.virtio, into: &ctx.parsed)
         } catch {
             return drop(error)
         }
         // Trim bytes past the IP length (a TUN read carries none, but a
         // caller's buffer may), so that what is sent is the packet alone.
-        packet.length = parsed.length
+        packet.length = ctx.parsed.length
 
         // Routing decision. Multicast and link-scope traffic (a host's MLD
         // reports, router solicitations) is not for forwarding; it is counted
         // apart from forged sources.
-        if isMulticastOrBroadcast(parsed.tuple.destination, parsed.family)
-            || !isUnicastSource(parsed.tuple.destination, parsed.family) {
+        if isMulticastOrBroadcast(ctx.parsed.tuple.destination, ctx.parsed.family)
+            || !isUnicastSource(ctx.parsed.tuple.destination, ctx.parsed.family) {
             return drop(.martianDestination)
         }
-        if !isUnicastSource(parsed.tuple.source, parsed.family) || isLocal(parsed.tuple.source) {
+        if !isUnicastSource(ctx.parsed.tuple.source, ctx.parsed.family) || isLocal(ctx.parsed.tuple.source) {
             return drop(.martianSource)
         }
 
         // PREROUTING: connection tracking, then the prerouting chains.
-        var tracking = track(parsed, now: now)
-        if tracing { traceConntrack(tracking) }
+        ctx.tracking = track(ctx.parsed, now: now)
+        if tracing { traceConntrack(ctx.tracking) }
         if hasRules {
-            rules = rulePacket(packet.bytes, parsed, input: input, state: tracking.state)
-            let verdict = runHook(.prerouting, &rules)
+            ctx.rules = rulePacket(packet.bytes, ctx.parsed, input: input, state: ctx.tracking.state)
+            let verdict = runHook(.prerouting, &ctx.rules)
             if verdict != .accept {
-                return ruleDrop(verdict, packet.bytes, parsed, input: input, state: tracking.state, now: now)
+                return ruleDrop(verdict, packet.bytes, ctx.parsed, input: input, state: ctx.tracking.state, now: now)
             }
         }
 
         // dstnat: DNAT and redirect for new connections, and the destination
         // half of every translated one.
-        if let stop = natDestination(&packet, &parsed, tracking, input: input, now: now) { return stop }
-        if tracing { traceNAT(packet, parsed) }
+        if let stop = natDestination(&packet, &ctx) { return stop }
+        if tracing { traceNAT(packet, ctx.parsed) }
 
-        if isLocal(parsed.tuple.destination) {
+        if isLocal(ctx.parsed.tuple.destination) {
             if hasRules {
-                let verdict = runHook(.input, &rules)
+                let verdict = runHook(.input, &ctx.rules)
                 if verdict != .accept {
-                    return ruleDrop(verdict, packet.bytes, parsed, input: input, state: tracking.state, now: now)
+                    return ruleDrop(verdict, packet.bytes, ctx.parsed, input: input, state: ctx.tracking.state, now: now)
                 }
             }
-            return deliverLocally(packet.bytes, parsed, &tracking, from: input, now: now)
+            return deliverLocally(packet.bytes, ctx.parsed, &ctx.tracking, from: input, now: now)
         }
-        guard let route = lookupRoute(parsed.tuple.destination, parsed.family) else {
-            sendICMPError(.networkUnreachable, about: packet.bytes, parsed: parsed, now: now)
+        guard let route = lookupRoute(ctx.parsed.tuple.destination, ctx.parsed.family) else {
+            sendICMPError(.networkUnreachable, about: packet.bytes, parsed: ctx.parsed, now: now)
             return drop(.noRoute)
         }
 
         // FORWARD (ip_forward order: TTL, then MTU, then the hook).
-        if parsed.ttl <= 1 {
-            sendICMPError(.timeExceeded, about: packet.bytes, parsed: parsed, now: now)
+        if ctx.parsed.ttl <= 1 {
+            sendICMPError(.timeExceeded, about: packet.bytes, parsed: ctx.parsed, now: now)
             return drop(.ttlExceeded)
         }
         let mtu = interfaces[route.interface].mtu
         // Too big and DF clear: fragmented on the way out, after the hooks
         // (Linux fragments in ip_finish_output, past POSTROUTING).
         var fragmentOnOutput = false
-        if exceedsMTU(packet, parsed, mtu: mtu) {
-            guard parsed.family == .ipv4 && !parsed.dontFragment && packet.virtio.gsoType == .none else {
-                sendICMPError(.fragmentationNeeded(mtu: mtu), about: packet.bytes, parsed: parsed, now: now)
+        if exceedsMTU(packet, ctx.parsed, mtu: mtu) {
+            guard ctx.parsed.family == .ipv4 && !ctx.parsed.dontFragment && packet.virtio.gsoType == .none else {
+                sendICMPError(.fragmentationNeeded(mtu: mtu), about: packet.bytes, parsed: ctx.parsed, now: now)
                 return drop(.packetTooBig)
             }
             fragmentOnOutput = true
         }
-        decrementTTL(packet.bytes, parsed)
+        decrementTTL(packet.bytes, ctx.parsed)
         if hasRules {
             // FORWARD, then POSTROUTING (its filter chains; NAT comes later).
-            rules.outputInterface = route.interface
-            rules.ttl = parsed.ttl &- 1
-            var verdict = runHook(.forward, &rules)
-            if verdict == .accept { verdict = runHook(.postrouting, &rules) }
+            ctx.rules.outputInterface = route.interface
+            ctx.rules.ttl = ctx.parsed.ttl &- 1
+            var verdict = runHook(.forward, &ctx.rules)
+            if verdict == .accept { verdict = runHook(.postrouting, &ctx.rules) }
             if verdict != .accept {
-                return ruleDrop(verdict, packet.bytes, parsed, input: input, state: tracking.state, now: now)
+                return ruleDrop(verdict, packet.bytes, ctx.parsed, input: input, state: ctx.tracking.state, now: now)
             }
         }
 
         // `ct helper set` on a new connection: the helper follows it once confirmed.
-        if tracking.isPending && hasRules && rules.helper != .none && parsed.l4Protocol == rules.helper.transport {
-            conntrack.setPendingHelper(rules.helper)
+        if ctx.tracking.isPending && hasRules && ctx.rules.helper != .none && ctx.parsed.l4Protocol == ctx.rules.helper.transport {
+            conntrack.setPendingHelper(ctx.rules.helper)
             if tracing {
-                traceRecord?.steps.append(TraceStep(kind: rules.helper.description, text: "helper \(rules.helper) attached to the new connection (ct helper set)",
+                traceRecord?.steps.append(TraceStep(kind: ctx.rules.helper.description, text: "helper \(ctx.rules.helper) attached to the new connection (ct helper set)",
                                                     fields: [("event", .string("attached"))]))
             }
         }
 
         // srcnat: SNAT and masquerade, and the source half of translated connections.
-        if let stop = natSource(&packet, &parsed, tracking, output: route.interface, now: now) { return stop }
-        if tracing { traceNAT(packet, parsed) }
+        if let stop = natSource(&packet, &ctx, output: route.interface) { return stop }
+        if tracing { traceNAT(packet, ctx.parsed) }
 
         // Helpers read (and under NAT rewrite) the payload of their connections.
-        if !helpers.isEmpty, let position = tracking.entry, !parsed.isFragment,
-           conntrack.table.helper(position).transport == parsed.l4Protocol {
-            if let stop = runHelper(&packet, &parsed, entry: position, direction: tracking.direction, input: input,
-                                    output: route.interface, now: now) { return stop }
+        if !helpers.isEmpty, let position = ctx.tracking.entry, !ctx.parsed.isFragment,
+           conntrack.table.helper(position).transport == ctx.parsed.l4Protocol {
+            if let stop = runHelper(&packet, &ctx, entry: position, output: route.interface) { return stop }
         }
 
         // Sequence adjustment of connections a helper rewrote.
-        if let position = tracking.entry, !parsed.isICMPError {
-            adjustSequence(&packet, parsed, entry: position, direction: tracking.direction)
+        if let position = ctx.tracking.entry, !ctx.parsed.isICMPError {
+            adjustSequence(&packet, ctx.parsed, entry: position, direction: ctx.tracking.direction)
         }
 
         // Confirm: a new connection enters the table only now.
-        let wasPending = tracking.isPending
-        guard confirm(&tracking, now: now) else { return drop(.conntrackFull) }
-        if wasPending && (conntrack.pending.helper != .none || tracking.state == .related) {
-            startHelper(tracking, packet.bytes, parsed, now: now)
+        let wasPending = ctx.tracking.isPending
+        guard confirm(&ctx.tracking, now: now) else { return drop(.conntrackFull) }
+        if wasPending && (conntrack.pending.helper != .none || ctx.tracking.state == .related) {
+            startHelper(ctx.tracking, packet.bytes, ctx.parsed, now: now)
         }
-        if fragmentOnOutput { return fragment(&packet, parsed, mtu: mtu, to: route.interface) }
-        if helperResized {
-            splitOversizedSegment(&packet, &parsed, mtu: mtu, overflow: helperOverflow, to: route.interface)
+        if fragmentOnOutput { return fragment(&packet, ctx.parsed, mtu: mtu, to: route.interface) }
+        if ctx.helper.resized {
+            splitOversizedSegment(&packet, &ctx.parsed, mtu: mtu, overflow: ctx.helper.overflow, to: route.interface)
         }
         statistics.forwarded &+= 1
         countSent(route.interface, packet.length)

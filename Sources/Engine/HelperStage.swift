@@ -82,16 +82,17 @@ extension Engine {
     }
 
     /// Runs the connection's helper on a packet; a verdict if the packet stops here.
-    func runHelper(_ packet: inout PacketBuffer, _ parsed: inout ParsedPacket, entry position: Int,
-                   direction: Direction, input: InterfaceID, output: InterfaceID, now: Timestamp) -> Verdict? {
+    func runHelper(_ packet: inout PacketBuffer, _ ctx: inout PacketContext, entry position: Int,
+                   output: InterfaceID) -> Verdict? {
+        let direction = ctx.tracking.direction, input = ctx.input, now = ctx.now
         guard let slot = helpers[Int32(position)] else { return nil }
         guard slot.id == conntrack.table[position].id else {
             helpers[Int32(position)] = nil
             return nil
         }
-        guard let input_ = helperPacket(packet.bytes, parsed, direction: direction, now: now) else { return nil }
+        guard let input_ = helperPacket(packet.bytes, ctx.parsed, direction: direction, now: now) else { return nil }
         let helper = slot.helper
-        let segment = parsed.l4Protocol == .tcp ? try? TCPSegment(validating: packet.bytes.suffix(from: parsed.l4Offset)) : nil
+        let segment = ctx.parsed.l4Protocol == .tcp ? try? TCPSegment(validating: packet.bytes.suffix(from: ctx.parsed.l4Offset)) : nil
         if let segment { slot.lastWindow[direction.rawValue] = segment.window }
         let heldBefore = helper.heldRange(direction)
         let outcome = helper.process(input_, connection: HelperConnection(entry: conntrack.table[position], position: position),
@@ -110,12 +111,12 @@ extension Engine {
             return nil
         case .replaced(let start, let payload):
             // Payload edits are TCP's (a helper of a UDP protocol rewrites nothing today).
-            guard parsed.l4Protocol == .tcp else { return nil }
+            guard ctx.parsed.l4Protocol == .tcp else { return nil }
             // What does not fit one packet (a 64 KB GSO super-segment whose
             // lines grew) leaves after it, in splitOversizedSegment.
-            let placed = replacePayload(&packet, &parsed, sequence: start, payload: payload)
-            helperOverflow = placed < payload.count ? Array(payload[placed...]) : []
-            helperResized = true
+            let placed = replacePayload(&packet, &ctx.parsed, sequence: start, payload: payload)
+            ctx.helper.overflow = placed < payload.count ? Array(payload[placed...]) : []
+            ctx.helper.resized = true
             return nil
         case .held:
             guard let segment else { return nil }
@@ -137,7 +138,7 @@ extension Engine {
             return .consumed
         case .refused:
             if let segment {
-                resetBothWays(packet.bytes, parsed, segment, entry: position, direction: direction, input: input,
+                resetBothWays(packet.bytes, ctx.parsed, segment, entry: position, direction: direction, input: input,
                               output: output)
             }
             return drop(.helperPolicy)

@@ -24,15 +24,16 @@ import Rules
 import Wire
 
 extension Engine {
-    /// PREROUTING NAT: rewrites the destination half of `packet` and of
-    /// `parsed`'s tuple. Returns a verdict only when the packet must stop.
-    func natDestination(_ packet: inout PacketBuffer, _ parsed: inout ParsedPacket, _ tracking: TrackResult,
-                        input: InterfaceID, now: Timestamp) -> Verdict? {
+    /// PREROUTING NAT: rewrites the destination half of `packet` and of its
+    /// parsed tuple; for a new connection, takes the NAT decision of DNAT,
+    /// redirect or its expectation. Returns a verdict only when the packet must stop.
+    func natDestination(_ packet: inout PacketBuffer, _ ctx: inout PacketContext) -> Verdict? {
+        let tracking = ctx.tracking
         var target: ConnTuple
         if let position = tracking.entry {
             guard !conntrack.table.status(position).isDisjoint(with: [.sourceNAT, .destinationNAT]) else { return nil }
-            if tracking.state == .related && parsed.isICMPError {
-                translateICMPError(&packet, &parsed, conntrack.table[position], tracking.direction)
+            if tracking.state == .related && ctx.parsed.isICMPError {
+                translateICMPError(&packet, &ctx, conntrack.table[position], tracking.direction)
                 return nil
             }
             target = conntrack.table.translated(position, tracking.direction)
@@ -40,16 +41,16 @@ extension Engine {
             // A connection an expectation let in is translated as its master
             // says (nf_nat_follow_master), not by the nat chains; its source
             // port stays unless another connection holds that mapping.
-            natPending = expected
-            natPendingSet = true
-            natFromExpectation = true
-            if expected.source != parsed.tuple.source, !chooseSource(expected.source, NATTarget()) {
+            var tuple = expected
+            if expected.source != ctx.parsed.tuple.source,
+               !chooseSource(&tuple, expected.source, NATTarget(), now: ctx.now) {
                 return drop(.natExhausted)
             }
-            target = natPending
+            ctx.nat = NATDecision(tuple: tuple, fromExpectation: true)
+            target = tuple
         } else if tracking.isPending && ruleset.hasNATChains(.prerouting) {
-            natPending = parsed.tuple
-            switch ruleset.evaluateNAT(.prerouting, &rules, log: &pendingLog) {
+            var tuple = ctx.parsed.tuple
+            switch ruleset.evaluateNAT(.prerouting, &ctx.rules, log: &pendingLog) {
             case .none:
                 return nil
             case .drop:
@@ -57,69 +58,72 @@ extension Engine {
             case .translate(let action):
                 switch action {
                 case .dnat(let to):
-                    if let address = pickAddress(to, parsed: parsed) { natPending.destination = address }
-                    if let port = to.minimumPort { natPending.destinationPort = port }
+                    if let address = pickAddress(to, parsed: ctx.parsed) { tuple.destination = address }
+                    if let port = to.minimumPort { tuple.destinationPort = port }
                 case .redirect(let to):
-                    guard let own = ownAddress(on: input, family: parsed.family) else { return drop(.natExhausted) }
-                    natPending.destination = own
-                    if let port = to.minimumPort { natPending.destinationPort = port }
+                    guard let own = ownAddress(on: ctx.input, family: ctx.parsed.family) else { return drop(.natExhausted) }
+                    tuple.destination = own
+                    if let port = to.minimumPort { tuple.destinationPort = port }
                 case .snat, .masquerade:
                     return nil
                 }
-                natPendingSet = true
-                target = natPending
+                ctx.nat = NATDecision(tuple: tuple)
+                target = tuple
             }
         } else {
             return nil
         }
-        if target.destination != parsed.tuple.destination || target.destinationPort != parsed.tuple.destinationPort {
-            HeaderRewrite.setDestination(packet.bytes, parsed, partial: packet.virtio.needsChecksum,
+        if target.destination != ctx.parsed.tuple.destination || target.destinationPort != ctx.parsed.tuple.destinationPort {
+            HeaderRewrite.setDestination(packet.bytes, ctx.parsed, partial: packet.virtio.needsChecksum,
                                          address: target.destination, port: target.destinationPort)
-            parsed.tracked.tuple.destination = target.destination
-            if !parsed.tuple.isICMP { parsed.tracked.tuple.destinationPort = target.destinationPort }
-            rules.destination = target.destination
-            rules.destinationPort = parsed.tuple.isICMP ? rules.destinationPort : target.destinationPort
+            ctx.parsed.tracked.tuple.destination = target.destination
+            if !ctx.parsed.tuple.isICMP { ctx.parsed.tracked.tuple.destinationPort = target.destinationPort }
+            ctx.rules.destination = target.destination
+            ctx.rules.destinationPort = ctx.parsed.tuple.isICMP ? ctx.rules.destinationPort : target.destinationPort
         }
         return nil
     }
 
     /// POSTROUTING NAT: rewrites the source half, choosing the mapping for a
     /// new connection, and records the translation in its pending entry.
-    func natSource(_ packet: inout PacketBuffer, _ parsed: inout ParsedPacket, _ tracking: TrackResult,
-                   output: InterfaceID, now: Timestamp) -> Verdict? {
+    func natSource(_ packet: inout PacketBuffer, _ ctx: inout PacketContext, output: InterfaceID) -> Verdict? {
+        let tracking = ctx.tracking
         var target: ConnTuple
         if let position = tracking.entry {
-            guard !(tracking.state == .related && parsed.isICMPError),
+            guard !(tracking.state == .related && ctx.parsed.isICMPError),
                   !conntrack.table.status(position).isDisjoint(with: [.sourceNAT, .destinationNAT]) else { return nil }
             target = conntrack.table.translated(position, tracking.direction)
         } else if tracking.isPending {
-            if !natPendingSet { natPending = parsed.tuple }
-            if ruleset.hasNATChains(.postrouting) && !natFromExpectation {
-                rules.outputInterface = output
-                switch ruleset.evaluateNAT(.postrouting, &rules, log: &pendingLog) {
+            var tuple = ctx.nat?.tuple ?? ctx.parsed.tuple
+            let fromExpectation = ctx.nat?.fromExpectation ?? false
+            var decided = ctx.nat != nil
+            if ruleset.hasNATChains(.postrouting) && !fromExpectation {
+                ctx.rules.outputInterface = output
+                switch ruleset.evaluateNAT(.postrouting, &ctx.rules, log: &pendingLog) {
                 case .none, .translate(.dnat), .translate(.redirect):
                     break
                 case .drop:
                     return drop(.ruleDrop)
                 case .translate(.masquerade(let to)):
-                    guard let own = ownAddress(on: output, family: parsed.family),
-                          chooseSource(own, to) else { return drop(.natExhausted) }
-                    natPendingSet = true
+                    guard let own = ownAddress(on: output, family: ctx.parsed.family),
+                          chooseSource(&tuple, own, to, now: ctx.now) else { return drop(.natExhausted) }
+                    decided = true
                 case .translate(.snat(let to)):
-                    guard let address = pickAddress(to, parsed: parsed), chooseSource(address, to) else {
+                    guard let address = pickAddress(to, parsed: ctx.parsed), chooseSource(&tuple, address, to, now: ctx.now) else {
                         return drop(.natExhausted)
                     }
-                    natPendingSet = true
+                    decided = true
                 }
             }
-            guard natPendingSet else { return nil }
-            conntrack.translatePending(to: natPending)
-            target = natPending
+            guard decided else { return nil }
+            ctx.nat = NATDecision(tuple: tuple, fromExpectation: fromExpectation)
+            conntrack.translatePending(to: tuple)
+            target = tuple
         } else {
             return nil
         }
-        if target.source != parsed.tuple.source || target.sourcePort != parsed.tuple.sourcePort {
-            HeaderRewrite.setSource(packet.bytes, parsed, partial: packet.virtio.needsChecksum,
+        if target.source != ctx.parsed.tuple.source || target.sourcePort != ctx.parsed.tuple.sourcePort {
+            HeaderRewrite.setSource(packet.bytes, ctx.parsed, partial: packet.virtio.needsChecksum,
                                     address: target.source, port: target.sourcePort)
         }
         return nil
@@ -133,10 +137,10 @@ extension Engine {
     /// other side knows it by. Then the ICMP checksum is computed afresh.
     /// So a traceroute or a path-MTU error from beyond the NAT reaches the
     /// inside host and matches its socket.
-    private func translateICMPError(_ packet: inout PacketBuffer, _ parsed: inout ParsedPacket, _ entry: ConnEntry,
+    private func translateICMPError(_ packet: inout PacketBuffer, _ ctx: inout PacketContext, _ entry: ConnEntry,
                                     _ direction: Direction) {
         let bytes = packet.bytes
-        let l4 = parsed.l4Offset
+        let l4 = ctx.parsed.l4Offset
         guard bytes.count >= l4 + 8 else { return }
         let quotedDirection = direction.opposite
         let asSent = entry.tuple(quotedDirection)              // how its sender wrote the quoted packet
@@ -145,9 +149,9 @@ extension Engine {
         // The quoted packet.
         let inner = bytes.suffix(from: l4 + 8)
         var innerParsed = ParsedPacket.empty
-        innerParsed.family = parsed.family
+        innerParsed.family = ctx.parsed.family
         innerParsed.l4Protocol = asSent.protocol
-        switch parsed.family {
+        switch ctx.parsed.family {
         case .ipv4:
             guard inner.count >= 20 else { return }
             innerParsed.l4Offset = Int(inner[0] & 0x0f) * 4
@@ -161,37 +165,37 @@ extension Engine {
                                      port: asSent.destinationPort)
         // The outer header: to the quoted packet's sender; from the address it
         // knows its peer by, if the peer itself sent the error.
-        HeaderRewrite.setDestination(bytes, parsed, partial: false, address: outer.destination, port: 0)
-        parsed.tracked.tuple.destination = outer.destination
-        if parsed.tuple.source == onTheWire.destination {
-            HeaderRewrite.setSource(bytes, parsed, partial: false, address: outer.source, port: 0)
-            parsed.tracked.tuple.source = outer.source
+        HeaderRewrite.setDestination(bytes, ctx.parsed, partial: false, address: outer.destination, port: 0)
+        ctx.parsed.tracked.tuple.destination = outer.destination
+        if ctx.parsed.tuple.source == onTheWire.destination {
+            HeaderRewrite.setSource(bytes, ctx.parsed, partial: false, address: outer.source, port: 0)
+            ctx.parsed.tracked.tuple.source = outer.source
         }
-        rules.destination = parsed.tuple.destination
-        rules.source = parsed.tuple.source
+        ctx.rules.destination = ctx.parsed.tuple.destination
+        ctx.rules.source = ctx.parsed.tuple.source
         // The ICMP checksum covers the quote: compute it anew.
         let message = bytes.suffix(from: l4)
-        switch parsed.family {
+        switch ctx.parsed.family {
         case .ipv4:
             if let icmp = try? ICMPv4Message(validating: message) { icmp.updateChecksum() }
         case .ipv6:
             if let icmp = try? ICMPv6Message(validating: message) {
                 icmp.updateChecksum(pseudoHeaderSum: Checksum.pseudoHeaderSum(
-                    source: parsed.tuple.source, destination: parsed.tuple.destination, protocol: .icmpv6, length: message.count))
+                    source: ctx.parsed.tuple.source, destination: ctx.parsed.tuple.destination, protocol: .icmpv6, length: message.count))
             }
         }
     }
 
-    /// Sets `natPending`'s source to `address` and a free port (or ICMP id).
-    func chooseSource(_ address: IPv6Address, _ target: NATTarget) -> Bool {
-        natPending.source = address
-        let original = natPending.sourcePort
-        let hasPorts = natPending.protocol == .tcp || natPending.protocol == .udp || natPending.isICMP
-        guard hasPorts else { return !isTaken(natPending) }
+    /// Sets `tuple`'s source to `address` and a free port (or ICMP id).
+    func chooseSource(_ tuple: inout ConnTuple, _ address: IPv6Address, _ target: NATTarget, now: Timestamp) -> Bool {
+        tuple.source = address
+        let original = tuple.sourcePort
+        let hasPorts = tuple.protocol == .tcp || tuple.protocol == .udp || tuple.isICMP
+        guard hasPorts else { return !isTaken(tuple, now: now) }
         let range: ClosedRange<UInt16>
         if let low = target.minimumPort {
             range = low...max(low, target.maximumPort ?? low)
-        } else if natPending.isICMP {
+        } else if tuple.isICMP {
             range = 1...65535
         } else if original < 512 {
             range = 1...511
@@ -200,24 +204,24 @@ extension Engine {
         } else {
             range = 1024...65535
         }
-        if !target.flags.contains(.fullyRandom) && range.contains(original) && !isTaken(natPending) { return true }
+        if !target.flags.contains(.fullyRandom) && range.contains(original) && !isTaken(tuple, now: now) { return true }
         let size = Int(range.upperBound) - Int(range.lowerBound) + 1
         let start = target.flags.isDisjoint(with: [.random, .fullyRandom])
-            ? Int(truncatingIfNeeded: natPending.hashValue & 0x7fff_ffff) % size
+            ? Int(truncatingIfNeeded: tuple.hashValue & 0x7fff_ffff) % size
             : Int(nextRandom() % UInt64(size))
         for step in 0..<size {
-            natPending.sourcePort = UInt16(Int(range.lowerBound) + (start + step) % size)
-            if !isTaken(natPending) { return true }
+            tuple.sourcePort = UInt16(Int(range.lowerBound) + (start + step) % size)
+            if !isTaken(tuple, now: now) { return true }
         }
-        natPending.sourcePort = original
+        tuple.sourcePort = original
         return false
     }
 
     /// A translated original tuple is taken when its reply tuple already
     /// belongs to a live connection.
-    private func isTaken(_ translated: ConnTuple) -> Bool {
+    private func isTaken(_ translated: ConnTuple, now: Timestamp) -> Bool {
         guard let reply = translated.inverted() else { return true }
-        return conntrack.isInUse(reply, now: currentTime)
+        return conntrack.isInUse(reply, now: now)
     }
 
     /// One address of an `snat/dnat to A-B` range (or prefix), anywhere in
