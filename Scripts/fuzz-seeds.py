@@ -9,7 +9,8 @@
   Tests/Fuzz/Corpus/FuzzEngine/  structured sessions in FuzzEngine's record format
                                  (Sources/FuzzEngine/EngineInput.swift): FTP control
                                  sessions (PORT, EPRT, PASV, EPSV, EPSV ALL, AUTH TLS,
-                                 CCC, a bare 229), lines split across segments and held
+                                 CCC, a bare 229), TFTP read and write requests,
+                                 lines split across segments and held
                                  until a tick, ICMP errors quoting translated
                                  connections, IPv4 and IPv6 fragments, GSO
                                  super-packets near 64 KB full of PORT lines, DNAT,
@@ -423,6 +424,15 @@ def engine_seeds():
     hbh = struct.pack("!BB", 44, 0) + b"\x01\x04\0\0\0\0"
     records.append(record(LAN, ipv6(C6, S6, 0, seg, extensions=hbh + frag_header)))
     add("fragments", records)
+
+    # TFTP behind masquerade: a read request, the server's answer from a new port (RELATED), an ACK.
+    for client, server, public in ((C4, S4, PUB4), (C6, S6, PUB6)):
+        records = [record(LAN, udp(client, 40069, server, 69, b"\0\x01fuzz.bin\0octet\0")),
+                   record(WAN, udp(server, 50069, public, 40069, b"\0\x03\0\x01" + b"d" * 512), step=1, unit="1ms"),
+                   record(LAN, udp(client, 40069, server, 50069, b"\0\x04\0\x01")),
+                   record(LAN, udp(client, 40070, server, 69, b"\0\x02up.bin\0netascii\0"), tick=True),
+                   record(WAN, udp(server, 50070, public, 40070, b"\0\x05\0\x01nope\0"), step=10, unit="1s")]
+        add("tftp%d" % (4 if client == C4 else 6), records)
 
     # Rejects and logs: the firewall's own closed ports, forward rejects of each kind, TTL 1, an
     # invalid packet, an unknown interface, a martian.

@@ -1,6 +1,7 @@
 // The firewall every FuzzEngine input runs through: three interfaces, default
 // routes, and a ruleset that reaches every stage of the pipeline at once:
-// the FTP helper (on 21 and on the port-forwarded 2121), masquerade, DNAT to
+// the FTP helper (on 21 and on the port-forwarded 2121), the TFTP helper
+// (udp 69), masquerade, DNAT to
 // an address and to a range, redirect, SNAT to an IPv4 range and to IPv6
 // prefixes (a /64 among them: pickAddress over 2^64 addresses), reject in
 // each of its forms, `log`, counters, and a filter that drops the rest.
@@ -20,9 +21,11 @@ enum FuzzFirewall {
         define LAN4 = 10.0.1.0/24
         table inet filter {
             ct helper ftp-standard { type "ftp" protocol tcp; }
+            ct helper tftp-standard { type "tftp" protocol udp; }
             chain pre {
                 type filter hook prerouting priority filter;
                 tcp dport { 21, 2121 } ct helper set "ftp-standard"
+                udp dport 69 ct helper set "tftp-standard"
             }
             chain input {
                 type filter hook input priority filter; policy accept;
