@@ -598,7 +598,9 @@ def wire_seeds():
 def rules_seeds():
     seeds = []
     for folder, _, files in os.walk(ROOT):
-        if any(part.startswith(".") for part in os.path.relpath(folder, ROOT).split(os.sep)):
+        relative = os.path.relpath(folder, ROOT)
+        # Not hidden folders (.build) and not the corpora themselves.
+        if any(part.startswith(".") for part in relative.split(os.sep)) or relative.startswith(os.path.join("Tests", "Fuzz")):
             continue
         for name in sorted(files):
             if name.endswith(".nft"):
