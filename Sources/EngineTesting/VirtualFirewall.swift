@@ -105,8 +105,14 @@ public final class VirtualFirewall {
         }
     }
 
+    /// Moves the clock forward. Time never goes back: a negative or NaN
+    /// step is no step, and a huge one stops at the end of the clock
+    /// (Timestamp.max, which deadlines read as "never").
     public func advance(seconds: Double) {
-        now += Timestamp(seconds * 1e9)
+        let nanoseconds = seconds * 1e9
+        let step = nanoseconds.isNaN || nanoseconds <= 0 ? 0
+            : nanoseconds >= Double(Timestamp.max) ? Timestamp.max : Timestamp(nanoseconds)
+        now = saturatingAdd(now, step)
         engine.tick(now: now)
     }
 

@@ -58,4 +58,20 @@ import Wire
         #expect(data.summary.hasPrefix("IP 203.0.113.10.20 > 10.0.1.2.50000: Flags [S]"))
         #expect(fw.connections.contains { $0.contains("helper=ftp") })
     }
+
+    /// The clock only goes forward, and odd steps never trap (they used to:
+    /// Timestamp(-1e9), Timestamp(.nan), an overflow past 2^64 ns).
+    @Test func clockStepsThatMakeNoSenseAreHarmless() throws {
+        let fw = try firewall()
+        let start = fw.now
+        fw.advance(seconds: -5)
+        fw.advance(seconds: .nan)
+        #expect(fw.now == start)
+        fw.advance(seconds: 2)
+        #expect(fw.now == start + 2 * nanosecondsPerSecond)
+        fw.advance(seconds: 1e30)
+        #expect(fw.now == .max)
+        fw.advance(seconds: 1)
+        #expect(fw.now == .max)
+    }
 }
