@@ -69,7 +69,7 @@ public struct ConnTuple: Hashable, Sendable {
     public var destinationAddress: IPAddress { narrow(destination) }
 
     private func narrow(_ a: IPv6Address) -> IPAddress {
-        family == .ipv4 ? .v4(IPv4Address(UInt32(truncatingIfNeeded: a.low))) : .v6(a)
+        family == .ipv4 ? .v4(a.lowIPv4) : .v6(a)
     }
 
     public var isICMP: Bool { self.protocol == .icmp || self.protocol == .icmpv6 }

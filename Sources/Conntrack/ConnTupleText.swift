@@ -18,7 +18,7 @@ extension ConnTuple {
     }
 
     public static func text(_ address: IPv6Address, family: AddressFamily) -> String {
-        family == .ipv4 ? IPv4Address(UInt32(truncatingIfNeeded: address.low)).description : address.description
+        family == .ipv4 ? address.lowIPv4.description : address.description
     }
 
     public static func endpoint(_ address: IPv6Address, _ port: UInt16, family: AddressFamily) -> String {

@@ -203,7 +203,7 @@ extension ConnExpectation {
     public func conntrackLine(now: Timestamp) -> String {
         let ipv4 = key.family == .ipv4
         func text(_ a: IPv6Address) -> String {
-            ipv4 ? IPv4Address(UInt32(truncatingIfNeeded: a.low)).description : a.description
+            ipv4 ? a.lowIPv4.description : a.description
         }
         let fullMask = ipv4 ? "255.255.255.255" : "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
         var line = "\(secondsLeft(now: now)) proto=\(key.protocol.rawValue) "

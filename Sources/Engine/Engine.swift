@@ -355,14 +355,11 @@ public final class Engine {
     }
 
     /// ip_decrease_ttl: TTL - 1 with an RFC 1624 checksum update; hop limit - 1.
+    /// The caller checked the TTL is above 1.
     private func decrementTTL(_ bytes: UnsafeMutableRawBufferPointer, _ parsed: ParsedPacket) {
         switch parsed.family {
-        case .ipv4:
-            let word = bytes.be16(8)
-            bytes[8] &-= 1
-            bytes.setBE16(Checksum.update(bytes.be16(10), old: word, new: word &- 0x100), at: 10)
-        case .ipv6:
-            bytes[7] &-= 1
+        case .ipv4: IPv4Packet(parsed: bytes).decrementTTL()
+        case .ipv6: IPv6Packet(parsed: bytes).hopLimit &-= 1
         }
     }
 
@@ -374,7 +371,7 @@ public final class Engine {
     }
 
     func lookupRoute(_ address: IPv6Address, _ family: AddressFamily) -> Route? {
-        family == .ipv4 ? routes.lookup(IPv4Address(UInt32(truncatingIfNeeded: address.low))) : routes.lookup(address)
+        family == .ipv4 ? routes.lookup(address.lowIPv4) : routes.lookup(address)
     }
 
     /// The interface toward `address` and the firewall's address of that
@@ -390,7 +387,7 @@ public final class Engine {
     /// Multicast, and IPv4 limited or subnet-directed broadcast on one of our subnets.
     func isMulticastOrBroadcast(_ address: IPv6Address, _ family: AddressFamily) -> Bool {
         if family == .ipv6 { return address.isMulticast }
-        let v4 = IPv4Address(UInt32(truncatingIfNeeded: address.low))
+        let v4 = address.lowIPv4
         if v4.isMulticast || v4.value == 0xffff_ffff { return true }
         for broadcast in broadcastAddresses where broadcast == v4 { return true }
         return false
@@ -402,7 +399,7 @@ public final class Engine {
         if family == .ipv6 {
             return !(address.isUnspecified || address.isLoopback || address.isMulticast || address.isLinkLocal)
         }
-        let v4 = IPv4Address(UInt32(truncatingIfNeeded: address.low))
+        let v4 = address.lowIPv4
         return !(v4.isUnspecified || v4.isLoopback || v4.isMulticast || v4.value == 0xffff_ffff)
     }
 }

@@ -54,7 +54,7 @@ enum HeaderRewrite {
         switch parsed.family {
         case .ipv4:
             let old = IPv4Address(bytes.be32(addressOffset))
-            let new = IPv4Address(UInt32(truncatingIfNeeded: address.low))
+            let new = address.lowIPv4
             guard old != new else { break }
             bytes.setBE32(new.value, at: addressOffset)
             bytes.setBE16(Checksum.update(bytes.be16(10), old: old, new: new), at: 10)

@@ -92,8 +92,8 @@ extension Engine {
         switch parsed.family {
         case .ipv4:
             let quoted = min(offending.count, 576 - IPv4Packet.minimumHeaderLength - ICMPv4Message.headerLength)
-            var ip = IPv4Header(source: IPv4Address(UInt32(truncatingIfNeeded: source.low)),
-                                destination: IPv4Address(UInt32(truncatingIfNeeded: parsed.tuple.source.low)),
+            var ip = IPv4Header(source: source.lowIPv4,
+                                destination: parsed.tuple.source.lowIPv4,
                                 protocol: .icmp)
             ip.dontFragment = false
             ip.identification = nextIdentification()
@@ -191,8 +191,8 @@ extension Engine {
         let pseudo: UInt16
         switch tuple.family {
         case .ipv4:
-            let source = IPv4Address(UInt32(truncatingIfNeeded: tuple.source.low))
-            let destination = IPv4Address(UInt32(truncatingIfNeeded: tuple.destination.low))
+            let source = tuple.source.lowIPv4
+            let destination = tuple.destination.lowIPv4
             IPv4Header(source: source, destination: destination, protocol: .tcp).emit(into: buffer, payloadLength: 20)
             l3 = 20
             pseudo = Checksum.pseudoHeaderSum(source: source, destination: destination, protocol: .tcp, length: 20)

@@ -68,7 +68,7 @@ public struct FTPAnnouncement: Equatable, Sendable {
     /// own form (Linux's nf_nat_ftp_fmt_cmd: only the numbers change).
     public func argumentText(address: IPv6Address, port: UInt16) -> String {
         let ipv4 = family == .ipv4
-        let v4 = IPv4Address(UInt32(truncatingIfNeeded: address.low))
+        let v4 = address.lowIPv4
         let d = String(UnicodeScalar(delimiter))
         switch kind {
         case .port, .passive:

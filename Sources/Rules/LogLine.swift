@@ -26,8 +26,8 @@ extension Ruleset {
         line += "IN=\(name(packet.inputInterface)) OUT=\(name(packet.outputInterface)) "
         if packet.inputInterface >= 0 { line += "MAC= " }
         if packet.family == .ipv4 {
-            let source = IPv4Address(UInt32(truncatingIfNeeded: packet.source.low))
-            let destination = IPv4Address(UInt32(truncatingIfNeeded: packet.destination.low))
+            let source = packet.source.lowIPv4
+            let destination = packet.destination.lowIPv4
             line += "SRC=\(source) DST=\(destination) LEN=\(packet.length) "
             line += "TOS=0x\(Ruleset.hex(packet.tos & 0x1E, upper: true)) PREC=0x\(Ruleset.hex(packet.tos & 0xE0, upper: true)) "
             line += "TTL=\(packet.ttl) ID=\(packet.ipIdentification) "

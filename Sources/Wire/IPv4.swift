@@ -44,6 +44,14 @@ public struct IPv4Packet {
         bytes = buffer.slice(0..<total)
     }
 
+    /// A view over a datagram whose header was validated already (the
+    /// engine's PacketParser parsed it): no check is repeated, so use it
+    /// only on such bytes. Field access stays bounds-checked in debug builds.
+    @inlinable
+    public init(parsed buffer: UnsafeMutableRawBufferPointer) {
+        bytes = buffer
+    }
+
     /// Validates the header of a datagram quoted in an ICMP error (RFC 792:
     /// "Internet Header + 64 bits of Original Data Datagram"; RFC 1812 §4.3.2.3
     /// allows more): the header must be whole, the rest may be cut short.

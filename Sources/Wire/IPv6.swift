@@ -33,6 +33,13 @@ public struct IPv6Packet {
         bytes = buffer.slice(0..<total)
     }
 
+    /// A view over a packet whose header was validated already (the engine's
+    /// PacketParser parsed it): no check is repeated.
+    @inlinable
+    public init(parsed buffer: UnsafeMutableRawBufferPointer) {
+        bytes = buffer
+    }
+
     /// A packet quoted in an ICMPv6 error (RFC 4443 §3.1: "as much of invoking
     /// packet as possible without the ICMPv6 packet exceeding the minimum IPv6
     /// MTU"): the fixed header must be whole, the payload may be cut short.

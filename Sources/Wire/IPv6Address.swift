@@ -129,6 +129,12 @@ public struct IPv6Address: Hashable, Sendable, Comparable, CustomStringConvertib
         isIPv4Mapped ? IPv4Address(UInt32(truncatingIfNeeded: low)) : nil
     }
 
+    /// The last 32 bits as an IPv4 address, unchecked: what an address held
+    /// IPv4-mapped (as tuples hold an IPv4 packet's) stands for. The one
+    /// place that conversion is written.
+    @inlinable
+    public var lowIPv4: IPv4Address { IPv4Address(UInt32(truncatingIfNeeded: low)) }
+
     @inlinable
     public static func < (lhs: IPv6Address, rhs: IPv6Address) -> Bool {
         lhs.high != rhs.high ? lhs.high < rhs.high : lhs.low < rhs.low
