@@ -50,6 +50,8 @@ let package = Package(
         .target(name: "Lab", dependencies: ["Wire", "FTP", "Engine", "TunIO", "SystemIO", "Firewall"]),
         // Ladder diagrams (SVG, HTML) of a trace file (docs/trace-schema.md); Foundation only.
         .target(name: "Diagram"),
+        // Replayable random test input (testSeed, SeededGenerator; TUNWALL_TEST_SEED), for every test target.
+        .target(name: "TestSeeds"),
         .executableTarget(name: "tunwall", dependencies: ["Wire", "Conntrack", "FTP", "Rules", "Engine", "SystemIO", "TunIO", "Firewall", "FTPPeers", "Lab", "CTunwall", "Diagram"]),
         // Fuzz targets (README, "Fuzzing"): libFuzzer under Scripts/fuzz.sh (-DFUZZING), otherwise
         // executables that replay a corpus. `Extern` declares libFuzzer's C entry point.
@@ -58,19 +60,19 @@ let package = Package(
         .executableTarget(name: "FuzzEngine", dependencies: ["FuzzSupport", "Wire", "Conntrack", "FTP", "Rules", "Engine"]),
         .executableTarget(name: "FuzzRules", dependencies: ["FuzzSupport", "Wire", "Conntrack", "Rules"]),
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzWire", "FuzzEngine", "FuzzRules", "FuzzSupport"]),
-        .testTarget(name: "WireTests", dependencies: ["Wire"], exclude: ["Fixtures"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "TestSeeds"], exclude: ["Fixtures"]),
         .testTarget(name: "ConntrackTests", dependencies: ["Conntrack", "Wire"]),
         .testTarget(name: "FTPTests", dependencies: ["FTP", "Conntrack", "Wire"]),
-        .testTarget(name: "TFTPTests", dependencies: ["TFTP", "Conntrack", "Wire"]),
+        .testTarget(name: "TFTPTests", dependencies: ["TFTP", "Conntrack", "Wire", "TestSeeds"]),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Conntrack", "Wire"], exclude: ["Invalid"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "FTP", "TFTP", "Rules", "Conntrack", "Wire"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "FTP", "TFTP", "Rules", "Conntrack", "Wire", "TestSeeds"]),
         .testTarget(name: "EngineTestingExample", dependencies: ["EngineTesting", "Wire"]),
         .testTarget(name: "SystemIOTests", dependencies: ["SystemIO"]),
         .testTarget(name: "TunIOTests", dependencies: ["TunIO", "CTunwall", "SystemIO"]),
         .testTarget(name: "FirewallTests", dependencies: ["Firewall"]),
-        .testTarget(name: "LabTests", dependencies: ["Lab", "Firewall", "FTPPeers", "Engine", "FTP", "Wire", "SystemIO"]),
-        .testTarget(name: "tunwallTests", dependencies: ["Wire", "Diagram", "Lab"]),
-        .testTarget(name: "DiagramTests", dependencies: ["Diagram"], exclude: ["Fixtures"]),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "Firewall", "FTPPeers", "Engine", "FTP", "Wire", "SystemIO", "TestSeeds"]),
+        .testTarget(name: "tunwallTests", dependencies: ["Wire", "Diagram", "Lab", "TestSeeds"]),
+        .testTarget(name: "DiagramTests", dependencies: ["Diagram", "TestSeeds"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -4,6 +4,7 @@
 import Foundation
 import Testing
 @testable import Diagram
+import TestSeeds
 
 @Suite struct TraceReaderTests {
     @Test func readsTheFixtures() throws {

@@ -7,6 +7,7 @@
 @testable import Engine
 import Testing
 import Wire
+import TestSeeds
 
 @Suite struct TCPStateTests {
     @Test func handshakeDataAndTeardown() throws {

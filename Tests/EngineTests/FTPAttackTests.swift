@@ -10,6 +10,7 @@ import FTP
 import Rules
 import Testing
 import Wire
+import TestSeeds
 
 @Suite struct FTPAttackTests {
     @Test func ftpBounceToAThirdAddressOpensNothing() throws {

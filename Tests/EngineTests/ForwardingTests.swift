@@ -6,6 +6,7 @@
 @testable import Engine
 import Testing
 import Wire
+import TestSeeds
 
 @Suite struct ForwardingTests {
     @Test func forwardsBothFamiliesAndDecrementsTTL() throws {

@@ -10,6 +10,7 @@ import Foundation
 import Testing
 import Wire
 @testable import FTPPeers
+import TestSeeds
 
 @Suite struct FTPPeerTextTests {
     func endpoint(_ text: String) -> FTPEndpoint? { FTPEndpoint.parse(text, defaultPort: 21) }

@@ -5,6 +5,7 @@ import Foundation
 import Firewall
 import Lab
 import Testing
+import TestSeeds
 
 @Suite struct HostileConfigTests {
     @Test func mutatedJSONNeverTraps() {

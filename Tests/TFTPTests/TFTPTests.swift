@@ -3,6 +3,7 @@
 // nf_conntrack_tftp + nf_nat_tftp would.
 
 @testable import Conntrack
+import TestSeeds
 import Testing
 @testable import TFTP
 import Wire
@@ -55,7 +56,7 @@ import Wire
         let long = [0, 1] + [UInt8](repeating: 0x41, count: 2000) + [0] + Array("octet".utf8) + [0]
         #expect(parse(long) == .failure(.malformed), "longer than any request")
         // Random bytes never trap and open nothing unless they are a whole request.
-        var generator = SplitMix(seed: 19)
+        var generator = SeededGenerator(testSeed: 19)
         for _ in 0..<5_000 {
             let count = Int(generator.next() % 40)
             var bytes = (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
@@ -120,18 +121,5 @@ import Wire
         let broken: [UInt8] = [0, 1, 0x41]
         let refused = broken.withUnsafeBytes { TFTPHelper.read($0, direction: .original, entry: entry(), now: now) }
         if case .refused(.malformed) = refused {} else { Issue.record("a broken request is refused: \(refused)") }
-    }
-}
-
-/// A small seeded generator, so a failing random case replays exactly.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
     }
 }

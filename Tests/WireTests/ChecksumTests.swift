@@ -20,7 +20,7 @@ import Testing
     }
 
     @Test func wideSumMatchesReferenceAtEveryLengthAndAlignment() {
-        var rng = SeededRandom(seed: 1071)
+        var rng = SeededRandom(testSeed: 1071)
         for length in 0...300 {
             let data = rng.bytes(length + 7)
             for start in 0..<8 where start <= data.count - length {
@@ -35,7 +35,7 @@ import Testing
     }
 
     @Test func initialValueChains() {
-        var rng = SeededRandom(seed: 7)
+        var rng = SeededRandom(testSeed: 7)
         for _ in 0..<1000 {
             let a = rng.bytes(Int.random(in: 0...40, using: &rng) * 2)
             let b = rng.bytes(Int.random(in: 0...41, using: &rng))
@@ -47,7 +47,7 @@ import Testing
     /// 10,000+ random field changes: RFC 1624 eqn. 3 agrees with a full
     /// recomputation, for 16-bit and 32-bit fields and for addresses.
     @Test func incrementalAgreesWithFull() {
-        var rng = SeededRandom(seed: 1624)
+        var rng = SeededRandom(testSeed: 1624)
         var checked = 0
         for round in 0..<12_000 {
             var data = rng.bytes(2 * Int.random(in: 10...60, using: &rng))
@@ -90,7 +90,7 @@ import Testing
     /// A partial (pseudo-header only) checksum, updated for a NAT address change
     /// and then finished as a NIC would, equals the full checksum of the result.
     @Test func partialChecksumThroughNAT() {
-        var rng = SeededRandom(seed: 99)
+        var rng = SeededRandom(testSeed: 99)
         for _ in 0..<2000 {
             let src = IPv4Address(UInt32.random(in: 0...UInt32.max, using: &rng))
             let dst = IPv4Address(UInt32.random(in: 0...UInt32.max, using: &rng))
@@ -117,7 +117,11 @@ import Testing
                 header.source = newSrc
                 expected.network = .v4(header)
             }
-            let want = expected.encoded()
+            var want = expected.encoded()
+            // Completing a partial checksum sends a computed 0 as 0xffff, the
+            // other zero of one's complement (Linux's skb_checksum_help:
+            // CSUM_MANGLED_0); a receiver's sum is the same either way.
+            if want[36] == 0 && want[37] == 0 { (want[36], want[37]) = (0xff, 0xff) }
             // The IP header checksum was not patched here; compare the TCP part.
             #expect(Array(bytes[20...]) == Array(want[20...]))
         }

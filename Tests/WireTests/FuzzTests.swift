@@ -41,7 +41,7 @@ import Testing
 
     @Test func everyParserSurvivesMutatedPackets() throws {
         let seeds = try Self.seeds()
-        var rng = SeededRandom(seed: 0x7475_6e77_616c_6c)
+        var rng = SeededRandom(testSeed: 0x7475_6e77_616c_6c)
         var parsed = 0
         for round in 0..<Self.rounds {
             var bytes = seeds[round % seeds.count]
@@ -59,7 +59,7 @@ import Testing
             writer.append(packet, seconds: UInt32(i), nanoseconds: 0)
         }
         let file = writer.bytes
-        var rng = SeededRandom(seed: 101)
+        var rng = SeededRandom(testSeed: 101)
         for _ in 0..<3_000 {
             var bytes = file
             Self.mutate(&bytes, &rng)

@@ -2,27 +2,12 @@
 // loading, and byte-level conveniences.
 
 import Foundation
+import TestSeeds
 import Testing
 @testable import Wire
 
-/// SplitMix64: seedable and reproducible, so a failing fuzz case can be replayed.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    /// `seed`, unless TUNWALL_TEST_SEED says otherwise; printed (TestSeed.swift).
-    init(seed: UInt64, test: String = #function) { state = testSeed(seed, test) }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-    /// Uniform enough in 0..<bound for test purposes (bound > 0).
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        (0..<count).map { _ in UInt8.random(in: 0...255, using: &self) }
-    }
-}
+/// SplitMix64, seeded through `testSeed` so that a failing fuzz case can be replayed.
+typealias SeededRandom = SeededGenerator
 
 /// The lab's address plan (docs/ARCHITECTURE.md): LAN client, WAN server.
 let client4 = IPv4Address(10, 0, 1, 2)

@@ -7,6 +7,7 @@
 
 import Foundation
 import Testing
+import TestSeeds
 
 let systemPython = "/usr/bin/python3"
 

@@ -12,6 +12,7 @@
 
 import Foundation
 import Testing
+import TestSeeds
 
 let isRoot = getuid() == 0
 let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

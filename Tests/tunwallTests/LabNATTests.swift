@@ -8,6 +8,7 @@
 
 import Foundation
 import Testing
+import TestSeeds
 
 @Suite(.enabled(if: isRoot, "lab tests need root (namespaces, TUN devices)"), .serialized, labTimeLimit)
 struct LabNATTests {

@@ -11,6 +11,7 @@
 
 import Foundation
 import Testing
+import TestSeeds
 
 /// The two TFTP topologies: where the server listens and where the client sends.
 enum TFTPTopology: String, Sendable, CaseIterable, CustomTestStringConvertible {
