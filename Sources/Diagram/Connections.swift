@@ -63,6 +63,6 @@ struct Connections {
 
     static func carriesHelperTraffic(_ p: TracePacket) -> Bool {
         if p.packet.text != nil || p.sent?.text != nil { return true }
-        return p.steps.contains { $0.kind == "ftp" && $0.event != "related" }
+        return p.steps.contains { $0.isHelper && $0.event != "related" }
     }
 }

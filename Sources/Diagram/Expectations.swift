@@ -29,7 +29,7 @@ enum Expectations {
         var spans: [ExpectationSpan] = []
         var used: Set<Int> = []
         for (i, p) in packets.enumerated() {
-            for step in p.steps where step.kind == "ftp" && step.event == "expect" {
+            for step in p.steps where step.isHelper && step.event == "expect" {
                 guard let e = step.expectation else { continue }
                 var span = ExpectationSpan(from: i, to: nil, expectation: e)
                 for j in packets.indices.dropFirst(i + 1) where !used.contains(j) && matches(e, packets[j]) {

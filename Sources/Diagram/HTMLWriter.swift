@@ -49,7 +49,7 @@ struct HTMLWriter {
         out += "<td>\(x(p.packet.summary))\(payload(p.packet.text))</td>"
         out += "<td><ol>"
         for step in p.steps {
-            let cls = step.kind == "ftp" && (step.event == "rewrite" || step.event == "expect") ? " class=\"ftp\"" : ""
+            let cls = step.isHelper && (step.event == "rewrite" || step.event == "expect") ? " class=\"ftp\"" : ""
             out += "<li\(cls)><span class=\"k\">\(x(step.kind)):</span> \(x(step.text))</li>"
         }
         out += "</ol></td><td>"

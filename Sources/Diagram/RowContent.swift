@@ -83,7 +83,7 @@ enum RowContentBuilder {
             content.endLabel = label
         case .held:
             content.end = .held
-            content.endLabel = "held" + (p.steps.last(where: { $0.kind == "ftp" && $0.event == "held" }).map { ": \($0.text)" } ?? "")
+            content.endLabel = "held" + (p.steps.last(where: { $0.isHelper && $0.event == "held" }).map { ": \($0.text)" } ?? "")
         case .consumed:
             content.end = .consumed
             content.endLabel = "consumed by the firewall" + (p.reason.map { " (\($0))" } ?? "")
@@ -114,7 +114,8 @@ enum RowContentBuilder {
         var notes: [Note] = []
         let starts = p.steps.contains { $0.kind == "conntrack" && ($0.state == "new" || $0.state == "related") }
         for step in p.steps {
-            switch (step.kind, step.state ?? step.event ?? step.verdict ?? "") {
+            // Every helper's steps are drawn as FTP's are.
+            switch (step.isHelper ? "ftp" : step.kind, step.state ?? step.event ?? step.verdict ?? "") {
             case ("conntrack", "new"):
                 notes.append(Note(text: "ct new", kind: .plain))
             case ("conntrack", "related"):
@@ -137,7 +138,7 @@ enum RowContentBuilder {
             case ("ftp", "parsed"), ("ftp", "related"), ("ftp", "held"):
                 break
             case ("ftp", _):
-                notes.append(Note(text: "ftp: \(step.text)", kind: .warning))
+                notes.append(Note(text: "\(step.kind): \(step.text)", kind: .warning))
             default:
                 break
             }

@@ -89,6 +89,9 @@ public struct TraceExpectation: Sendable {
 /// One decision taken about a packet. `kind` and `text` are always there; the
 /// rest depends on the kind.
 public struct TraceStep: Sendable {
+    /// The connection helpers' step kinds (docs/trace-schema.md): drawn alike.
+    public static let helperKinds: Set<String> = ["ftp", "tftp"]
+
     public var kind: String
     public var text: String
     /// conntrack: `new`, `established`, `related`, `invalid`, `untracked`.
@@ -128,4 +131,9 @@ public struct TracePacket: Sendable {
     public var outInterface: String?
     public var reason: String?
     public var sent: PacketInfo?
+}
+
+extension TraceStep {
+    /// A step of a connection helper (FTP, TFTP).
+    public var isHelper: Bool { Self.helperKinds.contains(kind) }
 }

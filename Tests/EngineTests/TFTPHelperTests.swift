@@ -7,6 +7,7 @@
 @testable import Engine
 import Rules
 import TFTP
+import Foundation
 import Testing
 import Wire
 
@@ -94,6 +95,27 @@ import Wire
         let port = h.send(Packet.udp(server4, 51234, IPv4Address(203, 0, 113, 1), 40001, payload: [0, 3, 0, 1]), on: h.wan)
         #expect(port.verdict == .drop(.localNoService), "another port")
         #expect(h.engine.conntrack.expectationListing(now: h.now).count == 1)
+    }
+
+    /// Traced like FTP: the request's steps are of kind "tftp" (parsed,
+    /// expect with its expectation), the answer is related to its master,
+    /// and every line follows docs/trace-schema.md.
+    @Test func tracedAndFollowingTheSchema() throws {
+        let h = try harness()
+        h.engine.tracing = true
+        h.send(Packet.udp(client4, 40000, server4, 69, payload: Self.request), on: h.lan)
+        h.send(Packet.udp(server4, 51234, IPv4Address(203, 0, 113, 1), 40000, payload: [0, 3, 0, 1]), on: h.wan)
+        let records = h.engine.takeTraces()
+        let tftp = records.flatMap(\.steps).filter { $0.kind == "tftp" }
+        #expect(tftp.map(\.text).contains("parsed RRQ \"boot.img\" octet"), "\(tftp.map(\.text))")
+        #expect(tftp.contains { $0.text == "expect 203.0.113.10:* -> 203.0.113.1:40000 udp (for 10.0.1.2:40000)" })
+        #expect(tftp.contains { $0.text.hasPrefix("transfer RELATED to 10.0.1.2:40000 → 203.0.113.10:69") })
+        let schema = try TraceSchema.fromDocs()
+        try schema.selfCheck()
+        for (index, record) in records.enumerated() {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(record.jsonLine.utf8)) as? [String: Any])
+            try schema.check(object, line: index + 1, version: TraceRecord.schemaVersion)
+        }
     }
 
     /// A request sent again (no answer came) renews the one expectation.

@@ -134,9 +134,9 @@ struct TraceSchema {
 
     /// The keys of each kind of step that every such step has (the page lists
     /// `master` "for a connection an expectation let in", and an ftp step's
-    /// `line`, `rewritten`, `expectation` by event).
+    /// `line`, `rewritten`, `expectation` by event; a tftp step likewise).
     static let requiredStepKeys: [String: Set<String>] = [
-        "conntrack": ["state", "direction"], "rule": ["hook", "verdict", "where", "rule"], "ftp": ["event"],
+        "conntrack": ["state", "direction"], "rule": ["hook", "verdict", "where", "rule"], "ftp": ["event"], "tftp": ["event"],
         "nat": [], "route": ["out"], "drop": ["reason"],
     ]
 
