@@ -84,7 +84,6 @@ public struct LabController: Sendable {
         _ topology: Topology, source: String?, name: String, daemon: Bool, kernel: Bool = false,
         extraRunArguments: [String] = [], onReady: (LabStatus) -> Void = { _ in }
     ) throws(LabError) -> Ending {
-        if kernel { return try upKernel(topology, source: source, name: name, daemon: daemon, onReady: onReady) }
         let signals = StopSignals()
         defer { signals.restore() }
         try Lab.validateName(name)
@@ -100,8 +99,13 @@ public struct LabController: Sendable {
             try createNamespaces(topology, lab: name)
             try checkSignals(signals, name)
             try writeState(topology, source: source, lab: name)
-            firewall = try startFirewall(lab: name, extraRunArguments: extraRunArguments, daemon: daemon)
-            try waitUntilReady(firewall!, lab: name, log: &log, signals: signals, echo: echo)
+            if kernel {
+                try configureKernelFirewall(topology, lab: name)
+            } else {
+                let started = try startFirewall(lab: name, extraRunArguments: extraRunArguments, daemon: daemon)
+                firewall = started
+                try waitUntilReady(started, lab: name, log: &log, signals: signals, echo: echo)
+            }
             for host in topology.hosts {
                 try configureHost(host, topology: topology, lab: name)
                 try checkSignals(signals, name)
@@ -120,60 +124,23 @@ public struct LabController: Sendable {
         onReady(running)
         if daemon {
             if let signal = signals.pending() {
-                stop(firewall!)
+                if let firewall { stop(firewall) }
                 _ = try? down(name)
                 throw LabError("lab \(name): interrupted by \(signalDisplayName(signal)); the lab was torn down")
             }
-            return .detached(firewallPID: firewall!.pid)
+            return firewall.map { .detached(firewallPID: $0.pid) } ?? .detachedKernel
         }
-        let ending = runInForeground(firewall!, log: &log, signals: signals, echo: echo)
+        let ending: Ending
+        if let firewall {
+            ending = runInForeground(firewall, log: &log, signals: signals, echo: echo)
+        } else {
+            // The kernel firewall has no process to watch: the lab stays until a stop signal.
+            var signal: Int32? = nil
+            while signal == nil { signal = signals.wait(seconds: 1) }
+            ending = .stopped(signal: signal!)
+        }
         try down(name)
         return ending
-    }
-
-    /// `up` with the kernel as the firewall: no process to start or watch; in
-    /// the foreground the lab stays until a stop signal.
-    private func upKernel(_ topology: Topology, source: String?, name: String, daemon: Bool,
-                          onReady: (LabStatus) -> Void) throws(LabError) -> Ending {
-        let signals = StopSignals()
-        defer { signals.restore() }
-        try Lab.validateName(name)
-        if let ruleset = topology.firewall.rulesetPath, !fileExists(ruleset) {
-            throw LabError("ruleset \(ruleset): \(systemMessage(ENOENT))")
-        }
-        try ensureNotUp(name)
-        let running: LabStatus
-        do {
-            try createNamespaces(topology, lab: name)
-            try writeState(topology, source: source, lab: name)
-            try configureKernelFirewall(topology, lab: name)
-            for host in topology.hosts {
-                try configureHost(host, topology: topology, lab: name)
-                try checkSignals(signals, name)
-            }
-            running = try status(name)
-        } catch {
-            do {
-                try down(name)
-            } catch let cleanup {
-                throw LabError("\(error.message) (and tearing the lab down failed: \(cleanup.message))")
-            }
-            throw error
-        }
-        onReady(running)
-        if daemon {
-            if let signal = signals.pending() {
-                _ = try? down(name)
-                throw LabError("lab \(name): interrupted by \(signalDisplayName(signal)); the lab was torn down")
-            }
-            return .detachedKernel
-        }
-        while true {
-            if let signal = signals.wait(seconds: 1) {
-                try down(name)
-                return .stopped(signal: signal)
-            }
-        }
     }
 
     private func checkSignals(_ signals: StopSignals, _ name: String) throws(LabError) {
