@@ -71,14 +71,18 @@ extension Engine {
         switch parsed.l4Protocol {
         case .tcp:
             guard let segment = try? TCPSegment(validating: transport) else { return nil }
-            return HelperPacket(direction: direction, sequence: segment.sequenceNumber, flags: segment.flags,
-                                payload: UnsafeRawBufferPointer(segment.payload), now: now)
+            return helperPacket(segment, direction: direction, now: now)
         case .udp:
             guard let datagram = try? UDPDatagram(validating: transport) else { return nil }
             return HelperPacket(direction: direction, payload: UnsafeRawBufferPointer(datagram.payload), now: now)
         default:
             return nil
         }
+    }
+
+    func helperPacket(_ segment: TCPSegment, direction: Direction, now: Timestamp) -> HelperPacket {
+        HelperPacket(direction: direction, sequence: segment.sequenceNumber, flags: segment.flags,
+                     payload: UnsafeRawBufferPointer(segment.payload), now: now)
     }
 
     /// Runs the connection's helper on a packet; a verdict if the packet stops here.
@@ -90,12 +94,23 @@ extension Engine {
             helpers[Int32(position)] = nil
             return nil
         }
-        guard let input_ = helperPacket(packet.bytes, ctx.parsed, direction: direction, now: now) else { return nil }
+        // A TCP segment is validated once: the helper reads it, and the held-line
+        // ACK and resets below need its numbers.
+        let segment: TCPSegment?
+        let helperInput: HelperPacket
+        if ctx.parsed.l4Protocol == .tcp {
+            guard let validated = try? TCPSegment(validating: packet.bytes.suffix(from: ctx.parsed.l4Offset)) else { return nil }
+            segment = validated
+            helperInput = helperPacket(validated, direction: direction, now: now)
+            slot.lastWindow[direction.rawValue] = validated.window
+        } else {
+            guard let datagram = helperPacket(packet.bytes, ctx.parsed, direction: direction, now: now) else { return nil }
+            segment = nil
+            helperInput = datagram
+        }
         let helper = slot.helper
-        let segment = ctx.parsed.l4Protocol == .tcp ? try? TCPSegment(validating: packet.bytes.suffix(from: ctx.parsed.l4Offset)) : nil
-        if let segment { slot.lastWindow[direction.rawValue] = segment.window }
         let heldBefore = helper.heldRange(direction)
-        let outcome = helper.process(input_, connection: HelperConnection(entry: conntrack.table[position], position: position),
+        let outcome = helper.process(helperInput, connection: HelperConnection(entry: conntrack.table[position], position: position),
                                      expectations: &conntrack)
         for adjustment in outcome.adjustments {
             conntrack.table.recordAdjustment(position, adjustment.direction, at: adjustment.at, delta: adjustment.delta)
