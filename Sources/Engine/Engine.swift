@@ -57,12 +57,11 @@ public final class Engine {
     /// Tracing (Trace.swift): off unless the runner turns it on; nothing is
     /// recorded and nothing allocated for traces while it is off.
     @exclusivity(unchecked) public var tracing = false
-    @exclusivity(unchecked) var traceRecord: TraceRecord? = nil
+    /// Numbering and clock of the trace; each packet's own trace travels in
+    /// its PacketContext.
     @exclusivity(unchecked) var traceCount = 0
     @exclusivity(unchecked) var traceStart: Timestamp? = nil
-    @exclusivity(unchecked) var traceTime: Timestamp = 0
-    @exclusivity(unchecked) var traceEndpoints = TraceEndpoints()
-    @exclusivity(unchecked) var traceHeld = false
+    @exclusivity(unchecked) var traceClock: Timestamp = 0
     @exclusivity(unchecked) var finishedTraces: [TraceRecord] = []
     @exclusivity(unchecked) var pendingGeneratedTraces: [TraceRecord] = []
     /// Helpers (HelperRegistry) by the table position of their connection.
@@ -137,14 +136,16 @@ public final class Engine {
     /// Runs one packet that arrived on `input` through the pipeline (and,
     /// while `tracing`, records what happened to it: Trace.swift).
     public func process(_ packet: inout PacketBuffer, from input: InterfaceID, now: Timestamp) -> Verdict {
-        guard tracing else { return pipeline(&packet, from: input, now: now) }
-        beginTrace(packet, input: input, now: now)
-        let verdict = pipeline(&packet, from: input, now: now)
-        finishTrace(verdict, packet)
+        var ctx = PacketContext(input: input, now: now)
+        guard tracing else { return pipeline(&packet, &ctx) }
+        ctx.trace = beginTrace(packet, input: input, now: now)
+        let verdict = pipeline(&packet, &ctx)
+        finishTrace(verdict, packet, ctx.trace)
         return verdict
     }
 
-    private func pipeline(_ packet: inout PacketBuffer, from input: InterfaceID, now: Timestamp) -> Verdict {
+    private func pipeline(_ packet: inout PacketBuffer, _ ctx: inout PacketContext) -> Verdict {
+        let input = ctx.input, now = ctx.now
         guard input >= 0, input < interfaces.count else { return drop(.unknownInterface) }
         statistics.interfaces[input].receivedPackets &+= 1
         statistics.interfaces[input].receivedBytes &+= UInt64(packet.length)
@@ -154,7 +155,6 @@ public final class Engine {
             conntrack.sweep(now: now, budget: 32)
         }
 
-        var ctx = PacketContext(input: input, now: now)
         do {
             try PacketParser.parse(packet.bytes, virtio: packet.virtio, into: &ctx.parsed)
         } catch {
@@ -177,10 +177,10 @@ public final class Engine {
 
         // PREROUTING: connection tracking, then the prerouting chains.
         ctx.tracking = track(ctx.parsed, now: now)
-        if tracing { traceConntrack(ctx.tracking) }
+        if tracing { traceConntrack(ctx.tracking, &ctx.trace) }
         if hasRules {
             ctx.rules = rulePacket(packet.bytes, ctx.parsed, input: input, state: ctx.tracking.state)
-            let verdict = runHook(.prerouting, &ctx.rules)
+            let verdict = runHook(.prerouting, &ctx.rules, &ctx.trace)
             if verdict != .accept {
                 return ruleDrop(verdict, packet.bytes, ctx.parsed, input: input, state: ctx.tracking.state, now: now)
             }
@@ -189,11 +189,11 @@ public final class Engine {
         // dstnat: DNAT and redirect for new connections, and the destination
         // half of every translated one.
         if let stop = natDestination(&packet, &ctx) { return stop }
-        if tracing { traceNAT(packet, ctx.parsed) }
+        if tracing { traceNAT(packet, &ctx.trace) }
 
         if isLocal(ctx.parsed.tuple.destination) {
             if hasRules {
-                let verdict = runHook(.input, &ctx.rules)
+                let verdict = runHook(.input, &ctx.rules, &ctx.trace)
                 if verdict != .accept {
                     return ruleDrop(verdict, packet.bytes, ctx.parsed, input: input, state: ctx.tracking.state, now: now)
                 }
@@ -226,8 +226,8 @@ public final class Engine {
             // FORWARD, then POSTROUTING (its filter chains; NAT comes later).
             ctx.rules.outputInterface = route.interface
             ctx.rules.ttl = ctx.parsed.ttl &- 1
-            var verdict = runHook(.forward, &ctx.rules)
-            if verdict == .accept { verdict = runHook(.postrouting, &ctx.rules) }
+            var verdict = runHook(.forward, &ctx.rules, &ctx.trace)
+            if verdict == .accept { verdict = runHook(.postrouting, &ctx.rules, &ctx.trace) }
             if verdict != .accept {
                 return ruleDrop(verdict, packet.bytes, ctx.parsed, input: input, state: ctx.tracking.state, now: now)
             }
@@ -237,14 +237,14 @@ public final class Engine {
         if ctx.tracking.isPending && hasRules && ctx.rules.helper != .none && ctx.parsed.l4Protocol == ctx.rules.helper.transport {
             conntrack.setPendingHelper(ctx.rules.helper)
             if tracing {
-                traceRecord?.steps.append(TraceStep(kind: ctx.rules.helper.description, text: "helper \(ctx.rules.helper) attached to the new connection (ct helper set)",
+                ctx.trace?.record.steps.append(TraceStep(kind: ctx.rules.helper.description, text: "helper \(ctx.rules.helper) attached to the new connection (ct helper set)",
                                                     fields: [("event", .string("attached"))]))
             }
         }
 
         // srcnat: SNAT and masquerade, and the source half of translated connections.
         if let stop = natSource(&packet, &ctx, output: route.interface) { return stop }
-        if tracing { traceNAT(packet, ctx.parsed) }
+        if tracing { traceNAT(packet, &ctx.trace) }
 
         // Helpers read (and under NAT rewrite) the payload of their connections.
         if !helpers.isEmpty, let position = ctx.tracking.entry, !ctx.parsed.isFragment,
@@ -261,7 +261,7 @@ public final class Engine {
         let wasPending = ctx.tracking.isPending
         guard confirm(&ctx.tracking, now: now) else { return drop(.conntrackFull) }
         if wasPending && (conntrack.pending.helper != .none || ctx.tracking.state == .related) {
-            startHelper(ctx.tracking, packet.bytes, ctx.parsed, now: now)
+            startHelper(ctx.tracking, packet.bytes, ctx.parsed, now: now, &ctx.trace)
         }
         if fragmentOnOutput { return fragment(&packet, ctx.parsed, mtu: mtu, to: route.interface) }
         if ctx.helper.resized {
@@ -274,6 +274,7 @@ public final class Engine {
 
     /// Sweeps expired connections; call when idle (e.g. once a second).
     public func tick(now: Timestamp) {
+        traceClock = now
         conntrack.sweep(now: now, budget: 1024)
         if !holdingSessions.isEmpty { releaseHeldLines(now: now) }
         // Tick runs every few ms while a line is held; the rest once a second is enough.

@@ -43,7 +43,7 @@ extension Engine {
     /// its first packet; a connection an expectation let in is counted and
     /// explained.
     func startHelper(_ tracking: TrackResult, _ bytes: UnsafeMutableRawBufferPointer, _ parsed: ParsedPacket,
-                     now: Timestamp) {
+                     now: Timestamp, _ trace: inout PacketTrace?) {
         guard let position = tracking.entry else { return }
         let entry = conntrack.table[position]
         if entry.helper != .none, let helper = HelperRegistry.make(entry.helper, configuration: configuration) {
@@ -51,7 +51,7 @@ extension Engine {
             guard let packet = helperPacket(bytes, parsed, direction: .original, now: now) else { return }
             let events = helper.start(packet, connection: HelperConnection(entry: entry, position: position),
                                       expectations: &conntrack)
-            for event in events { note(event) }
+            for event in events { note(event, &trace) }
         } else if entry.status.contains(.expected), let type = HelperRegistry.type(entry.expectedBy) {
             let master = Int(entry.masterPosition)
             let masterText = master >= 0 && conntrack.table[master].id == entry.masterID
@@ -59,7 +59,8 @@ extension Engine {
             note(HelperEvent(helper: entry.expectedBy, counter: type.relatedCounter, name: "related",
                              connection: entry.original.endpoints,
                              text: "\(HelperRegistry.relatedNoun(entry.expectedBy)) RELATED to \(masterText)"
-                                 + (entry.isTranslated ? ", translated to \(entry.translated(.original).endpoints)" : "")))
+                                 + (entry.isTranslated ? ", translated to \(entry.translated(.original).endpoints)" : "")),
+                 &trace)
         }
     }
 
@@ -115,7 +116,7 @@ extension Engine {
         for adjustment in outcome.adjustments {
             conntrack.table.recordAdjustment(position, adjustment.direction, at: adjustment.at, delta: adjustment.delta)
         }
-        for event in outcome.events { note(event) }
+        for event in outcome.events { note(event, &ctx.trace) }
         if helper.releaseDeadline != nil {
             holdingSessions.insert(Int32(position))
         } else if !holdingSessions.isEmpty {
@@ -136,7 +137,7 @@ extension Engine {
         case .held:
             guard let segment else { return nil }
             statistics.held &+= 1
-            traceHeld = true
+            ctx.trace?.held = true
             slot.heldTemplate[direction.rawValue] = packet.array
             slot.heldInterface[direction.rawValue] = output
             if let before = heldBefore, segment.sequenceNumber < before.end {
@@ -267,7 +268,8 @@ extension Engine {
             guard let deadline = slot.helper.releaseDeadline, deadline <= now else { continue }
             holdingSessions.remove(position)
             let (released, events) = slot.helper.releaseExpired(now: now)
-            for event in events { note(event) }
+            var noPacket: PacketTrace? = nil
+            for event in events { note(event, &noPacket) }
             guard slot.id == conntrack.table[Int(position)].id else { continue }
             for (direction, start, bytes) in released {
                 guard let template = slot.heldTemplate[direction.rawValue], let out = outbox.reserve() else { continue }
@@ -303,11 +305,11 @@ extension Engine {
         conntrack.expectations.removeAll(masterPosition: position, masterID: entry.id)
     }
 
-    /// Counts a helper event and logs its line (if it has one).
-    func note(_ event: HelperEvent) {
+    /// Counts a helper event, logs its line (if it has one) and traces it.
+    func note(_ event: HelperEvent, _ trace: inout PacketTrace?) {
         statistics.countHelperEvent(event)
         if !event.message.isEmpty { pendingLog.append("\(event.helper): " + event.message) }
-        if tracing && !event.text.isEmpty { traceHelper(event) }
+        if tracing && !event.text.isEmpty { traceHelper(event, &trace) }
     }
 
     /// Drops sessions whose connection is gone, and dead expectations.

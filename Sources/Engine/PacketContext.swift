@@ -10,6 +10,7 @@
 //   rules     what the rules see of it (filled only when a ruleset is loaded)
 //   nat       for a new connection, the NAT decision once one is taken
 //   helper    what a connection helper did to the packet's length
+//   trace     while tracing, the packet's record that each stage adds to
 //
 // Example: a client's SYN behind masquerade leaves prerouting with nat nil,
 // gets nat = NATDecision(tuple: 203.0.113.1:40000 → 203.0.113.10:80) in
@@ -27,6 +28,7 @@ struct PacketContext {
     var rules = RulePacket()
     var nat: NATDecision? = nil
     var helper = HelperEffect()
+    var trace: PacketTrace? = nil
 
     init(input: InterfaceID, now: Timestamp) {
         self.input = input

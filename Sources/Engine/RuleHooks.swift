@@ -64,13 +64,14 @@ extension Engine {
         return packet
     }
 
-    /// Runs `hook`'s base chains; log lines go to `pendingLog`.
+    /// Runs `hook`'s base chains; log lines go to `pendingLog`, the deciding
+    /// rule to the packet's trace.
     @inline(__always)
-    func runHook(_ hook: Hook, _ packet: inout RulePacket) -> RuleVerdict {
+    func runHook(_ hook: Hook, _ packet: inout RulePacket, _ trace: inout PacketTrace?) -> RuleVerdict {
         guard tracing else { return ruleset.evaluate(hook, &packet, log: &pendingLog) }
         packet.decision = -1
         let verdict = ruleset.evaluate(hook, &packet, log: &pendingLog)
-        traceRule(hook, verdict, decision: packet.decision)
+        traceRule(hook, verdict, decision: packet.decision, &trace)
         return verdict
     }
 
@@ -95,15 +96,19 @@ extension Engine {
     }
 
     /// OUTPUT and POSTROUTING for a packet the engine made in outbox `slot`
-    /// (going out of `interface`): commits it if the rules let it out.
+    /// (going out of `interface`): commits it if the rules let it out. While
+    /// tracing, the rules' steps go in the made packet's own record.
     func commitGenerated(_ slot: Int, interface: InterfaceID, state: ConnState) {
+        var trace = tracing
+            ? PacketTrace(record: generatedTrace(slot, interface: interface, origin: .generated), endpoints: TraceEndpoints())
+            : nil
         if hasRules {
             let bytes = outbox.buffers[slot].bytes
             var parsed = ParsedPacket.empty
             if (try? PacketParser.parse(bytes, virtio: .init(), into: &parsed)) != nil {
                 var packet = rulePacket(bytes, parsed, input: -1, state: state)
                 packet.outputInterface = interface
-                guard runHook(.output, &packet) == .accept, runHook(.postrouting, &packet) == .accept else {
+                guard runHook(.output, &packet, &trace) == .accept, runHook(.postrouting, &packet, &trace) == .accept else {
                     count(.ruleDrop)
                     return
                 }
@@ -111,7 +116,7 @@ extension Engine {
         }
         outbox.commit(slot, interface: interface)
         statistics.generated &+= 1
-        if tracing { traceGenerated(slot, interface: interface, origin: .generated) }
+        if let trace { traceGenerated(trace.record) }
     }
 
     /// Installs a new ruleset at once: every tracked connection is kept

@@ -10,6 +10,7 @@ import Wire
 extension Engine {
     /// The records finished since the last call, in order.
     public func takeTraces() -> [TraceRecord] {
+        flushGeneratedTraces()
         guard !finishedTraces.isEmpty else { return [] }
         defer { finishedTraces.removeAll(keepingCapacity: true) }
         return finishedTraces
@@ -20,19 +21,22 @@ extension Engine {
         return Double(now &- (traceStart ?? now)) / 1e9
     }
 
-    func beginTrace(_ packet: PacketBuffer, input: InterfaceID, now: Timestamp) {
+    /// The trace of a packet that just arrived; it travels in the packet's
+    /// context and every stage adds its steps to it.
+    func beginTrace(_ packet: PacketBuffer, input: InterfaceID, now: Timestamp) -> PacketTrace {
+        // Packets made outside any packet (released lines, by `tick`) came first.
+        flushGeneratedTraces()
         traceCount &+= 1
-        traceTime = now
-        traceHeld = false
+        traceClock = now
         let name = input >= 0 && input < interfaces.count ? interfaces[input].name : "?"
-        traceRecord = TraceRecord(number: traceCount, time: seconds(now), origin: .received, input: name,
-                                  packet: TracePacket(packet.bytes))
-        traceEndpoints = Self.endpoints(packet.bytes)
+        return PacketTrace(record: TraceRecord(number: traceCount, time: seconds(now), origin: .received, input: name,
+                                               packet: TracePacket(packet.bytes)),
+                           endpoints: Self.endpoints(packet.bytes))
     }
 
-    func finishTrace(_ verdict: Verdict, _ packet: PacketBuffer) {
-        guard var record = traceRecord else { return }
-        traceRecord = nil
+    func finishTrace(_ verdict: Verdict, _ packet: PacketBuffer, _ trace: PacketTrace?) {
+        guard let trace else { return }
+        var record = trace.record
         switch verdict {
         case .forward(let out):
             record.verdict = "forward"
@@ -46,15 +50,20 @@ extension Engine {
             record.steps.append(TraceStep(kind: "drop", text: "\(reason.description): \(reason.explanation)",
                                           fields: [("reason", .string(reason.description))]))
         case .consumed:
-            record.verdict = traceHeld ? "held" : "consumed"
+            record.verdict = trace.held ? "held" : "consumed"
         }
         finishedTraces.append(record)
         // Packets the pipeline made for this one come after it in the trace.
-        finishedTraces.append(contentsOf: pendingGeneratedTraces)
-        pendingGeneratedTraces.removeAll()
+        flushGeneratedTraces()
     }
 
-    func traceConntrack(_ tracking: TrackResult) {
+    private func flushGeneratedTraces() {
+        guard !pendingGeneratedTraces.isEmpty else { return }
+        finishedTraces.append(contentsOf: pendingGeneratedTraces)
+        pendingGeneratedTraces.removeAll(keepingCapacity: true)
+    }
+
+    func traceConntrack(_ tracking: TrackResult, _ trace: inout PacketTrace?) {
         var text = "\(tracking.state), \(tracking.direction) direction"
         var fields: [(String, TraceJSON)] = [("state", .string(tracking.state.description)),
                                              ("direction", .string(tracking.direction.description))]
@@ -71,9 +80,9 @@ extension Engine {
             fields.append(("master", .string(master)))
             text = "related: expected by the \(conntrack.pending.expectedBy.description.uppercased()) helper of \(master)"
         }
-        if helper != .none { text += " (helper \(helper))" } else { traceRecord?.packet.text = nil }
+        if helper != .none { text += " (helper \(helper))" } else { trace?.record.packet.text = nil }
         if let reason = tracking.invalidReason { text += ": \(reason)" }
-        traceRecord?.steps.append(TraceStep(kind: "conntrack", text: text, fields: fields))
+        trace?.record.steps.append(TraceStep(kind: "conntrack", text: text, fields: fields))
     }
 
     private func masterText(_ entry: ConnEntry) -> String? {
@@ -84,36 +93,38 @@ extension Engine {
         return conntrack.table[position].original.endpoints(arrow: "->")
     }
 
-    func traceRule(_ hook: Hook, _ verdict: RuleVerdict, decision: Int32) {
-        guard traceRecord != nil, let found = ruleset.decision(decision) else { return }
+    func traceRule(_ hook: Hook, _ verdict: RuleVerdict, decision: Int32, _ trace: inout PacketTrace?) {
+        guard trace != nil, let found = ruleset.decision(decision) else { return }
         let verdictText: String
         switch verdict {
         case .accept: verdictText = "accept"
         case .drop: verdictText = "drop"
         case .reject: verdictText = "reject"
         }
-        traceRecord?.steps.append(TraceStep(
+        trace?.record.steps.append(TraceStep(
             kind: "rule", text: "\(verdictText) at \(found.location) (\(hook)) \(found.text)",
             fields: [("hook", .string("\(hook)")), ("verdict", .string(verdictText)), ("where", .string(found.location)),
                      ("rule", .string(found.text))]))
     }
 
     /// A NAT stage ran: if the packet's addresses or ports changed, say how.
-    func traceNAT(_ packet: PacketBuffer, _ parsed: ParsedPacket) {
-        let before = traceEndpoints
+    func traceNAT(_ packet: PacketBuffer, _ trace: inout PacketTrace?) {
+        guard let before = trace?.endpoints else { return }
         let after = Self.endpoints(packet.bytes)
-        guard traceRecord != nil, after != before else { return }
-        traceEndpoints = after
+        guard after != before else { return }
+        trace?.endpoints = after
         if before.source != after.source {
-            traceRecord?.steps.append(TraceStep(kind: "nat", text: "source \(before.source) -> \(after.source)"))
+            trace?.record.steps.append(TraceStep(kind: "nat", text: "source \(before.source) -> \(after.source)"))
         }
         if before.destination != after.destination {
-            traceRecord?.steps.append(TraceStep(kind: "nat", text: "destination \(before.destination) -> \(after.destination)"))
+            trace?.record.steps.append(TraceStep(kind: "nat", text: "destination \(before.destination) -> \(after.destination)"))
         }
     }
 
-    /// A helper's step: its kind is the helper's name ("ftp", "tftp").
-    func traceHelper(_ event: HelperEvent) {
+    /// A helper's step: its kind is the helper's name ("ftp", "tftp"). It
+    /// belongs to the packet in the pipeline, or with none (a held line
+    /// released by `tick`) to the last packet the engine made.
+    func traceHelper(_ event: HelperEvent, _ trace: inout PacketTrace?) {
         var fields: [(String, TraceJSON)] = [("event", .string(event.name))]
         if let line = event.line { fields.append(("line", .string(line))) }
         if let rewritten = event.rewritten { fields.append(("rewritten", .string(rewritten))) }
@@ -124,25 +135,34 @@ extension Engine {
             fields.append(("expectation", .object(members)))
         }
         let step = TraceStep(kind: event.helper.description, text: event.text, fields: fields)
-        if traceRecord != nil {
-            traceRecord?.steps.append(step)
+        if trace != nil {
+            trace?.record.steps.append(step)
         } else if !pendingGeneratedTraces.isEmpty {
             pendingGeneratedTraces[pendingGeneratedTraces.count - 1].steps.append(step)
         }
     }
 
-    /// A packet the engine made (outbox `slot`, leaving by `interface`).
-    func traceGenerated(_ slot: Int, interface: InterfaceID, origin: TraceRecord.Origin) {
-        traceCount &+= 1
-        var record = TraceRecord(number: traceCount, time: seconds(traceTime), origin: origin, input: nil,
+    /// The record of a packet the engine made (outbox `slot`, leaving by
+    /// `interface`); it follows the packet that caused it (`finishTrace`),
+    /// or with none in the pipeline, comes out with the next `takeTraces`.
+    func generatedTrace(_ slot: Int, interface: InterfaceID, origin: TraceRecord.Origin) -> TraceRecord {
+        var record = TraceRecord(number: 0, time: seconds(traceClock), origin: origin, input: nil,
                                  packet: TracePacket(outbox.buffers[slot].bytes))
         record.output = interfaces[interface].name
         record.sent = record.packet
-        if traceRecord != nil {
-            pendingGeneratedTraces.append(record)
-        } else {
-            finishedTraces.append(record)
-        }
+        return record
+    }
+
+    func traceGenerated(_ slot: Int, interface: InterfaceID, origin: TraceRecord.Origin) {
+        traceGenerated(generatedTrace(slot, interface: interface, origin: origin))
+    }
+
+    /// Numbers a made packet's record (once it is sure to leave) and queues it.
+    func traceGenerated(_ record: TraceRecord) {
+        var record = record
+        traceCount &+= 1
+        record.number = traceCount
+        pendingGeneratedTraces.append(record)
     }
 
     /// "address:port" of each end of the packet as it is now (ports for TCP/UDP).
@@ -161,6 +181,15 @@ extension Engine {
         default: return TraceEndpoints(source: source, destination: destination)
         }
     }
+}
+
+/// A packet's trace on its way through the pipeline (PacketContext.trace):
+/// the record the stages add steps to, its ends as the last NAT stage left
+/// them (to say what the next one changed), and whether a helper held it.
+struct PacketTrace {
+    var record: TraceRecord
+    var endpoints: TraceEndpoints
+    var held = false
 }
 
 /// Both ends of a packet as a trace writes them, to see what NAT changed.
