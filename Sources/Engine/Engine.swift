@@ -349,7 +349,7 @@ public final class Engine {
         if packet.virtio.gsoType != .none {
             // A GSO super-packet leaves as segments of gso_size payload each
             // (Linux: skb_gso_validate_network_len).
-            let headers = Int(packet.virtio.headerLength) > 0 ? Int(packet.virtio.headerLength) : parsed.l4Offset + 20
+            let headers = Int(packet.virtio.headerLength) > 0 ? Int(packet.virtio.headerLength) : parsed.l4Offset + TCPSegment.minimumHeaderLength
             return headers + Int(packet.virtio.gsoSize) > mtu
         }
         return parsed.length > mtu

@@ -20,7 +20,7 @@ extension Engine {
         guard let ip = try? IPv4Packet(validating: bytes) else { return drop(.ipv4Malformed) }
         let headerLength = ip.headerLength
         let laterOptions = copiedOptions(ip.options)
-        let laterHeaderLength = 20 + ((laterOptions.count + 3) & ~3)
+        let laterHeaderLength = IPv4Packet.minimumHeaderLength + ((laterOptions.count + 3) & ~3)
         let payload = ip.payload
         let originalOffset = Int(ip.fragmentOffset) * 8
         let originalMoreFragments = ip.moreFragments
@@ -34,26 +34,25 @@ extension Engine {
             let last = sent + chunk == payload.count
             guard let slot = outbox.reserve() else { return drop(.outboxFull) }
             let out = outbox.buffers[slot].storage.suffix(from: PacketBuffer.headroom)
-            // Header: the original's first 20 bytes, then options.
-            out.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<20]))
+            // Header: the original's fixed part, then options.
+            let fixed = IPv4Packet.minimumHeaderLength
+            out.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<fixed]))
             if first {
-                UnsafeMutableRawBufferPointer(rebasing: out[20..<headerLength])
-                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[20..<headerLength]))
+                out.slice(fixed..<headerLength).copyMemory(from: ip.options.readOnly)
             } else {
-                for i in 20..<header { out[i] = i - 20 < laterOptions.count ? laterOptions[i - 20] : 0 }
+                for i in fixed..<header { out[i] = i - fixed < laterOptions.count ? laterOptions[i - fixed] : 0 }
             }
             UnsafeMutableRawBufferPointer(rebasing: out[header..<header + chunk])
                 .copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[sent..<sent + chunk]))
-            out[0] = 0x40 | UInt8(header / 4)
             let total = header + chunk
-            out[2] = UInt8(total >> 8)
-            out[3] = UInt8(total & 0xff)
-            let offsetUnits = (originalOffset + sent) / 8
-            var word = UInt16(offsetUnits) & 0x1fff
-            if !last || originalMoreFragments { word |= 0x2000 }
-            out[6] = UInt8(word >> 8)
-            out[7] = UInt8(word & 0xff)
-            if let fragment = try? IPv4Packet(validating: out.slice(0..<total)) { fragment.updateHeaderChecksum() }
+            let fragment = IPv4Packet(parsed: out.slice(0..<total))
+            fragment.headerLength = header
+            fragment.totalLength = total
+            // The offset in 8-byte units; MF on all but the last piece (and on
+            // that too if the original was itself a fragment with more to come).
+            let offsetUnits = UInt16((originalOffset + sent) / 8) & 0x1fff
+            fragment.flagsAndFragmentOffset = offsetUnits | (!last || originalMoreFragments ? 0x2000 : 0)
+            fragment.updateHeaderChecksum()
             outbox.buffers[slot].length = total
             outbox.commit(slot, interface: interface)
             if tracing { traceGenerated(slot, interface: interface, origin: .generated) }

@@ -19,80 +19,65 @@ enum HeaderRewrite {
     /// Sets the source address and port (or ICMP identifier) to `address`/`port`.
     static func setSource(_ bytes: UnsafeMutableRawBufferPointer, _ parsed: ParsedPacket, partial: Bool,
                           address: IPv6Address, port: UInt16) {
-        rewrite(bytes, parsed, partial: partial, addressOffset: parsed.family == .ipv4 ? 12 : 8,
-                address: address, portOffset: 0, port: port)
+        rewrite(bytes, parsed, partial: partial, end: .source, address: address, port: port)
     }
 
     /// Sets the destination address and port to `address`/`port` (for ICMP
     /// queries the identifier is the source side's, so `port` is ignored).
     static func setDestination(_ bytes: UnsafeMutableRawBufferPointer, _ parsed: ParsedPacket, partial: Bool,
                                address: IPv6Address, port: UInt16) {
-        rewrite(bytes, parsed, partial: partial, addressOffset: parsed.family == .ipv4 ? 16 : 24,
-                address: address, portOffset: 2, port: port)
+        rewrite(bytes, parsed, partial: partial, end: .destination, address: address, port: port)
     }
 
     private static func rewrite(_ bytes: UnsafeMutableRawBufferPointer, _ parsed: ParsedPacket, partial: Bool,
-                                addressOffset: Int, address: IPv6Address, portOffset: Int, port: UInt16) {
-        let l4 = parsed.l4Offset
-        // Where the transport checksum sits, if this packet has one we must keep right.
-        var checksumAt: Int? = nil
-        var pseudoCovers = true
-        if !parsed.isLaterFragment {
-            switch parsed.l4Protocol {
-            case .tcp where bytes.count >= l4 + 18: checksumAt = l4 + 16
-            case .udp where bytes.count >= l4 + 8:
-                // UDP over IPv4 may say "no checksum" (0): it stays 0.
-                if !(parsed.family == .ipv4 && bytes.be16(l4 + 6) == 0) { checksumAt = l4 + 6 }
-            case .icmp where bytes.count >= l4 + 8:
-                checksumAt = l4 + 2
-                pseudoCovers = false   // ICMPv4 has no pseudo-header
-            case .icmpv6 where bytes.count >= l4 + 8: checksumAt = l4 + 2
-            default: break
-            }
-        }
+                                end: PacketEnd, address: IPv6Address, port: UInt16) {
+        // The transport header, if this packet has one whose checksum we must keep right.
+        let transport = parsed.isLaterFragment ? nil
+            : TransportHeaderView(bytes.suffix(from: parsed.l4Offset), protocol: parsed.l4Protocol)
+        // UDP over IPv4 may say "no checksum" (0): it stays 0.
+        let hasChecksum = transport?.checksum.map { $0 != 0 || !(parsed.family == .ipv4 && parsed.l4Protocol == .udp) } ?? false
+        let pseudoCovered = hasChecksum && transport?.pseudoHeaderCovers == true
         // Address.
         switch parsed.family {
         case .ipv4:
-            let old = IPv4Address(bytes.be32(addressOffset))
-            let new = address.lowIPv4
+            let ip = IPv4Packet(parsed: bytes)
+            let old = ip[end], new = address.lowIPv4
             guard old != new else { break }
-            bytes.setBE32(new.value, at: addressOffset)
-            bytes.setBE16(Checksum.update(bytes.be16(10), old: old, new: new), at: 10)
-            if let at = checksumAt, pseudoCovers {
-                let value = partial ? Checksum.updatePartial(bytes.be16(at), old: old, new: new)
-                                    : nonZeroUDP(Checksum.update(bytes.be16(at), old: old, new: new), parsed)
-                bytes.setBE16(value, at: at)
+            ip[end] = new
+            ip.headerChecksum = Checksum.update(ip.headerChecksum, old: old, new: new)
+            if pseudoCovered, let transport, let sum = transport.checksum {
+                transport.checksum = partial ? Checksum.updatePartial(sum, old: old, new: new)
+                                             : nonZeroUDP(Checksum.update(sum, old: old, new: new), parsed)
             }
         case .ipv6:
-            let old = IPv6Address(loadingFrom: bytes.readOnly, at: addressOffset)
+            let ip = IPv6Packet(parsed: bytes)
+            let old = ip[end]
             guard old != address else { break }
-            address.store(to: bytes, at: addressOffset)
-            if let at = checksumAt, pseudoCovers {
-                let value = partial ? Checksum.updatePartial(bytes.be16(at), old: old, new: address)
-                                    : nonZeroUDP(Checksum.update(bytes.be16(at), old: old, new: address), parsed)
-                bytes.setBE16(value, at: at)
+            ip[end] = address
+            if pseudoCovered, let transport, let sum = transport.checksum {
+                transport.checksum = partial ? Checksum.updatePartial(sum, old: old, new: address)
+                                             : nonZeroUDP(Checksum.update(sum, old: old, new: address), parsed)
             }
         }
         // Port, or the ICMP query identifier (only on the source side).
-        guard !parsed.isLaterFragment else { return }
-        let at: Int
+        guard let transport else { return }
+        let old: UInt16
         switch parsed.l4Protocol {
         case .tcp, .udp:
-            at = l4 + portOffset
+            guard let current = transport.port(end), current != port else { return }
+            old = current
+            transport.setPort(end, port)
         case .icmp, .icmpv6:
-            guard portOffset == 0, !parsed.isICMPError else { return }
-            at = l4 + 4
+            guard end == .source, !parsed.isICMPError, let current = transport.icmpIdentifier, current != port else { return }
+            old = current
+            transport.icmpIdentifier = port
         default:
             return
         }
-        guard bytes.count >= at + 2 else { return }
-        let old = bytes.be16(at)
-        guard old != port else { return }
-        bytes.setBE16(port, at: at)
         // A partial checksum is finished over the data later: nothing to patch
         // (ICMP is never offloaded, so its checksum is always whole).
-        if let sum = checksumAt, !(partial && parsed.l4Protocol != .icmp && parsed.l4Protocol != .icmpv6) {
-            bytes.setBE16(nonZeroUDP(Checksum.update(bytes.be16(sum), old: old, new: port), parsed), at: sum)
+        if hasChecksum, let sum = transport.checksum, !(partial && parsed.l4Protocol != .icmp && parsed.l4Protocol != .icmpv6) {
+            transport.checksum = nonZeroUDP(Checksum.update(sum, old: old, new: port), parsed)
         }
     }
 

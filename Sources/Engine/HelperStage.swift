@@ -164,59 +164,21 @@ extension Engine {
     }
 
     /// Puts `payload` in place of the segment's payload, with `sequence` as
-    /// its sequence number: IP length, IPv4 header checksum and the TCP
-    /// checksum follow (an offloaded packet keeps a partial checksum: the
-    /// pseudo-header sum for its new length, which the device completes).
-    /// Places only as many bytes as one packet can hold (`maximumLength`)
-    /// and returns how many that is; the caller sends the rest.
+    /// its sequence number (IPDatagram.replaceTCPPayload: lengths and
+    /// checksums follow; an offloaded packet keeps a partial checksum).
+    /// Places only as many bytes as one packet can hold and returns how many
+    /// that is; the caller sends the rest.
     @discardableResult
     func replacePayload(_ packet: inout PacketBuffer, _ parsed: inout ParsedPacket, sequence: SeqNumber,
                         payload: [UInt8]) -> Int {
-        let l4 = parsed.l4Offset
-        let payloadOffset = l4 + Int(packet.bytes[l4 + 12] >> 4) * 4
-        let placed = max(0, min(payload.count, maximumLength(packet, parsed) - payloadOffset))
-        let newLength = payloadOffset + placed
-        packet.length = newLength
-        let bytes = packet.bytes
-        payload.withUnsafeBytes { source in
-            guard let from = source.baseAddress, let to = bytes.baseAddress, placed > 0 else { return }
-            (to + payloadOffset).copyMemory(from: from, byteCount: placed)
+        let (length, placed) = payload.withUnsafeBytes { payload in
+            IPDatagram(parsed: packet.room).replaceTCPPayload(
+                transportOffset: parsed.l4Offset, sequence: sequence, payload: payload, limit: .max,
+                partialChecksum: packet.virtio.needsChecksum)
         }
-        parsed.length = newLength
-        switch parsed.family {
-        case .ipv4:
-            bytes.setBE16(UInt16(newLength), at: 2)
-            bytes.setBE16(0, at: 10)
-            bytes.setBE16(~Checksum.sum(UnsafeRawBufferPointer(rebasing: bytes[0..<l4])), at: 10)
-        case .ipv6:
-            bytes.setBE16(UInt16(newLength - 40), at: 4)
-        }
-        let tcp = bytes.suffix(from: l4)
-        tcp.setBE32(sequence.rawValue, at: 4)
-        let source = IPv6Address(loadingFrom: bytes.readOnly, at: parsed.family == .ipv4 ? 12 : 8)
-        let pseudo: UInt16
-        switch parsed.family {
-        case .ipv4:
-            pseudo = Checksum.pseudoHeaderSum(source: IPv4Address(bytes.be32(12)), destination: IPv4Address(bytes.be32(16)),
-                                              protocol: .tcp, length: tcp.count)
-        case .ipv6:
-            pseudo = Checksum.pseudoHeaderSum(source: source, destination: IPv6Address(loadingFrom: bytes.readOnly, at: 24),
-                                              protocol: .tcp, length: tcp.count)
-        }
-        if packet.virtio.needsChecksum {
-            tcp.setBE16(pseudo, at: 16)
-        } else if let segment = try? TCPSegment(validating: tcp) {
-            segment.updateChecksum(pseudoHeaderSum: pseudo)
-        }
+        packet.length = length
+        parsed.length = length
         return placed
-    }
-
-    /// The longest packet `packet` may become: IPv4's total length and IPv6's
-    /// payload length are 16-bit fields (RFC 791 §3.1, RFC 8200 §3), and the
-    /// buffer has its own end.
-    func maximumLength(_ packet: PacketBuffer, _ parsed: ParsedPacket) -> Int {
-        let ip = parsed.family == .ipv4 ? 65_535 : 40 + 65_535
-        return min(ip, packet.storage.count - packet.start)
     }
 
     /// A segment a helper made longer than the egress MTU leaves as several
@@ -228,14 +190,16 @@ extension Engine {
     /// Runs after sequence adjustment, so the pieces are numbered as they leave.
     func splitOversizedSegment(_ packet: inout PacketBuffer, _ parsed: inout ParsedPacket, mtu: Int,
                                overflow: [UInt8], to interface: InterfaceID) {
-        let l4 = parsed.l4Offset
-        let payloadOffset = l4 + Int(packet.bytes[l4 + 12] >> 4) * 4
-        let limit = packet.virtio.gsoType == .none ? mtu : maximumLength(packet, parsed)
+        let segment = TCPSegment(parsed: packet.bytes.suffix(from: parsed.l4Offset))
+        let payloadOffset = parsed.l4Offset + segment.headerLength
+        let limit = packet.virtio.gsoType == .none
+            ? mtu : min(IPDatagram(parsed: packet.room).maximumLength, packet.room.count)
         let room = limit - payloadOffset
         guard room > 0, packet.length > limit || !overflow.isEmpty else { return }
-        let payload = Array(packet.bytes[payloadOffset...]) + overflow
-        let sequence = SeqNumber(packet.bytes.be32(l4 + 4))
-        let flags = packet.bytes[l4 + 13]
+        let payload = Array(segment.payload) + overflow
+        let sequence = segment.sequenceNumber
+        // FIN (and PSH) belong to the last piece only.
+        let middleFlags = segment.flags.subtracting([.fin, .psh])
         let template = packet.array
         var offset = room
         while offset < payload.count, let slot = outbox.reserve() {
@@ -243,9 +207,9 @@ extension Engine {
             outbox.buffers[slot].load(template)
             outbox.buffers[slot].virtio = packet.virtio
             var pieceParsed = parsed
-            // FIN (and PSH) belong to the last piece only.
-            if end < payload.count { outbox.buffers[slot].bytes[l4 + 13] = flags & ~0x09 }
-            if parsed.family == .ipv4 { outbox.buffers[slot].bytes.setBE16(nextIdentification(), at: 4) }
+            let piece = outbox.buffers[slot].bytes
+            if end < payload.count { TCPSegment(parsed: piece.suffix(from: parsed.l4Offset)).flags = middleFlags }
+            if parsed.family == .ipv4 { IPv4Packet(parsed: piece).identification = nextIdentification() }
             replacePayload(&outbox.buffers[slot], &pieceParsed, sequence: sequence + Int32(offset),
                            payload: Array(payload[offset..<end]))
             outbox.commit(slot, interface: interface)
@@ -253,7 +217,7 @@ extension Engine {
             if tracing { traceGenerated(slot, interface: interface, origin: .generated) }
             offset = end
         }
-        packet.bytes[l4 + 13] = flags & ~0x09
+        segment.flags = middleFlags
         replacePayload(&packet, &parsed, sequence: sequence, payload: Array(payload[..<room]))
     }
 

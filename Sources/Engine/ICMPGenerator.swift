@@ -99,7 +99,7 @@ extension Engine {
             ip.identification = nextIdentification()
             let l4Length = ICMPv4Message.headerLength + quoted
             ip.emit(into: buffer, payloadLength: l4Length)
-            let l4 = buffer.slice(20..<20 + l4Length)
+            let l4 = buffer.slice(IPv4Packet.minimumHeaderLength..<IPv4Packet.minimumHeaderLength + l4Length)
             error.v4Header().emit(into: l4)
             copy(offending.prefix(quoted), to: l4, at: ICMPv4Message.headerLength)
             if let icmp = try? ICMPv4Message(validating: l4) { icmp.updateChecksum() }
@@ -109,7 +109,7 @@ extension Engine {
             let ip = IPv6Header(source: source, destination: parsed.tuple.source, upperLayerProtocol: .icmpv6)
             let l4Length = ICMPv6Message.headerLength + quoted
             ip.emit(into: buffer, payloadLength: l4Length)
-            let l4 = buffer.slice(40..<40 + l4Length)
+            let l4 = buffer.slice(IPv6Packet.headerLength..<IPv6Packet.headerLength + l4Length)
             error.v6Header().emit(into: l4)
             copy(offending.prefix(quoted), to: l4, at: ICMPv6Message.headerLength)
             if let icmp = try? ICMPv6Message(validating: l4) {
@@ -142,7 +142,7 @@ extension Engine {
             ip.ttl = 64
             ip.updateHeaderChecksum()
             guard let icmp = try? ICMPv4Message(validating: ip.payload) else { return }
-            icmp.bytes[0] = ICMPv4Type.echoReply.rawValue
+            icmp.type = .echoReply
             icmp.updateChecksum()
         case .ipv6:
             guard let ip = try? IPv6Packet(validating: packet) else { return }
@@ -152,7 +152,7 @@ extension Engine {
             ip.hopLimit = 64
             let l4 = ip.bytes.suffix(from: parsed.l4Offset)
             guard let icmp = try? ICMPv6Message(validating: l4) else { return }
-            icmp.bytes[0] = ICMPv6Type.echoReply.rawValue
+            icmp.type = .echoReply
             icmp.updateChecksum(pseudoHeaderSum: ip.pseudoHeaderSum(protocol: .icmpv6, length: l4.count))
         }
         outbox.buffers[slot].length = request.count
@@ -187,26 +187,27 @@ extension Engine {
                             window: window)
         tcp.sequenceNumber = sequence
         tcp.acknowledgmentNumber = acknowledgment
+        let tcpLength = tcp.headerLength
         let l3: Int
         let pseudo: UInt16
         switch tuple.family {
         case .ipv4:
             let source = tuple.source.lowIPv4
             let destination = tuple.destination.lowIPv4
-            IPv4Header(source: source, destination: destination, protocol: .tcp).emit(into: buffer, payloadLength: 20)
-            l3 = 20
-            pseudo = Checksum.pseudoHeaderSum(source: source, destination: destination, protocol: .tcp, length: 20)
+            IPv4Header(source: source, destination: destination, protocol: .tcp).emit(into: buffer, payloadLength: tcpLength)
+            l3 = IPv4Packet.minimumHeaderLength
+            pseudo = Checksum.pseudoHeaderSum(source: source, destination: destination, protocol: .tcp, length: tcpLength)
         case .ipv6:
             IPv6Header(source: tuple.source, destination: tuple.destination, upperLayerProtocol: .tcp)
-                .emit(into: buffer, payloadLength: 20)
-            l3 = 40
+                .emit(into: buffer, payloadLength: tcpLength)
+            l3 = IPv6Packet.headerLength
             pseudo = Checksum.pseudoHeaderSum(source: tuple.source, destination: tuple.destination,
-                                              protocol: .tcp, length: 20)
+                                              protocol: .tcp, length: tcpLength)
         }
-        let l4 = buffer.slice(l3..<l3 + 20)
+        let l4 = buffer.slice(l3..<l3 + tcpLength)
         tcp.emit(into: l4)
         if let segment = try? TCPSegment(validating: l4) { segment.updateChecksum(pseudoHeaderSum: pseudo) }
-        outbox.buffers[slot].length = l3 + 20
+        outbox.buffers[slot].length = l3 + tcpLength
         commitGenerated(slot, interface: interface, state: state)
     }
 

@@ -141,20 +141,22 @@ extension Engine {
                                     _ direction: Direction) {
         let bytes = packet.bytes
         let l4 = ctx.parsed.l4Offset
-        guard bytes.count >= l4 + 8 else { return }
+        // Both ICMP versions have an 8-byte header before the quoted packet.
+        let quotedAt = l4 + ICMPv4Message.headerLength
+        guard bytes.count >= quotedAt else { return }
         let quotedDirection = direction.opposite
         let asSent = entry.tuple(quotedDirection)              // how its sender wrote the quoted packet
         let onTheWire = entry.translated(quotedDirection)      // how it left the firewall
         let outer = entry.translated(direction)
         // The quoted packet.
-        let inner = bytes.suffix(from: l4 + 8)
+        let inner = bytes.suffix(from: quotedAt)
         var innerParsed = ParsedPacket.empty
         innerParsed.family = ctx.parsed.family
         innerParsed.l4Protocol = asSent.protocol
         switch ctx.parsed.family {
         case .ipv4:
-            guard inner.count >= 20 else { return }
-            innerParsed.l4Offset = Int(inner[0] & 0x0f) * 4
+            guard let ip = try? IPv4Packet(validatingQuoted: inner) else { return }
+            innerParsed.l4Offset = ip.headerLength
         case .ipv6:
             guard let ip = try? IPv6Packet(validatingQuoted: inner), let chain = try? ip.extensionChain() else { return }
             innerParsed.l4Offset = chain.upperLayerOffset

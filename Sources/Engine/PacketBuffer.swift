@@ -37,6 +37,11 @@ public struct PacketBuffer {
         UnsafeMutableRawBufferPointer(rebasing: storage[start..<start + length])
     }
 
+    /// The packet and the tailroom behind it: what a rewrite may grow into.
+    public var room: UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(rebasing: storage[start...])
+    }
+
     /// Bytes free after the packet.
     public var tailroom: Int { storage.count - start - length }
 
@@ -54,6 +59,7 @@ public struct PacketBuffer {
         return true
     }
 
+    @discardableResult
     public mutating func load(_ packet: [UInt8]) -> Bool {
         packet.withUnsafeBytes { load($0) }
     }

@@ -181,15 +181,16 @@ enum PacketParser {
     /// RFC 792 quotes at least 8 bytes of the transport header: enough for
     /// ports, or for an ICMP query's type, code and identifier.
     private static func fillQuotedPorts(_ tuple: inout ConnTuple, _ l4: UnsafeMutableRawBufferPointer) -> Bool {
+        let header = TransportHeaderView(l4, protocol: tuple.protocol)
         switch tuple.protocol {
         case .tcp, .udp, .sctp:
-            guard l4.count >= 4 else { return false }
-            tuple.sourcePort = l4.be16(0)
-            tuple.destinationPort = l4.be16(2)
+            guard let source = header.port(.source), let destination = header.port(.destination) else { return false }
+            tuple.sourcePort = source
+            tuple.destinationPort = destination
         case .icmp, .icmpv6:
-            guard l4.count >= 8 else { return false }
-            tuple.destinationPort = l4.be16(0)  // type << 8 | code
-            tuple.sourcePort = l4.be16(4)
+            guard let typeAndCode = header.icmpTypeAndCode, let identifier = header.icmpIdentifier else { return false }
+            tuple.destinationPort = typeAndCode
+            tuple.sourcePort = identifier
         default:
             break
         }

@@ -29,13 +29,14 @@ extension Engine {
         packet.ttl = parsed.ttl
         switch parsed.family {
         case .ipv4:
-            packet.tos = bytes[1]
-            packet.ipIdentification = bytes.be16(4)
+            let ip = IPv4Packet(parsed: bytes)
+            packet.tos = ip.typeOfService
+            packet.ipIdentification = ip.identification
             packet.dontFragment = parsed.dontFragment
         case .ipv6:
-            let word = bytes.be32(0)
-            packet.tos = UInt8(truncatingIfNeeded: word >> 20)
-            packet.flowLabel = word & 0x000f_ffff
+            let ip = IPv6Packet(parsed: bytes)
+            packet.tos = ip.trafficClass
+            packet.flowLabel = ip.flowLabel
         }
         guard !parsed.isLaterFragment else { return packet }
         let l4 = bytes.suffix(from: parsed.l4Offset)
@@ -44,24 +45,29 @@ extension Engine {
             packet.sourcePort = parsed.tuple.sourcePort
             packet.destinationPort = parsed.tuple.destinationPort
             packet.tcpFlags = parsed.tracked.tcpFlags
-            if l4.count >= 20 {
-                packet.tcpWindow = l4.be16(14)
-                packet.tcpUrgentPointer = l4.be16(18)
+            if l4.count >= TCPSegment.minimumHeaderLength {
+                let segment = TCPSegment(parsed: l4)
+                packet.tcpWindow = segment.window
+                packet.tcpUrgentPointer = segment.urgentPointer
             }
         case .udp:
             packet.sourcePort = parsed.tuple.sourcePort
             packet.destinationPort = parsed.tuple.destinationPort
-        case .icmp, .icmpv6:
-            if l4.count >= 8 {
-                packet.icmpType = l4[0]
-                packet.icmpCode = l4[1]
-                packet.icmpEchoIdentifier = l4.be16(4)
-                packet.icmpEchoSequence = l4.be16(6)
-            }
+        case .icmp:
+            if let message = try? ICMPv4Message(validating: l4) { fillICMP(&packet, message) }
+        case .icmpv6:
+            if let message = try? ICMPv6Message(validating: l4) { fillICMP(&packet, message) }
         default:
             break
         }
         return packet
+    }
+
+    private func fillICMP(_ packet: inout RulePacket, _ message: some ICMPMessageView) {
+        packet.icmpType = message.typeNumber
+        packet.icmpCode = message.code
+        packet.icmpEchoIdentifier = message.identifier
+        packet.icmpEchoSequence = message.sequenceNumber
     }
 
     /// Runs `hook`'s base chains; log lines go to `pendingLog`, the deciding

@@ -167,13 +167,16 @@ extension Engine {
 
     /// "address:port" of each end of the packet as it is now (ports for TCP/UDP).
     static func endpoints(_ bytes: UnsafeMutableRawBufferPointer) -> TraceEndpoints {
-        guard bytes.count >= 20 else { return TraceEndpoints() }
-        let v4 = bytes[0] >> 4 == 4
-        guard v4 || bytes.count >= 40 else { return TraceEndpoints() }
-        let source = v4 ? IPv4Address(bytes.be32(12)).description
-            : "[" + IPv6Address(loadingFrom: bytes.readOnly, at: 8).description + "]"
-        let destination = v4 ? IPv4Address(bytes.be32(16)).description
-            : "[" + IPv6Address(loadingFrom: bytes.readOnly, at: 24).description + "]"
+        let source: String, destination: String
+        if let ip = try? IPv4Packet(validatingQuoted: bytes) {
+            source = ip.source.description
+            destination = ip.destination.description
+        } else if let ip = try? IPv6Packet(validatingQuoted: bytes) {
+            source = "[" + ip.source.description + "]"
+            destination = "[" + ip.destination.description + "]"
+        } else {
+            return TraceEndpoints()
+        }
         guard let packet = try? Packet(parsing: Array(bytes)) else { return TraceEndpoints(source: source, destination: destination) }
         switch packet.transport {
         case .tcp(let tcp): return TraceEndpoints(source: "\(source):\(tcp.sourcePort)", destination: "\(destination):\(tcp.destinationPort)")

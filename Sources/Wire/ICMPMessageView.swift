@@ -9,6 +9,8 @@ public protocol ICMPMessageView {
 }
 
 extension ICMPMessageView {
+    /// The type as a number, for code that handles both families.
+    public var typeNumber: UInt8 { bytes.u8(0) }
     public var code: UInt8 { bytes.u8(1) }
     public var checksum: UInt16 {
         get { bytes.be16(2) }

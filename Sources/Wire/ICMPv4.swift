@@ -84,7 +84,10 @@ public struct ICMPv4Message: ICMPMessageView {
         bytes = buffer
     }
 
-    public var type: ICMPv4Type { ICMPv4Type(bytes.u8(0)) }
+    public var type: ICMPv4Type {
+        get { ICMPv4Type(bytes.u8(0)) }
+        nonmutating set { bytes.setU8(newValue.rawValue, at: 0) }
+    }
     /// RFC 1191 §4: Next-Hop MTU of a "fragmentation needed and DF set" (type 3 code 4).
     public var nextHopMTU: UInt16 {
         get { bytes.be16(6) }

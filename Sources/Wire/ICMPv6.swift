@@ -83,7 +83,10 @@ public struct ICMPv6Message: ICMPMessageView {
         bytes = buffer
     }
 
-    public var type: ICMPv6Type { ICMPv6Type(bytes.u8(0)) }
+    public var type: ICMPv6Type {
+        get { ICMPv6Type(bytes.u8(0)) }
+        nonmutating set { bytes.setU8(newValue.rawValue, at: 0) }
+    }
     /// RFC 4443 §3.2: the MTU of the next-hop link of a Packet Too Big.
     public var mtu: UInt32 {
         get { bytes.be32(4) }

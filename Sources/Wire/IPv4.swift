@@ -78,7 +78,12 @@ public struct IPv4Packet {
 
     // MARK: Fields
 
-    public var headerLength: Int { Int(bytes.u8(0) & 0x0f) * 4 }
+    /// Header length in bytes; setting it writes the version too (a header
+    /// being built, e.g. a fragment's, whose options differ from the original's).
+    public var headerLength: Int {
+        get { Int(bytes.u8(0) & 0x0f) * 4 }
+        nonmutating set { bytes.setU8(0x40 | UInt8(truncatingIfNeeded: newValue / 4) & 0x0f, at: 0) }
+    }
     /// Type of service byte: DSCP (RFC 2474) in the top six bits, ECN (RFC 3168) in the low two.
     public var typeOfService: UInt8 {
         get { bytes.u8(1) }
@@ -86,13 +91,20 @@ public struct IPv4Packet {
     }
     public var dscp: UInt8 { typeOfService >> 2 }
     public var ecn: UInt8 { typeOfService & 0x03 }
-    public var totalLength: Int { Int(bytes.be16(2)) }
+    /// Total length; setting it leaves the header checksum to the caller.
+    public var totalLength: Int {
+        get { Int(bytes.be16(2)) }
+        nonmutating set { bytes.setBE16(UInt16(truncatingIfNeeded: newValue), at: 2) }
+    }
     public var identification: UInt16 {
         get { bytes.be16(4) }
         nonmutating set { bytes.setBE16(newValue, at: 4) }
     }
     /// The three flag bits and the 13-bit fragment offset as one word.
-    public var flagsAndFragmentOffset: UInt16 { bytes.be16(6) }
+    public var flagsAndFragmentOffset: UInt16 {
+        get { bytes.be16(6) }
+        nonmutating set { bytes.setBE16(newValue, at: 6) }
+    }
     public var reservedFlag: Bool { flagsAndFragmentOffset & 0x8000 != 0 }
     public var dontFragment: Bool { flagsAndFragmentOffset & 0x4000 != 0 }
     public var moreFragments: Bool { flagsAndFragmentOffset & 0x2000 != 0 }
@@ -118,6 +130,11 @@ public struct IPv4Packet {
     public var destination: IPv4Address {
         get { IPv4Address(loadingFrom: bytes.readOnly, at: 16) }
         nonmutating set { newValue.store(to: bytes, at: 16) }
+    }
+    /// The source or destination address, for code that handles either end.
+    public subscript(end: PacketEnd) -> IPv4Address {
+        get { end == .source ? source : destination }
+        nonmutating set { if end == .source { source = newValue } else { destination = newValue } }
     }
     /// The option bytes between the fixed header and the payload.
     public var options: UnsafeMutableRawBufferPointer { bytes.slice(Self.minimumHeaderLength..<headerLength) }

@@ -59,7 +59,10 @@ public struct IPv6Packet {
 
     public var trafficClass: UInt8 { UInt8(truncatingIfNeeded: bytes.be32(0) >> 20) }
     public var flowLabel: UInt32 { bytes.be32(0) & 0x000f_ffff }
-    public var payloadLength: Int { Int(bytes.be16(4)) }
+    public var payloadLength: Int {
+        get { Int(bytes.be16(4)) }
+        nonmutating set { bytes.setBE16(UInt16(truncatingIfNeeded: newValue), at: 4) }
+    }
     public var nextHeader: IPProtocol { IPProtocol(bytes.u8(6)) }
     public var hopLimit: UInt8 {
         get { bytes.u8(7) }
@@ -72,6 +75,11 @@ public struct IPv6Packet {
     public var destination: IPv6Address {
         get { IPv6Address(loadingFrom: bytes.readOnly, at: 24) }
         nonmutating set { newValue.store(to: bytes, at: 24) }
+    }
+    /// The source or destination address, for code that handles either end.
+    public subscript(end: PacketEnd) -> IPv6Address {
+        get { end == .source ? source : destination }
+        nonmutating set { if end == .source { source = newValue } else { destination = newValue } }
     }
     /// Everything after the fixed header: extension headers and upper layer.
     public var payload: UnsafeMutableRawBufferPointer { bytes.suffix(from: Self.headerLength) }

@@ -78,6 +78,13 @@ public struct TCPSegment {
         bytes = buffer
     }
 
+    /// A view over a segment whose header was validated already (the
+    /// engine's PacketParser checked its length and data offset).
+    @inlinable
+    public init(parsed buffer: UnsafeMutableRawBufferPointer) {
+        bytes = buffer
+    }
+
     public var sourcePort: UInt16 {
         get { bytes.be16(0) }
         nonmutating set { bytes.setBE16(newValue, at: 0) }

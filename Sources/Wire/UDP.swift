@@ -32,6 +32,12 @@ public struct UDPDatagram {
         bytes = buffer.slice(0..<length)
     }
 
+    /// A view over a datagram whose header was validated already.
+    @inlinable
+    public init(parsed buffer: UnsafeMutableRawBufferPointer) {
+        bytes = buffer
+    }
+
     public var sourcePort: UInt16 {
         get { bytes.be16(0) }
         nonmutating set { bytes.setBE16(newValue, at: 0) }
