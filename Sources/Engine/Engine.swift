@@ -246,8 +246,10 @@ public final class Engine {
         if let stop = natSource(&packet, &ctx, output: route.interface) { return stop }
         if tracing { traceNAT(packet, &ctx.trace) }
 
-        // Helpers read (and under NAT rewrite) the payload of their connections.
-        if !helpers.isEmpty, let position = ctx.tracking.entry, !ctx.parsed.isFragment,
+        // Helpers read (and under NAT rewrite) the payload of their connections;
+        // never a segment conntrack called invalid (Linux: such a packet has no
+        // conntrack, so no helper runs), which cannot then move their stream.
+        if !helpers.isEmpty, ctx.tracking.state != .invalid, let position = ctx.tracking.entry, !ctx.parsed.isFragment,
            conntrack.table.helper(position).transport == ctx.parsed.l4Protocol {
             if let stop = runHelper(&packet, &ctx, entry: position, output: route.interface) { return stop }
         }

@@ -23,19 +23,40 @@ import Wire
 /// A helper for one connection, the id of that connection (a table position
 /// is reused once its connection is gone), and what the engine keeps for it:
 /// the packet that brought held bytes and where it was going (to send them
-/// from when their time is up), and each direction's last window (for the
-/// ACK to a sender whose line is held).
+/// from when their time is up), each direction's last window (for the ACK to
+/// a sender whose line is held), and the bytes the firewall owes a receiver.
 final class HelperSlot {
     let id: UInt32
     let helper: any ConnectionHelper
     var heldTemplate: [[UInt8]?] = [nil, nil]
     var heldInterface: [InterfaceID] = [0, 0]
     var lastWindow: [UInt16] = [0, 0]
+    var owed: [OwedBytes?] = [nil, nil]
 
     init(id: UInt32, helper: any ConnectionHelper) {
         self.id = id
         self.helper = helper
     }
+}
+
+/// Bytes the firewall acknowledged on the receiver's behalf (the ACK to a
+/// sender waiting on a held line): the sender will not send them again, so
+/// until the receiver acknowledges them the firewall keeps what it sent for
+/// them and sends it again when the receiver's ACKs show it never arrived
+/// (the one packet carrying a held line must not be a single point of loss).
+/// Sequence numbers are the sender's.
+struct OwedBytes {
+    /// The end of what the firewall acknowledged.
+    var end: SeqNumber
+    /// What went out for them (the completed line, rewritten or not, or the
+    /// bytes released when their time was up): nil until it has gone.
+    var start = SeqNumber(0)
+    var bytes: [UInt8]? = nil
+    var sentAt: Timestamp = 0
+
+    /// Linux's minimum retransmission timeout (TCP_RTO_MIN, 200 ms): a
+    /// receiver's ACK sooner than this after a sending may simply predate it.
+    static let resendInterval: Timestamp = 200_000_000
 }
 
 extension Engine {
@@ -104,6 +125,9 @@ extension Engine {
             segment = validated
             helperInput = helperPacket(validated, direction: direction, now: now)
             slot.lastWindow[direction.rawValue] = validated.window
+            if slot.owed[direction.opposite.rawValue] != nil {
+                settleOwed(slot, direction.opposite, receiverSegment: validated, entry: position, now: now)
+            }
         } else {
             guard let datagram = helperPacket(packet.bytes, ctx.parsed, direction: direction, now: now) else { return nil }
             segment = nil
@@ -133,6 +157,7 @@ extension Engine {
             let placed = replacePayload(&packet, &ctx.parsed, sequence: start, payload: payload)
             ctx.helper.overflow = placed < payload.count ? Array(payload[placed...]) : []
             ctx.helper.resized = true
+            noteSent(slot, direction, start: start, bytes: payload, now: now)
             return nil
         case .held:
             guard let segment else { return nil }
@@ -150,6 +175,8 @@ extension Engine {
                                      protocol: .tcp, family: sender.family)
                 sendTCP(back, sequence: segment.acknowledgmentNumber, acknowledgment: before.end, flags: .ack,
                         window: slot.lastWindow[direction.opposite.rawValue], interface: input, state: .established)
+                if let owed = slot.owed[direction.rawValue], owed.bytes == nil, owed.end >= before.end { return .consumed }
+                slot.owed[direction.rawValue] = OwedBytes(end: before.end)
             }
             return .consumed
         case .refused:
@@ -236,17 +263,60 @@ extension Engine {
             for event in events { note(event, &noPacket) }
             guard slot.id == conntrack.table[Int(position)].id else { continue }
             for (direction, start, bytes) in released {
-                guard let template = slot.heldTemplate[direction.rawValue], let out = outbox.reserve() else { continue }
-                let interface = slot.heldInterface[direction.rawValue]
-                outbox.buffers[out].load(template)
-                var parsed = ParsedPacket.empty
-                guard (try? PacketParser.parse(outbox.buffers[out].bytes, virtio: .init(), into: &parsed)) != nil else { continue }
-                replacePayload(&outbox.buffers[out], &parsed, sequence: start, payload: bytes)
-                adjustSequence(&outbox.buffers[out], parsed, entry: Int(position), direction: direction)
-                outbox.commit(out, interface: interface)
-                statistics.generated &+= 1
-                if tracing { traceGenerated(out, interface: interface, origin: .released) }
+                if sendFromTemplate(slot, direction, start: start, bytes: bytes, entry: Int(position), origin: .released) {
+                    noteSent(slot, direction, start: start, bytes: bytes, now: now)
+                }
             }
+        }
+    }
+
+    /// Sends `bytes` (starting at `start`, the sender's numbering) in a copy
+    /// of the packet that brought the held bytes of `direction`, sequence
+    /// adjustment applied, where that packet was going.
+    private func sendFromTemplate(_ slot: HelperSlot, _ direction: Direction, start: SeqNumber, bytes: [UInt8],
+                                  entry position: Int, origin: TraceRecord.Origin) -> Bool {
+        guard slot.id == conntrack.table[position].id, let template = slot.heldTemplate[direction.rawValue],
+              let out = outbox.reserve() else { return false }
+        let interface = slot.heldInterface[direction.rawValue]
+        outbox.buffers[out].load(template)
+        var parsed = ParsedPacket.empty
+        guard (try? PacketParser.parse(outbox.buffers[out].bytes, virtio: .init(), into: &parsed)) != nil else { return false }
+        replacePayload(&outbox.buffers[out], &parsed, sequence: start, payload: bytes)
+        adjustSequence(&outbox.buffers[out], parsed, entry: position, direction: direction)
+        outbox.commit(out, interface: interface)
+        statistics.generated &+= 1
+        if tracing { traceGenerated(out, interface: interface, origin: origin) }
+        return true
+    }
+
+    /// What went out for bytes the firewall owes a receiver: kept until the
+    /// receiver acknowledges them.
+    private func noteSent(_ slot: HelperSlot, _ direction: Direction, start: SeqNumber, bytes: [UInt8], now: Timestamp) {
+        guard var owed = slot.owed[direction.rawValue], owed.bytes == nil, start < owed.end else { return }
+        owed.start = start
+        owed.bytes = bytes
+        owed.sentAt = now
+        slot.owed[direction.rawValue] = owed
+    }
+
+    /// A segment from the receiver of owed bytes: an ACK past them settles
+    /// the debt; one short of them, at least the minimum RTO after they were
+    /// last sent, means they were lost, and they go again (as a TCP sender
+    /// would on duplicate ACKs, RFC 5681 §3.2).
+    private func settleOwed(_ slot: HelperSlot, _ direction: Direction, receiverSegment segment: TCPSegment,
+                            entry position: Int, now: Timestamp) {
+        guard segment.flags.contains(.ack) else { return }
+        guard let owed = slot.owed[direction.rawValue] else { return }
+        // The receiver counts the bytes as they left, shifted by rewrites.
+        let acknowledged = conntrack.table.adjustment(position, direction).unadjusted(acknowledgment: segment.acknowledgmentNumber)
+        if acknowledged >= owed.end {
+            slot.owed[direction.rawValue] = nil
+            return
+        }
+        guard let bytes = owed.bytes, now >= saturatingAdd(owed.sentAt, OwedBytes.resendInterval) else { return }
+        if sendFromTemplate(slot, direction, start: owed.start, bytes: bytes, entry: position, origin: .generated) {
+            statistics.resentForReceiver &+= 1
+            slot.owed[direction.rawValue]?.sentAt = now
         }
     }
 

@@ -23,6 +23,9 @@ public struct Statistics: Sendable {
     }
     /// Segments held by a helper until their line completed (not drops).
     public var held: UInt64 = 0
+    /// Bytes sent again for a receiver whose ACKs showed it never got what
+    /// the firewall had acknowledged for it (HelperStage, OwedBytes).
+    public var resentForReceiver: UInt64 = 0
 
     init(interfaceCount: Int) {
         interfaces = Array(repeating: InterfaceCounters(), count: interfaceCount)

@@ -23,6 +23,9 @@ extension Engine {
         lines.append("forwarded          \(statistics.forwarded)")
         lines.append("delivered locally  \(statistics.deliveredLocally)")
         lines.append("generated          \(statistics.generated)")
+        if statistics.held > 0 || statistics.resentForReceiver > 0 {
+            lines.append("held by helpers    \(statistics.held) (sent again for their receiver: \(statistics.resentForReceiver))")
+        }
         lines.append("conntrack entries  \(conntrack.table.count) of \(conntrack.table.capacity) (evicted \(conntrack.table.evicted))")
         lines.append("")
         lines.append("drops (\(statistics.totalDrops)):")

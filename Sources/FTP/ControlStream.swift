@@ -97,7 +97,12 @@ struct ControlStream: Sendable {
     }
 
     /// The SYN (or SYN-ACK) fixes where the stream starts: at a line start.
+    /// Only the first does: a SYN or SYN-ACK on a connection whose stream is
+    /// being read (a forgery, or a late duplicate) carries no payload and
+    /// moves nothing, as Linux's helper reads only segments with payload and
+    /// conntrack ignores a SYN on an established connection.
     mutating func synchronize(initialSequence: SeqNumber) {
+        guard !synchronized else { return }
         synchronized = true
         next = initialSequence + 1
         startLine(at: next)
