@@ -188,7 +188,16 @@ extension Engine {
         }
     }
 
-    /// Sets `tuple`'s source to `address` and a free port (or ICMP id).
+    /// Sets `tuple`'s source to `address` and a free port (or ICMP id), as
+    /// Linux's nf_nat_l4proto_unique_tuple searches: the original port if it
+    /// is in range and free (unless `fully-random`), else from a random
+    /// offset at most 128 candidates (NF_NAT_MAX_ATTEMPTS), then rounds of
+    /// half as many from new random offsets while the last had 16 or more:
+    /// a bounded cost per new connection however full the range is.
+    /// When every candidate is taken, the mapping of the oldest connection
+    /// among them that never got a reply is reclaimed (`nat-reclaimed`):
+    /// beyond Linux, which refuses new connections until such entries time
+    /// out, so a flood of spoofed SYNs cannot lock real clients out.
     func chooseSource(_ tuple: inout ConnTuple, _ address: IPv6Address, _ target: NATTarget, now: Timestamp) -> Bool {
         tuple.source = address
         let original = tuple.sourcePort
@@ -207,23 +216,40 @@ extension Engine {
             range = 1024...65535
         }
         if !target.flags.contains(.fullyRandom) && range.contains(original) && !isTaken(tuple, now: now) { return true }
-        let size = Int(range.upperBound) - Int(range.lowerBound) + 1
-        let start = target.flags.isDisjoint(with: [.random, .fullyRandom])
-            ? Int(truncatingIfNeeded: tuple.hashValue & 0x7fff_ffff) % size
-            : Int(nextRandom() % UInt64(size))
-        for step in 0..<size {
-            tuple.sourcePort = UInt16(Int(range.lowerBound) + (start + step) % size)
-            if !isTaken(tuple, now: now) { return true }
+        var search = PortSearch(size: Int(range.upperBound) - Int(range.lowerBound) + 1, seed: nextRandom())
+        var reclaim: (position: Int, port: UInt16, created: Timestamp)? = nil
+        while let offset = search.next() {
+            let port = UInt16(truncatingIfNeeded: Int(range.lowerBound) + offset)
+            tuple.sourcePort = port
+            guard let holder = holder(of: tuple, now: now) else { return true }
+            guard holder >= 0 else { continue }
+            let entry = conntrack.table[holder]
+            if !entry.hasSeenReply, reclaim.map({ entry.created < $0.created }) ?? true {
+                reclaim = (holder, port, entry.created)
+            }
         }
-        tuple.sourcePort = original
-        return false
+        guard let (position, port, _) = reclaim else {
+            tuple.sourcePort = original
+            return false
+        }
+        conntrack.table.remove(position)
+        statistics.natReclaimed &+= 1
+        tuple.sourcePort = port
+        return true
     }
 
     /// A translated original tuple is taken when its reply tuple already
     /// belongs to a live connection.
     private func isTaken(_ translated: ConnTuple, now: Timestamp) -> Bool {
-        guard let reply = translated.inverted() else { return true }
-        return conntrack.isInUse(reply, now: now)
+        holder(of: translated, now: now) != nil
+    }
+
+    /// The table position of the live connection that a translated original
+    /// tuple would clash with (its reply tuple is that connection's), if any.
+    /// A tuple that cannot be inverted counts as taken, by the pending entry.
+    private func holder(of translated: ConnTuple, now: Timestamp) -> Int? {
+        guard let reply = translated.inverted() else { return -1 }
+        return conntrack.table.lookup(reply, now: now)?.entry
     }
 
     /// One address of an `snat/dnat to A-B` range (or prefix), anywhere in
@@ -270,5 +296,44 @@ extension Engine {
     func nextRandom() -> UInt64 {
         randomState = randomState &* 6364136223846793005 &+ 1442695040888963407
         return randomState >> 11
+    }
+}
+
+/// The offsets into a port range that a new mapping tries, in order, as
+/// nf_nat_l4proto_unique_tuple walks them: a round of
+/// min(size, NF_NAT_MAX_ATTEMPTS = 128) consecutive offsets from a random
+/// start, then rounds of half as many from new random starts while a round
+/// had at least 16 (at most 128 + 64 + 32 + 16 + 8 = 248 in all), or just the
+/// one round when it covered the whole range.
+struct PortSearch: IteratorProtocol {
+    static let maximumAttempts = 128
+    let size: Int
+    private var attempts: Int
+    private var step = 0
+    private var start: Int
+    private var random: UInt64
+
+    init(size: Int, seed: UInt64) {
+        self.size = max(1, size)
+        attempts = min(self.size, Self.maximumAttempts)
+        random = seed
+        start = 0
+        start = nextStart()
+    }
+
+    private mutating func nextStart() -> Int {
+        random = random &* 6364136223846793005 &+ 1442695040888963407
+        return Int((random >> 33) % UInt64(size))
+    }
+
+    mutating func next() -> Int? {
+        if step == attempts {
+            guard attempts < size, attempts >= 16 else { return nil }
+            attempts /= 2
+            step = 0
+            start = nextStart()
+        }
+        defer { step += 1 }
+        return (start + step) % size
     }
 }

@@ -26,6 +26,9 @@ public struct Statistics: Sendable {
     /// Bytes sent again for a receiver whose ACKs showed it never got what
     /// the firewall had acknowledged for it (HelperStage, OwedBytes).
     public var resentForReceiver: UInt64 = 0
+    /// NAT mappings taken back from connections that never got a reply, for
+    /// a new connection that found every candidate taken (NATStage).
+    public var natReclaimed: UInt64 = 0
 
     init(interfaceCount: Int) {
         interfaces = Array(repeating: InterfaceCounters(), count: interfaceCount)

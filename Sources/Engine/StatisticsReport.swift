@@ -26,6 +26,9 @@ extension Engine {
         if statistics.held > 0 || statistics.resentForReceiver > 0 {
             lines.append("held by helpers    \(statistics.held) (sent again for their receiver: \(statistics.resentForReceiver))")
         }
+        if statistics.natReclaimed > 0 {
+            lines.append("nat-reclaimed      \(statistics.natReclaimed) (mappings taken back from connections that never got a reply)")
+        }
         lines.append("conntrack entries  \(conntrack.table.count) of \(conntrack.table.capacity) (evicted \(conntrack.table.evicted))")
         lines.append("")
         lines.append("drops (\(statistics.totalDrops)):")

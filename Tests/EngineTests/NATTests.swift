@@ -67,6 +67,54 @@ import Wire
         #expect(PacketSummary.line(for: toA).hasPrefix("IP 203.0.113.10.53 > 10.0.1.2.40000"))
     }
 
+    /// Beyond Linux (nf_nat_l4proto_unique_tuple gives up and the packet is
+    /// dropped): with every candidate taken, the mapping of the oldest
+    /// connection that never got a reply goes to the new connection.
+    @Test func exhaustionReclaimsTheOldestUnansweredMapping() throws {
+        let h = try harness("""
+            table ip nat {
+                chain postrouting { type nat hook postrouting priority srcnat; meta l4proto udp snat to 203.0.113.1:2000-2001; }
+            }
+            """)
+        let client = IPv4Address(10, 0, 1, 3)
+        #expect(h.send(Packet.udp(client4, 1, server4, 53), on: h.lan).verdict == .forward(h.wan))
+        h.now += 1_000_000
+        let second = h.send(Packet.udp(client4, 2, server4, 53), on: h.lan).bytes
+        let secondPort = UInt16(second[20]) << 8 | UInt16(second[21])
+        // The second is answered; the first is not, and is the oldest: its mapping goes.
+        h.send(Packet.udp(server4, 53, IPv4Address(203, 0, 113, 1), secondPort), on: h.wan)
+        h.now += 1_000_000
+        let third = h.send(Packet.udp(client, 3, server4, 53), on: h.lan)
+        #expect(third.verdict == .forward(h.wan))
+        let thirdPort = UInt16(third.bytes[20]) << 8 | UInt16(third.bytes[21])
+        #expect(thirdPort != secondPort)
+        #expect(h.engine.statistics.natReclaimed == 1)
+        #expect(h.engine.statistics.dropCount(.natExhausted) == 0)
+        #expect(h.engine.statistics.natReclaimed == 1)
+        #expect(h.entry(ConnTuple(source: .v4(client4), destination: .v4(server4), sourcePort: 1, destinationPort: 53,
+                                  protocol: .udp)) == nil, "the unanswered connection is gone")
+        // The mapping's replies reach the new client.
+        let reply = h.send(Packet.udp(server4, 53, IPv4Address(203, 0, 113, 1), thirdPort), on: h.wan).bytes
+        #expect(PacketSummary.line(for: reply).hasPrefix("IP 203.0.113.10.53 > 10.0.1.3.3"))
+        #expect(h.engine.statisticsReport(now: h.now).contains("nat-reclaimed      1"))
+    }
+
+    /// nf_nat_l4proto_unique_tuple's bound: however full the range, a new
+    /// mapping looks at no more than 128 + 64 + 32 + 16 + 8 candidates.
+    @Test func portSearchIsBounded() {
+        for size in [1, 2, 100, 128, 129, 511, 64_512, 65_535] {
+            var search = PortSearch(size: size, seed: UInt64(size))
+            var offsets: [Int] = []
+            while let offset = search.next() { offsets.append(offset) }
+            #expect(offsets.allSatisfy { (0..<size).contains($0) })
+            if size <= 128 {
+                #expect(offsets.count == size && Set(offsets).count == size, "a small range is tried whole: \(size)")
+            } else {
+                #expect(offsets.count == 128 + 64 + 32 + 16 + 8, "size \(size)")
+            }
+        }
+    }
+
     @Test func exhaustionDropsAndCounts() throws {
         let h = try harness("""
             table ip nat {
@@ -75,6 +123,10 @@ import Wire
             """)
         for port: UInt16 in [1, 2] {
             #expect(h.send(Packet.udp(client4, port, server4, 53), on: h.lan).verdict == .forward(h.wan))
+        }
+        // Both got answers: neither mapping may be taken back.
+        for port: UInt16 in [2000, 2001] {
+            #expect(h.send(Packet.udp(server4, 53, IPv4Address(203, 0, 113, 1), port), on: h.wan).verdict == .forward(h.lan))
         }
         #expect(h.send(Packet.udp(client4, 3, server4, 53), on: h.lan).verdict == .drop(.natExhausted))
         #expect(h.engine.statistics.dropCount(.natExhausted) == 1)
