@@ -23,6 +23,8 @@ let package = Package(
         .target(name: "CTunwall"),
         // Views over packet bytes, value types, checksums, addresses, pcap.
         .target(name: "Wire"),
+        // The trace file's schema (docs/trace-schema.md) as Swift values, read and written as JSON; Foundation only.
+        .target(name: "TraceFormat"),
         // Tuples, the flow table, TCP/UDP/ICMP state and timeouts, RELATED ICMP errors.
         .target(name: "Conntrack", dependencies: ["Wire"]),
         // The FTP helper: control streams, PORT/EPRT/227/229, expectations, rewriting under NAT.
@@ -48,11 +50,11 @@ let package = Package(
         .target(name: "Firewall", dependencies: ["Wire", "Conntrack", "FTP", "Rules", "Engine", "SystemIO", "TunIO"]),
         // Topology files, namespaces through `ip`, the lab's life cycle.
         .target(name: "Lab", dependencies: ["Wire", "FTP", "Engine", "TunIO", "SystemIO", "Firewall"]),
-        // Ladder diagrams (SVG, HTML) of a trace file (docs/trace-schema.md); Foundation only.
-        .target(name: "Diagram"),
+        // Ladder diagrams (SVG, HTML) of a trace file, read with TraceFormat; Foundation only.
+        .target(name: "Diagram", dependencies: ["TraceFormat"]),
         // Replayable random test input (testSeed, SeededGenerator; TUNWALL_TEST_SEED), for every test target.
         .target(name: "TestSeeds"),
-        .executableTarget(name: "tunwall", dependencies: ["Wire", "Conntrack", "FTP", "Rules", "Engine", "SystemIO", "TunIO", "Firewall", "FTPPeers", "Lab", "CTunwall", "Diagram"]),
+        .executableTarget(name: "tunwall", dependencies: ["Wire", "Conntrack", "FTP", "Rules", "Engine", "SystemIO", "TunIO", "Firewall", "FTPPeers", "Lab", "CTunwall", "TraceFormat", "Diagram"]),
         // Fuzz targets (README, "Fuzzing"): libFuzzer under Scripts/fuzz.sh (-DFUZZING), otherwise
         // executables that replay a corpus. `Extern` declares libFuzzer's C entry point.
         .target(name: "FuzzSupport", swiftSettings: [.enableExperimentalFeature("Extern")]),
@@ -65,14 +67,14 @@ let package = Package(
         .testTarget(name: "FTPTests", dependencies: ["FTP", "Conntrack", "Wire"]),
         .testTarget(name: "TFTPTests", dependencies: ["TFTP", "Conntrack", "Wire", "TestSeeds"]),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Conntrack", "Wire"], exclude: ["Invalid"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "FTP", "TFTP", "Rules", "Conntrack", "Wire", "TestSeeds"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "FTP", "TFTP", "Rules", "Conntrack", "Wire", "TraceFormat", "TestSeeds"]),
         .testTarget(name: "EngineTestingExample", dependencies: ["EngineTesting", "Wire"]),
         .testTarget(name: "SystemIOTests", dependencies: ["SystemIO"]),
         .testTarget(name: "TunIOTests", dependencies: ["TunIO", "CTunwall", "SystemIO"]),
         .testTarget(name: "FirewallTests", dependencies: ["Firewall"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Firewall", "FTPPeers", "Engine", "FTP", "Wire", "SystemIO", "TestSeeds"]),
         .testTarget(name: "tunwallTests", dependencies: ["Wire", "Diagram", "Lab", "TestSeeds"]),
-        .testTarget(name: "DiagramTests", dependencies: ["Diagram", "TestSeeds"], exclude: ["Fixtures"]),
+        .testTarget(name: "DiagramTests", dependencies: ["Diagram", "TraceFormat", "TestSeeds"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

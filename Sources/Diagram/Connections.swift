@@ -4,6 +4,8 @@
 // every packet (union-find) puts both directions of a translated connection
 // together without knowing the NAT table.
 
+import TraceFormat
+
 struct Connections {
     /// For each packet of the trace, the number of its connection, numbered
     /// from 0 in order of first appearance.
@@ -31,9 +33,9 @@ struct Connections {
         }
         var nodes: [Int] = []
         for p in packets {
-            let a = node(Connections.key(p.packet, fallback: "#\(p.n)"))
+            let a = node(Connections.key(p.packet))
             if let sent = p.sent {
-                let b = node(Connections.key(sent, fallback: "#\(p.n)"))
+                let b = node(Connections.key(sent))
                 let (ra, rb) = (root(a), root(b))
                 if ra != rb { parent[max(ra, rb)] = min(ra, rb) }
             }
@@ -54,11 +56,10 @@ struct Connections {
     }
 
     /// The same for both directions: protocol and the two endpoints, sorted.
-    static func key(_ info: PacketInfo, fallback: String) -> String {
-        guard let src = info.src, let dst = info.dst else { return fallback }
-        let a = info.sport.map { "\(src)|\($0)" } ?? src
-        let b = info.dport.map { "\(dst)|\($0)" } ?? dst
-        return "\(info.proto ?? "?") " + (a < b ? "\(a) \(b)" : "\(b) \(a)")
+    static func key(_ info: PacketInfo) -> String {
+        let a = info.sport.map { "\(info.src)|\($0)" } ?? info.src
+        let b = info.dport.map { "\(info.dst)|\($0)" } ?? info.dst
+        return "\(info.proto) " + (a < b ? "\(a) \(b)" : "\(b) \(a)")
     }
 
     static func carriesHelperTraffic(_ p: TracePacket) -> Bool {

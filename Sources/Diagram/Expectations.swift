@@ -3,6 +3,8 @@
 // calls `related` with a master and whose destination, as it arrived, is the
 // one expected (and whose source is, when the expectation names it).
 
+import TraceFormat
+
 struct ExpectationSpan {
     /// Index of the packet that made it, and of the one that used it (nil: never used).
     var from: Int

@@ -3,6 +3,8 @@
 // and the packet number in the table links back; `:target` highlights both,
 // so no script is needed.
 
+import TraceFormat
+
 struct HTMLWriter {
     let trace: Trace
     let name: String
@@ -57,7 +59,7 @@ struct HTMLWriter {
         case .forward: out += "→ \(x(p.outInterface ?? "?")) \(x(p.sent?.summary ?? ""))\(payload(p.sent?.text))"
         case .drop: out += "<span class=\"drop\">✗ dropped: \(x(p.reason ?? "?"))</span>"
         case .held: out += "<span class=\"held\">held</span>"
-        case .consumed: out += "consumed\(x(p.reason.map { ": \($0)" } ?? ""))"
+        case .consumed: out += "consumed"
         }
         return out + "</td></tr>\n"
     }

@@ -4,6 +4,8 @@
 // not in the header, so a lane shows the addresses seen there: sources of the
 // packets that arrived from it, destinations of those sent to it.
 
+import TraceFormat
+
 struct Lane {
     var name: String
     var interfaces: [TraceInterface]

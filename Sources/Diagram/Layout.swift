@@ -2,6 +2,8 @@
 // and arrow, the expectation tracks, the picture's size. Widths are computed
 // from the text with a monospace advance, so nothing needs a font at run time.
 
+import TraceFormat
+
 enum LabelKind { case head, detail, payload, count }
 
 struct LabelLine {

@@ -2,6 +2,8 @@
 // the firewall as the sender saw the packet, out of it as the receiver sees
 // it), how the packet ended at the firewall, and the notes under the arrow.
 
+import TraceFormat
+
 enum NoteKind {
     case plain, related, expectation, rewrite, warning
 }
@@ -60,7 +62,7 @@ enum RowContentBuilder {
         }
         content.start = p.origin == .generated ? .generated : p.origin == .released ? .released : .none
         if row.collapsed {
-            let inBytes = packets.reduce(0) { $0 + ($1.packet.length ?? 0) }
+            let inBytes = packets.reduce(0) { $0 + $1.packet.length }
             let outBytes = packets.reduce(0) { $0 + ($1.sent?.length ?? 0) }
             content.incoming?.count = count(packets.count, inBytes)
             content.outgoing?.count = count(packets.count, outBytes)
@@ -86,7 +88,7 @@ enum RowContentBuilder {
             content.endLabel = "held" + (p.steps.last(where: { $0.isHelper && $0.event == "held" }).map { ": \($0.text)" } ?? "")
         case .consumed:
             content.end = .consumed
-            content.endLabel = "consumed by the firewall" + (p.reason.map { " (\($0))" } ?? "")
+            content.endLabel = "consumed by the firewall"
         }
         content.notes = notes(p, createdBy: createdBy[row.packets[0]])
         return content
@@ -155,7 +157,7 @@ enum RowContentBuilder {
         case .forward: lines.append("-> \(p.outInterface ?? "?") \(p.sent?.summary ?? "")")
         case .drop: lines.append("dropped: \(p.reason ?? "?")")
         case .held: lines.append("held")
-        case .consumed: lines.append("consumed\(p.reason.map { ": \($0)" } ?? "")")
+        case .consumed: lines.append("consumed")
         }
         return lines.map(TextMetrics.printable).joined(separator: "\n")
     }

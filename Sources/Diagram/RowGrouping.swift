@@ -6,6 +6,8 @@
 // else (the first packet of a connection, FTP commands and replies, drops,
 // held or generated packets) keeps its own row.
 
+import TraceFormat
+
 /// One row of the ladder: one packet, or several of one direction.
 struct DisplayRow {
     /// Indices into the trace's packets, in trace order.
@@ -53,7 +55,7 @@ enum RowGrouping {
     /// The interfaces and the addresses as the packet arrived.
     static func direction(_ p: TracePacket) -> String {
         let a = p.packet
-        return "\(p.inInterface ?? "-") \(p.outInterface ?? "-") \(a.proto ?? "") \(a.src ?? "") \(a.sport ?? -1) \(a.dst ?? "") \(a.dport ?? -1)"
+        return "\(p.inInterface ?? "-") \(p.outInterface ?? "-") \(a.proto) \(a.src) \(a.sport ?? -1) \(a.dst) \(a.dport ?? -1)"
     }
 
     /// Forwarded as part of an established connection, with nothing to show
@@ -69,7 +71,7 @@ enum RowGrouping {
             // `established`, so it keeps a row of its own.
             case "conntrack": return step.state == "established"
             case "rule": return step.verdict == "accept"
-            case "nat", "route": return true
+            case "nat": return true
             default: return false
             }
         }

@@ -4,6 +4,8 @@
 // file with its number: a row's `data-n`, or for collapsed rows one `data-n`
 // group per packet, each with a `<title>` (the tooltip) narrating it.
 
+import TraceFormat
+
 struct SVGWriter {
     let layout: Layout
     let title: String

@@ -2,6 +2,7 @@
 // as an HTML page that embeds the SVG and lists every packet's steps.
 
 import Foundation
+import TraceFormat
 
 public struct DiagramOptions: Sendable {
     /// Every packet on its own row (no "× N packets" rows).
@@ -46,7 +47,7 @@ public enum TraceDiagram {
         let layout = Layout(trace: trace, lanes: lanes, contents: contents, spans: spans)
         let count = trace.packets.count
         var subtitle = "\(count) packet\(count == 1 ? "" : "s") in \(contents.count) row\(contents.count == 1 ? "" : "s")"
-        if let start = trace.header.start { subtitle = "firewall started \(start) · " + subtitle }
+        subtitle = "firewall started \(trace.header.start) · " + subtitle
         if contents.contains(where: \.collapsed) { subtitle += " (packets of data connections drawn together; --all draws each)" }
         let svg = SVGWriter(layout: layout, title: "tunwall trace: \(options.name)", subtitle: subtitle, linkRows: links)
         return (svg, contents)

@@ -2,6 +2,9 @@
 // `--trace-json` writes it (docs/trace-schema.md, version 1): the packet as it
 // arrived, each decision taken (conntrack, rules with their file:line, NAT,
 // the FTP helper), and where it went or why it stopped.
+// Written here without Foundation (it runs on the packet path while tracing);
+// the model that reads these lines is Sources/TraceFormat, and
+// Tests/EngineTests/TraceSchema.swift requires the two to agree line by line.
 //
 // Example (narrated):
 //   #12 lan0 IP 10.0.1.2.40000 > 203.0.113.10.21: Flags [P.], seq 1201:1223, ack 301, win 502, length 22
@@ -144,6 +147,7 @@ public struct TraceRecord: Sendable {
     /// every JSON line. Raise it with any change a reader would notice; the
     /// test fixtures made from traces (Scripts/regenerate-fixtures.sh) carry
     /// the version they were made with, and their tests fail until remade.
+    /// TraceFormat's TraceReader.version moves with it (TraceModelTests).
     public static let schemaVersion = 1
 
     public enum Origin: String, Sendable { case received, generated, released }

@@ -10,6 +10,7 @@ import Diagram
 import Foundation
 import TunIO
 import SystemIO
+import TraceFormat
 
 enum DiagramCommand {
     static let usage = "usage: tunwall diagram TRACE.jsonl -o FILE.svg|FILE.html [--all]"

@@ -5,6 +5,7 @@
 
 import Foundation
 import Testing
+import TraceFormat
 @testable import Diagram
 
 @Suite struct FixtureVersionTests {

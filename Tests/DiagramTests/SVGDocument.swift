@@ -7,6 +7,7 @@ import Foundation
 import FoundationXML
 #endif
 @testable import Diagram
+import TraceFormat
 
 struct XMLElementRecord {
     var name: String
@@ -115,6 +116,8 @@ enum Lines {
         var line = #"{"v":1,"type":"packet","n":\#(n),"t":\#(Double(n) / 10),"origin":"\#(origin)","in":\#(inInterface.map { "\"\($0)\"" } ?? "null"),"packet":\#(info),"steps":\#(steps),"verdict":"\#(verdict)""#
         if let out { line += #","out":"\#(out)""# }
         if verdict == "forward" { line += #","sent":\#(info)"# }
+        // A dropped packet names its reason (docs/trace-schema.md), unless `extra` does.
+        if verdict == "drop" && !extra.contains(#""reason":"#) { line += #","reason":"rule-drop""# }
         return line + extra + "}"
     }
 

@@ -6,6 +6,7 @@
 
 import Foundation
 import Testing
+import TraceFormat
 @testable import Diagram
 
 @Suite struct SVGTests {
@@ -48,8 +49,8 @@ import Testing
             #expect(packets.count == numbers.count && packets.count >= 3)
             #expect(group.attributes["data-count"] == "\(packets.count)")
             // One direction of one connection, as it arrived.
-            #expect(Set(packets.map { "\($0.inInterface ?? "") \($0.packet.src ?? "") \($0.packet.sport ?? 0)" }).count == 1)
-            let bytes = packets.reduce(0) { $0 + ($1.packet.length ?? 0) }
+            #expect(Set(packets.map { "\($0.inInterface ?? "") \($0.packet.src) \($0.packet.sport ?? 0)" }).count == 1)
+            let bytes = packets.reduce(0) { $0 + $1.packet.length }
             let texts = collapsed.descendants(of: index).filter { $0.name == "text" }.map(\.text)
             #expect(texts.contains("× \(packets.count) packets (\(grouped(bytes)) bytes)"), "\(texts)")
             #expect(texts.contains("#\(packets.first!.n)…\(packets.last!.n)"), "\(texts)")

@@ -5,6 +5,7 @@ import Foundation
 import Testing
 @testable import Diagram
 import TestSeeds
+import TraceFormat
 
 @Suite struct TraceReaderTests {
     @Test func readsTheFixtures() throws {
@@ -59,6 +60,38 @@ import TestSeeds
             ([Lines.header2, good.replacingOccurrences(of: #""summary":"#, with: #""summary":7,"x":"#)],
              "t.jsonl:2: packet.summary: expected a string, got a number"),
             ([#"{"v":1,"type":"header","interfaces":[{"name":"a"},{"name":"a"}]}"#], "t.jsonl:1: interfaces[1].name: \"a\" appears twice"),
+        ]
+        for (lines, message) in cases {
+            #expect(error(lines)?.description == message, "\(lines)")
+        }
+    }
+
+    /// The reader is the trace model's (TraceFormat): strict about keys and
+    /// values, and about which keys go with which verdict and origin.
+    @Test func unknownKeysAndValuesAndMisplacedKeysAreErrors() {
+        let good = Lines.packet(n: 1)
+        let cases: [([String], String)] = [
+            ([Lines.header2, good.replacingOccurrences(of: #""n":1,"#, with: #""n":1,"x":2,"#)],
+             "t.jsonl:2: x: unknown key (not in trace schema version 1)"),
+            ([Lines.header2, good.replacingOccurrences(of: #""length":48"#, with: #""length":48,"ttl":64"#)],
+             "t.jsonl:2: packet.ttl: unknown key (not in trace schema version 1)"),
+            ([Lines.header2, Lines.packet(n: 1, steps: #"[{"kind":"route","text":"x","out":"wan0"}]"#)],
+             "t.jsonl:2: steps[0].kind: unknown value \"route\""),
+            ([Lines.header2, Lines.packet(n: 1, steps: #"[{"kind":"conntrack","text":"x","state":"fresh","direction":"original"}]"#)],
+             "t.jsonl:2: steps[0].state: unknown value \"fresh\""),
+            ([Lines.header2, Lines.packet(n: 1, steps: #"[{"kind":"tftp","text":"x","event":"rewrite"}]"#)],
+             "t.jsonl:2: steps[0].event: unknown value \"rewrite\""),
+            ([Lines.header2, Lines.packet(n: 1, steps: #"[{"kind":"tftp","text":"x","event":"parsed","rewritten":"y"}]"#)],
+             "t.jsonl:2: steps[0].rewritten: unknown key (not in trace schema version 1)"),
+            ([Lines.header2, Lines.packet(n: 1, verdict: "drop", out: nil, extra: #","reason":null"#)],
+             "t.jsonl:2: missing key \"reason\" (verdict is drop)"),
+            ([Lines.header2, Lines.packet(n: 1, verdict: "held")], "t.jsonl:2: out: only when verdict is forward (it is held)"),
+            ([Lines.header2, Lines.packet(n: 1, origin: "generated")], "t.jsonl:2: in: must be null, the packet was generated"),
+            ([Lines.header2, good.replacingOccurrences(of: #""sport":40000,"#, with: "")],
+             "t.jsonl:2: missing key \"packet.sport\" (tcp has ports)"),
+            ([Lines.header2, good.replacingOccurrences(of: #""proto":"tcp""#, with: #""proto":"17""#)],
+             "t.jsonl:2: packet.proto: unknown value \"17\""),
+            ([#"{"v":1,"type":"header","interfaces":[]}"#], "t.jsonl:1: missing key \"start\""),
         ]
         for (lines, message) in cases {
             #expect(error(lines)?.description == message, "\(lines)")

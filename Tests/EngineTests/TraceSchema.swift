@@ -1,12 +1,19 @@
-// docs/trace-schema.md as a checker: the keys, and the values the page lists
-// for a key, are read from the page's tables themselves, so a key the engine
-// writes but the page does not document (or a value outside the page's list)
-// fails, and so does a key the page documents that this checker cannot type.
-// What the tables say in prose (which keys are required, when `out`, `reason`
-// and `sent` appear, that `sport`/`dport` go with TCP and UDP) is written out
-// below next to the sentence it follows.
+// The trace's three descriptions held together: docs/trace-schema.md (for
+// people), the model in Sources/TraceFormat (read by `tunwall diagram`), and
+// what the engine writes (TraceRecord.jsonLine, Foundation-free on the packet
+// path).
+//
+// - `selfCheck`: the page's tables and the model list the same keys, the same
+//   kinds of step, and the same values for every key the model has a list for;
+//   a key or value one has and the other lacks fails.
+// - `check`: a line the engine wrote decodes with the model (strictly: a key
+//   the model lacks, or a value outside its lists, fails), and the model
+//   encodes it back to the same JSON value.
+// The page is read from its tables: a key as a cell names it, `key`, and the
+// values it lists, the backticked words in the parentheses after it.
 
 import Foundation
+import TraceFormat
 
 struct TraceSchema {
     struct Violation: Error, CustomStringConvertible {
@@ -30,7 +37,7 @@ struct TraceSchema {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    /// The checker of the page as it is in the repository.
+    /// The page as it is in the repository.
     static func fromDocs() throws -> TraceSchema {
         try TraceSchema(markdown: String(contentsOf: repository.appendingPathComponent("docs/trace-schema.md"), encoding: .utf8))
     }
@@ -52,6 +59,7 @@ struct TraceSchema {
         if !current.isEmpty { tables.append(current) }
         guard tables.count == 3 else { throw Violation(description: "docs/trace-schema.md: expected 3 tables, found \(tables.count)") }
 
+        // A key's values are listed in its meaning: `"received"` (…), `"generated"` (…), ….
         func keyTable(_ rows: [[String]]) -> [String: Key] {
             var keys: [String: Key] = [:]
             for row in rows.dropFirst() where row.count >= 3 {
@@ -117,166 +125,77 @@ struct TraceSchema {
         return keys
     }
 
-    // MARK: Checking
+    // MARK: The page against the model
 
-    /// Every key the page documents, with the JSON type this checker expects
-    /// of it; a documented key missing here fails `selfCheck`.
-    static let types: [String: String] = [
-        "v": "int", "type": "string", "start": "string", "interfaces": "array",
-        "n": "int", "t": "number", "origin": "string", "in": "string?", "packet": "object", "steps": "array",
-        "verdict": "string", "out": "string", "reason": "string", "sent": "object",
-        "summary": "string", "family": "int", "proto": "string", "src": "string", "dst": "string", "sport": "int",
-        "dport": "int", "length": "int", "text": "string",
-        "kind": "string", "state": "string", "direction": "string", "master": "string", "hook": "string",
-        "where": "string", "rule": "string", "event": "string", "line": "string", "rewritten": "string",
-        "expectation": "object", "to": "string", "name": "string", "host": "string?", "addresses": "array",
-    ]
-
-    /// The keys of each kind of step that every such step has (the page lists
-    /// `master` "for a connection an expectation let in", and an ftp step's
-    /// `line`, `rewritten`, `expectation` by event; a tftp step likewise).
-    static let requiredStepKeys: [String: Set<String>] = [
-        "conntrack": ["state", "direction"], "rule": ["hook", "verdict", "where", "rule"], "ftp": ["event"], "tftp": ["event"],
-        "nat": [], "route": ["out"], "drop": ["reason"],
-    ]
-
-    /// Fails when the page documents a key this checker cannot type, or a kind of step it does not know.
+    /// Every difference between the page and the model, as one failure.
     func selfCheck() throws {
-        var documented = Set(headerKeys.keys).union(packetKeys.keys).union(packetInfoKeys.keys).union(interfaceKeys)
+        var problems: [String] = []
+        func same(_ what: String, page: some Collection<String>, model: some Collection<String>) {
+            let page = Set(page), model = Set(model)
+            for key in model.subtracting(page).sorted() { problems.append("\(what): \"\(key)\" is in the model, not on the page") }
+            for key in page.subtracting(model).sorted() { problems.append("\(what): \"\(key)\" is on the page, not in the model") }
+        }
+        same("header keys", page: headerKeys.keys, model: TraceHeader.keys)
+        same("interface keys", page: interfaceKeys, model: TraceInterface.keys)
+        same("packet line keys", page: packetKeys.keys, model: TracePacket.keys)
+        same("packet keys", page: packetInfoKeys.keys, model: PacketInfo.keys)
+        same("origin values", page: packetKeys["origin"]?.inner ?? [], model: PacketOrigin.allCases.map(\.rawValue))
+        same("verdict values", page: packetKeys["verdict"]?.inner ?? [], model: PacketVerdict.allCases.map(\.rawValue))
+        same("packet.family values", page: packetInfoKeys["family"]?.inner ?? [], model: PacketInfo.families.map(String.init))
+        same("packet.proto values", page: packetInfoKeys["proto"]?.inner ?? [], model: PacketInfo.protocols)
+        same("step kinds", page: stepKeys.keys, model: TraceStep.keys.keys)
         for (kind, keys) in stepKeys {
-            guard Self.requiredStepKeys[kind] != nil else { throw Violation(description: "the page documents step kind \(kind)") }
-            documented.formUnion(keys.keys)
-            documented.formUnion(keys["expectation"]?.inner ?? [])
+            same("\(kind) step keys", page: keys.keys, model: TraceStep.keys[kind] ?? [])
+            if let expectation = keys["expectation"] {
+                same("\(kind) expectation keys", page: expectation.inner, model: TraceExpectation.keys)
+            }
         }
-        for key in documented where Self.types[key] == nil {
-            throw Violation(description: "the page documents key \"\(key)\", which this checker does not know")
+        let values: [(kind: String, key: String, model: [String])] = [
+            ("conntrack", "state", ConntrackStep.states), ("conntrack", "direction", ConntrackStep.directions),
+            ("rule", "hook", RuleStep.hooks), ("rule", "verdict", RuleStep.verdicts),
+            ("ftp", "event", HelperStep.events["ftp"] ?? []), ("tftp", "event", HelperStep.events["tftp"] ?? []),
+        ]
+        for (kind, key, model) in values {
+            same("\(kind) \(key) values", page: stepKeys[kind]?[key]?.inner ?? [], model: model)
         }
-        for required in ["v", "type", "n", "t", "origin", "in", "packet", "steps", "verdict", "out", "reason", "sent"]
-        where packetKeys[required] == nil {
-            throw Violation(description: "the page no longer documents the packet key \"\(required)\"")
+        guard problems.isEmpty else {
+            throw Violation(description: "docs/trace-schema.md and Sources/TraceFormat disagree:\n" + problems.joined(separator: "\n"))
         }
     }
 
+    // MARK: A line the engine wrote against the model
+
+    /// Decodes `object` (one line of JSON as JSONSerialization read it) with
+    /// the model and requires the model to encode it back to the same JSON.
     func check(_ object: [String: Any], line: Int, version: Int) throws {
-        func fail(_ why: String) -> Violation { Violation(description: "line \(line): \(why)") }
-        func typed(_ key: String, _ value: Any?) throws {
-            guard let value else { return }
-            let ok: Bool
-            switch Self.types[key] {
-            case "int": ok = value is Int
-            case "number": ok = value is Double || value is Int
-            case "string": ok = value is String
-            case "string?": ok = value is String || value is NSNull
-            case "array": ok = value is [Any]
-            case "object": ok = value is [String: Any]
-            default: ok = false
-            }
-            guard ok else { throw fail("\(key): wrong type (\(value))") }
-        }
-        func allowed(_ object: [String: Any], _ keys: some Collection<String>, _ what: String) throws {
-            for (key, value) in object {
-                guard keys.contains(key) else { throw fail("\(what): key \"\(key)\" is not in docs/trace-schema.md") }
-                try typed(key, value)
-            }
-        }
-        func required(_ object: [String: Any], _ keys: [String], _ what: String) throws {
-            for key in keys where object[key] == nil { throw fail("\(what): missing \"\(key)\"") }
-        }
-        func listed(_ value: Any?, _ key: Key?, _ what: String) throws {
-            guard let text = value as? String, let values = key?.inner, !values.isEmpty else { return }
-            guard values.contains(text) else { throw fail("\(what): \"\(text)\" is not one of \(values)") }
-        }
-
-        guard object["v"] as? Int == version else { throw fail("v must be \(version), is \(object["v"] ?? "absent")") }
-        switch object["type"] as? String {
-        case "header":
-            try allowed(object, headerKeys.keys, "header")
-            try required(object, Array(headerKeys.keys), "header")
-            for case let interface as [String: Any] in object["interfaces"] as? [Any] ?? [] {
-                try allowed(interface, interfaceKeys, "interface")
-                try required(interface, Array(interfaceKeys), "interface")
-                guard (interface["addresses"] as? [Any])?.allSatisfy({ $0 is String }) == true else { throw fail("addresses are strings") }
-            }
-        case "packet":
-            try allowed(object, packetKeys.keys, "packet line")
-            try required(object, ["n", "t", "origin", "in", "packet", "steps", "verdict"], "packet line")
-            try listed(object["origin"], packetKeys["origin"], "origin")
-            try listed(object["verdict"], packetKeys["verdict"], "verdict")
-            let origin = object["origin"] as? String, verdict = object["verdict"] as? String
-            // "`in`: interface it arrived on (null unless received)".
-            guard (origin == "received") == (object["in"] is String) else { throw fail("in: a string exactly when received") }
-            // "`out`: the output interface, when verdict is forward"; "`reason` … when drop";
-            // "`sent` … the packet as it left, when verdict is forward".
-            guard (verdict == "forward") == (object["out"] != nil) else { throw fail("out: present exactly when forwarded") }
-            guard (verdict == "drop") == (object["reason"] != nil) else { throw fail("reason: present exactly when dropped") }
-            guard (verdict == "forward") == (object["sent"] != nil) else { throw fail("sent: present exactly when forwarded") }
-            try checkInfo(object["packet"] as? [String: Any] ?? [:], fail)
-            if let sent = object["sent"] as? [String: Any] { try checkInfo(sent, fail) }
-            for case let step as [String: Any] in object["steps"] as? [Any] ?? [] {
-                try checkStep(step, fail)
-            }
-        default:
-            throw fail("type must be header or packet")
-        }
+        guard let json = JSONValue(foundation: object) else { throw Violation(description: "line \(line): not JSON") }
+        try Self.roundTrip(json, line: line, version: version)
     }
 
-    func checkInfo(_ info: [String: Any], _ fail: (String) -> Violation) throws {
-        for (key, _) in info where packetInfoKeys[key] == nil {
-            throw fail("packet: key \"\(key)\" is not in docs/trace-schema.md")
+    /// The line decoded: decode, encode, compare with what was read; encode
+    /// to text, read that, decode again, compare with the first decoding.
+    @discardableResult
+    static func roundTrip(_ json: JSONValue, line: Int, version: Int) throws -> TraceLine {
+        func fail(_ why: String) -> Violation { Violation(description: "line \(line): \(why)\n\(json.encoded)") }
+        guard version == TraceReader.version else {
+            throw fail("the engine writes trace schema version \(version), the model reads \(TraceReader.version)")
         }
-        for key in ["summary", "family", "proto", "src", "dst", "length"] where info[key] == nil {
-            throw fail("packet: missing \"\(key)\"")
+        let decoded: TraceLine
+        do {
+            decoded = try TraceLine(json: json)
+        } catch {
+            throw fail("the model cannot read it: \(error.message)")
         }
-        guard let family = info["family"] as? Int, family == 4 || family == 6 else { throw fail("packet: family 4 or 6") }
-        // "`proto` (`"tcp"`, `"udp"`, `"icmp"`, `"icmpv6"`, or the number as a string)".
-        let proto = info["proto"] as? String ?? ""
-        guard packetInfoKeys["proto"]?.inner.contains(proto) == true || (!proto.isEmpty && proto.allSatisfy(\.isNumber)) else {
-            throw fail("packet: proto \"\(proto)\" is neither listed nor a number")
+        if let difference = decoded.json.difference(from: json) {
+            throw fail("the model writes it otherwise: \(difference) (model, engine)")
         }
-        // "`sport`, `dport` (TCP/UDP only)".
-        let ported = proto == "tcp" || proto == "udp"
-        guard ported == (info["sport"] is Int), ported == (info["dport"] is Int) else { throw fail("packet: ports exactly for TCP and UDP") }
-        for key in ["summary", "src", "dst", "text"] where info[key] != nil && !(info[key] is String) { throw fail("packet: \(key) is a string") }
-        guard info["length"] is Int else { throw fail("packet: length is an integer") }
-    }
-
-    func checkStep(_ step: [String: Any], _ fail: (String) -> Violation) throws {
-        guard let kind = step["kind"] as? String, step["text"] is String else { throw fail("a step needs kind and text") }
-        guard let keys = stepKeys[kind] else { throw fail("step kind \"\(kind)\" is not in docs/trace-schema.md") }
-        for (key, value) in step where key != "kind" && key != "text" {
-            guard let documented = keys[key] else { throw fail("\(kind) step: key \"\(key)\" is not in docs/trace-schema.md") }
-            switch key {
-            case "expectation":
-                guard let e = value as? [String: Any] else { throw fail("expectation is an object") }
-                for (k, _) in e where !documented.inner.contains(k) { throw fail("expectation: key \"\(k)\" is not documented") }
-                guard e["dst"] is String, e["dport"] is Int else { throw fail("expectation needs dst and dport") }
-                if let src = e["src"], !(src is String) { throw fail("expectation: src is a string") }
-                if let to = e["to"], !(to is String) { throw fail("expectation: to is a string") }
-            case "master":
-                // "the control connection, `"10.0.1.2:40000 -> 203.0.113.10:21"`".
-                guard let master = value as? String, Self.isConnection(master) else { throw fail("master: \(value) is not A:P -> B:Q") }
-            case "state", "direction", "event":
-                guard let text = value as? String, documented.inner.contains(text) else {
-                    throw fail("\(kind) step: \(key) \"\(value)\" is not one of \(documented.inner)")
-                }
-            case "verdict":
-                guard let text = value as? String, ["accept", "drop", "reject"].contains(text),
-                      documented.inner.contains(text) else { throw fail("rule step: verdict \(value)") }
-            default:
-                guard value is String else {
-                    throw fail("\(kind) step: \(key) is a string")
-                }
-            }
+        let again: TraceLine
+        do {
+            again = try TraceLine(json: try JSONValue(parsing: Data(decoded.json.encoded.utf8)))
+        } catch {
+            throw fail("the model cannot read what it wrote: \(error)")
         }
-        for key in Self.requiredStepKeys[kind] ?? [] where step[key] == nil { throw fail("\(kind) step: missing \"\(key)\"") }
-    }
-
-    /// "10.0.1.2:40000 -> 203.0.113.10:21", or with IPv6 addresses in brackets.
-    static func isConnection(_ text: String) -> Bool {
-        let ends = text.components(separatedBy: " -> ")
-        return ends.count == 2 && ends.allSatisfy { end in
-            guard let colon = end.lastIndex(of: ":"), let port = Int(end[end.index(after: colon)...]) else { return false }
-            return (0...65535).contains(port) && end.distance(from: end.startIndex, to: colon) > 0
-        }
+        guard again == decoded else { throw fail("decoding the model's own text gives another value") }
+        return decoded
     }
 }
