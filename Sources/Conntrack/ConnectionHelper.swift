@@ -26,15 +26,21 @@ public struct HelperPacket {
     public var sequence: SeqNumber
     /// TCP flags; empty for UDP.
     public var flags: TCPFlags
+    /// TCP with ACK: how much of the other direction's stream the packet's
+    /// sender has received, in that stream's sender's numbering (the engine
+    /// undoes the helper's own length changes). What it acknowledges will
+    /// never be needed again, so a helper can free what it kept for it.
+    public var acknowledged: SeqNumber?
     /// The transport payload (valid during the call only).
     public var payload: UnsafeRawBufferPointer
     public var now: Timestamp
 
     public init(direction: Direction, sequence: SeqNumber = SeqNumber(0), flags: TCPFlags = [],
-                payload: UnsafeRawBufferPointer, now: Timestamp) {
+                acknowledged: SeqNumber? = nil, payload: UnsafeRawBufferPointer, now: Timestamp) {
         self.direction = direction
         self.sequence = sequence
         self.flags = flags
+        self.acknowledged = acknowledged
         self.payload = payload
         self.now = now
     }
@@ -175,6 +181,10 @@ public protocol ConnectionHelper: AnyObject {
 
     /// Held bytes whose time is up, per direction, to send unchanged.
     func releaseExpired(now: Timestamp) -> (released: [(Direction, SeqNumber, [UInt8])], events: [HelperEvent])
+
+    /// Bytes of memory the helper holds for its connection now (its object
+    /// and the storage it owns), for `tunwall stats`.
+    var memoryFootprint: Int { get }
 }
 
 extension ConnectionHelper {

@@ -102,9 +102,10 @@ extension Engine {
         }
     }
 
-    func helperPacket(_ segment: TCPSegment, direction: Direction, now: Timestamp) -> HelperPacket {
+    func helperPacket(_ segment: TCPSegment, direction: Direction, now: Timestamp,
+                      acknowledged: SeqNumber? = nil) -> HelperPacket {
         HelperPacket(direction: direction, sequence: segment.sequenceNumber, flags: segment.flags,
-                     payload: UnsafeRawBufferPointer(segment.payload), now: now)
+                     acknowledged: acknowledged, payload: UnsafeRawBufferPointer(segment.payload), now: now)
     }
 
     /// Runs the connection's helper on a packet; a verdict if the packet stops here.
@@ -123,7 +124,11 @@ extension Engine {
         if ctx.parsed.l4Protocol == .tcp {
             guard let validated = try? TCPSegment(validating: packet.bytes.suffix(from: ctx.parsed.l4Offset)) else { return nil }
             segment = validated
-            helperInput = helperPacket(validated, direction: direction, now: now)
+            helperInput = helperPacket(validated, direction: direction, now: now,
+                                       acknowledged: validated.flags.contains(.ack)
+                                           ? conntrack.table.adjustment(position, direction.opposite)
+                                               .unadjusted(acknowledgment: validated.acknowledgmentNumber)
+                                           : nil)
             slot.lastWindow[direction.rawValue] = validated.window
             if slot.owed[direction.opposite.rawValue] != nil {
                 settleOwed(slot, direction.opposite, receiverSegment: validated, entry: position, now: now)
@@ -148,6 +153,7 @@ extension Engine {
         }
         switch outcome.verdict {
         case .unchanged:
+            forgetTemplate(slot, direction)
             return nil
         case .replaced(let start, let payload):
             // Payload edits are TCP's (a helper of a UDP protocol rewrites nothing today).
@@ -158,6 +164,7 @@ extension Engine {
             ctx.helper.overflow = placed < payload.count ? Array(payload[placed...]) : []
             ctx.helper.resized = true
             noteSent(slot, direction, start: start, bytes: payload, now: now)
+            forgetTemplate(slot, direction)
             return nil
         case .held:
             guard let segment else { return nil }
@@ -266,6 +273,7 @@ extension Engine {
                 if sendFromTemplate(slot, direction, start: start, bytes: bytes, entry: Int(position), origin: .released) {
                     noteSent(slot, direction, start: start, bytes: bytes, now: now)
                 }
+                forgetTemplate(slot, direction)
             }
         }
     }
@@ -287,6 +295,14 @@ extension Engine {
         statistics.generated &+= 1
         if tracing { traceGenerated(out, interface: interface, origin: origin) }
         return true
+    }
+
+    /// The copy of the packet that brought held bytes is kept only while
+    /// bytes are held or owed in its direction (it may be a 64 KB super-packet).
+    private func forgetTemplate(_ slot: HelperSlot, _ direction: Direction) {
+        guard slot.heldTemplate[direction.rawValue] != nil, slot.owed[direction.rawValue] == nil,
+              slot.helper.heldRange(direction) == nil else { return }
+        slot.heldTemplate[direction.rawValue] = nil
     }
 
     /// What went out for bytes the firewall owes a receiver: kept until the
@@ -311,6 +327,7 @@ extension Engine {
         let acknowledged = conntrack.table.adjustment(position, direction).unadjusted(acknowledgment: segment.acknowledgmentNumber)
         if acknowledged >= owed.end {
             slot.owed[direction.rawValue] = nil
+            forgetTemplate(slot, direction)
             return
         }
         guard let bytes = owed.bytes, now >= saturatingAdd(owed.sentAt, OwedBytes.resendInterval) else { return }

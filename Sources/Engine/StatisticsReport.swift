@@ -30,6 +30,8 @@ extension Engine {
             lines.append("nat-reclaimed      \(statistics.natReclaimed) (mappings taken back from connections that never got a reply)")
         }
         lines.append("conntrack entries  \(conntrack.table.count) of \(conntrack.table.capacity) (evicted \(conntrack.table.evicted))")
+        lines.append("conntrack memory   \(kibibytes(conntrack.table.memoryBytes)) table (\(FlowTable.entryBytes) bytes an entry), "
+                     + "\(kibibytes(helperMemoryBytes)) in \(helpers.count) helper sessions")
         lines.append("")
         lines.append("drops (\(statistics.totalDrops)):")
         for reason in DropReason.allCases where statistics.dropCount(reason) > 0 {
@@ -52,5 +54,17 @@ extension Engine {
             lines.append("  " + pad(reason.description, 52) + right(conntrack.invalidCounts[reason.rawValue], 10))
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// What the helpers of live connections hold (ConnectionHelper.memoryFootprint, plus the engine's slot).
+    public var helperMemoryBytes: Int {
+        helpers.values.reduce(0) { total, slot in
+            total + slot.helper.memoryFootprint + 64 + (slot.heldTemplate.compactMap { $0?.capacity }.reduce(0, +))
+                + (slot.owed.compactMap { $0?.bytes?.capacity }.reduce(0, +))
+        }
+    }
+
+    private func kibibytes(_ bytes: Int) -> String {
+        bytes < 10 * 1024 ? "\(bytes) B" : "\(bytes / 1024) KiB"
     }
 }

@@ -30,9 +30,10 @@ import Wire
 /// or put together from held segments. Retransmissions are made to match it.
 struct LineRecord: Sendable {
     var start: SeqNumber
-    var original: [UInt8]
+    /// The line's length as its sender wrote it (≤ hold_bytes).
+    var originalLength: Int32
     var emitted: [UInt8]
-    var end: SeqNumber { start + Int32(original.count) }
+    var end: SeqNumber { start + originalLength }
 }
 
 /// What the stream decided for one segment's payload.
@@ -81,6 +82,7 @@ struct ControlStream: Sendable {
     var heldSince: Timestamp = 0
     var records: [LineRecord] = []
     static let recordCapacity = 8
+    static let keptLineCapacity = 128
     /// Length changes made since the session last took them: (line start, bytes longer).
     var adjustments: [(SeqNumber, Int32)] = []
 
@@ -109,7 +111,9 @@ struct ControlStream: Sendable {
     }
 
     private mutating func startLine(at position: SeqNumber) {
-        line.removeAll(keepingCapacity: true)
+        // A command line is short; the storage of a long one (up to
+        // hold_bytes) is given back rather than kept for the connection's life.
+        line.removeAll(keepingCapacity: line.capacity <= Self.keptLineCapacity)
         lineStart = position
         tracked = true
         forwarded = 0
@@ -215,11 +219,11 @@ struct ControlStream: Sendable {
                     var emitted = Array(replacement)
                     emitted += line[text.endIndex...]
                     output += emitted
-                    remember(LineRecord(start: lineStart, original: line, emitted: emitted))
+                    remember(LineRecord(start: lineStart, originalLength: Int32(truncatingIfNeeded: line.count), emitted: emitted))
                     changed = true
                 } else if whole && held {
                     output += line
-                    remember(LineRecord(start: lineStart, original: line, emitted: line))
+                    remember(LineRecord(start: lineStart, originalLength: Int32(truncatingIfNeeded: line.count), emitted: line))
                 } else {
                     output.append(contentsOf: line[chunkStartInLine...])
                 }
@@ -265,9 +269,29 @@ struct ControlStream: Sendable {
         return (start, output)
     }
 
+    /// The receiver has every byte before `acknowledged`: a retransmission of
+    /// a line that ends there can only reach it as a duplicate it drops, so
+    /// the record kept to rewrite one is freed (with its storage, once none is left).
+    mutating func acknowledged(_ acknowledged: SeqNumber) {
+        guard !records.isEmpty, records.contains(where: { $0.end <= acknowledged }) else { return }
+        records.removeAll { $0.end <= acknowledged }
+        if records.isEmpty { records = [] }
+    }
+
+    /// Bytes of storage the stream holds beyond its own size.
+    var storageBytes: Int {
+        var bytes = line.capacity
+        bytes += tls?.header.capacity ?? 0
+        bytes += records.capacity * MemoryLayout<LineRecord>.stride
+        for record in records { bytes += record.emitted.capacity }
+        bytes += adjustments.capacity * MemoryLayout<(SeqNumber, Int32)>.stride
+        return bytes
+    }
+
     private mutating func remember(_ record: LineRecord) {
-        if record.emitted.count != record.original.count {
-            adjustments.append((record.start, Int32(record.emitted.count - record.original.count)))
+        let delta = Int32(truncatingIfNeeded: record.emitted.count) - record.originalLength
+        if delta != 0 {
+            adjustments.append((record.start, delta))
         }
         records.removeAll { $0.start == record.start }
         records.append(record)

@@ -62,7 +62,7 @@ public final class FTPSession: ConnectionHelper {
         var events: [FTPEvent] = []
         var outcome = HelperOutcome()
         outcome.verdict = process(packet.direction, sequence: packet.sequence, flags: packet.flags,
-                                  payload: packet.payload, connection: connection, registrar: &expectations,
+                                  acknowledged: packet.acknowledged, payload: packet.payload, connection: connection, registrar: &expectations,
                                   now: packet.now, events: &events, adjustments: &outcome.adjustments)
         outcome.events = events.map(\.helperEvent)
         return outcome
@@ -74,6 +74,16 @@ public final class FTPSession: ConnectionHelper {
         return (released, events.map(\.helperEvent))
     }
 
+    /// The object (a Swift object header of two words, then its fields) and
+    /// what its arrays hold: the two streams' lines and records, the waiting commands.
+    public var memoryFootprint: Int {
+        let object = 16 + MemoryLayout<FTPPolicy>.stride + 2 * MemoryLayout<[Int]>.stride
+            + MemoryLayout<Int?>.stride + 3
+        return object + streams.reduce(0) { $0 + $1.storageBytes }
+            + streams.capacity * MemoryLayout<ControlStream>.stride
+            + waiting.capacity * MemoryLayout<WaitingCommand>.stride
+    }
+
     /// The bytes held in `direction`, in the sender's numbering: [start, end).
     public func heldRange(_ direction: Direction) -> (start: SeqNumber, end: SeqNumber)? {
         let stream = streams[direction.rawValue]
@@ -83,11 +93,13 @@ public final class FTPSession: ConnectionHelper {
     /// Reads one segment of the control connection. `events` receives what
     /// was decided, `adjustments` the length changes of the stream.
     func process<R: ExpectationRegistrar>(
-        _ direction: Direction, sequence: SeqNumber, flags: TCPFlags, payload: UnsafeRawBufferPointer,
+        _ direction: Direction, sequence: SeqNumber, flags: TCPFlags, acknowledged: SeqNumber? = nil,
+        payload: UnsafeRawBufferPointer,
         connection: HelperConnection, registrar: inout R, now: Timestamp, events: inout [FTPEvent],
         adjustments: inout [(direction: Direction, at: SeqNumber, delta: Int32)]
     ) -> HelperVerdict {
         if refused { return .refused }
+        if let acknowledged { streams[direction.opposite.rawValue].acknowledged(acknowledged) }
         if flags.contains(.syn) {
             streams[direction.rawValue].synchronize(initialSequence: sequence)
             return .unchanged

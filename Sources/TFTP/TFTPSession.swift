@@ -30,6 +30,9 @@ public final class TFTPSession: ConnectionHelper {
 
     public init() {}
 
+    /// A TFTP session keeps nothing between packets: its object header only.
+    public var memoryFootprint: Int { 16 }
+
     public func start(_ packet: HelperPacket, connection: HelperConnection,
                       expectations: inout some ExpectationRegistrar) -> [HelperEvent] {
         read(packet, connection, &expectations)
