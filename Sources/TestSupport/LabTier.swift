@@ -1,14 +1,15 @@
 // The lab tier: tests that need root because they make network namespaces,
-// TUN devices or nft tables (README, "Run the tests"; docs/ARCHITECTURE.md,
-// "Testing tiers"). Each such suite or test carries the `.lab` tag and asks
-// for root with `.enabled(if: isRoot, ...)`, so without root it is reported
-// as skipped rather than failed.
+// TUN devices or nft tables, or bind a privileged port (README, "Run the
+// tests"; docs/ARCHITECTURE.md, "Testing tiers"). Each such suite or test
+// carries the `.lab` tag and asks for root with `.enabled(if: ...)`, so
+// without root it is reported as skipped rather than failed.
 //
 // This toolchain's `swift test` selects by test ID only: `--filter` and
 // `--skip` take regular expressions matched against IDs such as
 // "EndToEndTests.LabNATTests/clientBehindMasquerade()", and accept no tag.
 // So Tests/lab-tier.regex lists the tagged suites and tests as IDs, and
-// EndToEndTests' LabTierTests checks that it selects exactly what is tagged.
+// EndToEndTests' TierSelectionTests checks that it selects exactly what is
+// tagged.
 
 import Foundation
 import Testing
@@ -17,6 +18,6 @@ import Testing
 public let isRoot = getuid() == 0
 
 extension Tag {
-    /// Needs root: makes namespaces, TUN devices or nft tables (the lab tier).
+    /// Needs root: makes namespaces, TUN devices or nft tables, or binds a privileged port (the lab tier).
     @Tag public static var lab: Self
 }
