@@ -4,6 +4,7 @@
 
 import Foundation
 
+/// What a program did: its exit status and everything it wrote.
 struct Run {
     let status: Int32
     let stdout: String
