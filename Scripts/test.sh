@@ -3,7 +3,8 @@
 #   1. installs the Debian packages the tests use, only those missing
 #      (one `apt-get update`, then `apt-get install`);
 #   2. checks that the package has no Swift package dependencies;
-#   3. builds, then runs every test (unit, engine and, as root, lab tests).
+#   3. builds, then runs every test: first the tiers that need no root, then
+#      the lab tier (as root; README, "Run the tests").
 # Exits non-zero on any failure. `.ci/run` runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,11 +66,20 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: Run as root (sudo Scripts/test.sh) for the whole suite." >&2
     echo "test.sh: ************************************************************************" >&2
 fi
+# The two halves are README's two commands: every test tagged .lab (needs
+# root) is named by Tests/lab-tier.regex, and TierSelectionTests (in the first
+# half) fails if they differ, so together they run every test exactly once.
+lab_tier=$(cat Tests/lab-tier.regex)
 test_log=$(mktemp /tmp/tunwall-test-log.XXXXXX)
 set +e
-swift test 2>&1 | tee "$test_log"
-test_status=${PIPESTATUS[0]}
+echo "test.sh: the tiers that need no root (swift test --skip \"\$(cat Tests/lab-tier.regex)\")"
+swift test --skip-build --skip "$lab_tier" 2>&1 | tee "$test_log"
+fast_status=${PIPESTATUS[0]}
+echo "test.sh: the lab tier (swift test --filter \"\$(cat Tests/lab-tier.regex)\")"
+swift test --skip-build --filter "$lab_tier" 2>&1 | tee -a "$test_log"
+lab_status=${PIPESTATUS[0]}
 set -e
+test_status=$((fast_status != 0 ? fast_status : lab_status))
 # Swift Testing prints `➜ Suite NAME skipped: "REASON"` and
 # `➜ Test NAME() skipped: "REASON"` (XCTest: `Test Case '…' skipped`); colour
 # codes are stripped first.

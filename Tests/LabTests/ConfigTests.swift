@@ -7,11 +7,10 @@ import Testing
 import Wire
 import FTP
 import Firewall
+import TestSupport
 @testable import Lab
 
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-let basicTopologyPath = repositoryRoot.appendingPathComponent("Topologies/basic.json").path
+let basicTopologyPath = repository.appendingPathComponent("Topologies/basic.json").path
 
 /// A topology shaped like basic.json, written so that each case below can
 /// change one small piece of text.

@@ -3,7 +3,7 @@
 // safety, and both talking to each other over loopback in every mode, plus
 // the refusals a firewall test relies on (bounce, low ports, EPSV ALL, login,
 // timeouts). The same peers across real namespaces and against curl and
-// pyftpdlib: Tests/tunwallTests/FTPPeerLabTests.swift.
+// pyftpdlib: Tests/EndToEndTests/FTPPeerLabTests.swift.
 
 import Dispatch
 import Foundation
@@ -11,6 +11,7 @@ import Testing
 import Wire
 @testable import FTPPeers
 import TestSeeds
+import TestSupport
 
 @Suite struct FTPPeerTextTests {
     func endpoint(_ text: String) -> FTPEndpoint? { FTPEndpoint.parse(text, defaultPort: 21) }
@@ -598,7 +599,7 @@ let loopbackIPv6 = (try? FTPSocket.listen(on: FTPEndpoint(address: .v6(.loopback
     }
 
     /// Active data from port 20 needs CAP_NET_BIND_SERVICE.
-    @Test(.enabled(if: getuid() == 0, "binding port 20 needs root"))
+    @Test(.tags(.lab), .enabled(if: isRoot, "binding port 20 needs root"))
     func activeDataFromPort20() throws {
         let ftp = try LoopbackFTP(activeFromPort20: true)
         defer { ftp.stop() }

@@ -11,9 +11,8 @@ import Testing
 import Wire
 import Firewall
 import SystemIO
+import TestSupport
 @testable import Lab
-
-let isRoot = getuid() == 0 && ipInstalled
 
 /// Two hosts on one subnet, so that the veth pair between them carries pings
 /// without a firewall in between.
@@ -96,7 +95,7 @@ struct TestLab {
     }
 }
 
-@Suite(.enabled(if: isRoot), .timeLimit(.minutes(10))) struct LabLifecycleTests {
+@Suite(.tags(.lab), .enabled(if: isRoot && ipInstalled), .timeLimit(.minutes(10))) struct LabLifecycleTests {
     @Test func namespacesAndHostsWithoutAFirewall() throws {
         let lab = try TestLab("a")
         defer { lab.cleanUp() }

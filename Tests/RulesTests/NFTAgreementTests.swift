@@ -12,8 +12,9 @@
 import Foundation
 import Rules
 import Testing
+import TestSupport
 
-@Suite(.enabled(if: NFTNamespace.available, "needs root, ip and nft"), .serialized)
+@Suite(.tags(.lab), .enabled(if: NFTNamespace.available, "needs root, ip and nft"), .serialized)
 struct NFTAgreementTests {
     @Test func gatewayIsLoadedAndListedAlikeByNFT() throws {
         let namespace = try NFTNamespace()

@@ -8,11 +8,12 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 @testable import TunIO
 import SystemIO
 
-@Suite(.serialized, .enabled(if: getuid() == 0, "TUN devices need root"), .timeLimit(.minutes(5)))
+@Suite(.tags(.lab), .serialized, .enabled(if: isRoot, "TUN devices need root"), .timeLimit(.minutes(5)))
 struct TunDeviceTests {
     /// "twtNNNNN" + a letter per test: unique per test process, within IFNAMSIZ.
     static func deviceName(_ suffix: String) -> String { "twt\(getpid() % 100000)\(suffix)" }

@@ -18,40 +18,13 @@
 // cannot use the announced port, nor the server the next one, and
 // `conntrack -L expect` lists it. Needs root; every packet stays in the lab's
 // namespaces (a vsftpd the Debian package may have started is not involved).
-// FTPPeers.swift starts the programs.
+// Support/FTPPrograms.swift starts the programs.
 
 import Foundation
 import Testing
+import TestSupport
 
-/// The programs (Debian packages) these tests run.
-enum FTPPrograms {
-    static var missing: [String] {
-        var missing: [String] = []
-        for (path, package) in [("/usr/sbin/vsftpd", "vsftpd"), ("/usr/bin/lftp", "lftp"), ("/usr/bin/curl", "curl"),
-                                ("/usr/bin/timeout", "coreutils"), ("/usr/bin/ss", "iproute2"), (systemPython, "python3")]
-        where !FileManager.default.isExecutableFile(atPath: path) {
-            missing.append(package)
-        }
-        if FileManager.default.isExecutableFile(atPath: systemPython),
-           (try? Tool.run(URL(fileURLWithPath: systemPython), ["-c", "import pyftpdlib"]))?.status != 0 {
-            missing.append("python3-pyftpdlib")
-        }
-        return missing
-    }
-
-    static func require() throws {
-        let missing = missing
-        try #require(missing.isEmpty, "missing Debian packages: \(missing.joined(separator: " ")) (Scripts/test.sh installs them)")
-    }
-}
-
-/// The first regex match's capture groups, or nil.
-func captures(_ pattern: String, in text: String) -> [String]? {
-    guard let regex = try? Regex(pattern), let match = text.firstMatch(of: regex) else { return nil }
-    return (1..<match.output.count).map { match.output[$0].substring.map(String.init) ?? "" }
-}
-
-@Suite(.enabled(if: isRoot, "lab tests need root (namespaces, TUN devices)"), .serialized, labTimeLimit)
+@Suite(.tags(.lab), .enabled(if: isRoot, "lab tests need root (namespaces, TUN devices)"), .serialized, labTimeLimit)
 struct LabFTPTests {
     static let suffix = getpid() % 100_000
 

@@ -4,12 +4,13 @@
 // IPv4 and IPv6; our server against curl (PASV, EPSV, PORT, EPRT); our
 // client against Debian's pyftpdlib. Files are compared byte for byte; the
 // server's log shows that each client used the mode under test, and active
-// data connections come from port 20. Needs root; FTPPeers.swift has the
-// lab, pyftpdlib and curl helpers these share with LabFTPTests. And first,
-// without root, the command line itself over loopback.
+// data connections come from port 20. Needs root; Support/FTPPrograms.swift
+// has the lab, pyftpdlib and curl helpers these share with LabFTPTests. And
+// first, without root, the command line itself over loopback.
 
 import Foundation
 import Testing
+import TestSupport
 
 /// `tunwall ftp serve` on the lab's server host, with its tree ROOT/pub/file.bin
 /// and ROOT/upload/, its log in a file; active data from port 20.
@@ -163,7 +164,7 @@ enum PeerMode: String, CaseIterable {
     }
 }
 
-@Suite(.enabled(if: isRoot, "lab tests need root (namespaces, TUN devices)"), .serialized, labTimeLimit)
+@Suite(.tags(.lab), .enabled(if: isRoot, "lab tests need root (namespaces, TUN devices)"), .serialized, labTimeLimit)
 struct FTPPeerLabTests {
     static let suffix = getpid() % 100_000
 

@@ -8,9 +8,10 @@ import Diagram
 import Foundation
 import FoundationXML
 import Testing
+import TestSupport
 import Wire
 
-@Suite(.enabled(if: isRoot, "the demo needs root (namespaces, TUN devices)"), .serialized, labTimeLimit)
+@Suite(.tags(.lab), .enabled(if: isRoot, "the demo needs root (namespaces, TUN devices)"), .serialized, labTimeLimit)
 struct DemoTests {
     @Test func demoRunsAndCleansUp() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tunwall-demo-test-\(getpid())")

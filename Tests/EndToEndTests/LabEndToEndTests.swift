@@ -12,13 +12,10 @@
 
 import Foundation
 import Testing
+import TestSupport
 import TestSeeds
 
-let isRoot = getuid() == 0
-let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-
-@Suite(.enabled(if: isRoot, "lab tests need root (namespaces, TUN devices)"), .serialized, labTimeLimit)
+@Suite(.tags(.lab), .enabled(if: isRoot, "lab tests need root (namespaces, TUN devices)"), .serialized, labTimeLimit)
 struct LabEndToEndTests {
     /// A unique lab name: namespaces tw-NAME-client, tw-NAME-server, tw-NAME-fw.
     let name = "e2e\(getpid() % 100_000)"

@@ -8,9 +8,10 @@
 
 import Foundation
 import Testing
+import TestSupport
 import TestSeeds
 
-@Suite(.enabled(if: isRoot, "lab tests need root (namespaces, TUN devices)"), .serialized, labTimeLimit)
+@Suite(.tags(.lab), .enabled(if: isRoot, "lab tests need root (namespaces, TUN devices)"), .serialized, labTimeLimit)
 struct LabNATTests {
     let name = "nat\(getpid() % 100_000)"
 

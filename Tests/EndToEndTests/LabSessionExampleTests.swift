@@ -6,8 +6,9 @@
 import Foundation
 import Lab
 import Testing
+import TestSupport
 
-@Suite(.enabled(if: isRoot, "labs need root"), .serialized, labTimeLimit)
+@Suite(.tags(.lab), .enabled(if: isRoot, "labs need root"), .serialized, labTimeLimit)
 struct LabSessionExampleTests {
     @Test func aTopologyFromSwift() throws {
         let name = "les\(getpid() % 100_000)"

@@ -1,15 +1,46 @@
-// FTP programs nobody here wrote, for LabFTPTests: vsftpd and pyftpdlib
-// started in a lab's server namespace; curl, lftp and Python's ftplib run in
-// its client namespace. Every client runs under `timeout` with its own
-// connect and transfer limits, so a firewall that loses the data connection
-// costs seconds, never a hung suite. Debian's pyftpdlib and ftplib run with
-// /usr/bin/python3 (the `python3` on PATH may be another Python).
+// FTP programs nobody here wrote, for LabFTPTests and FTPPeerLabTests: which
+// of them are missing; vsftpd and pyftpdlib started in a lab's server
+// namespace; curl, lftp and Python's ftplib run in its client namespace; the
+// FTP lab itself and the file helpers these tests share. Every client runs
+// under `timeout` with its own connect and transfer limits, so a firewall that
+// loses the data connection costs seconds, never a hung suite. Debian's
+// pyftpdlib and ftplib run with /usr/bin/python3 (the `python3` on PATH may be
+// another Python).
 
 import Foundation
 import Testing
+import TestSupport
 import TestSeeds
 
 let systemPython = "/usr/bin/python3"
+
+/// The programs (Debian packages) the FTP lab tests run.
+enum FTPPrograms {
+    static var missing: [String] {
+        var missing: [String] = []
+        for (path, package) in [("/usr/sbin/vsftpd", "vsftpd"), ("/usr/bin/lftp", "lftp"), ("/usr/bin/curl", "curl"),
+                                ("/usr/bin/timeout", "coreutils"), ("/usr/bin/ss", "iproute2"), (systemPython, "python3")]
+        where !FileManager.default.isExecutableFile(atPath: path) {
+            missing.append(package)
+        }
+        if FileManager.default.isExecutableFile(atPath: systemPython),
+           (try? Tool.run(URL(fileURLWithPath: systemPython), ["-c", "import pyftpdlib"]))?.status != 0 {
+            missing.append("python3-pyftpdlib")
+        }
+        return missing
+    }
+
+    static func require() throws {
+        let missing = missing
+        try #require(missing.isEmpty, "missing Debian packages: \(missing.joined(separator: " ")) (Scripts/test.sh installs them)")
+    }
+}
+
+/// The first regex match's capture groups, or nil.
+func captures(_ pattern: String, in text: String) -> [String]? {
+    guard let regex = try? Regex(pattern), let match = text.firstMatch(of: regex) else { return nil }
+    return (1..<match.output.count).map { match.output[$0].substring.map(String.init) ?? "" }
+}
 
 enum FTPFamily: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case ipv4 = "IPv4", ipv6 = "IPv6"

@@ -4,8 +4,9 @@
 
 import Foundation
 import Testing
+import TestSupport
 
-@Suite(.enabled(if: isRoot, "the tutorial's labs need root"), .serialized, labTimeLimit)
+@Suite(.tags(.lab), .enabled(if: isRoot, "the tutorial's labs need root"), .serialized, labTimeLimit)
 struct TutorialTests {
     static let commands: [String] = {
         let text = (try? String(contentsOf: repository.appendingPathComponent("docs/tutorial.md"), encoding: .utf8)) ?? ""

@@ -11,6 +11,7 @@
 
 import Foundation
 import Testing
+import TestSupport
 import TestSeeds
 
 /// The two TFTP topologies: where the server listens and where the client sends.
@@ -25,7 +26,7 @@ enum TFTPTopology: String, Sendable, CaseIterable, CustomTestStringConvertible {
     var testDescription: String { rawValue }
 }
 
-@Suite(.enabled(if: isRoot, "lab tests need root (namespaces, TUN devices)"), .serialized, labTimeLimit)
+@Suite(.tags(.lab), .enabled(if: isRoot, "lab tests need root (namespaces, TUN devices)"), .serialized, labTimeLimit)
 struct LabTFTPTests {
     static let size = 1 << 20
 
