@@ -221,14 +221,15 @@ public struct FlowTable: Sendable {
         index[hole] = 0
     }
 
-    /// early_drop: removes one non-ASSURED entry, looking at up to
-    /// `evictionScan` entries from a rotating cursor. Expired entries go first.
+    /// early_drop: removes one entry that may go early (expired, not
+    /// ASSURED, or a closing TCP connection: `canEarlyDrop`), looking at up
+    /// to `evictionScan` entries from a rotating cursor.
     mutating func evictOne(now: Timestamp) -> Bool {
         for _ in 0..<min(Self.evictionScan, capacity) {
             let position = evictionCursor
             evictionCursor = (evictionCursor + 1) % capacity
             let entry = entries[position]
-            if entry.inUse && (!entry.isAssured || entry.expires <= now) {
+            if entry.inUse && (entry.expires <= now || entry.canEarlyDrop) {
                 remove(position)
                 evicted &+= 1   // a statistic: wraps, never traps
                 return true
@@ -244,22 +245,51 @@ public struct FlowTable: Sendable {
 
     /// Removes expired entries among the next `budget` positions; returns how
     /// many were removed. Called a little at a time, never all at once.
+    /// Over 95 % full it also removes the entries that may go early, as
+    /// Linux's gc_worker does above nf_conntrack_max95
+    /// (gc_worker_can_early_drop), so a table under pressure keeps room for
+    /// new connections before it is full.
     @discardableResult
     public mutating func sweep(now: Timestamp, budget: Int) -> Int {
         var removed = 0
+        let pressed = count > Self.pressureThreshold(capacity)
         for _ in 0..<min(budget, capacity) {
             let position = sweepCursor
             sweepCursor = (sweepCursor + 1) % capacity
-            if entries[position].inUse && entries[position].expires <= now {
+            let entry = entries[position]
+            guard entry.inUse else { continue }
+            if entry.expires <= now {
                 remove(position)
+                removed += 1
+            } else if pressed && entry.canEarlyDrop && count > Self.pressureThreshold(capacity) {
+                remove(position)
+                evicted &+= 1   // a statistic: wraps, never traps
                 removed += 1
             }
         }
         return removed
     }
 
+    /// nf_conntrack_max95: 95 % of the capacity.
+    static func pressureThreshold(_ capacity: Int) -> Int { capacity / 20 * 19 + capacity % 20 * 19 / 20 }
+
     /// Positions of the live entries (for listings; allocates).
     public func livePositions(now: Timestamp) -> [Int] {
         (0..<capacity).filter { entries[$0].inUse && entries[$0].expires > now }
+    }
+}
+
+extension ConnEntry {
+    /// May go before its time when the table is under pressure
+    /// (gc_worker_can_early_drop): a connection that is not ASSURED, or a TCP
+    /// connection already closing (tcp_can_early_drop: FIN_WAIT, CLOSE_WAIT,
+    /// LAST_ACK, TIME_WAIT, CLOSE), whose end is near anyway.
+    var canEarlyDrop: Bool {
+        guard isAssured else { return true }
+        guard original.protocol == .tcp else { return false }
+        switch tcpState {
+        case .finWait, .closeWait, .lastAck, .timeWait, .close: return true
+        default: return false
+        }
     }
 }
