@@ -195,7 +195,9 @@ extension Engine {
     /// half as many from new random offsets while the last had 16 or more:
     /// a bounded cost per new connection however full the range is.
     /// When every candidate is taken, the mapping of the oldest connection
-    /// among them that never got a reply is reclaimed (`nat-reclaimed`):
+    /// among them that never got a reply is reclaimed (`nat-reclaimed`), or
+    /// failing that, of the oldest that never became ASSURED (a SYN flood at
+    /// a listening server is answered, SYN_RECV, but never completes):
     /// beyond Linux, which refuses new connections until such entries time
     /// out, so a flood of spoofed SYNs cannot lock real clients out.
     func chooseSource(_ tuple: inout ConnTuple, _ address: IPv6Address, _ target: NATTarget, now: Timestamp) -> Bool {
@@ -217,18 +219,22 @@ extension Engine {
         }
         if !target.flags.contains(.fullyRandom) && range.contains(original) && !isTaken(tuple, now: now) { return true }
         var search = PortSearch(size: Int(range.upperBound) - Int(range.lowerBound) + 1, seed: nextRandom())
-        var reclaim: (position: Int, port: UInt16, created: Timestamp)? = nil
+        var reclaim: (position: Int, port: UInt16, answered: Bool, created: Timestamp)? = nil
         while let offset = search.next() {
             let port = UInt16(truncatingIfNeeded: Int(range.lowerBound) + offset)
             tuple.sourcePort = port
             guard let holder = holder(of: tuple, now: now) else { return true }
             guard holder >= 0 else { continue }
             let entry = conntrack.table[holder]
-            if !entry.hasSeenReply, reclaim.map({ entry.created < $0.created }) ?? true {
-                reclaim = (holder, port, entry.created)
-            }
+            guard !entry.isAssured else { continue }
+            // Unanswered before answered, then oldest first.
+            let answered = entry.hasSeenReply
+            let better = reclaim.map { current in
+                answered != current.answered ? !answered : entry.created < current.created
+            } ?? true
+            if better { reclaim = (holder, port, answered, entry.created) }
         }
-        guard let (position, port, _) = reclaim else {
+        guard let (position, port, _, _) = reclaim else {
             tuple.sourcePort = original
             return false
         }

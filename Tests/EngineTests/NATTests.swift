@@ -115,6 +115,33 @@ import Wire
         }
     }
 
+    /// A SYN flood at a listening server is answered (SYN_RECV) but never
+    /// completes: such a handshake's mapping is reclaimed too, an
+    /// established (ASSURED) connection's never.
+    @Test func unfinishedHandshakesAreReclaimedAssuredNever() throws {
+        let h = try harness("""
+            table ip nat {
+                chain postrouting { type nat hook postrouting priority srcnat; meta l4proto tcp snat to 203.0.113.1:3000; }
+            }
+            """)
+        let public4 = IPv4Address(203, 0, 113, 1)
+        h.send(Packet.tcp(client4, 1111, server4, 80, flags: .syn, sequenceNumber: SeqNumber(1)), on: h.lan)
+        h.send(Packet.tcp(server4, 80, public4, 3000, flags: [.syn, .ack], sequenceNumber: SeqNumber(50),
+                          acknowledgmentNumber: SeqNumber(2)), on: h.wan)
+        let other = IPv4Address(10, 0, 1, 3)
+        let second = h.send(Packet.tcp(other, 2222, server4, 80, flags: .syn, sequenceNumber: SeqNumber(7)), on: h.lan)
+        #expect(second.verdict == .forward(h.wan))
+        #expect(h.engine.statistics.natReclaimed == 1)
+        // The new one completes its handshake: ASSURED, and its mapping is safe.
+        h.send(Packet.tcp(server4, 80, public4, 3000, flags: [.syn, .ack], sequenceNumber: SeqNumber(90),
+                          acknowledgmentNumber: SeqNumber(8)), on: h.wan)
+        h.send(Packet.tcp(other, 2222, server4, 80, flags: .ack, sequenceNumber: SeqNumber(8),
+                          acknowledgmentNumber: SeqNumber(91)), on: h.lan)
+        #expect(h.send(Packet.tcp(client4, 1112, server4, 80, flags: .syn, sequenceNumber: SeqNumber(1)), on: h.lan).verdict
+                == .drop(.natExhausted))
+        #expect(h.engine.statistics.natReclaimed == 1)
+    }
+
     @Test func exhaustionDropsAndCounts() throws {
         let h = try harness("""
             table ip nat {
@@ -124,10 +151,12 @@ import Wire
         for port: UInt16 in [1, 2] {
             #expect(h.send(Packet.udp(client4, port, server4, 53), on: h.lan).verdict == .forward(h.wan))
         }
-        // Both got answers: neither mapping may be taken back.
+        // Both are two-way streams (ASSURED): neither mapping may be taken back.
         for port: UInt16 in [2000, 2001] {
             #expect(h.send(Packet.udp(server4, 53, IPv4Address(203, 0, 113, 1), port), on: h.wan).verdict == .forward(h.lan))
         }
+        h.advance(seconds: 3)
+        for port: UInt16 in [1, 2] { h.send(Packet.udp(client4, port, server4, 53), on: h.lan) }
         #expect(h.send(Packet.udp(client4, 3, server4, 53), on: h.lan).verdict == .drop(.natExhausted))
         #expect(h.engine.statistics.dropCount(.natExhausted) == 1)
         #expect(h.engine.conntrack.table.count == 2, "nothing else broke")
