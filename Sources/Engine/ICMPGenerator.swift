@@ -7,8 +7,18 @@
 // §2.4 (e): never about an ICMP error, a later fragment, a packet to a
 // multicast or broadcast address, or from an address that names no single
 // host; at most 1000 per second with a burst of 50 (net.ipv4.icmp_msgs_per_sec,
-// icmp_msgs_burst). The quoted packet is cut so the error fits in 576 bytes
+// icmp_msgs_burst), except "fragmentation needed" and "packet too big", which
+// path MTU discovery needs and Linux never limits (icmpv4_mask_allow,
+// icmpv6_mask_allow). The quoted packet is cut so the error fits in 576 bytes
 // (IPv4, RFC 1812 §4.3.2.3) or 1280 bytes (IPv6, RFC 4443 §2.4 (c)).
+//
+// What the firewall makes about a packet of a translated connection goes
+// through that connection's NAT, as Linux's nf_nat_icmp_reply_translation
+// and nf_send_reset's attached conntrack do: the quoted packet is put back as
+// its sender wrote it (so the sender's stack can match it to its socket: a
+// PMTU error about a masqueraded download must quote the server's own
+// packet), and when NAT moved the packet's destination (DNAT, redirect), the
+// error or reset leaves from the address the sender talked to.
 
 import Conntrack
 import Wire
@@ -72,17 +82,26 @@ enum ICMPError {
 }
 
 extension Engine {
-    /// Sends `error` about the packet in `offending` back to its source.
+    /// Sends `error` about the packet in `offending` back to its source, from
+    /// the firewall's address toward it (Linux's icmp_send picks it by
+    /// routing), or, when NAT moved the packet's destination (DNAT,
+    /// redirect), from the address its sender talked to: Linux's
+    /// nf_nat_icmp_reply_translation sets the outer source from the
+    /// connection's original tuple at postrouting.
     func sendICMPError(_ error: ICMPError, about offending: UnsafeMutableRawBufferPointer, parsed: ParsedPacket,
                        now: Timestamp) {
         guard !parsed.isICMPError, !parsed.isLaterFragment,
               !isMulticastOrBroadcast(parsed.tuple.destination, parsed.family),
               isUnicastSource(parsed.tuple.source, parsed.family) else { return }
-        guard icmpLimiter.allow(now: now) else {
+        if case .fragmentationNeeded = error {
+            // Never limited: PMTU discovery depends on it (icmpv4_mask_allow).
+        } else if !icmpLimiter.allow(now: now) {
             count(.icmpRateLimited)
             return
         }
-        guard let (interface, source) = routeBack(to: parsed.tuple.source, family: parsed.family) else { return }
+        let sent = senderView(parsed, now: now)
+        guard let (interface, routerAddress) = routeBack(to: sent.source, family: parsed.family) else { return }
+        let source = sent.destination != parsed.tuple.destination ? sent.destination : routerAddress
         guard let slot = outbox.reserve() else {
             count(.outboxFull)
             return
@@ -93,7 +112,7 @@ extension Engine {
         case .ipv4:
             let quoted = min(offending.count, 576 - IPv4Packet.minimumHeaderLength - ICMPv4Message.headerLength)
             var ip = IPv4Header(source: source.lowIPv4,
-                                destination: parsed.tuple.source.lowIPv4,
+                                destination: sent.source.lowIPv4,
                                 protocol: .icmp)
             ip.dontFragment = false
             ip.identification = nextIdentification()
@@ -102,24 +121,62 @@ extension Engine {
             let l4 = buffer.slice(IPv4Packet.minimumHeaderLength..<IPv4Packet.minimumHeaderLength + l4Length)
             error.v4Header().emit(into: l4)
             copy(offending.prefix(quoted), to: l4, at: ICMPv4Message.headerLength)
+            restoreQuoted(l4.suffix(from: ICMPv4Message.headerLength), parsed, as: sent)
             if let icmp = try? ICMPv4Message(validating: l4) { icmp.updateChecksum() }
             length = 20 + l4Length
         case .ipv6:
             let quoted = min(offending.count, 1280 - IPv6Packet.headerLength - ICMPv6Message.headerLength)
-            let ip = IPv6Header(source: source, destination: parsed.tuple.source, upperLayerProtocol: .icmpv6)
+            let ip = IPv6Header(source: source, destination: sent.source, upperLayerProtocol: .icmpv6)
             let l4Length = ICMPv6Message.headerLength + quoted
             ip.emit(into: buffer, payloadLength: l4Length)
             let l4 = buffer.slice(IPv6Packet.headerLength..<IPv6Packet.headerLength + l4Length)
             error.v6Header().emit(into: l4)
             copy(offending.prefix(quoted), to: l4, at: ICMPv6Message.headerLength)
+            restoreQuoted(l4.suffix(from: ICMPv6Message.headerLength), parsed, as: sent)
             if let icmp = try? ICMPv6Message(validating: l4) {
                 icmp.updateChecksum(pseudoHeaderSum: Checksum.pseudoHeaderSum(
-                    source: source, destination: parsed.tuple.source, protocol: .icmpv6, length: l4Length))
+                    source: source, destination: sent.source, protocol: .icmpv6, length: l4Length))
             }
             length = 40 + l4Length
         }
         outbox.buffers[slot].length = length
         commitGenerated(slot, interface: interface, state: .related)
+    }
+
+    /// How the sender of `parsed` addressed it: its connection's tuple in the
+    /// packet's direction, from before this firewall's NAT (the packet's own
+    /// tuple when it is not translated). A new connection is still pending
+    /// (its translation enters the table at confirm): the pending entry is
+    /// this packet's own when its source end is the packet's, since only
+    /// postrouting, which has not run yet, changes the source.
+    /// `now` 0 reads any entry still in the table.
+    func senderView(_ parsed: ParsedPacket, now: Timestamp) -> ConnTuple {
+        guard !parsed.isICMPError, let inverse = parsed.tuple.inverted() else { return parsed.tuple }
+        if let (position, direction) = conntrack.table.lookup(inverse, now: now) {
+            return conntrack.table[position].tuple(direction.opposite)
+        }
+        let pending = conntrack.pending.original
+        if pending.source == parsed.tuple.source && pending.sourcePort == parsed.tuple.sourcePort
+            && pending.protocol == parsed.tuple.protocol && pending.family == parsed.tuple.family {
+            return pending
+        }
+        return parsed.tuple
+    }
+
+    /// Puts the quoted copy of a translated packet back as `sent` (its
+    /// sender's view): addresses, ports or ICMP identifier, and the
+    /// checksums that cover them, as NATStage.translateICMPError does for
+    /// errors that others send.
+    private func restoreQuoted(_ quoted: UnsafeMutableRawBufferPointer, _ parsed: ParsedPacket, as sent: ConnTuple) {
+        guard sent != parsed.tuple else { return }
+        var inner = ParsedPacket.empty
+        inner.family = parsed.family
+        inner.l4Protocol = parsed.l4Protocol
+        inner.l4Offset = parsed.l4Offset
+        inner.tracked.tuple = parsed.tuple
+        guard inner.l4Offset <= quoted.count else { return }
+        HeaderRewrite.setSource(quoted, inner, partial: false, address: sent.source, port: sent.sourcePort)
+        HeaderRewrite.setDestination(quoted, inner, partial: false, address: sent.destination, port: sent.destinationPort)
     }
 
     /// An echo reply to an echo request addressed to the firewall: the same
@@ -161,11 +218,14 @@ extension Engine {
 
     /// RFC 9293 §3.10.7.1: a segment to a closed port gets a reset: with the
     /// ACK it acknowledged as sequence number, or acknowledging what it carried.
-    func sendReset(for parsed: ParsedPacket, arrivedOn interface: InterfaceID, state: ConnState = .new) {
+    /// Under NAT it leaves as the sender's peer, as the sender addressed it.
+    func sendReset(for parsed: ParsedPacket, arrivedOn interface: InterfaceID, state: ConnState = .new,
+                   now: Timestamp = 0) {
         let flags = parsed.tracked.tcpFlags
         guard !flags.contains(.rst) else { return }
-        let back = ConnTuple(source: parsed.tuple.destination, destination: parsed.tuple.source,
-                             sourcePort: parsed.tuple.destinationPort, destinationPort: parsed.tuple.sourcePort,
+        let sent = senderView(parsed, now: now)
+        let back = ConnTuple(source: sent.destination, destination: sent.source,
+                             sourcePort: sent.destinationPort, destinationPort: sent.sourcePort,
                              protocol: .tcp, family: parsed.family)
         if flags.contains(.ack) {
             sendTCP(back, sequence: parsed.tracked.tcpAcknowledgment, acknowledgment: SeqNumber(0), flags: .rst,

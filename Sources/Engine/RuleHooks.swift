@@ -87,7 +87,9 @@ extension Engine {
         guard case .reject(let kind) = verdict else { return drop(.ruleDrop) }
         switch kind {
         case .tcpReset:
-            if parsed.l4Protocol == .tcp && !parsed.isFragment { sendReset(for: parsed, arrivedOn: input, state: state) }
+            if parsed.l4Protocol == .tcp && !parsed.isFragment {
+                sendReset(for: parsed, arrivedOn: input, state: state, now: now)
+            }
         case .icmpPortUnreachable:
             sendICMPError(.portUnreachable, about: bytes, parsed: parsed, now: now)
         case .icmpv6PortUnreachable:

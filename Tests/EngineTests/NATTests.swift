@@ -282,10 +282,16 @@ import Wire
                 chain prerouting { type nat hook prerouting priority dstnat; iifname "lan0" udp dport 53 redirect to :5353; }
             }
             """)
-        // Redirected to 10.0.1.1:5353, where the firewall serves nothing: port unreachable.
+        // Redirected to 10.0.1.1:5353, where the firewall serves nothing: port
+        // unreachable, translated back as Linux's nf_nat_icmp_reply_translation
+        // does: from the address the client sent to, quoting its packet as sent.
+        // (Checked against Linux 6.x: a router namespace with `udp dport 53
+        // redirect to :5353` sends "203.0.113.10 > 10.0.1.2: ICMP 203.0.113.10
+        // udp port 53 unreachable".)
         #expect(h.send(Packet.udp(client4, 40000, server4, 53), on: h.lan).verdict == .drop(.localNoService))
         let out = h.generated()
         #expect(out.count == 1)
-        #expect(PacketSummary.line(for: out[0].bytes).contains("udp port 5353 unreachable"))
+        #expect(PacketSummary.line(for: out[0].bytes).hasPrefix("IP 203.0.113.10 > 10.0.1.2: ICMP 203.0.113.10 udp port 53 unreachable"),
+                "\(PacketSummary.line(for: out[0].bytes))")
     }
 }
