@@ -299,7 +299,7 @@ public struct Conntrack: Sendable {
         // (nf_ct_seq_offset of the other direction).
         var ack = packet.tcpAcknowledgment
         var sackRight = packet.tcpSACKRight
-        if packet.tuple.protocol == .tcp && table.status(position).contains(.sequenceAdjusted) {
+        if table.entries[position].status.contains(.sequenceAdjusted) && packet.tuple.protocol == .tcp {
             let other = table.adjustment(position, direction.opposite)
             ack = other.unadjusted(acknowledgment: ack)
             sackRight = other.unadjusted(acknowledgment: sackRight)

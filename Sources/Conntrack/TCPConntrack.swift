@@ -32,9 +32,11 @@ enum TCPVerdict: Equatable {
     case invalid(InvalidReason)
 }
 
-/// What tcp_in_window decided (enum nf_ct_tcp_action).
+/// What tcp_in_window decided (enum nf_ct_tcp_action; `.acceptOutOfWindow`
+/// is its ACCEPT for a segment only a liberal setting let through, or a
+/// side's first segment: the retransmission check is skipped then).
 private enum WindowAction {
-    case accept, ignore, invalid(InvalidReason)
+    case accept, acceptOutOfWindow, ignore, invalid(InvalidReason)
 }
 
 /// MAXACKWINCONST: bound IV never closer than this (Linux: "what about big packets?").
@@ -137,9 +139,16 @@ enum TCPConntrack {
         }
 
         if checkWindow {
-            switch inWindow(&entry.tcp, state: entry.tcpState, dir, index, packet, seq: seq, end: end, ack: ack,
-                            sackRight: sackRight, liberal: settings.tcpBeLiberal) {
+            // The two sides in place (disjoint stored properties of the entry).
+            let action = dir == .original
+                ? inWindow(&entry.tcp.original, &entry.tcp.reply, state: entry.tcpState, dir, packet, seq: seq, end: end,
+                           ack: ack, sackRight: sackRight, liberal: settings.tcpBeLiberal)
+                : inWindow(&entry.tcp.reply, &entry.tcp.original, state: entry.tcpState, dir, packet, seq: seq, end: end,
+                           ack: ack, sackRight: sackRight, liberal: settings.tcpBeLiberal)
+            switch action {
             case .accept:
+                if index == .ack { noteRetransmission(&entry.tcp, dir, packet, seq: seq, end: end, ack: ack) }
+            case .acceptOutOfWindow:
                 break
             case .ignore:
                 return .ignore
@@ -252,19 +261,16 @@ enum TCPConntrack {
 
     // MARK: The window
 
-    /// tcp_in_window. Updates both sides when the segment is in window.
-    private static func inWindow(_ tcp: inout TCPTracking, state: TCPState, _ dir: Direction, _ index: TCPFlagClass,
-                                 _ packet: TrackedPacket, seq: UInt32, end: UInt32, ack: UInt32, sackRight: UInt32,
-                                 liberal globalLiberal: Bool) -> WindowAction {
-        var sender = tcp[dir]
-        var receiver = tcp[dir.opposite]
-        defer {
-            tcp[dir] = sender
-            tcp[dir.opposite] = receiver
-        }
-        let flags = packet.tcpFlags
-        let rawWindow = packet.tcpWindow
-        var window = UInt32(truncatingIfNeeded: rawWindow)
+    /// tcp_in_window (but for its retransmission check, noteRetransmission).
+    /// Updates both sides when the segment is in window.
+    private static func inWindow(_ sender: inout TCPWindowSide, _ receiver: inout TCPWindowSide, state: TCPState,
+                                 _ dir: Direction, _ packet: TrackedPacket, seq: UInt32, end: UInt32, ack: UInt32,
+                                 sackRight: UInt32, liberal globalLiberal: Bool) -> WindowAction {
+        // The flag bits (RFC 9293 §3.1) read once: TCPFlags' static members
+        // live in Wire and cost an accessor call each on this hot path.
+        let bits = packet.tcpFlags.rawValue
+        let syn = bits & 0x02 != 0, rst = bits & 0x04 != 0, hasAck = bits & 0x10 != 0
+        var window = UInt32(truncatingIfNeeded: packet.tcpWindow)
         var seq = seq
         var end = end
         var ack = ack
@@ -274,10 +280,10 @@ enum TCPConntrack {
         }
 
         if sender.maxWindow == 0 {
-            if flags.contains(.syn) {
+            if syn {
                 // A SYN-ACK answering a SYN, or the reply side's SYN in a simultaneous open.
                 initSender(&sender, &receiver, packet, end: end, window: window, dir)
-                if !flags.contains(.ack) { return .accept }
+                if !hasAck { return .acceptOutOfWindow }
             } else {
                 // Mid-stream: this side's history is lost; use the segment's.
                 sender.end = end
@@ -293,23 +299,23 @@ enum TCPConntrack {
                     receiver.end &+= 1
                 }
             }
-        } else if flags.contains(.syn) && after(end, sender.end) && (state == .synSent || state == .synReceived) {
+        } else if syn && after(end, sender.end) && (state == .synSent || state == .synReceived) {
             // RFC 793: a reinitialised TCP "must only be sure to use sequence
             // numbers larger than those recently used": start this side over.
             initSender(&sender, &receiver, packet, end: end, window: window, dir)
-            if dir == .reply && !flags.contains(.ack) { return .accept }
+            if dir == .reply && !hasAck { return .acceptOutOfWindow }
         }
 
-        if !flags.contains(.ack) {
+        if !hasAck {
             // No ACK: pretend it acknowledged everything.
             ack = receiver.end
             sack = ack
-        } else if flags.contains(.rst) && ack == 0 {
+        } else if rst && ack == 0 {
             // Broken stacks that set ACK on a RST with a zero ack.
             ack = receiver.end
             sack = ack
         }
-        if flags.contains(.rst) && seq == 0 && state == .synSent {
+        if rst && seq == 0 && state == .synSent {
             // A RST answering a SYN.
             seq = sender.end
             end = sender.end
@@ -329,25 +335,25 @@ enum TCPConntrack {
                 // would break III for every later segment.
                 sender.end = end
                 sender.flags.insert(.dataUnacknowledged)
-                return liberal ? .accept : .ignore
+                return liberal ? .acceptOutOfWindow : .ignore
             }
-            return liberal ? .accept : .invalid(.tcpSequenceOverWindow)
+            return liberal ? .acceptOutOfWindow : .invalid(.tcpSequenceOverWindow)
         }
         // III: upper bound for (s)ack.
         if !before(sack, receiver.end &+ 1) {
-            return liberal ? .accept : .invalid(.tcpAckOverWindow)
+            return liberal ? .acceptOutOfWindow : .invalid(.tcpAckOverWindow)
         }
         // II: lower bound for data (already acknowledged data retransmitted).
         if receiver.maxWindow != 0 && !after(end, sender.end &- receiver.maxWindow &- 1) {
-            return liberal ? .accept : .ignore
+            return liberal ? .acceptOutOfWindow : .ignore
         }
         // IV: lower bound for (s)ack (possibly overly delayed).
         if !after(sack, receiver.end &- maximumAckWindow &- 1) {
-            return liberal ? .accept : .ignore
+            return liberal ? .acceptOutOfWindow : .ignore
         }
 
         // RFC 7323: a SYN's window is never scaled.
-        if !flags.contains(.syn) { window <<= UInt32(truncatingIfNeeded: sender.scale) }
+        if !syn { window <<= UInt32(truncatingIfNeeded: sender.scale) }
 
         let senderWindow = window &+ (sack &- ack)
         if sender.maxWindow < senderWindow { sender.maxWindow = senderWindow }
@@ -355,7 +361,7 @@ enum TCPConntrack {
             sender.end = end
             sender.flags.insert(.dataUnacknowledged)
         }
-        if flags.contains(.ack) {
+        if hasAck {
             if !sender.flags.contains(.maxAckSet) {
                 sender.maxAck = ack
                 sender.flags.insert(.maxAckSet)
@@ -370,22 +376,25 @@ enum TCPConntrack {
             if window == 0 { receiver.maxEnd &+= 1 }
         }
         if ack == receiver.end { receiver.flags.remove(.dataUnacknowledged) }
-
-        // Retransmissions of the same ACK segment (tcp_max_retrans).
-        if index == .ack {
-            if tcp.lastDirection == dir && tcp.lastSequence == seq && tcp.lastAcknowledgment == ack
-                && tcp.lastEnd == end && tcp.lastWindow == rawWindow {
-                tcp.retransmissions &+= 1
-            } else {
-                tcp.lastDirection = dir
-                tcp.lastSequence = seq
-                tcp.lastAcknowledgment = ack
-                tcp.lastEnd = end
-                tcp.lastWindow = rawWindow
-                tcp.retransmissions = 0
-            }
-        }
         return .accept
+    }
+
+    /// The end of tcp_in_window for an in-window ACK segment: the same
+    /// segment again counts as a retransmission (tcp_max_retrans). An ACK
+    /// segment's seq, end and ack are the ones the window check used.
+    private static func noteRetransmission(_ tcp: inout TCPTracking, _ dir: Direction, _ packet: TrackedPacket,
+                                           seq: UInt32, end: UInt32, ack: UInt32) {
+        if tcp.lastDirection == dir && tcp.lastSequence == seq && tcp.lastAcknowledgment == ack
+            && tcp.lastEnd == end && tcp.lastWindow == packet.tcpWindow {
+            tcp.retransmissions &+= 1
+        } else {
+            tcp.lastDirection = dir
+            tcp.lastSequence = seq
+            tcp.lastAcknowledgment = ack
+            tcp.lastEnd = end
+            tcp.lastWindow = packet.tcpWindow
+            tcp.retransmissions = 0
+        }
     }
 
     /// tcp_init_sender: a SYN or SYN-ACK (re)starts its side.
