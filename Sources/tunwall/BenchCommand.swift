@@ -109,6 +109,9 @@ enum BenchCommand {
         let copyPerPacket = Double(copyElapsed) / Double(count)
         print("engine fast path\(masquerade ? " with masquerade" : ""): \(count) packets of one established TCP connection (1500-byte data / 52-byte ACKs)")
         print("  forwarded:           \(forwarded) of \(count)")
+        // Window tracking judged every packet: none may be out of window, or
+        // this would measure the invalid path.
+        print("  conntrack invalid:   \(engine.conntrack.invalidCounts.reduce(0, &+))")
         print("  ns per packet:       \(format(perPacket - copyPerPacket)) (\(format(perPacket)) including the \(format(copyPerPacket)) ns copy into the buffer)")
         printAllocations(allocations, packets: count, counted: counter != nil)
     }
