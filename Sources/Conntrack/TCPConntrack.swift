@@ -223,7 +223,7 @@ enum TCPConntrack {
                                       rawAck: UInt32) -> ResetDecision {
         let tcp = entry.tcp
         // tcp_can_early_drop: closing already; the tuple may have been reused.
-        if canEarlyDrop(old) { return .skipWindow(keepState: false) }
+        if old.isClosing { return .skipWindow(keepState: false) }
         let established = old == .established && entry.isAssured
         var keepState = false
         let receiver = tcp[dir.opposite]
@@ -249,14 +249,6 @@ enum TCPConntrack {
             return .skipWindow(keepState: keepState)
         }
         return .checkWindow(keepState: keepState)
-    }
-
-    /// tcp_can_early_drop: the closing states.
-    static func canEarlyDrop(_ state: TCPState) -> Bool {
-        switch state {
-        case .finWait, .lastAck, .timeWait, .close, .closeWait: return true
-        default: return false
-        }
     }
 
     // MARK: The window

@@ -23,6 +23,14 @@ public enum TCPState: UInt8, Sendable, Hashable, CaseIterable, CustomStringConve
         case .synSent2: return "SYN_SENT2"
         }
     }
+
+    /// tcp_can_early_drop: the closing states, whose end is near anyway.
+    var isClosing: Bool {
+        switch self {
+        case .finWait, .closeWait, .lastAck, .timeWait, .close: return true
+        default: return false
+        }
+    }
 }
 
 /// What the table says about a packet: a new state, "ignore" (sIG: could be
