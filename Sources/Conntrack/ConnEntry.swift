@@ -65,10 +65,9 @@ public struct ConnEntry: Sendable {
     public internal(set) var id: UInt32 = 0
     var inUse = false
 
-    /// The last TCP segment that the table ignored (sIG), so that a SYN-ACK
-    /// answering a SYN Linux would also have ignored can resynchronise the
-    /// connection (tcp_packet's "last_index == TCP_SYN_SET" case).
-    var lastIgnored: (direction: Direction, flags: TCPFlagClass, end: SeqNumber)? = nil
+    /// TCP only: both sides' sequence space and the last segment
+    /// (TCPWindow.swift, Linux's struct ip_ct_tcp).
+    public internal(set) var tcp = TCPTracking()
 
     init(original: ConnTuple, reply: ConnTuple) {
         self.original = original

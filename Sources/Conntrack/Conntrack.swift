@@ -32,6 +32,7 @@ public enum ConnState: UInt8, Sendable, Hashable, CustomStringConvertible {
 /// nf_conntrack_log_invalid).
 public enum InvalidReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     case tcpFlags, tcpTransition, tcpNotNew, icmpNotNew, icmpErrorUnmatched, tableFull, clash, badChecksum
+    case tcpSequenceOverWindow, tcpAckOverWindow, tcpResetOutOfWindow
 
     public var description: String {
         switch self {
@@ -43,6 +44,10 @@ public enum InvalidReason: Int, CaseIterable, Sendable, CustomStringConvertible 
         case .tableFull: return "conntrack table full"
         case .clash: return "conntrack insert clash"
         case .badChecksum: return "transport checksum does not verify"
+        // tcp_in_window's and tcp_packet's log messages, shortened.
+        case .tcpSequenceOverWindow: return "TCP SEQ over upper bound (receiver's window)"
+        case .tcpAckOverWindow: return "TCP ACK over upper bound (data not seen yet)"
+        case .tcpResetOutOfWindow: return "TCP RST out of window"
         }
     }
 }
@@ -57,6 +62,14 @@ public struct TrackedPacket: Sendable {
     public var tcpAcknowledgment = SeqNumber(0)
     /// Sequence space the segment occupies (payload + SYN + FIN).
     public var tcpSequenceLength = 0
+    /// The advertised window, unscaled as it is on the wire.
+    public var tcpWindow: UInt16 = 0
+    /// Options window tracking reads (PacketParser.readWindowOptions).
+    public var tcpOptions: TCPWindowOptions = []
+    /// The window scale option's shift (0...14), when `tcpOptions` has it.
+    public var tcpWindowScale: UInt8 = 0
+    /// The highest right edge of the SACK blocks, when `tcpOptions` has `.sack`.
+    public var tcpSACKRight = SeqNumber(0)
     /// For an ICMP error: the tuple of the packet it quotes, as that packet was sent.
     public var quotedTuple: ConnTuple? = nil
 
@@ -161,12 +174,7 @@ public struct Conntrack: Sendable {
         var state = TCPState.none
         switch tuple.protocol {
         case .tcp:
-            // tcp_new: a SYN starts SYN_SENT; with nf_conntrack_tcp_loose=1
-            // (the default) a bare ACK picks up a connection already under way.
-            switch TCPStateTable.transition(.original, TCPFlagClass(packet.tcpFlags), from: .none) {
-            case .to(let next): state = next
-            case .ignore, .invalid: return .invalid(.tcpNotNew)
-            }
+            break   // below, once the entry exists
         case .icmp, .icmpv6:
             guard ICMPQuery.isRequest(tuple.icmpType, v6: tuple.protocol == .icmpv6) else {
                 return .invalid(.icmpNotNew)
@@ -175,13 +183,27 @@ public struct Conntrack: Sendable {
             break
         }
         guard let reply = tuple.inverted() else { return .invalid(.icmpNotNew) }
-        pending = ConnEntry(original: tuple, reply: reply)
+        var entry = ConnEntry(original: tuple, reply: reply)
+        var timeout: UInt32? = nil
+        if tuple.protocol == .tcp {
+            // tcp_new: a SYN starts SYN_SENT; with nf_conntrack_tcp_loose=1
+            // (the default) a bare ACK picks up a connection already under
+            // way. Then tcp_packet on the same segment, from NONE.
+            guard TCPConntrack.start(&entry, packet, settings: timeouts),
+                  case .accept(let next, let seconds) = TCPConntrack.packet(
+                    &entry, .original, packet, ack: packet.tcpAcknowledgment.rawValue,
+                    sackRight: packet.tcpSACKRight.rawValue, now: now, settings: timeouts)
+            else { return .invalid(.tcpNotNew) }
+            state = next
+            timeout = seconds
+        }
+        pending = entry
         pendingTranslation = nil
         let expected = expectations.isEmpty ? false : matchExpectation(tuple, now: now)
         pending.created = now
         pending.tcpState = state
         // A UInt32 of seconds times 10^9 fits 64 bits; the sum saturates (any `now` is accepted).
-        pending.expires = saturatingAdd(now, UInt64(initialTimeout(pending)) * nanosecondsPerSecond)
+        pending.expires = saturatingAdd(now, UInt64(timeout ?? initialTimeout(pending)) * nanosecondsPerSecond)
         pending.packets.original = 1
         pending.bytes.original = UInt64(packet.length)
         return TrackResult(state: expected ? .related : .new, direction: .original, isPending: true)
@@ -272,7 +294,18 @@ public struct Conntrack: Sendable {
     private mutating func update(_ position: Int, _ direction: Direction, _ packet: TrackedPacket,
                                  now: Timestamp) -> TrackResult {
         let before = eventsEnabled ? (table[position].tcpState, table[position].status) : (.none, [])
-        let outcome = Self.apply(&table[position], direction, packet, now: now, timeouts: timeouts)
+        // tcp_in_window reads acknowledgments in the receiver's own numbering:
+        // undo what sequence adjustment added to the data they acknowledge
+        // (nf_ct_seq_offset of the other direction).
+        var ack = packet.tcpAcknowledgment
+        var sackRight = packet.tcpSACKRight
+        if table.entries[position].status.contains(.sequenceAdjusted) && packet.tuple.protocol == .tcp {
+            let other = table.adjustment(position, direction.opposite)
+            ack = other.unadjusted(acknowledgment: ack)
+            sackRight = other.unadjusted(acknowledgment: sackRight)
+        }
+        let outcome = Self.apply(&table[position], direction, packet, ack: ack.rawValue, sackRight: sackRight.rawValue,
+                                 now: now, timeouts: timeouts)
         if eventsEnabled {
             let entry = table[position]
             // ctnetlink sends UPDATE when the protocol state or the status changes.
@@ -285,15 +318,15 @@ public struct Conntrack: Sendable {
             }
         }
         switch outcome {
-        case .invalid:
-            return .invalid(.tcpTransition)
+        case .invalid(let reason):
+            return .invalid(reason)
         case .ignore, .to:
             return TrackResult(state: outcome.state, direction: direction, entry: position)
         }
     }
 
     private enum Outcome {
-        case invalid
+        case invalid(InvalidReason)
         case ignore(ConnState)
         case to(ConnState)
 
@@ -306,18 +339,19 @@ public struct Conntrack: Sendable {
     }
 
     private static func apply(_ entry: inout ConnEntry, _ direction: Direction, _ packet: TrackedPacket,
-                              now: Timestamp, timeouts: ConntrackTimeouts) -> Outcome {
+                              ack: UInt32, sackRight: UInt32, now: Timestamp, timeouts: ConntrackTimeouts) -> Outcome {
         let seenReplyBefore = entry.hasSeenReply
-        var timeout: UInt32
+        var timeout: UInt32?
         switch entry.original.protocol {
         case .tcp:
-            switch tcpUpdate(&entry, direction, packet) {
-            case .invalid:
-                return .invalid
+            switch TCPConntrack.packet(&entry, direction, packet, ack: ack, sackRight: sackRight, now: now,
+                                       settings: timeouts) {
+            case .invalid(let reason):
+                return .invalid(reason)
             case .ignore:
                 return .ignore(classification(entry, direction))
-            case .to(let state):
-                timeout = timeouts.tcp(state)
+            case .accept(_, let seconds):
+                timeout = seconds
             }
         case .udp:
             // udp_packet: after a reply, traffic still flowing two seconds
@@ -333,7 +367,7 @@ public struct Conntrack: Sendable {
         default:
             timeout = timeouts.generic
         }
-        entry.expires = saturatingAdd(now, UInt64(timeout) * nanosecondsPerSecond)
+        if let timeout { entry.expires = saturatingAdd(now, UInt64(timeout) * nanosecondsPerSecond) }
         if direction == .original {
             entry.packets.original &+= 1
             entry.bytes.original &+= UInt64(packet.length)
@@ -351,39 +385,6 @@ public struct Conntrack: Sendable {
     private static func classification(_ entry: ConnEntry, _ direction: Direction) -> ConnState {
         if direction == .reply || entry.hasSeenReply { return .established }
         return entry.status.contains(.expected) ? .related : .new
-    }
-
-    /// tcp_packet: the state table plus the cases Linux handles around it.
-    private static func tcpUpdate(_ entry: inout ConnEntry, _ direction: Direction, _ packet: TrackedPacket) -> TCPTransition {
-        let flags = TCPFlagClass(packet.tcpFlags)
-        let old = entry.tcpState
-        var transition = TCPStateTable.transition(direction, flags, from: old)
-        if transition == .ignore {
-            // A SYN-ACK answering a SYN the table ignored (the peer restarted):
-            // resynchronise to SYN_RECV, as Linux does.
-            if flags == .synAck, let last = entry.lastIgnored, last.flags == .syn, last.direction != direction,
-               packet.tcpAcknowledgment == last.end {
-                transition = .to(.synReceived)
-            } else {
-                let end = packet.tcpSequence + Int32(truncatingIfNeeded: packet.tcpSequenceLength)
-                entry.lastIgnored = (direction, flags, end)
-                return .ignore
-            }
-        }
-        guard case .to(let next) = transition else { return .invalid }
-        entry.lastIgnored = nil
-        entry.tcpState = next
-        if !entry.hasSeenReply && direction == .reply && flags == .rst {
-            // "If only reply is a RST, we can consider ourselves not to have an
-            // established connection": close at once (tcp_packet).
-            entry.tcpState = .close
-            return .to(.close)
-        }
-        if entry.hasSeenReply && !entry.isAssured && (old == .synReceived || old == .established)
-            && next == .established {
-            entry.status.insert(.assured)
-        }
-        return .to(next)
     }
 
     /// NAT decided where the new connection goes: its reply tuple is the

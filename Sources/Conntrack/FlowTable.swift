@@ -286,10 +286,6 @@ extension ConnEntry {
     /// LAST_ACK, TIME_WAIT, CLOSE), whose end is near anyway.
     var canEarlyDrop: Bool {
         guard isAssured else { return true }
-        guard original.protocol == .tcp else { return false }
-        switch tcpState {
-        case .finWait, .closeWait, .lastAck, .timeWait, .close: return true
-        default: return false
-        }
+        return original.protocol == .tcp && tcpState.isClosing
     }
 }

@@ -23,6 +23,14 @@ public enum TCPState: UInt8, Sendable, Hashable, CaseIterable, CustomStringConve
         case .synSent2: return "SYN_SENT2"
         }
     }
+
+    /// tcp_can_early_drop: the closing states, whose end is near anyway.
+    var isClosing: Bool {
+        switch self {
+        case .finWait, .closeWait, .lastAck, .timeWait, .close: return true
+        default: return false
+        }
+    }
 }
 
 /// What the table says about a packet: a new state, "ignore" (sIG: could be
@@ -37,11 +45,15 @@ enum TCPTransition: Equatable {
 enum TCPFlagClass: Int {
     case syn = 0, synAck, fin, ack, rst, none
 
+    @inline(__always)
     init(_ flags: TCPFlags) {
-        if flags.contains(.rst) { self = .rst }
-        else if flags.contains(.syn) { self = flags.contains(.ack) ? .synAck : .syn }
-        else if flags.contains(.fin) { self = .fin }
-        else if flags.contains(.ack) { self = .ack }
+        // The bits (FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10) as literals: this
+        // runs for every TCP packet, and TCPFlags' members are Wire's statics.
+        let bits = flags.rawValue
+        if bits & 0x04 != 0 { self = .rst }
+        else if bits & 0x02 != 0 { self = bits & 0x10 != 0 ? .synAck : .syn }
+        else if bits & 0x01 != 0 { self = .fin }
+        else if bits & 0x10 != 0 { self = .ack }
         else { self = .none }
     }
 }

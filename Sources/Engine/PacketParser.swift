@@ -123,6 +123,8 @@ enum PacketParser {
             parsed.tracked.tcpSequence = tcp.sequenceNumber
             parsed.tracked.tcpAcknowledgment = tcp.acknowledgmentNumber
             parsed.tracked.tcpSequenceLength = tcp.sequenceLength
+            parsed.tracked.tcpWindow = tcp.window
+            readWindowOptions(tcp, into: &parsed.tracked)
             if let pseudo = pseudoHeaderSum, !tcp.isChecksumValid(pseudoHeaderSum: pseudo) { parsed.badChecksum = true }
         case .udp:
             guard let udp = try? UDPDatagram(validating: l4) else { throw .transportMalformed }
@@ -157,6 +159,43 @@ enum PacketParser {
             }
         default:
             break
+        }
+    }
+
+    /// What conntrack's window tracking needs from a segment's options, read
+    /// as Linux's tcp_options and tcp_sack read them: the window scale shift
+    /// (capped at 14, RFC 7323 §2.3) and SACK-permitted (used from a SYN), and
+    /// the highest right edge of the first SACK option's blocks. The option
+    /// area a bulk transfer carries on every segment, timestamps alone
+    /// (NOP NOP TS, 12 bytes), is recognised by its first word and not walked
+    /// (Linux's fast path in tcp_sack). The walk stops at End of Option List
+    /// or a malformed option, as Linux's does; nothing here can fail.
+    static func readWindowOptions(_ tcp: TCPSegment, into tracked: inout TrackedPacket) {
+        tracked.tcpOptions = []
+        tracked.tcpWindowScale = 0
+        tracked.tcpSACKRight = SeqNumber(0)
+        let area = tcp.optionBytes
+        if area.count == 0 || (area.count == 12 && area.be32(0) == 0x0101_080a) { return }
+        for slot in tcp.options {
+            switch slot.kind {
+            case 3 where slot.length == 3:
+                tracked.tcpWindowScale = min(area[slot.offset + 2], 14)
+                tracked.tcpOptions.insert(.windowScale)
+            case 4 where slot.length == 2:
+                tracked.tcpOptions.insert(.sackPermitted)
+            case 5 where slot.length >= 10 && (slot.length - 2) % 8 == 0:
+                // Only the first SACK option counts (tcp_sack returns after it).
+                guard !tracked.tcpOptions.contains(.sack) else { continue }
+                var block = 0
+                while block < (slot.length - 2) / 8 {
+                    let right = SeqNumber(area.be32(slot.offset + 2 + block * 8 + 4))
+                    if !tracked.tcpOptions.contains(.sack) || right > tracked.tcpSACKRight { tracked.tcpSACKRight = right }
+                    tracked.tcpOptions.insert(.sack)
+                    block += 1
+                }
+            default:
+                continue
+            }
         }
     }
 

@@ -9,12 +9,16 @@
 //     ],
 //     "routes": [ {"to": "198.51.100.0/24", "via": "203.0.113.254", "interface": "wan0"} ],
 //     "ruleset": "rules/basic.nft",
-//     "conntrack": {"max": 262144},
+//     "conntrack": {"max": 262144, "tcp_loose": true, "tcp_be_liberal": false},
 //     "ftp": {"loose": false, "max_expected": 1, "low_ports": false, "encrypted": "allow",
 //             "hold_bytes": 512, "hold_ms": 1000, "expect_timeout": 300}
 //   }
 //
 // "mtu" defaults to 1500 (576...65535, at least 1280 with IPv6 addresses);
+// "conntrack"'s keys are each optional: "max" entries (65536), and the TCP
+// switches named after Linux's sysctls net.netfilter.nf_conntrack_tcp_loose
+// (pick up connections mid-stream) and _tcp_be_liberal (do not call
+// out-of-window segments invalid), with Linux's defaults;
 // "routes", "ruleset", "conntrack" and "ftp" (the FTP helper's policy,
 // FTPPolicy.swift; every key optional, the defaults shown) are optional; a route's "interface" may
 // be left out when "via" lies on a connected subnet; "to" may be "default"
@@ -22,6 +26,7 @@
 // the directory of the JSON file. Inside a topology the same object names each
 // interface's "host" instead of a "namespace" (Topology.swift).
 
+import Conntrack
 import Engine
 import FTP
 import Foundation
@@ -63,6 +68,10 @@ public struct FirewallConfig: Equatable, Sendable {
     /// Resolved against the JSON file's directory when loaded.
     public var rulesetPath: String?
     public var conntrackMax: Int?
+    /// nf_conntrack_tcp_loose (`"conntrack": {"tcp_loose": …}`).
+    public var tcpLoose = true
+    /// nf_conntrack_tcp_be_liberal (`"conntrack": {"tcp_be_liberal": …}`).
+    public var tcpBeLiberal = false
     /// The FTP helper's policy (`"ftp": {…}`); the safe defaults when left out.
     public var ftp: FTPPolicy = .default
 
@@ -94,8 +103,11 @@ public struct FirewallConfig: Equatable, Sendable {
 
     /// What the engine is built from; 65,536 conntrack entries unless "conntrack" says otherwise.
     public var engineConfiguration: EngineConfiguration {
-        EngineConfiguration(interfaces: interfaces.map(\.engineInterface), routes: routes,
-                            conntrackCapacity: conntrackMax ?? 65_536, ftp: ftp)
+        var timeouts = ConntrackTimeouts.linux
+        timeouts.tcpLoose = tcpLoose
+        timeouts.tcpBeLiberal = tcpBeLiberal
+        return EngineConfiguration(interfaces: interfaces.map(\.engineInterface), routes: routes,
+                                   conntrackCapacity: conntrackMax ?? 65_536, timeouts: timeouts, ftp: ftp)
     }
 
     public func interface(named name: String) -> InterfaceSpec? {
@@ -131,7 +143,11 @@ public struct FirewallConfig: Equatable, Sendable {
             return entry
         }
         if let rulesetPath { object["ruleset"] = rulesetPath }
-        if let conntrackMax { object["conntrack"] = ["max": conntrackMax] }
+        var conntrack: [String: Any] = [:]
+        if let conntrackMax { conntrack["max"] = conntrackMax }
+        if !tcpLoose { conntrack["tcp_loose"] = false }
+        if tcpBeLiberal { conntrack["tcp_be_liberal"] = true }
+        if !conntrack.isEmpty { object["conntrack"] = conntrack }
         if ftp != .default {
             object["ftp"] = ["loose": ftp.loose, "max_expected": ftp.maxExpected, "low_ports": ftp.lowPorts,
                              "encrypted": ftp.encrypted.rawValue, "hold_bytes": ftp.holdBytes,
@@ -181,11 +197,11 @@ public struct FirewallConfig: Equatable, Sendable {
             config.rulesetPath = resolve(ruleset, relativeTo: file)
         }
         if let conntrack = object.optional("conntrack") {
-            let reader = try JSONObjectReader(conntrack, at: path.key("conntrack"), file: file, allowedKeys: ["max"])
-            guard let max = try reader.optionalInteger("max", in: conntrackMaxRange) else {
-                throw ConfigError.config(file, path.key("conntrack"), "missing key \"max\"")
-            }
-            config.conntrackMax = max
+            let reader = try JSONObjectReader(conntrack, at: path.key("conntrack"), file: file,
+                                              allowedKeys: ["max", "tcp_loose", "tcp_be_liberal"])
+            config.conntrackMax = try reader.optionalInteger("max", in: conntrackMaxRange)
+            config.tcpLoose = try reader.optionalBool("tcp_loose") ?? true
+            config.tcpBeLiberal = try reader.optionalBool("tcp_be_liberal") ?? false
         }
         if let ftp = object.optional("ftp") {
             config.ftp = try parseFTPPolicy(ftp, at: path.key("ftp"), file: file)

@@ -163,6 +163,10 @@ import TestSeeds
         s.connect()
         s.clientSends("PORT 10,0,1,2,195,80\r\n")
         #expect(s.expectations.count == 1)
+        // The server acknowledges the line: with data unacknowledged the
+        // control connection itself would expire after 300 s
+        // (nf_conntrack_tcp_timeout_unacknowledged), as in Linux.
+        s.h.send(s.serverPacket(.ack), on: s.serverSide)
         s.h.advance(seconds: 301)
         #expect(s.expectations.isEmpty, "300 s, as Linux's FTP helper")
         s.clientSends("PORT 10,0,1,2,195,81\r\n")
