@@ -33,6 +33,7 @@ public enum ConnState: UInt8, Sendable, Hashable, CustomStringConvertible {
 public enum InvalidReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     case tcpFlags, tcpTransition, tcpNotNew, icmpNotNew, icmpErrorUnmatched, tableFull, clash, badChecksum
     case tcpSequenceOverWindow, tcpAckOverWindow, tcpResetOutOfWindow
+    case icmpErrorOuterDestination
 
     public var description: String {
         switch self {
@@ -48,6 +49,8 @@ public enum InvalidReason: Int, CaseIterable, Sendable, CustomStringConvertible 
         case .tcpSequenceOverWindow: return "TCP SEQ over upper bound (receiver's window)"
         case .tcpAckOverWindow: return "TCP ACK over upper bound (data not seen yet)"
         case .tcpResetOutOfWindow: return "TCP RST out of window"
+        // nf_conntrack_inet_error's "outer daddr != inner saddr".
+        case .icmpErrorOuterDestination: return "ICMP error to another host than the quoted packet's sender"
         }
     }
 }
@@ -146,7 +149,7 @@ public struct Conntrack: Sendable {
             return .invalid(.tcpFlags)
         }
         if let quoted = packet.quotedTuple {
-            return related(quoted, now: now)
+            return related(quoted, outerDestination: tuple.destination, now: now)
         }
         if let (position, direction) = table.lookup(tuple, now: now) {
             if tuple.protocol == .tcp, let reopened = reopen(position, direction, packet, now: now) {
@@ -161,11 +164,16 @@ public struct Conntrack: Sendable {
     /// (icmp_error_message: the quoted tuple, inverted, is looked up). The
     /// quoted packet was sent by the host the error goes back to, so the
     /// inverse is what the error's own direction of the connection carries.
-    private mutating func related(_ quoted: ConnTuple, now: Timestamp) -> TrackResult {
+    /// Only when it could be genuine (nf_conntrack_inet_error): the error
+    /// must go to the quoted packet's sender. Otherwise anybody who knows a
+    /// connection could send a "RELATED" error quoting it to a third host,
+    /// and the rules that let RELATED through would let it in.
+    private mutating func related(_ quoted: ConnTuple, outerDestination: IPv6Address, now: Timestamp) -> TrackResult {
         guard let inverse = quoted.inverted(),
               let (position, direction) = table.lookup(inverse, now: now) else {
             return .invalid(.icmpErrorUnmatched)
         }
+        guard outerDestination == quoted.source else { return .invalid(.icmpErrorOuterDestination) }
         return TrackResult(state: .related, direction: direction, entry: position)
     }
 
