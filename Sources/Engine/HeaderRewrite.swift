@@ -35,8 +35,9 @@ enum HeaderRewrite {
         let transport = parsed.isLaterFragment ? nil
             : TransportHeaderView(bytes.suffix(from: parsed.l4Offset), protocol: parsed.l4Protocol)
         // UDP over IPv4 may say "no checksum" (0): it stays 0.
-        let hasChecksum = transport?.checksum.map { $0 != 0 || !(parsed.family == .ipv4 && parsed.l4Protocol == .udp) } ?? false
-        let pseudoCovered = hasChecksum && transport?.pseudoHeaderCovers == true
+        var checksum = transport?.checksumField
+        if let field = checksum, field.value == 0, parsed.family == .ipv4, parsed.l4Protocol == .udp { checksum = nil }
+        let pseudoCovered = checksum != nil && parsed.l4Protocol != .icmp   // ICMPv4 has no pseudo-header
         // Address.
         switch parsed.family {
         case .ipv4:
@@ -45,18 +46,18 @@ enum HeaderRewrite {
             guard old != new else { break }
             ip[end] = new
             ip.headerChecksum = Checksum.update(ip.headerChecksum, old: old, new: new)
-            if pseudoCovered, let transport, let sum = transport.checksum {
-                transport.checksum = partial ? Checksum.updatePartial(sum, old: old, new: new)
-                                             : nonZeroUDP(Checksum.update(sum, old: old, new: new), parsed)
+            if pseudoCovered, let checksum {
+                checksum.value = partial ? Checksum.updatePartial(checksum.value, old: old, new: new)
+                                         : nonZeroUDP(Checksum.update(checksum.value, old: old, new: new), parsed)
             }
         case .ipv6:
             let ip = IPv6Packet(parsed: bytes)
             let old = ip[end]
             guard old != address else { break }
             ip[end] = address
-            if pseudoCovered, let transport, let sum = transport.checksum {
-                transport.checksum = partial ? Checksum.updatePartial(sum, old: old, new: address)
-                                             : nonZeroUDP(Checksum.update(sum, old: old, new: address), parsed)
+            if pseudoCovered, let checksum {
+                checksum.value = partial ? Checksum.updatePartial(checksum.value, old: old, new: address)
+                                         : nonZeroUDP(Checksum.update(checksum.value, old: old, new: address), parsed)
             }
         }
         // Port, or the ICMP query identifier (only on the source side).
@@ -76,8 +77,8 @@ enum HeaderRewrite {
         }
         // A partial checksum is finished over the data later: nothing to patch
         // (ICMP is never offloaded, so its checksum is always whole).
-        if hasChecksum, let sum = transport.checksum, !(partial && parsed.l4Protocol != .icmp && parsed.l4Protocol != .icmpv6) {
-            transport.checksum = nonZeroUDP(Checksum.update(sum, old: old, new: port), parsed)
+        if let checksum, !(partial && parsed.l4Protocol != .icmp && parsed.l4Protocol != .icmpv6) {
+            checksum.value = nonZeroUDP(Checksum.update(checksum.value, old: old, new: port), parsed)
         }
     }
 

@@ -75,6 +75,23 @@ public struct TransportHeaderView {
         }
     }
 
+    /// The checksum field, found once (NAT patches it several times a packet).
+    public var checksumField: ChecksumField? {
+        guard let at = Self.checksumOffset(self.protocol), bytes.count >= at + 2 else { return nil }
+        return ChecksumField(bytes: bytes, offset: at)
+    }
+
     /// True if the checksum is covered by the IP pseudo-header (all but ICMPv4).
     public var pseudoHeaderCovers: Bool { self.protocol != .icmp }
+}
+
+/// A transport checksum field whose place is known to be within the bytes.
+public struct ChecksumField {
+    let bytes: UnsafeMutableRawBufferPointer
+    let offset: Int
+
+    public var value: UInt16 {
+        get { bytes.be16(offset) }
+        nonmutating set { bytes.setBE16(newValue, at: offset) }
+    }
 }
