@@ -1,0 +1,232 @@
+// Issue 12's hostile lab suite: tunwall attacked as an attacker would, with
+// the Linux kernel as the oracle. Every case runs twice through
+// Topologies/hostile.json (ftp-masquerade.json's client 10.0.1.2 — firewall —
+// server 203.0.113.10 with masquerade and the FTP helper by `ct helper set`,
+// and a conntrack table of 262144 entries, the kernel's nf_conntrack_max
+// here): once with tunwall as the firewall and once with `lab up --kernel`,
+// the kernel running the same ruleset; tunwall must do at least as well.
+//
+// The suite's cases, with the RST sweep in its own file:
+// - forged resets (LabForgedResetTests): 20 out-of-window RSTs at a
+//   masqueraded connection, which must outlive them (tcp_in_window);
+// - out-of-window data injection: segments 2^30 above and below the window
+//   never reach the client (tcp_in_window's bounds: ct state invalid, which
+//   the forward chain's policy drops);
+// - forged SYN-ACKs on an FTP control connection, then active-mode transfers
+//   with pyftpdlib and ftplib (conntrack ignores SYN-ACK on an established
+//   connection; the helper never moves on a segment without payload);
+// - ICMP port unreachable with a spoofed outer destination: it never reaches
+//   the client (nf_conntrack_inet_error), a genuine one does;
+// - a SYN flood (hping3 --rand-source) at another port while a download
+//   runs: the download arrives intact, a new connection works right after;
+// - the same flood at the download's own port until masquerade's ports toward
+//   it run out: tunwall reclaims a mapping (`nat-reclaimed`) and the new
+//   connection works; the kernel refuses it until the flood's entries time
+//   out (recorded, not asserted: here tunwall must do better);
+// - a storm of malformed packets (scapy's fuzz), after which the firewall
+//   still forwards.
+// Needs root, hping3 and python3-scapy (Scripts/test.sh installs them).
+
+import Foundation
+import Testing
+import TestSupport
+import TestSeeds
+
+@Suite(.tags(.lab), .enabled(if: isRoot, "lab tests need root (namespaces, TUN devices)"), .serialized, labTimeLimit)
+struct LabHostileTests {
+    /// Brings up Topologies/hostile.json as lab `h<pid><tag>[k]` (with the
+    /// kernel as the firewall when `kernel`), runs `body`, and takes it down
+    /// whatever happens.
+    func withLab(_ tag: String, kernel: Bool, _ body: (String) throws -> Void) throws {
+        let missing = [("/usr/sbin/hping3", "hping3"), (systemPython, "python3")]
+            .filter { !FileManager.default.isExecutableFile(atPath: $0.0) }.map(\.1)
+            + ((try? Tool.run(URL(fileURLWithPath: systemPython), ["-c", "import scapy, pyftpdlib"]))?.status == 0
+               ? [] : ["python3-scapy or python3-pyftpdlib"])
+        try #require(missing.isEmpty, "missing Debian packages: \(missing.joined(separator: " ")) (Scripts/test.sh installs them)")
+        let name = "h\(getpid() % 100_000)\(tag)" + (kernel ? "k" : "")
+        let topology = repository.appendingPathComponent("Topologies/hostile.json").path
+        let up = try Tool.run(Tool.binary, ["lab", "up", topology, "--name", name, "--daemon"] + (kernel ? ["--kernel"] : []))
+        defer { _ = try? Tool.run(Tool.binary, ["lab", "down", name]) }
+        try #require(up.status == 0, "lab up failed: \(up.stderr)")
+        try body(name)
+    }
+
+    func python(_ lab: String, _ host: String, _ script: String, _ arguments: [String] = [], seconds: Int = 40) throws -> Run {
+        try Tool.labExec(lab, host, ["timeout", String(seconds), systemPython, "-c", script] + arguments)
+    }
+
+    /// One number from `tunwall stats --lab`: the line starting with `prefix`,
+    /// its first number (`nat-reclaimed 3 (...)`, `conntrack invalid (5):`).
+    static func stat(_ lab: String, _ prefix: String) throws -> UInt64 {
+        let stats = try Tool.run(Tool.binary, ["stats", "--lab", lab])
+        guard stats.status == 0 else { throw LabCheckFailure("tunwall stats --lab \(lab): \(stats.stderr)") }
+        guard let line = stats.stdout.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return 0 }
+        let digits = line.dropFirst(prefix.count).drop { !$0.isNumber }.prefix { $0.isNumber }
+        return UInt64(digits) ?? 0
+    }
+
+    /// The kernel firewall's conntrack statistic `column` (/proc/net/stat/nf_conntrack
+    /// in its namespace, summed over the CPUs): `insert_failed` counts the new
+    /// connections whose NAT found no free tuple (nf_conntrack_confirm's clash).
+    static func kernelStat(_ lab: String, _ column: String) throws -> UInt64 {
+        let run = try Tool.labExec(lab, "fw", ["cat", "/proc/net/stat/nf_conntrack"])
+        let lines = run.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true) }
+        guard let header = lines.first, let index = header.firstIndex(of: Substring(column)) else {
+            throw LabCheckFailure("/proc/net/stat/nf_conntrack in \(lab)'s fw: \(run.stdout)\(run.stderr)")
+        }
+        return lines.dropFirst().reduce(0) { $0 + (index < $1.count ? UInt64($1[index], radix: 16) ?? 0 : 0) }
+    }
+
+    /// Whether `process` ended with status 0 within `seconds`.
+    static func finished(_ process: Process, seconds: Double = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        return !process.isRunning && process.terminationStatus == 0
+    }
+
+    @Test(arguments: [false, true])
+    func outOfWindowDataNeverReachesTheClient(kernel: Bool) throws {
+        try withLab("w", kernel: kernel) { name in
+            let invalidBefore = kernel ? 0 : try Self.stat(name, "conntrack invalid")
+            let server = try Tool.labBackground(name, "server", [systemPython, "-c", HostilePrograms.injectingServer])
+            defer { server.terminate() }
+            try LabChecks.waitUntilListening(lab: name, host: "server", port: 7005, address: "203.0.113.10")
+            let run = try python(name, "client", HostilePrograms.injectedClient)
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stdout == "genuine injected=0\n", "no injected segment reached the client's namespace")
+            #expect(Self.finished(server), "the server injected both segments")
+            if kernel { return }
+            #expect(try Self.stat(name, "conntrack invalid") >= invalidBefore + 2, "tunwall called both invalid")
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func forgedSynAckOnTheFTPControlConnectionThenActiveTransfers(kernel: Bool) throws {
+        try withLab("f", kernel: kernel) { name in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tunwall-hostile-\(getpid())-\(name)")
+            let home = directory.appendingPathComponent("home")
+            try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let seed = testSeed(0x5359_4e41)
+            var random = SeededGenerator(seed: seed)
+            let content = Data(random.bytes(1_000_000))
+            try content.write(to: home.appendingPathComponent("file.bin"))
+            let server = try Tool.labBackground(name, "server", [systemPython, "-c", HostilePrograms.ftpServer, home.path, String(seed)])
+            defer { server.terminate() }
+            try LabChecks.waitUntilListening(lab: name, host: "server", port: 21, address: "203.0.113.10")
+
+            let run = try python(name, "client", HostilePrograms.ftpClient)
+            let digest = try Tool.run(URL(fileURLWithPath: "/usr/bin/sha256sum"), [home.appendingPathComponent("file.bin").path])
+            let expected = "1000000 \(digest.stdout.prefix(64)) file.bin\n"
+            #expect(run.status == 0, "\(run.stderr) (seed \(seed))")
+            #expect(run.stdout == expected, "the active-mode download and listing after the forged SYN-ACKs (seed \(seed))")
+            let forged = try? String(contentsOf: directory.appendingPathComponent("forged"), encoding: .utf8)
+            #expect(forged == "5", "the server forged five SYN-ACKs after the login")
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func icmpErrorWithASpoofedOuterDestinationNeverReachesTheClient(kernel: Bool) throws {
+        try withLab("i", kernel: kernel) { name in
+            let invalidBefore = kernel ? 0 : try Self.stat(name, "conntrack invalid")
+            let server = try Tool.labBackground(name, "server", [systemPython, "-c", HostilePrograms.icmpServer])
+            defer { server.terminate() }
+            try LabChecks.waitUntilListening(lab: name, host: "server", port: 7004, address: "203.0.113.10", udp: true)
+            let run = try python(name, "client", HostilePrograms.icmpClient)
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stdout == "reply spoofed=0 genuine=1\n",
+                    "the spoofed errors stayed out, the genuine one (the capture's control) came in")
+            #expect(Self.finished(server), "the server sent its errors")
+            if kernel { return }
+            #expect(try Self.stat(name, "conntrack invalid") >= invalidBefore + 3, "tunwall counted the spoofed errors invalid")
+        }
+    }
+
+    /// The download server, a download started in the client, and an hping3
+    /// flood of spoofed SYNs from the client at `port` that runs until
+    /// `until` says enough (checked every 250 ms, at most `seconds`). Then:
+    /// the download must arrive intact, and a new connection is tried right
+    /// away; returns what it printed and how long the flood ran.
+    func floodDuringDownload(_ name: String, port: Int, seconds: Double,
+                             until: () throws -> Bool) throws -> (fresh: String, floodSeconds: Double) {
+        let server = try Tool.labBackground(name, "server", [systemPython, "-c", HostilePrograms.downloadServer])
+        defer { server.terminate() }
+        try LabChecks.waitUntilListening(lab: name, host: "server", port: 8080, address: "203.0.113.10")
+        let download = Handoff<Run?>()
+        let lab = name
+        DispatchQueue.global().async {
+            download.set(try? Tool.labExec(lab, "client", ["timeout", "90", systemPython, "-c", HostilePrograms.downloadClient]))
+        }
+        Thread.sleep(forTimeInterval: 0.5)
+        let flood = try Tool.labBackground(name, "client", ["/usr/sbin/hping3", "--flood", "--rand-source", "-S",
+                                                             "-p", String(port), "203.0.113.10"])
+        let start = Date()
+        defer { if flood.isRunning { flood.terminate() } }
+        while Date().timeIntervalSince(start) < seconds, try !until() { Thread.sleep(forTimeInterval: 0.25) }
+        let floodSeconds = Date().timeIntervalSince(start)
+        flood.interrupt()
+        flood.waitUntilExit()
+        Thread.sleep(forTimeInterval: 0.5)
+        let fresh = try python(name, "client", HostilePrograms.freshClient, seconds: 10)
+        let downloaded = download.wait(seconds: 100) ?? nil
+        #expect(downloaded?.stdout == "intact\n", "the download beside the flood: \(downloaded?.stdout ?? "none") \(downloaded?.stderr ?? "")")
+        return (fresh.stdout.trimmingCharacters(in: .whitespacesAndNewlines), floodSeconds)
+    }
+
+    @Test(arguments: [false, true])
+    func synFloodAtAnotherPortWhileADownloadRuns(kernel: Bool) throws {
+        try withLab("s", kernel: kernel) { name in
+            let result = try floodDuringDownload(name, port: 8081, seconds: 3) { false }
+            #expect(result.fresh == "fresh", "a new connection right after the flood")
+            let table = kernel ? "" : (try? Tool.run(Tool.binary, ["stats", "--lab", name]).stdout)?
+                .split(separator: "\n").first { $0.hasPrefix("conntrack entries") }.map(String.init) ?? ""
+            print("LabHostileTests: SYN flood at another port, \(kernel ? "kernel" : "tunwall"): new connection \(result.fresh); \(table)")
+        }
+    }
+
+    /// The flood runs until the firewall shows that masquerade's ports toward
+    /// 203.0.113.10:8080 are gone: tunwall reclaiming mappings (≥ 500 of
+    /// them), the kernel refusing new connections (insert_failed ≥ 500).
+    @Test(arguments: [false, true])
+    func synFloodAtTheDownloadsOwnPortExhaustsTheNATPorts(kernel: Bool) throws {
+        try withLab("r", kernel: kernel) { name in
+            let exhausted = kernel ? { try Self.kernelStat(name, "insert_failed") } : { try Self.stat(name, "nat-reclaimed") }
+            let result = try floodDuringDownload(name, port: 8080, seconds: 20) { try exhausted() >= 500 }
+            let afterFlood = try exhausted()
+            if kernel {
+                // The oracle's answer, recorded: Linux keeps refusing while the
+                // flood's SYN_RECV entries live (60 s), so here tunwall does better.
+                let entries = try Tool.labExec(name, "fw", ["cat", "/proc/sys/net/netfilter/nf_conntrack_count"]).stdout
+                print("LabHostileTests: SYN flood at the download's port, kernel: flood \(String(format: "%.1f", result.floodSeconds)) s, "
+                      + "insert_failed \(afterFlood), conntrack entries \(entries.trimmingCharacters(in: .whitespacesAndNewlines)); "
+                      + "new connection: \(result.fresh)")
+                return
+            }
+            #expect(afterFlood >= 500, "the flood ran out of masquerade's ports (nat-reclaimed \(afterFlood) after \(result.floodSeconds) s)")
+            #expect(result.fresh == "fresh", "NAT reclaim lets the new connection through right after the flood")
+            let reclaimedByIt = try Self.stat(name, "nat-reclaimed") - afterFlood
+            print("LabHostileTests: SYN flood at the download's port, tunwall: flood \(String(format: "%.1f", result.floodSeconds)) s, "
+                  + "nat-reclaimed \(afterFlood) during it, \(reclaimedByIt) by the new connection: \(result.fresh)")
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func stormOfMalformedPacketsLeavesTheFirewallForwarding(kernel: Bool) throws {
+        try withLab("z", kernel: kernel) { name in
+            let server = try Tool.labBackground(name, "server", [systemPython, "-c", HostilePrograms.echoServer])
+            defer { server.terminate() }
+            try LabChecks.waitUntilListening(lab: name, host: "server", port: 7006, address: "203.0.113.10")
+            let seed = testSeed(0x6675_7a7a)
+            let storm = try python(name, "client", HostilePrograms.fuzzStorm, [String(seed % 1_000_000_007)], seconds: 120)
+            #expect(storm.status == 0, "\(storm.stderr) (seed \(seed))")
+            #expect(storm.stdout.hasPrefix("sent="), "\(storm.stdout)")
+            let echo = try python(name, "client", HostilePrograms.echoClient, seconds: 10)
+            #expect(echo.stdout == "still forwarding\n", "a connection after the storm (seed \(seed)): \(echo.stderr)")
+            if kernel { return }
+            let stats = try Tool.run(Tool.binary, ["stats", "--lab", name])
+            #expect(stats.status == 0, "the firewall answers after the storm: \(stats.stderr)")
+            print("LabHostileTests: fuzz storm, tunwall: \(storm.stdout.trimmingCharacters(in: .whitespacesAndNewlines)); "
+                  + (stats.stdout.split(separator: "\n").first { $0.hasPrefix("drops") }.map(String.init) ?? ""))
+        }
+    }
+}
