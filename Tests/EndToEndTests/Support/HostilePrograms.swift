@@ -31,9 +31,12 @@ enum HostilePrograms {
 
     /// Accepts one connection on 7005, learns both sides' next sequence
     /// numbers from the client's acknowledgment of "hello", injects two data
-    /// segments carrying INJECTED far outside the window (2^30 above and
-    /// below what the client expects: `tcp_in_window`'s upper and lower
-    /// bound), then sends a genuine line and closes.
+    /// segments far outside the window, INJECTED-ABOVE 2^30 above what the
+    /// client expects (tcp_in_window's bound I broken: invalid) and
+    /// INJECTED-BELOW 2^30 below (bound II broken: Linux ignores such an
+    /// "overly delayed" segment and passes it, tunwall as well; the
+    /// receiver's TCP discards it, RFC 9293 3.10.7.4), then sends a genuine
+    /// line and closes.
     static let injectingServer = forging + """
         sniffer = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
         listener = socket.socket()
@@ -49,29 +52,35 @@ enum HostilePrograms {
             if packet[12:16] == socket.inet_aton(peer[0]) and sport == peer[1] and dport == 7005 and flags & 0x10:
                 client_next = (seq + len(packet) - ihl - (offset >> 4) * 4) & 0xffffffff
                 break
-        for distance in (1 << 30, -(1 << 30)):
-            send_tcp(7005, peer[0], peer[1], ack + distance, client_next, 0x18, b"INJECTED\\n")
+        send_tcp(7005, peer[0], peer[1], ack + (1 << 30), client_next, 0x18, b"INJECTED-ABOVE\\n")
+        send_tcp(7005, peer[0], peer[1], ack - (1 << 30), client_next, 0x18, b"INJECTED-BELOW\\n")
         time.sleep(1)
         connection.sendall(b"genuine\\n")
         connection.close()
         """
 
     /// Watches inbound TCP with a raw socket while it talks to the injecting
-    /// server; prints the line it read and how many segments carrying
-    /// INJECTED reached this namespace at all.
+    /// server; prints everything its connection read up to the server's
+    /// close, and how many copies of each injected segment reached this
+    /// namespace at all.
     static let injectedClient = """
         import socket
         sniffer = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
         s = socket.create_connection(("203.0.113.10", 7005), timeout=20)
         s.sendall(b"hello\\n")
-        line = s.makefile("rb").readline().decode().strip()
+        stream = bytearray()
+        while True:
+            chunk = s.recv(4096)
+            if not chunk: break
+            stream += chunk
         sniffer.setblocking(False)
-        injected = 0
+        above = below = 0
         while True:
             try: packet = sniffer.recv(65535)
             except BlockingIOError: break
-            injected += b"INJECTED" in packet
-        print(line, "injected=%d" % injected)
+            above += b"INJECTED-ABOVE" in packet
+            below += b"INJECTED-BELOW" in packet
+        print(repr(bytes(stream)), "above=%d below=%d" % (above, below))
         """
 
     /// pyftpdlib on 203.0.113.10:21 serving argv[1] (user hostile, password
