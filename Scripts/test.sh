@@ -26,7 +26,10 @@ cd "$(dirname "$0")/.."
 # and python3-openssl (pyftpdlib's TLS handler).
 # gcc provides cc, which AllocationTests uses to build Scripts/malloc-count.c
 # (the malloc counter it preloads); without it that test reports itself skipped.
-packages=(tcpdump iproute2 curl python3 iputils-ping procps nftables vsftpd lftp python3-pyftpdlib openssl python3-openssl gcc tftpd-hpa tftp-hpa)
+# The hostile lab suite (LabHostileTests) attacks the firewall with hping3
+# (a SYN flood from spoofed sources) and python3-scapy (a storm of fuzzed
+# packets), both run in a lab's client namespace.
+packages=(tcpdump iproute2 curl python3 iputils-ping procps nftables vsftpd lftp python3-pyftpdlib openssl python3-openssl gcc tftpd-hpa tftp-hpa hping3 python3-scapy)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -222,48 +222,60 @@ enum HostilePrograms {
             print("failed after %.1f s: %s" % (time.time() - start, error))
         """
 
-    /// A line-echo server on 203.0.113.10:7006 for the fuzz storm's check
+    /// A line-echo server on port 7006 of 203.0.113.10 and 2001:db8:1::10
+    /// (one IPv6 socket taking both families) for the fuzz storm's check
     /// that the firewall still forwards.
     static let echoServer = """
         import socket
-        listener = socket.socket()
+        listener = socket.socket(socket.AF_INET6)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("203.0.113.10", 7006)); listener.listen(16)
+        listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        listener.bind(("::", 7006)); listener.listen(16)
         while True:
             connection, _ = listener.accept()
             connection.sendall(connection.makefile("rb").readline()); connection.close()
         """
 
+    /// One line echoed over IPv4, one over IPv6.
     static let echoClient = """
         import socket
-        s = socket.create_connection(("203.0.113.10", 7006), timeout=5)
-        s.sendall(b"still forwarding\\n")
-        print(s.makefile("rb").readline().decode().strip())
+        for address in ("203.0.113.10", "2001:db8:1::10"):
+            s = socket.create_connection((address, 7006), timeout=5)
+            s.sendall(b"still forwarding\\n")
+            print(s.makefile("rb").readline().decode().strip())
         """
 
     /// scapy's fuzz() from the client's namespace, seeded by argv[1]: 3000
-    /// packets toward the server and the firewall, a quarter each with a
+    /// packets toward the server and the firewall, a sixth each with a
     /// fuzzed IPv4 header (version, IHL, options, flags, fragment offset,
     /// protocol, random sources), a fuzzed TCP header (offset, flags,
-    /// options, checksum), a fuzzed UDP header, and a fuzzed ICMP message
-    /// quoting a fuzzed packet. Sent on a raw socket one by one: what the
-    /// client's own kernel refuses to send (a bad IHL) is counted, not fatal.
-    /// Prints how many left.
+    /// options, checksum), a fuzzed UDP header, a fuzzed ICMP message
+    /// quoting a fuzzed packet, a fuzzed IPv6 header (version, payload
+    /// length, next header, random sources) and a fuzzed IPv6 extension
+    /// header chain. Sent on raw sockets one by one: what the client's own
+    /// kernel refuses to send (a bad IHL) is counted, not fatal. Prints how
+    /// many left.
     static let fuzzStorm = """
         import random, socket, struct, sys
-        from scapy.all import IP, TCP, UDP, ICMP, Raw, fuzz
+        from scapy.all import IP, IPv6, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop, TCP, UDP, ICMP, Raw, fuzz
         random.seed(int(sys.argv[1]))
         raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        raw6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
         sent = refused = 0
         for i in range(3000):
             destination = "203.0.113.10" if i % 5 else "10.0.1.1"
-            kind = i % 4
+            destination6 = "2001:db8:1::10" if i % 5 else "fd00:1::1"
+            kind = i % 6
             if kind == 0: packet = fuzz(IP(dst=destination) / TCP(dport=7006))
             elif kind == 1: packet = IP(dst=destination) / fuzz(TCP(dport=7006)) / Raw(b"x" * random.randrange(40))
             elif kind == 2: packet = IP(dst=destination) / fuzz(UDP()) / Raw(b"y" * random.randrange(40))
-            else: packet = IP(dst=destination) / fuzz(ICMP()) / fuzz(IP(src="203.0.113.10") / TCP())
+            elif kind == 3: packet = IP(dst=destination) / fuzz(ICMP()) / fuzz(IP(src="203.0.113.10") / TCP())
+            elif kind == 4: packet = fuzz(IPv6(dst=destination6) / TCP(dport=7006))
+            else: packet = IPv6(dst=destination6) / fuzz(IPv6ExtHdrHopByHop()) / fuzz(IPv6ExtHdrFragment()) / fuzz(UDP())
             try:
-                raw.sendto(bytes(packet), (destination, 0)); sent += 1
+                if kind < 4: raw.sendto(bytes(packet), (destination, 0))
+                else: raw6.sendto(bytes(packet), (destination6, 0))
+                sent += 1
             except (OSError, ValueError, TypeError, struct.error):
                 refused += 1
         print("sent=%d refused=%d" % (sent, refused))
