@@ -149,11 +149,13 @@ struct LabHostileTests {
 
     /// The download server, a download started in the client, and an hping3
     /// flood of spoofed SYNs from the client at `port` that runs until
-    /// `until` says enough (checked every 250 ms, at most `seconds`). Then:
-    /// the download must arrive intact, and a new connection is tried right
-    /// away; returns what it printed and how long the flood ran.
-    func floodDuringDownload(_ name: String, port: Int, seconds: Double,
-                             until: () throws -> Bool) throws -> (fresh: String, floodSeconds: Double) {
+    /// `until` says enough (checked every 250 ms, at most `seconds`). Then,
+    /// once `count` (a firewall statistic) has settled, a new connection is
+    /// tried right away, and the download must arrive intact; returns what
+    /// the new connection printed, how long the flood ran and `count` as it
+    /// was before the new connection.
+    func floodDuringDownload(_ name: String, port: Int, seconds: Double, count: () throws -> UInt64 = { 0 },
+                             until: () throws -> Bool) throws -> (fresh: String, floodSeconds: Double, count: UInt64) {
         let server = try Tool.labBackground(name, "server", [systemPython, "-c", HostilePrograms.downloadServer])
         defer { server.terminate() }
         try LabChecks.waitUntilListening(lab: name, host: "server", port: 8080, address: "203.0.113.10")
@@ -171,11 +173,19 @@ struct LabHostileTests {
         let floodSeconds = Date().timeIntervalSince(start)
         flood.interrupt()
         flood.waitUntilExit()
-        Thread.sleep(forTimeInterval: 0.5)
+        // What the flood left queued (the TUN device's queue, the firewall's
+        // backlog) is forwarded before the new connection, so `count` is the flood's.
+        var settled = try count()
+        for _ in 0..<12 {
+            Thread.sleep(forTimeInterval: 0.25)
+            let now = try count()
+            if now == settled { break }
+            settled = now
+        }
         let fresh = try python(name, "client", HostilePrograms.freshClient, seconds: 10)
         let downloaded = download.wait(seconds: 100) ?? nil
         #expect(downloaded?.stdout == "intact\n", "the download beside the flood: \(downloaded?.stdout ?? "none") \(downloaded?.stderr ?? "")")
-        return (fresh.stdout.trimmingCharacters(in: .whitespacesAndNewlines), floodSeconds)
+        return (fresh.stdout.trimmingCharacters(in: .whitespacesAndNewlines), floodSeconds, settled)
     }
 
     @Test(arguments: [false, true])
@@ -191,15 +201,25 @@ struct LabHostileTests {
 
     /// The flood runs until the firewall shows that masquerade's ports toward
     /// 203.0.113.10:8080 are gone: tunwall reclaiming mappings (≥ 5000 of
-    /// them), the kernel refusing new connections (insert_failed ≥ 5000):
-    /// well past the first failure, when almost every port is taken, so the
+    /// them), the kernel refusing new connections (insert_failed ≥ 5000),
+    /// and the table no longer growing (fewer than 20 new entries in 250 ms
+    /// of a flood of thousands a second): almost every port is taken, so the
     /// new connection's own search (at most 248 candidates) finds none free.
     @Test(arguments: [false, true])
     func synFloodAtTheDownloadsOwnPortExhaustsTheNATPorts(kernel: Bool) throws {
         try withLab("r", kernel: kernel) { name in
             let exhausted = kernel ? { try Self.kernelStat(name, "insert_failed") } : { try Self.stat(name, "nat-reclaimed") }
-            let result = try floodDuringDownload(name, port: 8080, seconds: 20) { try exhausted() >= 5000 }
-            let afterFlood = try exhausted()
+            let entries = kernel
+                ? { UInt64(try Tool.labExec(name, "fw", ["cat", "/proc/sys/net/netfilter/nf_conntrack_count"]).stdout
+                        .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 }
+                : { try Self.stat(name, "conntrack entries") }
+            var lastEntries: UInt64 = 0
+            let result = try floodDuringDownload(name, port: 8080, seconds: 20, count: exhausted) {
+                let now = try entries()
+                defer { lastEntries = now }
+                return try exhausted() >= 5000 && now < lastEntries + 20
+            }
+            let afterFlood = result.count
             if kernel {
                 // The oracle's answer, recorded: Linux keeps refusing while the
                 // flood's SYN_RECV entries live (60 s), so here tunwall does better.
@@ -212,6 +232,7 @@ struct LabHostileTests {
             #expect(afterFlood >= 5000, "the flood ran out of masquerade's ports (nat-reclaimed \(afterFlood) after \(result.floodSeconds) s)")
             #expect(result.fresh == "fresh", "NAT reclaim lets the new connection through right after the flood")
             let reclaimedByIt = try Self.stat(name, "nat-reclaimed") - afterFlood
+            #expect(reclaimedByIt >= 1, "the new connection found no free port and took back a flood's mapping")
             print("LabHostileTests: SYN flood at the download's port, tunwall: flood \(String(format: "%.1f", result.floodSeconds)) s, "
                   + "nat-reclaimed \(afterFlood) during it, \(reclaimedByIt) by the new connection: \(result.fresh)")
         }
