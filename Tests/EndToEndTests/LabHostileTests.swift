@@ -193,9 +193,12 @@ struct LabHostileTests {
         try withLab("s", kernel: kernel) { name in
             let result = try floodDuringDownload(name, port: 8081, seconds: 3) { false }
             #expect(result.fresh == "fresh", "a new connection right after the flood")
-            let table = kernel ? "" : (try? Tool.run(Tool.binary, ["stats", "--lab", name]).stdout)?
-                .split(separator: "\n").first { $0.hasPrefix("conntrack entries") }.map(String.init) ?? ""
-            print("LabHostileTests: SYN flood at another port, \(kernel ? "kernel" : "tunwall"): new connection \(result.fresh); \(table)")
+            let entries = kernel
+                ? try Tool.labExec(name, "fw", ["cat", "/proc/sys/net/netfilter/nf_conntrack_count"]).stdout
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                : String(try Self.stat(name, "conntrack entries"))
+            print("LabHostileTests: SYN flood at another port, \(kernel ? "kernel" : "tunwall"): new connection \(result.fresh); "
+                  + "conntrack entries \(entries) of 262144")
         }
     }
 
@@ -223,9 +226,8 @@ struct LabHostileTests {
             if kernel {
                 // The oracle's answer, recorded: Linux keeps refusing while the
                 // flood's SYN_RECV entries live (60 s), so here tunwall does better.
-                let entries = try Tool.labExec(name, "fw", ["cat", "/proc/sys/net/netfilter/nf_conntrack_count"]).stdout
                 print("LabHostileTests: SYN flood at the download's port, kernel: flood \(String(format: "%.1f", result.floodSeconds)) s, "
-                      + "insert_failed \(afterFlood), conntrack entries \(entries.trimmingCharacters(in: .whitespacesAndNewlines)); "
+                      + "insert_failed \(afterFlood), conntrack entries \(try entries()); "
                       + "new connection: \(result.fresh)")
                 return
             }
