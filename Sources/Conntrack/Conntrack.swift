@@ -360,6 +360,15 @@ public struct Conntrack: Sendable {
                 return .ignore(classification(entry, direction))
             case .accept(_, let seconds):
                 timeout = seconds
+                // tcp_packet: "If only reply is a RST, we can consider
+                // ourselves not to have an established connection ... delete
+                // the conntrack immediately." It ends with this packet, which
+                // still goes through the connection's NAT (a SYN flood at a
+                // closed port leaves no table full of CLOSE entries).
+                if !seenReplyBefore && direction == .reply && packet.tcpFlags.contains(.rst) {
+                    entry.expires = now
+                    timeout = nil
+                }
             }
         case .udp:
             // udp_packet: after a reply, traffic still flowing two seconds

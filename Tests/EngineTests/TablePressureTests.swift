@@ -5,6 +5,7 @@
 
 @testable import Conntrack
 @testable import Engine
+import Rules
 import Testing
 import Wire
 
@@ -53,5 +54,25 @@ import Wire
         #expect(h.engine.conntrack.table.count == 19, "above 95 %: one unanswered connection went")
         for port in 0..<18 { #expect(h.entry(Self.tuple(UInt16(2000 + port)))?.isAssured == true) }
         #expect(h.engine.conntrack.table.evicted == 1)
+    }
+
+    /// tcp_packet: a connection whose only reply is a RST is deleted at once
+    /// (a SYN flood at a closed port leaves nothing behind), and the RST
+    /// itself still goes back through the connection's NAT.
+    @Test func connectionWhoseOnlyReplyIsAResetIsDeleted() throws {
+        let h = try Harness()
+        h.engine.replaceRuleset(try Ruleset.parse("""
+            table inet nat {
+                chain postrouting { type nat hook postrouting priority srcnat; oifname "wan0" masquerade; }
+            }
+            """, file: "masquerade.nft"))
+        h.send(Packet.tcp(client4, 40000, server4, 81, flags: .syn, sequenceNumber: SeqNumber(1)), on: h.lan)
+        #expect(h.engine.conntrack.table.count == 1)
+        let reset = h.send(Packet.tcp(server4, 81, IPv4Address(203, 0, 113, 1), 40000, flags: [.rst, .ack],
+                                      sequenceNumber: SeqNumber(0), acknowledgmentNumber: SeqNumber(2)), on: h.wan)
+        #expect(reset.verdict == .forward(h.lan))
+        #expect(PacketSummary.line(for: reset.bytes).hasPrefix("IP 203.0.113.10.81 > 10.0.1.2.40000: Flags [R.]"))
+        #expect(h.entry(ConnTuple(source: .v4(client4), destination: .v4(server4), sourcePort: 40000, destinationPort: 81,
+                                  protocol: .tcp)) == nil, "gone with its reset")
     }
 }
