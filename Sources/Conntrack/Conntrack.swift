@@ -364,8 +364,9 @@ public struct Conntrack: Sendable {
                 // ourselves not to have an established connection ... delete
                 // the conntrack immediately." It ends with this packet, which
                 // still goes through the connection's NAT (a SYN flood at a
-                // closed port leaves no table full of CLOSE entries).
-                if !seenReplyBefore && direction == .reply && packet.tcpFlags.contains(.rst) {
+                // closed port leaves no table full of CLOSE entries). Linux
+                // tests th->rst alone: a RST from either side before any reply.
+                if !seenReplyBefore && packet.tcpFlags.contains(.rst) {
                     entry.expires = now
                     timeout = nil
                 }
