@@ -26,6 +26,13 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
     case natExhausted
     case helperOutOfOrder
     case helperPolicy
+    case fragmentTimeout
+    case fragmentMemory
+    case fragmentOverlap
+    case fragmentDuplicate
+    case fragmentTinyFirst
+    case fragmentTooLong
+    case fragmentBadLength
 
     public var description: String {
         switch self {
@@ -52,6 +59,13 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
         case .natExhausted: return "nat-exhausted"
         case .helperOutOfOrder: return "ftp-out-of-order"
         case .helperPolicy: return "ftp-policy"
+        case .fragmentTimeout: return "frag-timeout"
+        case .fragmentMemory: return "frag-memory"
+        case .fragmentOverlap: return "frag-overlap"
+        case .fragmentDuplicate: return "frag-duplicate"
+        case .fragmentTinyFirst: return "frag-tiny-first"
+        case .fragmentTooLong: return "frag-too-long"
+        case .fragmentBadLength: return "frag-bad-length"
         }
     }
 
@@ -81,6 +95,13 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
         case .natExhausted: return "no free NAT mapping (address and port) for a new connection"
         case .helperOutOfOrder: return "FTP control segment ahead of the stream: read in order once TCP resends it"
         case .helperPolicy: return "FTP control session ended by the helper's policy (encrypted: drop)"
+        case .fragmentTimeout: return "fragment of a datagram not whole within 30 s (IPv4) or 60 s (IPv6); ICMP time exceeded sent if the first had come"
+        case .fragmentMemory: return "fragment evicted: reassembly memory past 4 MB, oldest datagrams dropped down to 3 MB"
+        case .fragmentOverlap: return "fragments overlap: the whole datagram dropped (RFC 5722; Linux since FragmentSmack)"
+        case .fragmentDuplicate: return "fragment already held (a duplicate): the copy dropped, the datagram kept"
+        case .fragmentTinyFirst: return "first fragment too short for the transport header (RFC 1858, RFC 7112)"
+        case .fragmentTooLong: return "fragment past 65,535 bytes of datagram, or a datagram too big to hold"
+        case .fragmentBadLength: return "fragment length not a multiple of 8, empty, or contradicting the last fragment"
         }
     }
 }

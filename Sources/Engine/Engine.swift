@@ -1,11 +1,12 @@
 // The forwarding engine: one packet in, a verdict out, in the order of the
 // Linux netfilter hooks (docs/ARCHITECTURE.md):
 //
-//   parse → prerouting (conntrack) → routing ─┬─ input (the firewall's own
-//                                             │   addresses: ping, else
-//                                             │   reset / port unreachable)
-//                                             └─ forward (TTL, MTU, filter)
-//                                                → postrouting (confirm) → out
+//   parse → reassembly → prerouting (conntrack) → routing ─┬─ input (the
+//                                      firewall's own addresses: │ ping, else
+//                                      reset / port unreachable) │
+//                                                          └─ forward (TTL, MTU, filter)
+//                                                             → postrouting (confirm)
+//                                                             → out (refragmented)
 //
 // No syscalls: time comes in with each packet, packets come in as buffers,
 // and packets the engine makes wait in `outbox` for the caller to send.
@@ -72,6 +73,8 @@ public final class Engine {
     @exclusivity(unchecked) var randomState: UInt64
     /// Lines the rules' `log` statements wrote, until `takeLog`.
     @exclusivity(unchecked) var pendingLog: [String] = []
+    /// Fragments waiting for the rest of their datagram (Reassembly.swift).
+    @exclusivity(unchecked) var reassembly = Reassembler()
 
     public init(_ configuration: EngineConfiguration, seed: UInt64 = 0) throws(ConfigurationError) {
         guard !configuration.interfaces.isEmpty else { throw .noInterfaces }
@@ -164,6 +167,10 @@ public final class Engine {
         // caller's buffer may), so that what is sent is the packet alone.
         packet.length = ctx.parsed.length
 
+        // Reassembly before conntrack (nf_defrag_ipv4, nf_conntrack_reasm):
+        // everything after this sees whole datagrams only.
+        if ctx.parsed.isFragment, let stop = reassemble(&packet, &ctx) { return stop }
+
         // Routing decision. Multicast and link-scope traffic (a host's MLD
         // reports, router solicitations) is not for forwarding; it is counted
         // apart from forged sources.
@@ -212,14 +219,25 @@ public final class Engine {
         }
         let mtu = interfaces[route.interface].mtu
         // Too big and DF clear: fragmented on the way out, after the hooks
-        // (Linux fragments in ip_finish_output, past POSTROUTING).
-        var fragmentOnOutput = false
-        if exceedsMTU(packet, ctx.parsed, mtu: mtu) {
+        // (Linux fragments in ip_finish_output, past POSTROUTING). A
+        // reassembled datagram leaves in pieces no bigger than it came in
+        // (frag_max_size), IPv4 or IPv6; when those were bigger than the
+        // MTU and may not be cut (IPv6, or IPv4 DF) the sender is told
+        // (ip_exceeds_mtu, ip6_pkt_too_big).
+        var fragmentSize = 0
+        if let reassembled = ctx.reassembled {
+            if reassembled.maxFragmentSize > mtu && (ctx.parsed.family == .ipv6 || ctx.parsed.dontFragment) {
+                sendICMPError(.fragmentationNeeded(mtu: mtu), about: packet.bytes, parsed: ctx.parsed, now: now)
+                return drop(.packetTooBig)
+            }
+            let size = min(mtu, reassembled.maxFragmentSize)
+            if ctx.parsed.length > size { fragmentSize = size }
+        } else if exceedsMTU(packet, ctx.parsed, mtu: mtu) {
             guard ctx.parsed.family == .ipv4 && !ctx.parsed.dontFragment && packet.virtio.gsoType == .none else {
                 sendICMPError(.fragmentationNeeded(mtu: mtu), about: packet.bytes, parsed: ctx.parsed, now: now)
                 return drop(.packetTooBig)
             }
-            fragmentOnOutput = true
+            fragmentSize = mtu
         }
         decrementTTL(packet.bytes, ctx.parsed)
         if hasRules {
@@ -265,7 +283,12 @@ public final class Engine {
         if wasPending && (conntrack.pending.helper != .none || ctx.tracking.state == .related) {
             startHelper(ctx.tracking, packet.bytes, ctx.parsed, now: now, &ctx.trace)
         }
-        if fragmentOnOutput { return fragment(&packet, ctx.parsed, mtu: mtu, to: route.interface) }
+        if fragmentSize > 0 {
+            if ctx.parsed.family == .ipv6, let reassembled = ctx.reassembled {
+                return fragmentIPv6(&packet, reassembled, size: fragmentSize, to: route.interface)
+            }
+            return fragment(&packet, ctx.parsed, mtu: fragmentSize, to: route.interface)
+        }
         if ctx.helper.resized {
             splitOversizedSegment(&packet, &ctx.parsed, mtu: mtu, overflow: ctx.helper.overflow, to: route.interface)
         }
@@ -278,6 +301,7 @@ public final class Engine {
     public func tick(now: Timestamp) {
         traceClock = now
         conntrack.sweep(now: now, budget: 1024)
+        if !reassembly.isEmpty { expireFragments(now: now) }
         if !holdingSessions.isEmpty { releaseHeldLines(now: now) }
         // Tick runs every few ms while a line is held; the rest once a second is enough.
         if now >= saturatingAdd(lastPurge, nanosecondsPerSecond) && (!helpers.isEmpty || !conntrack.expectations.isEmpty) {
@@ -307,8 +331,8 @@ public final class Engine {
 
     private func track(_ parsed: ParsedPacket, now: Timestamp) -> TrackResult {
         if parsed.isLaterFragment {
-            // Linux reassembles before conntrack (nf_defrag); tunwall does not
-            // yet, so a later fragment carries no ports and is untracked.
+            // Reassembly ran first (ReassemblyStage), so no later fragment
+            // gets here; were one to, it has no ports to track.
             return TrackResult(state: .untracked)
         }
         if parsed.badChecksum {

@@ -6,6 +6,12 @@
 //
 // Example: 3000 bytes (20 header + 2980 data) through MTU 1500 become
 // 1500 (offset 0, MF), 1500 (offset 1480, MF) and 40 (offset 2960).
+//
+// IPv6 routers never fragment (RFC 8200 §5); only a datagram that arrived
+// in fragments and was reassembled here leaves in fragments again, as
+// Linux's ip6_fragment does for conntrack's reassembled skbs: each piece is
+// the unfragmentable part (RFC 8200 §4.5), a fragment header with the
+// datagram's own identification, and at most `size` bytes in all.
 
 import Conntrack
 import Wire
@@ -77,5 +83,42 @@ extension Engine {
             i += length
         }
         return result
+    }
+
+    /// IPv6: the reassembled datagram in `packet` as fragments of at most
+    /// `size` bytes, each data a multiple of 8 bytes but the last.
+    func fragmentIPv6(_ packet: inout PacketBuffer, _ facts: ReassembledFacts, size: Int,
+                      to interface: InterfaceID) -> Verdict {
+        let bytes = packet.bytes
+        let prefix = facts.unfragmentableLength
+        guard prefix >= IPv6Packet.headerLength, prefix < bytes.count,
+              facts.nextHeaderField < prefix else { return drop(.ipv6Malformed) }
+        let nextHeader = facts.nextHeader
+        let header = prefix + IPv6FragmentHeader.length
+        let room = (size - header) & ~7
+        guard room > 0 else { return drop(.packetTooBig) }
+        let payload = bytes.count - prefix
+        var sent = 0
+        while sent < payload {
+            let chunk = min(room, payload - sent)
+            let last = sent + chunk == payload
+            guard let slot = outbox.reserve() else { return drop(.outboxFull) }
+            let out = outbox.buffers[slot].storage.suffix(from: PacketBuffer.headroom)
+            out.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<prefix]))
+            let fragmentHeader = IPv6FragmentHeader(offset: UInt16(sent / 8), moreFragments: !last,
+                                                    identification: facts.identification)
+            out.slice(prefix..<header).copyBytes(from: fragmentHeader.encoded(nextHeader: nextHeader))
+            UnsafeMutableRawBufferPointer(rebasing: out[header..<header + chunk])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[prefix + sent..<prefix + sent + chunk]))
+            let piece = IPv6Packet(parsed: out.slice(0..<header + chunk))
+            piece.payloadLength = header + chunk - IPv6Packet.headerLength
+            piece.setNextHeader(.ipv6Fragment, at: facts.nextHeaderField)
+            outbox.buffers[slot].length = header + chunk
+            outbox.commit(slot, interface: interface)
+            if tracing { traceGenerated(slot, interface: interface, origin: .generated) }
+            sent += chunk
+        }
+        statistics.forwarded &+= 1
+        return .consumed
     }
 }

@@ -54,6 +54,8 @@ struct RateLimiter: Sendable {
 /// Which ICMP error to send, in family-neutral terms.
 enum ICMPError {
     case timeExceeded
+    /// Code 1, "fragment reassembly time exceeded" (RFC 792, RFC 4443 §3.3).
+    case reassemblyTimeExceeded
     case fragmentationNeeded(mtu: Int)
     case networkUnreachable
     case portUnreachable
@@ -63,6 +65,7 @@ enum ICMPError {
     func v4Header() -> ICMPv4Header {
         switch self {
         case .timeExceeded: return .timeExceeded(code: 0)
+        case .reassemblyTimeExceeded: return .timeExceeded(code: 1)
         case .fragmentationNeeded(let mtu): return .fragmentationNeeded(nextHopMTU: UInt16(clamping: mtu))
         case .networkUnreachable: return .destinationUnreachable(code: ICMPv4UnreachableCode.network)
         case .portUnreachable: return .destinationUnreachable(code: ICMPv4UnreachableCode.port)
@@ -73,6 +76,7 @@ enum ICMPError {
     func v6Header() -> ICMPv6Header {
         switch self {
         case .timeExceeded: return .timeExceeded(code: 0)
+        case .reassemblyTimeExceeded: return .timeExceeded(code: 1)
         case .fragmentationNeeded(let mtu): return .packetTooBig(mtu: UInt32(clamping: mtu))
         case .networkUnreachable: return .destinationUnreachable(code: ICMPv6UnreachableCode.noRoute)
         case .portUnreachable: return .destinationUnreachable(code: ICMPv6UnreachableCode.port)

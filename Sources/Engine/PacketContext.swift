@@ -11,6 +11,7 @@
 //   nat       for a new connection, the NAT decision once one is taken
 //   helper    what a connection helper did to the packet's length
 //   trace     while tracing, the packet's record that each stage adds to
+//   reassembled  for a datagram reassembled from fragments, what refragmentation needs
 //
 // Example: a client's SYN behind masquerade leaves prerouting with nat nil,
 // gets nat = NATDecision(tuple: 203.0.113.1:40000 → 203.0.113.10:80) in
@@ -29,6 +30,9 @@ struct PacketContext {
     var nat: NATDecision? = nil
     var helper = HelperEffect()
     var trace: PacketTrace? = nil
+    /// Set when the packet is a datagram reassembled from fragments
+    /// (ReassemblyStage): output fragments it again no bigger than it came.
+    var reassembled: ReassembledFacts? = nil
 
     init(input: InterfaceID, now: Timestamp) {
         self.input = input

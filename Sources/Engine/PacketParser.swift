@@ -83,7 +83,8 @@ enum PacketParser {
         parsed.tracked.length = ip.totalLength
         if ip.isLaterFragment { return }
         let pseudo = verify && !ip.isFragment ? ip.pseudoHeaderSum(length: ip.payload.count) : nil
-        try parseTransport(&parsed, ip.payload, pseudoHeaderSum: pseudo, checkICMPv4: verify && !ip.isFragment)
+        try parseTransport(&parsed, ip.payload, pseudoHeaderSum: pseudo, checkICMPv4: verify && !ip.isFragment,
+                           firstFragment: ip.isFragment)
     }
 
     private static func parseIPv6(_ bytes: UnsafeMutableRawBufferPointer, verify: Bool,
@@ -107,11 +108,35 @@ enum PacketParser {
         let l4 = ip.bytes.suffix(from: chain.upperLayerOffset)
         let pseudo = verify && chain.fragment == nil
             ? ip.pseudoHeaderSum(protocol: chain.upperLayerProtocol, length: l4.count) : nil
-        try parseTransport(&parsed, l4, pseudoHeaderSum: pseudo, checkICMPv4: false)
+        try parseTransport(&parsed, l4, pseudoHeaderSum: pseudo, checkICMPv4: false, firstFragment: chain.fragment != nil)
     }
 
     /// Ports (or ICMP identifier, type and code), TCP fields, the quoted
     /// packet of an ICMP error, and the checksum when `pseudoHeaderSum` is given.
+    /// A first fragment too short for its transport header is dropped as
+    /// such (RFC 1858 §3.2 for IPv4; RFC 7112 §5 for IPv6, whose first
+    /// fragment must hold the whole header chain): its later fragments could
+    /// otherwise supply ports or TCP flags no rule saw.
+    private static func parseTransport(_ parsed: inout ParsedPacket, _ l4: UnsafeMutableRawBufferPointer,
+                                       pseudoHeaderSum: UInt16?, checkICMPv4: Bool,
+                                       firstFragment: Bool) throws(DropReason) {
+        if firstFragment && parsed.l4Protocol == .udp {
+            // The UDP length covers the whole datagram, not this fragment:
+            // only the ports are read (the datagram is parsed whole later).
+            let header = TransportHeaderView(l4, protocol: .udp)
+            guard l4.count >= UDPDatagram.headerLength, let source = header.port(.source),
+                  let destination = header.port(.destination) else { throw .fragmentTinyFirst }
+            parsed.tracked.tuple.sourcePort = source
+            parsed.tracked.tuple.destinationPort = destination
+            return
+        }
+        do {
+            try parseTransport(&parsed, l4, pseudoHeaderSum: pseudoHeaderSum, checkICMPv4: checkICMPv4)
+        } catch {
+            throw firstFragment && error == .transportMalformed ? .fragmentTinyFirst : error
+        }
+    }
+
     private static func parseTransport(_ parsed: inout ParsedPacket, _ l4: UnsafeMutableRawBufferPointer,
                                        pseudoHeaderSum: UInt16?, checkICMPv4: Bool) throws(DropReason) {
         switch parsed.l4Protocol {

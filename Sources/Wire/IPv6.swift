@@ -64,6 +64,12 @@ public struct IPv6Packet {
         nonmutating set { bytes.setBE16(UInt16(truncatingIfNeeded: newValue), at: 4) }
     }
     public var nextHeader: IPProtocol { IPProtocol(bytes.u8(6)) }
+    /// Writes a Next Header byte: the fixed header's (`at` 6) or that of the
+    /// extension header starting at `at` (its first byte), as reassembly and
+    /// fragmentation do when they take out or put in a fragment header.
+    public func setNextHeader(_ value: IPProtocol, at offset: Int) {
+        bytes.setU8(value.rawValue, at: offset)
+    }
     public var hopLimit: UInt8 {
         get { bytes.u8(7) }
         nonmutating set { bytes.setU8(newValue, at: 7) }
@@ -100,6 +106,7 @@ public struct IPv6Packet {
 ///   | Next Header | Reserved | Fragment Offset (13) |Res|M|
 ///   |                    Identification                   |
 public struct IPv6FragmentHeader: Hashable, Sendable {
+    public static let length = 8
     /// In 8-byte units.
     public var offset: UInt16
     public var moreFragments: Bool
@@ -148,6 +155,14 @@ public struct IPv6ExtensionChain: Hashable, Sendable {
     public let fragment: IPv6FragmentHeader?
     /// Offset of the fragment header, when there is one.
     public let fragmentHeaderOffset: Int?
+    /// Offset of the Next Header byte that names the fragment header (6 in
+    /// the fixed header, or the first byte of the extension header before
+    /// it): reassembly writes the fragment's own Next Header there when it
+    /// removes the fragment header (RFC 8200 §4.5, Linux ip6_frag_reasm).
+    public let fragmentNextHeaderFieldOffset: Int?
+    /// The fragment header's own Next Header: what follows it in the
+    /// datagram once reassembled (the first header of the fragmentable part).
+    public let fragmentNextHeader: IPProtocol?
 
     /// True for a fragment other than the first: `upperLayerOffset` points at
     /// fragment data, not at a header.
@@ -166,6 +181,9 @@ public struct IPv6ExtensionChain: Hashable, Sendable {
         var count = 0
         var fragment: IPv6FragmentHeader? = nil
         var fragmentOffset: Int? = nil
+        var fieldOffset = 6
+        var fragmentField: Int? = nil
+        var fragmentNext: IPProtocol? = nil
         walk: while Self.isExtensionHeader(proto) {
             if proto == .hopByHop && count > 0 { throw .misplacedHopByHop(offset: offset) }
             guard count < Self.maximumHeaders else { throw .tooManyExtensionHeaders(Self.maximumHeaders) }
@@ -187,12 +205,15 @@ public struct IPv6ExtensionChain: Hashable, Sendable {
                 let header = IPv6FragmentHeader(loadingFrom: packet, at: offset)
                 fragment = header
                 fragmentOffset = offset
+                fragmentField = fieldOffset
+                fragmentNext = next
                 if header.offset != 0 {
                     proto = next
                     offset += length
                     break walk
                 }
             }
+            fieldOffset = offset
             proto = next
             offset += length
         }
@@ -201,6 +222,8 @@ public struct IPv6ExtensionChain: Hashable, Sendable {
         self.count = count
         self.fragment = fragment
         fragmentHeaderOffset = fragmentOffset
+        fragmentNextHeaderFieldOffset = fragmentField
+        fragmentNextHeader = fragmentNext
     }
 }
 
