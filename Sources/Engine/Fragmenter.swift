@@ -105,7 +105,7 @@ extension Engine {
             guard let slot = outbox.reserve() else { return drop(.outboxFull) }
             let out = outbox.buffers[slot].storage.suffix(from: PacketBuffer.headroom)
             out.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<prefix]))
-            let fragmentHeader = IPv6FragmentHeader(offset: UInt16(sent / 8), moreFragments: !last,
+            let fragmentHeader = IPv6FragmentHeader(offset: UInt16(truncatingIfNeeded: sent / 8), moreFragments: !last,
                                                     identification: facts.identification)
             out.slice(prefix..<header).copyBytes(from: fragmentHeader.encoded(nextHeader: nextHeader))
             UnsafeMutableRawBufferPointer(rebasing: out[header..<header + chunk])

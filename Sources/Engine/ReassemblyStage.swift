@@ -75,7 +75,7 @@ extension Engine {
             let ip = IPv4Packet(parsed: bytes)
             return FragmentFacts(
                 key: FragmentKey(source: parsed.tuple.source, destination: parsed.tuple.destination,
-                                 identification: UInt32(ip.identification), protocolNumber: ip.protocol.rawValue,
+                                 identification: UInt32(truncatingIfNeeded: ip.identification), protocolNumber: ip.protocol.rawValue,
                                  family: .ipv4),
                 offset: Int(ip.fragmentOffset) * 8, moreFragments: ip.moreFragments, dataStart: ip.headerLength,
                 headerLength: ip.headerLength, dontFragment: ip.dontFragment, nextHeader: ip.protocol, nextHeaderField: 9)
