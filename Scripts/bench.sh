@@ -8,7 +8,9 @@
 #     (`tunwall bench engine`, with Scripts/malloc-count.c preloaded to count
 #     malloc calls). Targets: 0 allocations, under 200 ns. Then the same for
 #     a masqueraded connection (`tunwall bench nat`) and for a 1,000-rule
-#     chain every packet walks to its end (`tunwall bench rules`).
+#     chain every packet walks to its end (`tunwall bench rules`), and the
+#     cost per datagram of reassembly and refragmentation (`tunwall bench
+#     fragments`: 4,096 bytes of UDP in three IPv4 fragments).
 #  2. TCP throughput, one iperf3 stream, client to server:
 #     a. through tunwall (Topologies/basic.json, `tunwall lab up`), and through
 #        tunwall masquerading it (Topologies/masquerade.json), and
@@ -50,6 +52,8 @@ echo
 LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench nat
 echo
 LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench rules
+echo
+LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench fragments
 
 echo
 # iperf_through TOPOLOGY: Gbit/s of one iperf3 stream client -> server in that lab.

@@ -4,7 +4,10 @@
 // ACKs and 1500-byte data segments) replayed through `Engine.process`.
 // `tunwall bench rules [--packets N]`: the cost of a 1,000-rule chain that
 // every packet walks to its end.
-// Both print nanoseconds per packet and heap allocations per packet; the
+// `tunwall bench fragments [--packets N]`: a 4,096-byte UDP datagram that
+// arrives as three IPv4 fragments, reassembled, tracked and cut again on the
+// way out, N times: the cost per datagram of reassembly.
+// All print nanoseconds per packet and heap allocations per packet; the
 // latter needs Scripts/malloc-count.c preloaded (Scripts/bench.sh does that).
 
 #if canImport(Glibc)
@@ -18,9 +21,9 @@ import Wire
 
 enum BenchCommand {
     static func run(_ arguments: [String]) -> Int32 {
-        let usage = "usage: tunwall bench engine|nat|rules [--packets N]"
-        guard let what = arguments.first, ["engine", "nat", "rules"].contains(what) else { return Commands.usageError(usage) }
-        var packets = what == "rules" ? 200_000 : 2_000_000
+        let usage = "usage: tunwall bench engine|nat|rules|fragments [--packets N]"
+        guard let what = arguments.first, ["engine", "nat", "rules", "fragments"].contains(what) else { return Commands.usageError(usage) }
+        var packets = what == "rules" || what == "fragments" ? 200_000 : 2_000_000
         if arguments.count == 3, arguments[1] == "--packets", let n = Int(arguments[2]), n > 0 {
             packets = n
         } else if arguments.count != 1 {
@@ -30,6 +33,7 @@ enum BenchCommand {
             switch what {
             case "engine": try engine(packets: packets, masquerade: false)
             case "nat": try engine(packets: packets, masquerade: true)
+            case "fragments": try fragments(datagrams: packets)
             default: try rules(packets: packets)
             }
             return 0
@@ -114,6 +118,58 @@ enum BenchCommand {
         print("  conntrack invalid:   \(engine.conntrack.invalidCounts.reduce(0, &+))")
         print("  ns per packet:       \(format(perPacket - copyPerPacket)) (\(format(perPacket)) including the \(format(copyPerPacket)) ns copy into the buffer)")
         printAllocations(allocations, packets: count, counted: counter != nil)
+    }
+
+    /// One UDP datagram of 4,096 bytes from the client, sent as three
+    /// fragments (1,500, 1,500 and 1,164 bytes, as a 1500-MTU sender cuts
+    /// it): held, held, then reassembled, tracked and fragmented again into
+    /// the outbox, which is emptied after each datagram.
+    static func fragments(datagrams count: Int) throws {
+        let engine = try Engine(EngineConfiguration(interfaces: [
+            InterfaceConfiguration(name: "lan0", addresses: [InterfaceAddress("10.0.1.1/24")!]),
+            InterfaceConfiguration(name: "wan0", addresses: [InterfaceAddress("203.0.113.1/24")!]),
+        ]))
+        var header = IPv4Header(source: IPv4Address(10, 0, 1, 2), destination: IPv4Address(203, 0, 113, 10), protocol: .udp)
+        header.dontFragment = false
+        header.identification = 0x4242
+        let whole = Packet(network: .v4(header), transport: .udp(UDPHeader(sourcePort: 5000, destinationPort: 7)),
+                           payload: [UInt8](repeating: 0x61, count: 4096)).encoded()
+        var pieces: [[UInt8]] = []
+        for start in stride(from: 0, to: whole.count - 20, by: 1480) {
+            let end = min(start + 1480, whole.count - 20)
+            var piece = Array(whole[0..<20]) + Array(whole[20 + start..<20 + end])
+            piece.withPacketBytes { raw in
+                let ip = IPv4Packet(parsed: raw)
+                ip.totalLength = raw.count
+                ip.flagsAndFragmentOffset = UInt16(truncatingIfNeeded: start / 8) | (end < whole.count - 20 ? 0x2000 : 0)
+                ip.updateHeaderChecksum()
+            }
+            pieces.append(piece)
+        }
+        var buffer = PacketBuffer.allocate()
+        defer { buffer.deallocate() }
+        var now: Timestamp = 1_000_000_000
+        var sent = 0
+        func datagram() {
+            for piece in pieces {
+                piece.withUnsafeBytes { _ = buffer.load($0) }
+                _ = engine.process(&buffer, from: 0, now: now)
+            }
+            engine.outbox.drain { _, _ in sent += 1 }
+            now &+= 1000
+        }
+        for _ in 0..<1000 { datagram() }
+        sent = 0
+        let counter = mallocCounter()
+        let allocationsBefore = counter?() ?? 0
+        let start = FirewallRunner.now()
+        for _ in 0..<count { datagram() }
+        let elapsed = FirewallRunner.now() - start
+        let allocations = (counter?() ?? 0) - allocationsBefore
+        print("reassembly: \(count) UDP datagrams of 4,096 bytes, each in 3 IPv4 fragments, reassembled and fragmented again")
+        print("  fragments sent:      \(sent) of \(3 * count)")
+        print("  ns per datagram:     \(format(Double(elapsed) / Double(count))) (\(format(Double(elapsed) / Double(3 * count))) per fragment)")
+        print("  allocations/datagram: \(format(Double(allocations) / Double(count)))\(counter == nil ? " (not counted: preload Scripts/malloc-count.c)" : "")")
     }
 
     /// A forward chain of 1,000 rules, none of which matches, then a counter:

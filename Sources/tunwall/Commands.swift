@@ -45,7 +45,7 @@ enum Commands {
                               follow connection events (NEW, UPDATE, DESTROY) as conntrack -E
       stats [--socket PATH | --lab NAME]
                               packet counters and drops by reason
-      bench engine|nat|rules [--packets N]
+      bench engine|nat|rules|fragments [--packets N]
                               ns and heap allocations per packet: the engine's fast path,
                               the same masqueraded, or a 1,000-rule chain walked to its end
       pcap summary FILE       print one tcpdump-style line per packet of a pcap file
