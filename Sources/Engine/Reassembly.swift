@@ -133,9 +133,9 @@ struct Reassembler {
                       evicted: (FragmentQueue) -> Void) -> ReassemblyOutcome {
         let data = UnsafeRawBufferPointer(rebasing: whole[facts.dataStart...])
         let end = facts.offset + data.count
-        // Every piece but the last is a multiple of 8 bytes, and holds data
-        // (ip_frag_queue: "end == offset" and "end & 7" are refused).
-        if facts.moreFragments && (data.count == 0 || data.count & 7 != 0) {
+        // Every piece but the last is a multiple of 8 bytes (RFC 791; RFC
+        // 8200 §4.5 drops such a fragment, Linux's IPv4 trims it).
+        if facts.moreFragments && data.count & 7 != 0 {
             return .dropped(.fragmentBadLength, alsoDiscarded: 0)
         }
         // The datagram may not grow past 65,535 bytes (RFC 791 total length;
@@ -153,29 +153,39 @@ struct Reassembler {
         } else if memory + charge > limits.highThreshold {
             evictOldest(now: now, except: facts.key, evicted: evicted)
         }
-        guard var queue = queues[facts.key] else { return .dropped(.fragmentMemory, alsoDiscarded: 0) }
+        // Taken out while it changes, so its pieces are not copied on write.
+        guard var queue = queues.removeValue(forKey: facts.key) else { return .dropped(.fragmentMemory, alsoDiscarded: 0) }
 
+        // An empty fragment kills the queue (ip_frag_queue: "end == offset").
         // The last fragment fixes the length; a second one must agree, and no
         // data may lie past it (ip_frag_queue: "corrupted" → discarded).
+        if data.count == 0 { return discardTaken(queue, .fragmentBadLength) }
         if !facts.moreFragments {
-            if let total = queue.totalData, total != end { return discard(facts.key, .fragmentBadLength) }
-            if let last = queue.pieces.last, last.end > end { return discard(facts.key, .fragmentBadLength) }
+            if let total = queue.totalData, total != end { return discardTaken(queue, .fragmentBadLength) }
+            if let last = queue.pieces.last, last.end > end { return discardTaken(queue, .fragmentBadLength) }
             queue.totalData = end
         } else if let total = queue.totalData, end > total {
-            return discard(facts.key, .fragmentBadLength)
+            return discardTaken(queue, .fragmentBadLength)
         }
 
-        // Where the piece goes; a duplicate is tolerated, an overlap is not.
-        var index = queue.pieces.count
-        for (i, piece) in queue.pieces.enumerated() {
-            if facts.offset >= piece.offset && end <= piece.end {
+        // Where the piece goes: before the first piece that ends after its
+        // start (pieces are sorted and disjoint, so their ends rise). Inside
+        // that piece it is a duplicate, tolerated; reaching into it is an
+        // overlap (inet_frag_queue_insert: IPFRAG_DUP, IPFRAG_OVERLAP).
+        var low = 0, high = queue.pieces.count
+        while low < high {
+            let middle = (low + high) / 2
+            if queue.pieces[middle].end > facts.offset { high = middle } else { low = middle + 1 }
+        }
+        if low < queue.pieces.count {
+            let next = queue.pieces[low]
+            if facts.offset >= next.offset && end <= next.end {
                 queues[facts.key] = queue
                 return .dropped(.fragmentDuplicate, alsoDiscarded: 0)
             }
-            if facts.offset < piece.end && piece.offset < end { return discard(facts.key, .fragmentOverlap) }
-            if piece.offset >= end { index = i; break }
+            if next.offset < end { return discardTaken(queue, .fragmentOverlap) }
         }
-        queue.pieces.insert(FragmentPiece(offset: facts.offset, data: Array(data)), at: index)
+        queue.pieces.insert(FragmentPiece(offset: facts.offset, data: Array(data)), at: low)
         queue.receivedData += data.count
         queue.memory += charge
         memory += charge
@@ -186,7 +196,6 @@ struct Reassembler {
             queue.firstFacts = facts
         }
         if queue.isComplete {
-            queues[facts.key] = nil
             memory -= queue.memory
             return .complete(queue)
         }
@@ -215,12 +224,11 @@ struct Reassembler {
 
     private func familyIndex(_ family: AddressFamily) -> Int { family == .ipv4 ? 0 : 1 }
 
-    /// Drops the whole datagram under `reason`: the fragment that arrived and
-    /// every one held.
-    private mutating func discard(_ key: FragmentKey, _ reason: DropReason) -> ReassemblyOutcome {
-        let held = queues[key]?.pieces.count ?? 0
-        remove(key)
-        return .dropped(reason, alsoDiscarded: held)
+    /// Drops the whole datagram (already taken out of the table) under
+    /// `reason`: the fragment that arrived and every one held.
+    private mutating func discardTaken(_ queue: FragmentQueue, _ reason: DropReason) -> ReassemblyOutcome {
+        memory -= queue.memory
+        return .dropped(reason, alsoDiscarded: queue.pieces.count)
     }
 
     private mutating func remove(_ key: FragmentKey) {
