@@ -469,6 +469,43 @@ def engine_seeds():
     records += [record(LAN, udp(C6, 30000 + i, S6, 53, b"q")) for i in range(20)]
     add("table-full", records)
 
+    # Fragments (reassembly before conntrack, refragmentation on output): a UDP datagram in
+    # three IPv4 fragments out of order with a duplicate, its reply the same way; an
+    # overlap; IPv6 fragments; a lone first fragment that expires (ICMP time exceeded).
+    def fragments4(packet, size, ident):
+        data, header = packet[20:], packet[:20]
+        room = (size - 20) & ~7
+        out = []
+        for start in range(0, len(data), room):
+            piece = data[start:start + room]
+            word = start // 8 | (0x2000 if start + room < len(data) else 0)
+            h = header[:2] + struct.pack("!HHH", 20 + len(piece), ident, word) + header[8:10] + b"\0\0" + header[12:20]
+            out.append(h[:10] + struct.pack("!H", checksum(h)) + h[12:] + piece)
+        return out
+
+    def fragments6(packet, size, ident):
+        data, header = packet[40:], packet[:40]
+        room = (size - 48) & ~7
+        out = []
+        for start in range(0, len(data), room):
+            piece = data[start:start + room]
+            word = (start // 8) << 3 | (1 if start + room < len(data) else 0)
+            h = header[:4] + struct.pack("!HB", 8 + len(piece), 44) + header[7:40]
+            out.append(h + struct.pack("!BBHI", header[6], 0, word, ident) + piece)
+        return out
+
+    f = fragments4(udp(C4, 5000, S4, 7, bytes(range(256)) * 12, flags=0), 1000, 0x4242)
+    r = fragments4(udp(S4, 7, PUB4, 5000, bytes(range(256)) * 12, flags=0), 1400, 0x77)
+    v6 = fragments6(udp(C6, 5000, S6, 7, bytes(range(256)) * 12), 1280, 0x12345678)
+    records = [record(LAN, f[2]), record(LAN, f[0], step=1, unit="1ms"), record(LAN, f[0]), record(LAN, f[1])]
+    records += [record(WAN, p, step=1, unit="1ms") for p in r]
+    records += [record(LAN, p, step=1, unit="1ms") for p in reversed(v6)]
+    o = fragments4(udp(C4, 5001, S4, 7, bytes(3000), flags=0), 1000, 0x99)
+    records += [record(LAN, o[0]), record(LAN, o[1][:20] + o[1][12:])]
+    records += [record(LAN, fragments4(udp(C4, 5002, S4, 7, bytes(3000), flags=0), 1000, 0x9a)[0]),
+                tick_record(31, "1s"), tick_record(30, "1s")]
+    add("reassembly", records, options=1)
+
     # The real capture, through the firewall: as captured (replies to the inside addresses), and
     # with the replies readdressed to the masquerading address as they would arrive.
     packets = pcap_packets()
