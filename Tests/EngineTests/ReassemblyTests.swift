@@ -321,6 +321,25 @@ import Wire
         #expect(h.send(big, on: h.lan).verdict == .drop(.packetTooBig))
     }
 
+    /// Fragments bigger than the egress MTU: IPv4 (DF clear) is cut to the
+    /// MTU; IPv6 may not be, so the sender hears "packet too big" with the
+    /// MTU (ip6_pkt_too_big: frag_max_size > mtu).
+    @Test func fragmentsLargerThanTheEgressMTU() throws {
+        let h = try Harness(wanMTU: 1280)
+        for fragment in Self.v4Fragments(Self.udp4(4096), size: 1500) {
+            #expect(h.send(fragment, on: h.lan).verdict == .consumed)
+        }
+        let out = h.generated()
+        #expect(out.count == 4 && out.allSatisfy { $0.bytes.count <= 1280 && $0.interface == h.wan })
+        let f6 = Self.v6Fragments(Self.udp6(4096), size: 1500)
+        for fragment in f6.dropLast() { #expect(h.send(fragment, on: h.lan).verdict == .consumed) }
+        #expect(h.send(f6[f6.count - 1], on: h.lan).verdict == .drop(.packetTooBig))
+        let icmp = h.generated()
+        #expect(icmp.count == 1 && icmp.first?.interface == h.lan)
+        let summary = PacketSummary.line(for: icmp.first?.bytes ?? [])
+        #expect(summary.contains("packet too big, mtu 1280"), "\(summary)")
+    }
+
     /// Rules see the real ports of a fragmented datagram (they see it whole).
     @Test func rulesSeeRealPorts() throws {
         let h = try Harness()
