@@ -175,34 +175,37 @@ enum HostilePrograms {
         print(reply, "spoofed=%d" % spoofed, "genuine=%d" % genuine)
         """
 
-    /// On 203.0.113.10:8080 (listen backlog 1024): the first connection gets
-    /// a slow download of 16 MB (256 blocks of 64 KB, 30 ms apart: about
-    /// 8 s, long enough for a flood to run beside it), every later one the
-    /// line "fresh".
+    /// On 203.0.113.10:8080 (listen backlog 1024): a connection that says
+    /// "download" gets a slow download of 16 MB (256 blocks of 64 KB, 30 ms
+    /// apart: about 8 s, long enough for a flood to run beside it), any other
+    /// the line "fresh". The client says which, so the answer never depends
+    /// on which connection the server accepted first (a flood can delay a SYN).
     static let downloadServer = """
         import socket, threading, time
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("203.0.113.10", 8080)); listener.listen(1024)
         block = bytes(range(256)) * 256
-        def download(connection):
-            for _ in range(256):
-                connection.sendall(block); time.sleep(0.03)
+        def serve(connection):
+            if connection.makefile("rb").readline() == b"download\\n":
+                for _ in range(256):
+                    connection.sendall(block); time.sleep(0.03)
+            else:
+                connection.sendall(b"fresh\\n")
             connection.close()
-        first = True
         while True:
             connection, _ = listener.accept()
-            if first:
-                threading.Thread(target=download, args=(connection,)).start(); first = False
-            else:
-                connection.sendall(b"fresh\\n"); connection.close()
+            threading.Thread(target=serve, args=(connection,)).start()
         """
 
-    /// Downloads from the download server; prints "intact" when all 16 MB
-    /// arrived as sent, else what arrived.
+    /// Downloads from the download server: prints "connected" once the
+    /// connection is up and the request sent, then "intact" when all 16 MB
+    /// arrived as sent, else how much did.
     static let downloadClient = """
-        import socket
+        import socket, sys
         s = socket.create_connection(("203.0.113.10", 8080), timeout=30)
+        s.sendall(b"download\\n")
+        print("connected", flush=True)
         data = bytearray()
         while True:
             chunk = s.recv(1 << 16)
@@ -217,6 +220,7 @@ enum HostilePrograms {
         start = time.time()
         try:
             s = socket.create_connection(("203.0.113.10", 8080), timeout=5)
+            s.sendall(b"fresh\\n")
             print(s.makefile("rb").readline().decode().strip())
         except OSError as error:
             print("failed after %.1f s: %s" % (time.time() - start, error))
