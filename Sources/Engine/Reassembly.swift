@@ -123,6 +123,9 @@ struct Reassembler {
     private var nextSerial: UInt64 = 0
     /// Bytes charged for every fragment held.
     private(set) var memory = 0
+    /// The most `memory` has been since start (`tunwall stats`), which
+    /// shows whether the thresholds held under a flood of fragments.
+    private(set) var peakMemory = 0
 
     var isEmpty: Bool { queues.isEmpty }
 
@@ -189,6 +192,7 @@ struct Reassembler {
         queue.receivedData += data.count
         queue.memory += charge
         memory += charge
+        peakMemory = max(peakMemory, memory)
         queue.maxSize = max(queue.maxSize, whole.count)
         if facts.dontFragment { queue.maxDFSize = max(queue.maxDFSize, whole.count) }
         if facts.offset == 0 {
@@ -237,7 +241,12 @@ struct Reassembler {
     }
 
     /// Evicts the oldest queues (of either family) until memory is under the
-    /// low threshold.
+    /// low threshold, as Linux's inet_frag_evictor did before 4.17. Linux
+    /// since then refuses every new queue while memory is above the high
+    /// threshold (inet_frag_find) and frees nothing before ipfrag_time, so
+    /// a flood of incomplete datagrams stops all fragmented traffic for
+    /// 30 s (LabFragmentTests measures it); evicting the oldest keeps
+    /// genuine datagrams, which complete within milliseconds, flowing.
     private mutating func evictOldest(now: Timestamp, except keep: FragmentKey? = nil, evicted: (FragmentQueue) -> Void) {
         while memory > limits.lowThreshold {
             var oldest: (family: Int, key: FragmentKey, created: Timestamp)? = nil

@@ -32,6 +32,9 @@ extension Engine {
         lines.append("conntrack entries  \(conntrack.table.count) of \(conntrack.table.capacity) (evicted \(conntrack.table.evicted))")
         lines.append("conntrack memory   \(kibibytes(conntrack.table.memoryBytes)) table (\(FlowTable.entryBytes) bytes an entry), "
                      + "\(kibibytes(helperMemoryBytes)) in \(helpers.count) helper sessions")
+        lines.append("reassembly         \(reassembly.queues.count) datagrams waiting, \(kibibytes(reassembly.memory)) held "
+                     + "(peak \(kibibytes(reassembly.peakMemory)); limit \(kibibytes(reassembly.limits.highThreshold)), "
+                     + "evicting to \(kibibytes(reassembly.limits.lowThreshold)))")
         lines.append("")
         lines.append("drops (\(statistics.totalDrops)):")
         for reason in DropReason.allCases where statistics.dropCount(reason) > 0 {
