@@ -205,6 +205,10 @@ public final class Engine {
                     return ruleDrop(verdict, packet.bytes, ctx.parsed, input: input, state: ctx.tracking.state, now: now)
                 }
             }
+            // INPUT's nat chains (snat, after the filter chains: Linux's
+            // NF_IP_PRI_NAT_SRC at LOCAL_IN) and the source half of
+            // connections to the firewall already translated.
+            if let stop = natSource(&packet, &ctx, output: input, hook: .input) { return stop }
             return deliverLocally(packet.bytes, ctx.parsed, &ctx.tracking, from: input, now: now)
         }
         guard let route = lookupRoute(ctx.parsed.tuple.destination, ctx.parsed.family) else {
@@ -355,12 +359,7 @@ public final class Engine {
         if isEcho && !parsed.isFragment && !parsed.badChecksum {
             guard confirm(&tracking, now: now) else { return drop(.conntrackFull) }
             statistics.deliveredLocally &+= 1
-            sendEchoReply(to: bytes, parsed: parsed, arrivedOn: input)
-            if let reply = outbox.count > 0 ? outbox.buffers[outbox.count - 1].bytes : nil,
-               let replyParsed = try? PacketParser.parse(reply, virtio: .init()) {
-                // OUTPUT: the reply is the reply direction of the ping's entry.
-                _ = conntrack.track(replyParsed.tracked, now: now)
-            }
+            sendEchoReply(to: bytes, parsed: parsed, arrivedOn: input, now: now)
             return .consumed
         }
         if parsed.l4Protocol == .tcp && !parsed.isFragment {

@@ -184,8 +184,14 @@ extension Engine {
     }
 
     /// An echo reply to an echo request addressed to the firewall: the same
-    /// bytes with addresses swapped, the type changed and TTL 64.
-    func sendEchoReply(to request: UnsafeMutableRawBufferPointer, parsed: ParsedPacket, arrivedOn interface: InterfaceID) {
+    /// bytes with addresses swapped, the type changed and TTL 64. It is the
+    /// reply direction of the ping's connection, so it refreshes that entry
+    /// and leaves through its NAT: a ping that `redirect` or `dnat` sent to
+    /// the firewall is answered from the address the client pinged, as
+    /// Linux's NAT hooks at OUTPUT and POSTROUTING translate the firewall's
+    /// own packets of a translated connection.
+    func sendEchoReply(to request: UnsafeMutableRawBufferPointer, parsed: ParsedPacket, arrivedOn interface: InterfaceID,
+                       now: Timestamp) {
         guard let slot = outbox.reserve() else {
             count(.outboxFull)
             return
@@ -217,7 +223,22 @@ extension Engine {
             icmp.updateChecksum(pseudoHeaderSum: ip.pseudoHeaderSum(protocol: .icmpv6, length: l4.count))
         }
         outbox.buffers[slot].length = request.count
+        translateOwnPacket(outbox.buffers[slot].bytes, now: now)
         commitGenerated(slot, interface: interface, state: .established)
+    }
+
+    /// Tracks a packet the firewall sends in a connection of its own and
+    /// rewrites it to the connection's translated tuple in its direction.
+    private func translateOwnPacket(_ bytes: UnsafeMutableRawBufferPointer, now: Timestamp) {
+        guard let parsed = try? PacketParser.parse(bytes, virtio: .init()) else { return }
+        let tracking = conntrack.track(parsed.tracked, now: now)
+        guard let position = tracking.entry, conntrack.table[position].isTranslated else { return }
+        let target = conntrack.table.translated(position, tracking.direction)
+        HeaderRewrite.setSource(bytes, parsed, partial: false, address: target.source, port: target.sourcePort)
+        var rewritten = parsed
+        rewritten.tracked.tuple.source = target.source
+        if !parsed.tuple.isICMP { rewritten.tracked.tuple.sourcePort = target.sourcePort }
+        HeaderRewrite.setDestination(bytes, rewritten, partial: false, address: target.destination, port: target.destinationPort)
     }
 
     /// RFC 9293 §3.10.7.1: a segment to a closed port gets a reset: with the

@@ -84,9 +84,11 @@ extension Engine {
         return nil
     }
 
-    /// POSTROUTING NAT: rewrites the source half, choosing the mapping for a
-    /// new connection, and records the translation in its pending entry.
-    func natSource(_ packet: inout PacketBuffer, _ ctx: inout PacketContext, output: InterfaceID) -> Verdict? {
+    /// POSTROUTING NAT (and INPUT's, for connections to the firewall): rewrites
+    /// the source half, choosing the mapping for a new connection, and records
+    /// the translation in its pending entry.
+    func natSource(_ packet: inout PacketBuffer, _ ctx: inout PacketContext, output: InterfaceID,
+                   hook: Hook = .postrouting) -> Verdict? {
         let tracking = ctx.tracking
         var target: ConnTuple
         if let position = tracking.entry {
@@ -97,9 +99,9 @@ extension Engine {
             var tuple = ctx.nat?.tuple ?? ctx.parsed.tuple
             let fromExpectation = ctx.nat?.fromExpectation ?? false
             var decided = ctx.nat != nil
-            if ruleset.hasNATChains(.postrouting) && !fromExpectation {
-                ctx.rules.outputInterface = output
-                switch ruleset.evaluateNAT(.postrouting, &ctx.rules, log: &pendingLog) {
+            if ruleset.hasNATChains(hook) && !fromExpectation {
+                if hook == .postrouting { ctx.rules.outputInterface = output }
+                switch ruleset.evaluateNAT(hook, &ctx.rules, log: &pendingLog) {
                 case .none, .translate(.dnat), .translate(.redirect):
                     break
                 case .drop:

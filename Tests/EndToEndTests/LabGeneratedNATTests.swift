@@ -69,4 +69,19 @@ struct LabGeneratedNATTests {
         #expect(curl.status == 7, "\(kernel ? "kernel" : "tunwall"): curl exited \(curl.status): \(curl.stderr)")
         #expect(took < 5, "refused at once, not after a timeout (\(took) s)")
     }
+
+    /// The firewall's own answer to a redirected ping leaves through the
+    /// connection's NAT: the client's ping of 192.0.2.53 gets its replies
+    /// from 192.0.2.53, not from the firewall's 10.0.1.1.
+    @Test(arguments: [false, true])
+    func pingRedirectedToTheFirewallIsAnsweredFromTheAddressPinged(kernel: Bool) throws {
+        let name = self.name + (kernel ? "p" : "q")
+        let topology = repository.appendingPathComponent("Topologies/port-forward-reject.json").path
+        let up = try Tool.run(Tool.binary, ["lab", "up", topology, "--name", name, "--daemon"] + (kernel ? ["--kernel"] : []))
+        defer { _ = try? Tool.run(Tool.binary, ["lab", "down", name]) }
+        try #require(up.status == 0, "lab up failed: \(up.stderr)")
+        let ping = try Tool.labExec(name, "client", ["ping", "-n", "-c", "2", "-W", "2", "192.0.2.53"])
+        #expect(ping.status == 0 && ping.stdout.contains("bytes from 192.0.2.53"),
+                "\(kernel ? "kernel" : "tunwall"): \(ping.stdout) \(ping.stderr)")
+    }
 }

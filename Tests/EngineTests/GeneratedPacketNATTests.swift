@@ -114,3 +114,53 @@ import Wire
         #expect(h.engine.statistics.dropCount(.icmpRateLimited) == 150)
     }
 }
+
+extension GeneratedPacketNATTests {
+    /// A ping that prerouting's DNAT sent to the firewall itself is answered
+    /// from the address the client pinged: the echo reply is the reply
+    /// direction of the ping's connection, so its NAT is undone on the way
+    /// out, as Linux's nf_nat_ipv4_local_fn / nf_nat_ipv4_out do for the
+    /// firewall's own packets.
+    @Test(arguments: [false, true])
+    func pingRedirectedToTheFirewallIsAnsweredFromTheAddressPinged(v6: Bool) throws {
+        let h = try Harness()
+        h.engine.replaceRuleset(try Ruleset.parse("""
+            table inet nat {
+                chain prerouting { type nat hook prerouting priority dstnat; iifname "lan0" meta l4proto { icmp, ipv6-icmp } redirect; }
+            }
+            """, file: "redirect.nft"))
+        let ping = v6 ? Packet.icmp(client6, server6, .echoRequest(identifier: 5, sequence: 1))
+                      : Packet.icmp(client4, server4, .echoRequest(identifier: 5, sequence: 1))
+        #expect(h.send(ping, on: h.lan).verdict == .consumed)
+        let out = h.generated()
+        try #require(out.count == 1, "one echo reply")
+        #expect(out[0].interface == h.lan)
+        let line = PacketSummary.line(for: out[0].bytes)
+        #expect(line.hasPrefix(v6 ? "IP6 2001:db8:1::10 > fd00:1::2: ICMP6, echo reply" : "IP 203.0.113.10 > 10.0.1.2: ICMP echo reply"),
+                "from the address the client pinged: \(line)")
+        #expect(try Packet(parsing: out[0].bytes).encoded() == out[0].bytes, "checksums valid: \(line)")
+    }
+}
+
+extension GeneratedPacketNATTests {
+    /// `type nat hook input` chains translate connections to the firewall
+    /// (snat at LOCAL_IN, after the filter chains), and the firewall's answer
+    /// goes back through the same translation to the client.
+    @Test func snatAtTheInputHookAppliesToPingsOfTheFirewall() throws {
+        let h = try Harness()
+        h.engine.replaceRuleset(try Ruleset.parse("""
+            table ip nat {
+                chain input { type nat hook input priority 100; ip saddr 10.0.1.2 snat to 10.0.1.99; }
+            }
+            """, file: "input-snat.nft"))
+        let ping = Packet.icmp(client4, IPv4Address(10, 0, 1, 1), .echoRequest(identifier: 6, sequence: 1))
+        #expect(h.send(ping, on: h.lan).verdict == .consumed)
+        let out = h.generated()
+        try #require(out.count == 1, "one echo reply")
+        let line = PacketSummary.line(for: out[0].bytes)
+        #expect(line.hasPrefix("IP 10.0.1.1 > 10.0.1.2: ICMP echo reply"), "back to the client as it sent the ping: \(line)")
+        #expect(try Packet(parsing: out[0].bytes).encoded() == out[0].bytes, "checksums valid: \(line)")
+        let listing = h.engine.conntrack.listing(now: h.now).joined(separator: "\n")
+        #expect(listing.contains("src=10.0.1.1 dst=10.0.1.99"), "the reply tuple names the translated source: \(listing)")
+    }
+}
