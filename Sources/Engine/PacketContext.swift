@@ -34,6 +34,7 @@ struct PacketContext {
     /// (ReassemblyStage): output fragments it again no bigger than it came.
     var reassembled: ReassembledFacts? = nil
 
+    @inline(__always)
     init(input: InterfaceID, now: Timestamp) {
         self.input = input
         self.now = now
