@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "Rules", targets: ["Rules"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "EngineTesting", targets: ["EngineTesting"]),
+        // Labs from Swift for other projects' tests (LabSession, LabProcess): Examples/EchoLab uses it.
+        .library(name: "Lab", targets: ["Lab"]),
         .executable(name: "tunwall", targets: ["tunwall"]),
     ],
     targets: [
@@ -49,7 +51,7 @@ let package = Package(
         // (TUN devices, namespaces, control socket, the runner), the reloader, the control protocol.
         .target(name: "Firewall", dependencies: ["Wire", "Conntrack", "FTP", "Rules", "Engine", "SystemIO", "TunIO"]),
         // Topology files, namespaces through `ip`, the lab's life cycle.
-        .target(name: "Lab", dependencies: ["Wire", "FTP", "Engine", "TunIO", "SystemIO", "Firewall"]),
+        .target(name: "Lab", dependencies: ["Wire", "Conntrack", "FTP", "Engine", "TunIO", "SystemIO", "Firewall"]),
         // Ladder diagrams (SVG, HTML) of a trace file, read with TraceFormat; Foundation only.
         .target(name: "Diagram", dependencies: ["TraceFormat"]),
         // Replayable random test input (testSeed, SeededGenerator; TUNWALL_TEST_SEED), for every test target.

@@ -81,8 +81,14 @@ fast_status=${PIPESTATUS[0]}
 echo "test.sh: the lab tier (swift test --filter \"\$(cat Tests/lab-tier.regex)\")"
 swift test --skip-build --filter "$lab_tier" 2>&1 | tee -a "$test_log"
 lab_status=${PIPESTATUS[0]}
+# The example package (README, "tunwall as a test harness"): another package
+# that depends on tunwall by path and tests its own client and server with
+# the Lab library, as a user's project would; it uses the binary built above.
+echo "test.sh: the example package (swift test --package-path Examples/EchoLab)"
+TUNWALL="$PWD/.build/debug/tunwall" swift test --package-path Examples/EchoLab 2>&1 | tee -a "$test_log"
+example_status=${PIPESTATUS[0]}
 set -e
-test_status=$((fast_status != 0 ? fast_status : lab_status))
+test_status=$((fast_status != 0 ? fast_status : lab_status != 0 ? lab_status : example_status))
 # Swift Testing prints `➜ Suite NAME skipped: "REASON"` and
 # `➜ Test NAME() skipped: "REASON"` (XCTest: `Test Case '…' skipped`); colour
 # codes are stripped first.

@@ -30,7 +30,6 @@ extension FTPSession {
                   entry: ConnEntry, position: Int, registrar: inout some ExpectationRegistrar, now: Timestamp,
                   events: inout [FTPEvent]) -> ([UInt8]?, ExpectationKey?) {
         let sender = entry.tuple(direction)
-        let family = entry.original.family
         let what = "\(announcement.kind) \(ConnTuple.endpoint(announcement.address ?? sender.source, announcement.port, family: announcement.family))"
         var parsed = FTPEvent(.parsed, connection: sender.endpoints, "parsed \"\(String(decoding: line.text, as: UTF8.self))\"")
         parsed.line = String(decoding: line.text, as: UTF8.self)

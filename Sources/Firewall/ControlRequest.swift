@@ -4,9 +4,12 @@
 // cannot drift apart. The wire lines, as `tunwall` has always sent them:
 //
 //   conntrack -L            the connection table, as conntrack -L ("conntrack" alone too)
+//   conntrack -L -o json    the same as a JSON array of ConntrackRecord
 //   conntrack -L expect     the expectations, as conntrack -L expect
+//   conntrack -L expect -o json   the same as a JSON array of ExpectationRecord
 //   conntrack -E            follow events (NEW, UPDATE, DESTROY) until either side hangs up
 //   stats                   packet counters and drops by reason
+//   stats --json            the same as one JSON StatisticsRecord
 //   list ruleset            the running ruleset, as nft list ruleset
 //   version                 "tunwall VERSION"
 //   reload [PATH]           replace the ruleset from PATH, or re-read its file
@@ -19,9 +22,12 @@ import TunIO
 
 public enum ControlRequest: Equatable, Sendable {
     case conntrackList
+    case conntrackJSON
     case expectationList
+    case expectationJSON
     case events
     case stats
+    case statsJSON
     case listRuleset
     case version
     /// nil: the file the running ruleset came from.
@@ -32,9 +38,12 @@ public enum ControlRequest: Equatable, Sendable {
         let text = line.trimmingWhitespace()
         switch text {
         case "conntrack -L", "conntrack": self = .conntrackList
+        case "conntrack -L -o json": self = .conntrackJSON
         case "conntrack -L expect": self = .expectationList
+        case "conntrack -L expect -o json": self = .expectationJSON
         case "conntrack -E": self = .events
         case "stats": self = .stats
+        case "stats --json": self = .statsJSON
         case "list ruleset": self = .listRuleset
         case "version": self = .version
         case "reload": self = .reload(path: nil)
@@ -47,9 +56,12 @@ public enum ControlRequest: Equatable, Sendable {
     public var line: String {
         switch self {
         case .conntrackList: return "conntrack -L"
+        case .conntrackJSON: return "conntrack -L -o json"
         case .expectationList: return "conntrack -L expect"
+        case .expectationJSON: return "conntrack -L expect -o json"
         case .events: return "conntrack -E"
         case .stats: return "stats"
+        case .statsJSON: return "stats --json"
         case .listRuleset: return "list ruleset"
         case .version: return "version"
         case .reload(nil): return "reload"

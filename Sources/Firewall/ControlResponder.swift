@@ -3,7 +3,9 @@
 // ruleset) or the counters; an error starts with "error: ". `conntrack -E`
 // subscribes the connection to the event stream instead (FirewallRunner).
 
+import Conntrack
 import Engine
+import Foundation
 import TunIO
 
 public enum ControlResponder {
@@ -20,10 +22,16 @@ public enum ControlResponder {
         switch request {
         case .conntrackList:
             return engine.conntrack.listing(now: now).map { $0 + "\n" }.joined()
+        case .conntrackJSON:
+            return json(engine.conntrack.records(now: now))
         case .expectationList:
             return engine.conntrack.expectationListing(now: now).map { $0 + "\n" }.joined()
+        case .expectationJSON:
+            return json(engine.conntrack.expectationRecords(now: now))
         case .stats:
             return engine.statisticsReport(now: now)
+        case .statsJSON:
+            return json(engine.statisticsRecord(now: now))
         case .listRuleset:
             return engine.ruleset.listing()
         case .version:
@@ -33,5 +41,13 @@ public enum ControlResponder {
         case .events:
             return ""  // answered by subscribing, in respond(to:)
         }
+    }
+
+    /// One line of JSON, keys sorted so that the output diffs well.
+    static func json(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(value) else { return "error: cannot encode the answer as JSON\n" }
+        return String(decoding: data, as: UTF8.self) + "\n"
     }
 }

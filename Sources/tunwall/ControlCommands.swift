@@ -1,4 +1,4 @@
-// `tunwall conntrack -L` and `tunwall stats`: ask a running firewall over its
+// `tunwall conntrack -L [-o json]` and `tunwall stats [--json]`: ask a running firewall over its
 // control socket. Which firewall: `--socket PATH`, or `--lab NAME`, or the
 // only lab that is up, or `tunwall run`'s default socket.
 
@@ -10,12 +10,26 @@ import Lab
 
 enum ControlCommands {
     static func conntrack(_ arguments: [String]) -> Int32 {
-        let usage = "usage: tunwall conntrack -L [expect] | -E [--socket PATH | --lab NAME]"
+        let usage = "usage: tunwall conntrack -L [expect] [-o json] | -E [--socket PATH | --lab NAME]"
         guard let mode = arguments.first, mode == "-L" || mode == "-E" else { return Commands.usageError(usage) }
+        var rest = Array(arguments.dropFirst())
         // `conntrack -L expect` lists expectations, as conntrack-tools does.
-        let expect = mode == "-L" && arguments.dropFirst().first == "expect"
-        guard let path = socketPath(Array(arguments.dropFirst(expect ? 2 : 1))) else {
+        let expect = mode == "-L" && rest.first == "expect"
+        if expect { rest.removeFirst() }
+        // `-o json`: the same as JSON (ConntrackRecords.swift), for scripts.
+        var json = false
+        if mode == "-L", let at = rest.firstIndex(of: "-o"), at + 1 < rest.count {
+            guard rest[at + 1] == "json" else { return Commands.usageError("conntrack: unknown output format '\(rest[at + 1])' (json); \(usage)") }
+            json = true
+            rest.removeSubrange(at...(at + 1))
+        }
+        guard let path = socketPath(rest) else {
             return Commands.usageError(usage)
+        }
+        if json {
+            guard let response = ask(expect ? .expectationJSON : .conntrackJSON, path) else { return 1 }
+            print(response, terminator: "")
+            return 0
         }
         if mode == "-E" {
             // Events as they happen, until the firewall stops or Ctrl-C /
@@ -43,10 +57,11 @@ enum ControlCommands {
     }
 
     static func stats(_ arguments: [String]) -> Int32 {
-        guard let path = socketPath(arguments) else {
-            return Commands.usageError("usage: tunwall stats [--socket PATH | --lab NAME]")
+        let json = arguments.contains("--json")
+        guard let path = socketPath(arguments.filter { $0 != "--json" }) else {
+            return Commands.usageError("usage: tunwall stats [--json] [--socket PATH | --lab NAME]")
         }
-        guard let response = ask(.stats, path) else { return 1 }
+        guard let response = ask(json ? .statsJSON : .stats, path) else { return 1 }
         print(response, terminator: "")
         return 0
     }

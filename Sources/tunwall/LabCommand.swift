@@ -250,9 +250,16 @@ enum LabCommand {
     // MARK: - list
 
     static func list(_ arguments: [String]) -> Int32 {
-        guard arguments.isEmpty else { return Commands.usageError("lab list takes no arguments") }
+        guard arguments.isEmpty || arguments == ["--json"] else {
+            return Commands.usageError("usage: tunwall lab list [--json]")
+        }
         do {
             let labs = try LabController().list()
+            if arguments == ["--json"] {
+                // LabRecord, the type the Lab library hands tests (LabRecords.swift).
+                Output.line(LabRecord.json(labs.map(LabRecord.init)))
+                return 0
+            }
             if labs.isEmpty {
                 Output.line("no labs")
                 return 0
