@@ -8,9 +8,12 @@ import Testing
 @Suite struct ControlRequestTests {
     static let lines: [(ControlRequest, String)] = [
         (.conntrackList, "conntrack -L"),
+        (.conntrackJSON, "conntrack -L -o json"),
         (.expectationList, "conntrack -L expect"),
+        (.expectationJSON, "conntrack -L expect -o json"),
         (.events, "conntrack -E"),
         (.stats, "stats"),
+        (.statsJSON, "stats --json"),
         (.listRuleset, "list ruleset"),
         (.version, "version"),
         (.reload(path: nil), "reload"),
