@@ -102,7 +102,9 @@ extension Engine {
         case .reject: verdictText = "reject"
         }
         trace?.record.steps.append(TraceStep(
-            kind: "rule", text: "\(verdictText) at \(found.location) (\(hook)) \(found.text)",
+            // A rule is quoted after its place; a policy's place already says
+            // "policy", so it is not said twice.
+            kind: "rule", text: "\(verdictText) at \(found.location) (\(hook))" + (found.isPolicy ? "" : " \(found.text)"),
             fields: [("hook", .string("\(hook)")), ("verdict", .string(verdictText)), ("where", .string(found.location)),
                      ("rule", .string(found.text))]))
     }

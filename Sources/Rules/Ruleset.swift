@@ -200,6 +200,8 @@ public struct RuleDecision: Equatable, Sendable {
     public var location: String
     /// The rule as `list ruleset` prints it (without counter values), or "policy accept" / "policy drop".
     public var text: String
+    /// A chain's policy decided, not a rule.
+    public var isPolicy = false
 }
 
 extension Ruleset {
@@ -212,7 +214,7 @@ extension Ruleset {
             for chain in table.chains {
                 if value == -2 - Int32(chainIndex) {
                     let policy = chain.base?.policyDrop == true ? "drop" : "accept"
-                    return RuleDecision(location: "\(name): chain \(chain.name) policy", text: "policy \(policy)")
+                    return RuleDecision(location: "\(name): chain \(chain.name) policy", text: "policy \(policy)", isPolicy: true)
                 }
                 for rule in chain.rules {
                     if Int32(ruleIndex) == value {

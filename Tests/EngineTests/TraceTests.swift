@@ -33,7 +33,7 @@ import Wire
         for expected in [
             "#1 lan0 IP 10.0.1.2.40000 > 203.0.113.10.21: Flags [S]",
             "#1   conntrack: new, original direction",
-            "#1   rule: accept at ftp.nft: chain pre policy (prerouting) policy accept",
+            "#1   rule: accept at ftp.nft: chain pre policy (prerouting)",
             "#1   rule: accept at ftp.nft:7 (forward) iifname \"lan0\" ct state new accept",
             "#1   ftp: helper ftp attached to the new connection (ct helper set)",
             "#1   nat: source 10.0.1.2:40000 -> 203.0.113.1:40000",
