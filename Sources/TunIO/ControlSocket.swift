@@ -5,8 +5,8 @@
 // Protocol: the client connects, sends one request line (UTF-8, '\n'-ended,
 // at most 4096 bytes with the newline), the server writes the whole response
 // text and closes; the client reads to EOF. Example:
-//   $ tunwall ctl /run/tunwall/lab.sock 'list ruleset'
-// sends "list ruleset\n" and prints what comes back.
+//   $ tunwall list ruleset --lab basic
+// sends "list ruleset\n" to the lab's socket and prints what comes back.
 //
 // The server runs on the firewall's one thread, so each connection is served
 // with blocking reads and writes bounded by 2 s timeouts: a client that says
