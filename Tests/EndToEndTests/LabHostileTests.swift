@@ -210,8 +210,8 @@ struct LabHostileTests {
     }
 
     /// The flood runs until the firewall shows that masquerade's ports toward
-    /// 203.0.113.10:8080 are gone: tunwall reclaiming mappings (≥ 5000 of
-    /// them), the kernel refusing new connections (insert_failed ≥ 5000),
+    /// 203.0.113.10:8080 are gone: tunwall reclaiming mappings (≥ 500 of
+    /// them), the kernel refusing new connections (insert_failed ≥ 500),
     /// and the table no longer growing (fewer than 20 new entries in 250 ms
     /// of a flood of thousands a second): almost every port is taken, so the
     /// new connection's own search (at most 248 candidates) finds none free.
@@ -227,7 +227,10 @@ struct LabHostileTests {
             let result = try floodDuringDownload(name, port: 8080, seconds: 20, count: exhausted) {
                 let now = try entries()
                 defer { lastEntries = now }
-                return try exhausted() >= 5000 && now < lastEntries + 20
+                // How fast the flood goes depends on the machine's load (two
+                // cores shared with hping3), so the count only shows the ports
+                // ran out; the table no longer growing shows they stay out.
+                return try exhausted() >= 500 && now < lastEntries + 20
             }
             let afterFlood = result.count
             if kernel {
@@ -238,7 +241,7 @@ struct LabHostileTests {
                       + "new connection: \(result.fresh)")
                 return
             }
-            #expect(afterFlood >= 5000, "the flood ran out of masquerade's ports (nat-reclaimed \(afterFlood) after \(result.floodSeconds) s)")
+            #expect(afterFlood >= 500, "the flood ran out of masquerade's ports (nat-reclaimed \(afterFlood) after \(result.floodSeconds) s)")
             #expect(result.fresh == "fresh", "NAT reclaim lets the new connection through right after the flood")
             let reclaimedByIt = try Self.stat(name, "nat-reclaimed") - afterFlood
             #expect(reclaimedByIt >= 1, "the new connection found no free port and took back a flood's mapping")
