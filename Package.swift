@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "FTPTests", dependencies: ["FTP", "Conntrack", "Wire"]),
         .testTarget(name: "TFTPTests", dependencies: ["TFTP", "Conntrack", "Wire", "TestSeeds"]),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Conntrack", "Wire", "TestSupport"], exclude: ["Invalid"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "FTP", "TFTP", "Rules", "Conntrack", "Wire", "TraceFormat", "TestSeeds"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineTesting", "FTP", "TFTP", "Rules", "Conntrack", "Wire", "TraceFormat", "TestSeeds"]),
         .testTarget(name: "EngineTestingExample", dependencies: ["EngineTesting", "Wire"]),
         .testTarget(name: "SystemIOTests", dependencies: ["SystemIO"]),
         .testTarget(name: "TunIOTests", dependencies: ["TunIO", "CTunwall", "SystemIO", "TestSupport"]),
