@@ -16,15 +16,15 @@ final class ImpairmentQueue {
 
     // One thread, no re-entry: no dynamic exclusivity checks (see Engine).
     @exclusivity(unchecked) private var buffers: [PacketBuffer] = []
-    @exclusivity(unchecked) private var releaseTimes: [Timestamp] = []
-    @exclusivity(unchecked) private var arrivals: [UInt64] = []
     @exclusivity(unchecked) private var interfaces: [InterfaceID] = []
     /// The stages (Impairments' index) the packet is counted in until it leaves.
     @exclusivity(unchecked) private var firstStage: [Int32] = []
     @exclusivity(unchecked) private var secondStage: [Int32] = []
     @exclusivity(unchecked) private var freeSmall: [Int32] = []
     @exclusivity(unchecked) private var freeLarge: [Int32] = []
-    @exclusivity(unchecked) private var heap: [Int32] = []
+    /// The heap's entries carry their keys, so that sifting compares
+    /// neighbouring memory instead of reaching into the slot arrays.
+    @exclusivity(unchecked) private var heap: [Entry] = []
     @exclusivity(unchecked) private var arrivalCounter: UInt64 = 0
 
     deinit {
@@ -38,8 +38,18 @@ final class ImpairmentQueue {
     /// Bytes of the slots' buffers.
     var memoryBytes: Int { buffers.reduce(0) { $0 + $1.storage.count } }
 
+    struct Entry {
+        var release: Timestamp
+        var arrival: UInt64
+        var slot: Int32
+
+        @inline(__always) func before(_ other: Entry) -> Bool {
+            release != other.release ? release < other.release : arrival < other.arrival
+        }
+    }
+
     /// When the first held packet is due; nil when none is held.
-    var nextRelease: Timestamp? { heap.isEmpty ? nil : releaseTimes[Int(heap[0])] }
+    var nextRelease: Timestamp? { heap.first?.release }
 
     /// Copies `bytes` (and its virtio header) into a free slot due at
     /// `release`, leaving by `interface`; returns the slot (nil if the packet
@@ -57,8 +67,6 @@ final class ImpairmentQueue {
         } else {
             slot = Int32(truncatingIfNeeded: buffers.count)
             buffers.append(PacketBuffer.allocate(capacity: large ? PacketBuffer.defaultCapacity : Self.smallCapacity))
-            releaseTimes.append(0)
-            arrivals.append(0)
             interfaces.append(0)
             firstStage.append(Self.noStage)
             secondStage.append(Self.noStage)
@@ -66,13 +74,11 @@ final class ImpairmentQueue {
         let index = Int(slot)
         buffers[index].load(bytes)
         buffers[index].virtio = virtio
-        releaseTimes[index] = release
         arrivalCounter &+= 1
-        arrivals[index] = arrivalCounter
         interfaces[index] = interface
         firstStage[index] = stages.0
         secondStage[index] = stages.1
-        heap.append(slot)
+        heap.append(Entry(release: release, arrival: arrivalCounter, slot: slot))
         siftUp(heap.count - 1)
         return slot
     }
@@ -85,43 +91,44 @@ final class ImpairmentQueue {
     /// Hands every packet due by `now` to `send` in order (release time, then
     /// arrival), with its due time and the stages it was counted in, and frees its slot.
     func release(now: Timestamp, _ send: (inout PacketBuffer, InterfaceID, Timestamp, Int32, Int32) -> Void) {
-        while let top = heap.first, releaseTimes[Int(top)] <= now {
+        while let first = heap.first, first.release <= now {
             let last = heap.removeLast()
             if !heap.isEmpty {
                 heap[0] = last
                 siftDown(0)
             }
+            let top = first.slot
             let index = Int(top)
-            send(&buffers[index], interfaces[index], releaseTimes[index], firstStage[index], secondStage[index])
+            send(&buffers[index], interfaces[index], first.release, firstStage[index], secondStage[index])
             if buffers[index].storage.count > Self.smallCapacity { freeLarge.append(top) } else { freeSmall.append(top) }
         }
     }
 
-    private func before(_ a: Int32, _ b: Int32) -> Bool {
-        let ta = releaseTimes[Int(a)], tb = releaseTimes[Int(b)]
-        return ta != tb ? ta < tb : arrivals[Int(a)] < arrivals[Int(b)]
-    }
-
     private func siftUp(_ start: Int) {
         var child = start
+        let moving = heap[child]
         while child > 0 {
             let parent = (child - 1) / 2
-            guard before(heap[child], heap[parent]) else { return }
-            heap.swapAt(child, parent)
+            guard moving.before(heap[parent]) else { break }
+            heap[child] = heap[parent]
             child = parent
         }
+        heap[child] = moving
     }
 
     private func siftDown(_ start: Int) {
         var parent = start
+        let moving = heap[parent]
+        let count = heap.count
         while true {
             let left = 2 * parent + 1
-            guard left < heap.count else { return }
+            guard left < count else { break }
             var smallest = left
-            if left + 1 < heap.count && before(heap[left + 1], heap[left]) { smallest = left + 1 }
-            guard before(heap[smallest], heap[parent]) else { return }
-            heap.swapAt(parent, smallest)
+            if left + 1 < count && heap[left + 1].before(heap[left]) { smallest = left + 1 }
+            guard heap[smallest].before(moving) else { break }
+            heap[parent] = heap[smallest]
             parent = smallest
         }
+        heap[parent] = moving
     }
 }
