@@ -71,11 +71,11 @@ let package = Package(
         .testTarget(name: "FTPTests", dependencies: ["FTP", "Conntrack", "Wire"]),
         .testTarget(name: "TFTPTests", dependencies: ["TFTP", "Conntrack", "Wire", "TestSeeds"]),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Conntrack", "Wire", "TestSupport"], exclude: ["Invalid"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "FTP", "TFTP", "Rules", "Conntrack", "Wire", "TraceFormat", "TestSeeds"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineTesting", "FTP", "TFTP", "Rules", "Conntrack", "Wire", "TraceFormat", "TestSeeds"]),
         .testTarget(name: "EngineTestingExample", dependencies: ["EngineTesting", "Wire"]),
         .testTarget(name: "SystemIOTests", dependencies: ["SystemIO"]),
         .testTarget(name: "TunIOTests", dependencies: ["TunIO", "CTunwall", "SystemIO", "TestSupport"]),
-        .testTarget(name: "FirewallTests", dependencies: ["Firewall"]),
+        .testTarget(name: "FirewallTests", dependencies: ["Firewall", "Engine", "Wire"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Firewall", "FTPPeers", "Engine", "FTP", "Wire", "SystemIO", "TestSeeds", "TestSupport"]),
         // Tiers 3 and 4, end to end: the built `tunwall` and programs nobody here wrote, most of them through
         // real namespaces (those need root and are tagged .lab).

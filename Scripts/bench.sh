@@ -10,7 +10,10 @@
 #     a masqueraded connection (`tunwall bench nat`) and for a 1,000-rule
 #     chain every packet walks to its end (`tunwall bench rules`), and the
 #     cost per datagram of reassembly and refragmentation (`tunwall bench
-#     fragments`: 4,096 bytes of UDP in three IPv4 fragments).
+#     fragments`: 4,096 bytes of UDP in three IPv4 fragments), and the
+#     impairment stage (`tunwall bench impair`): configured but zero (target:
+#     the fast path's cost), and with 10,000 packets in the delay queue
+#     (target: 0 allocations per packet).
 #  2. TCP throughput, one iperf3 stream, client to server:
 #     a. through tunwall (Topologies/basic.json, `tunwall lab up`), and through
 #        tunwall masquerading it (Topologies/masquerade.json), and
@@ -54,6 +57,8 @@ echo
 LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench rules
 echo
 LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench fragments
+echo
+LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench impair
 
 echo
 # iperf_through TOPOLOGY: Gbit/s of one iperf3 stream client -> server in that lab.

@@ -33,6 +33,8 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
     case fragmentTinyFirst
     case fragmentTooLong
     case fragmentBadLength
+    case impairLoss
+    case impairQueueFull
 
     public var description: String {
         switch self {
@@ -66,6 +68,8 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
         case .fragmentTinyFirst: return "frag-tiny-first"
         case .fragmentTooLong: return "frag-too-long"
         case .fragmentBadLength: return "frag-bad-length"
+        case .impairLoss: return "impair-loss"
+        case .impairQueueFull: return "impair-queue-full"
         }
     }
 
@@ -102,6 +106,8 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
         case .fragmentTinyFirst: return "first fragment too short for the transport header (RFC 1858, RFC 7112)"
         case .fragmentTooLong: return "fragment past 65,535 bytes of datagram, or a datagram too big to hold"
         case .fragmentBadLength: return "fragment length not a multiple of 8, empty, or contradicting the last fragment"
+        case .impairLoss: return "lost on purpose by an impairment (loss random or gemodel; tunwall impair IF show)"
+        case .impairQueueFull: return "an impairment's queue held its limit of packets: dropped at the tail (rate, delay)"
         }
     }
 }

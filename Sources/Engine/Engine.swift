@@ -7,6 +7,7 @@
 //                                                          └─ forward (TTL, MTU, filter)
 //                                                             → postrouting (confirm)
 //                                                             → out (refragmented)
+//                                                             → impairments (ImpairStage.swift)
 //
 // No syscalls: time comes in with each packet, packets come in as buffers,
 // and packets the engine makes wait in `outbox` for the caller to send.
@@ -75,6 +76,14 @@ public final class Engine {
     @exclusivity(unchecked) var pendingLog: [String] = []
     /// Fragments waiting for the rest of their datagram (Reassembly.swift).
     @exclusivity(unchecked) var reassembly = Reassembler()
+    /// Impairments (ImpairStage.swift): two stages per interface (in, out),
+    /// the packets they hold, and whether any is on (one branch per packet
+    /// while none is).
+    @exclusivity(unchecked) var impairing = false
+    @exclusivity(unchecked) var impairmentStages: [ImpairmentStage]
+    let impairmentQueue = ImpairmentQueue()
+    /// Buffers for duplicates on their way through the stages (at most two deep).
+    @exclusivity(unchecked) var impairmentScratch: [PacketBuffer] = []
 
     public init(_ configuration: EngineConfiguration, seed: UInt64 = 0) throws(ConfigurationError) {
         guard !configuration.interfaces.isEmpty else { throw .noInterfaces }
@@ -126,6 +135,7 @@ public final class Engine {
         }
         conntrack = Conntrack(capacity: configuration.conntrackCapacity, timeouts: configuration.timeouts)
         statistics = Statistics(interfaceCount: configuration.interfaces.count)
+        impairmentStages = Array(repeating: ImpairmentStage(), count: 2 * configuration.interfaces.count)
         identification = UInt16(truncatingIfNeeded: seed)
         randomState = seed ^ 0x5851_f42d_4c95_7f2d
     }
@@ -140,11 +150,22 @@ public final class Engine {
     /// while `tracing`, records what happened to it: Trace.swift).
     public func process(_ packet: inout PacketBuffer, from input: InterfaceID, now: Timestamp) -> Verdict {
         var ctx = PacketContext(input: input, now: now)
-        guard tracing else { return pipeline(&packet, &ctx) }
+        guard tracing else {
+            let verdict = pipeline(&packet, &ctx)
+            guard impairing, case .forward(let output) = verdict else { return verdict }
+            return impair(&packet, input: input, output: output, now: now, nil)
+        }
         ctx.trace = beginTrace(packet, input: input, now: now)
-        let verdict = pipeline(&packet, &ctx)
+        var verdict = pipeline(&packet, &ctx)
+        if impairing, case .forward(let output) = verdict {
+            verdict = impair(&packet, input: input, output: output, now: now, ctx.trace)
+        }
         finishTrace(verdict, packet, ctx.trace)
         return verdict
+    }
+
+    deinit {
+        for buffer in impairmentScratch { buffer.deallocate() }
     }
 
     private func pipeline(_ packet: inout PacketBuffer, _ ctx: inout PacketContext) -> Verdict {

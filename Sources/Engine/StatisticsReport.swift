@@ -50,6 +50,7 @@ extension Engine {
                 lines.append("  " + pad(name, 58) + right(statistics.helperCount(kind, index), 10))
             }
         }
+        lines.append(contentsOf: impairmentReport())
         let invalid = InvalidReason.allCases.filter { conntrack.invalidCounts[$0.rawValue] > 0 }
         lines.append("")
         lines.append("conntrack invalid (\(invalid.reduce(0) { $0 + conntrack.invalidCounts[$1.rawValue] })):")

@@ -14,6 +14,17 @@
 //       """)
 //   let out = firewall.send(.tcp(IPv4Address(10, 0, 1, 2), 40000, IPv4Address(203, 0, 113, 10), 80, flags: .syn), on: "lan0")
 //   // out.interface == "wan0", out.summary starts "IP 203.0.113.1.40000 > 203.0.113.10.80: Flags [S]"
+//
+// Impairments (netem's words, as `tunwall impair`) run on the manual clock:
+// a delayed packet comes back from `send` with no interface and no drop
+// reason, and `advance` releases it into `takeReleased()` with the time it
+// was due. The same seed and the same packets give the same losses, delays
+// and duplicates every run:
+//
+//   try firewall.impair("wan0", .out, "delay 50ms 10ms loss 10% seed 7")
+//   firewall.send(packet, on: "lan0")          // held (or lost: dropReason .impairLoss)
+//   firewall.advance(seconds: 0.1)
+//   let released = firewall.takeReleased()     // [(interface: "wan0", bytes, due: now + 40…60 ms)]
 
 import Conntrack
 import Engine
@@ -59,12 +70,14 @@ public final class VirtualFirewall {
         case badAddress(String)
         case configuration(String)
         case ruleset(String)
+        case impairment(String)
 
         public var description: String {
             switch self {
             case .badAddress(let text): return "not an interface address: \(text)"
             case .configuration(let text): return text
             case .ruleset(let text): return text
+            case .impairment(let text): return text
             }
         }
     }
@@ -73,6 +86,7 @@ public final class VirtualFirewall {
     /// The manual clock (nanoseconds); `advance` moves it.
     public private(set) var now: Timestamp = 1_000 * nanosecondsPerSecond
     private var buffer = PacketBuffer.allocate()
+    private var released: [(interface: String, bytes: [UInt8], due: Timestamp)] = []
 
     public init(interfaces: [Interface], ruleset: String? = nil, ftp: FTPPolicy = .default) throws(SetupError) {
         var configured: [InterfaceConfiguration] = []
@@ -114,6 +128,43 @@ public final class VirtualFirewall {
             : nanoseconds >= Double(Timestamp.max) ? Timestamp.max : Timestamp(nanoseconds)
         now = saturatingAdd(now, step)
         engine.tick(now: now)
+        collectReleased()
+    }
+
+    /// Impairs the packets that leave by (`.out`) or came in by (`.in`)
+    /// interface `name`, in netem's words: "delay 50ms 10ms distribution
+    /// normal loss 2% duplicate 1% reorder 25% gap 5 corrupt 0.1% rate 10mbit
+    /// limit 1000 seed 7". An empty string switches it off.
+    public func impair(_ name: String, _ direction: ImpairmentDirection, _ words: String) throws(SetupError) {
+        let impairment: Impairment
+        do {
+            impairment = try Impairment.parse(words)
+        } catch {
+            throw .impairment("impair \(name) \(direction.rawValue): \(error)")
+        }
+        try impair(name, direction, impairment)
+    }
+
+    public func impair(_ name: String, _ direction: ImpairmentDirection, _ impairment: Impairment) throws(SetupError) {
+        guard let id = engine.interfaceID(named: name) else { throw .impairment("no interface named \"\(name)\"") }
+        engine.setImpairment(impairment, interface: id, direction: direction)
+    }
+
+    /// Packets the impairments held and let go since the last call (by
+    /// `advance`, or at once for a duplicate due now), in the order they
+    /// left, each with the time it was due.
+    public func takeReleased() -> [(interface: String, bytes: [UInt8], due: Timestamp)] {
+        defer { released.removeAll() }
+        return released
+    }
+
+    /// When the next held packet is due, if one is held.
+    public var nextRelease: Timestamp? { engine.nextImpairedRelease }
+
+    private func collectReleased() {
+        engine.releaseImpaired(now: now) { packet, interface, due in
+            released.append((engine.interfaces[interface].name, packet.array, due))
+        }
     }
 
     /// Injects a packet arriving on interface `name`.
@@ -135,6 +186,7 @@ public final class VirtualFirewall {
         case .drop(let reason): output.dropReason = reason
         case .consumed: break
         }
+        collectReleased()
         return output
     }
 

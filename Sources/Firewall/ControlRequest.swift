@@ -13,6 +13,9 @@
 //   list ruleset            the running ruleset, as nft list ruleset
 //   version                 "tunwall VERSION"
 //   reload [PATH]           replace the ruleset from PATH, or re-read its file
+//   impair IF [in|out] WORDS  set an interface's impairments (netem's words; out when no direction)
+//   impair IF show          both directions' settings and counters
+//   impair IF [in|out] clear  switch one direction off, or both
 //
 // The server trims surrounding whitespace before matching; any other line is
 // answered "error: unknown request '…'".
@@ -32,6 +35,8 @@ public enum ControlRequest: Equatable, Sendable {
     case version
     /// nil: the file the running ruleset came from.
     case reload(path: String?)
+    /// `impair IF WORDS…`: the interface and the rest of the line's words (ImpairCommand.swift).
+    case impair(interface: String, words: [String])
 
     /// The request a line stands for; nil for a line no firewall understands.
     public init?(line: String) {
@@ -48,6 +53,10 @@ public enum ControlRequest: Equatable, Sendable {
         case "version": self = .version
         case "reload": self = .reload(path: nil)
         case _ where text.hasPrefix("reload "): self = .reload(path: String(text.dropFirst("reload ".count)))
+        case _ where text.hasPrefix("impair "):
+            let words = text.dropFirst("impair ".count).split(separator: " ").map(String.init)
+            guard let interface = words.first else { return nil }
+            self = .impair(interface: interface, words: Array(words.dropFirst()))
         default: return nil
         }
     }
@@ -66,6 +75,7 @@ public enum ControlRequest: Equatable, Sendable {
         case .version: return "version"
         case .reload(nil): return "reload"
         case .reload(let path?): return "reload \(path)"
+        case .impair(let interface, let words): return (["impair", interface] + words).joined(separator: " ")
         }
     }
 

@@ -38,6 +38,8 @@ public enum ControlResponder {
             return "tunwall \(TunwallVersion.current)\n"
         case .reload(let path):
             return reloader.reload(path).response
+        case .impair(let interface, let words):
+            return ImpairRequest.answer(interface: interface, words: words, engine: engine)
         case .events:
             return ""  // answered by subscribing, in respond(to:)
         }

@@ -55,6 +55,11 @@ public enum FirewallBootstrap {
             return false
         }
         engine.replaceRuleset(ruleset)
+        for (id, interface) in config.interfaces.enumerated() {
+            for (direction, impairment) in interface.impair {
+                engine.setImpairment(impairment, interface: id, direction: direction)
+            }
+        }
         let reloader = Reloader(engine: engine, path: config.rulesetPath)
 
         var devices: [TunDevice] = []

@@ -22,7 +22,11 @@
 // "routes", "ruleset", "conntrack" and "ftp" (the FTP helper's policy,
 // FTPPolicy.swift; every key optional, the defaults shown) are optional; a route's "interface" may
 // be left out when "via" lies on a connected subnet; "to" may be "default"
-// (0.0.0.0/0 or ::/0 by the family of "via"). The ruleset path is relative to
+// (0.0.0.0/0 or ::/0 by the family of "via"). An interface's "impair" gives
+// each direction ("in": packets that came in by it, "out": packets leaving by
+// it) impairments in tc-netem's words, as `tunwall impair` takes them
+// (Engine's ImpairmentWords.swift); words that do not parse are an error
+// naming the interface and the direction. The ruleset path is relative to
 // the directory of the JSON file. Inside a topology the same object names each
 // interface's "host" instead of a "namespace" (Topology.swift).
 
@@ -41,6 +45,8 @@ public struct InterfaceSpec: Equatable, Sendable {
     public var namespace: String?
     /// In a topology: the host whose namespace receives the device.
     public var host: String?
+    /// `"impair": {"in": WORDS, "out": WORDS}`: what the firewall starts with.
+    public var impair: [ImpairmentDirection: Impairment] = [:]
 
     public init(name: String, addresses: [InterfaceAddress], mtu: Int = FirewallConfig.defaultMTU,
                 namespace: String? = nil, host: String? = nil) {
@@ -134,6 +140,9 @@ public struct FirewallConfig: Equatable, Sendable {
                 "mtu": interface.mtu,
             ]
             if let namespace = interface.namespace { entry["namespace"] = namespace }
+            if !interface.impair.isEmpty {
+                entry["impair"] = Dictionary(uniqueKeysWithValues: interface.impair.map { ($0.key.rawValue, $0.value.description) })
+            }
             return entry
         }
         object["routes"] = routes.map { route -> [String: Any] in
@@ -240,11 +249,11 @@ public struct FirewallConfig: Equatable, Sendable {
         switch dialect {
         case .standalone:
             object = try JSONObjectReader(value, at: path, file: file,
-                                          allowedKeys: ["name", "addresses", "mtu", "namespace"],
+                                          allowedKeys: ["name", "addresses", "mtu", "namespace", "impair"],
                                           hints: ["host": "\"host\" belongs in a topology; a firewall config names the \"namespace\""])
         case .topology:
             object = try JSONObjectReader(value, at: path, file: file,
-                                          allowedKeys: ["name", "host", "addresses", "mtu"],
+                                          allowedKeys: ["name", "host", "addresses", "mtu", "impair"],
                                           hints: ["namespace": "in a topology, name the \"host\"; the lab picks the namespaces"])
         }
         let name = try object.string("name")
@@ -264,6 +273,9 @@ public struct FirewallConfig: Equatable, Sendable {
             throw object.error("mtu", "\(mtu) is below \(minimumIPv6MTU), the minimum for IPv6 (the interface has IPv6 addresses)")
         }
         var interface = InterfaceSpec(name: name, addresses: addresses, mtu: mtu)
+        if let impair = object.optional("impair") {
+            interface.impair = try parseImpair(impair, at: path.key("impair"), file: file)
+        }
         switch dialect {
         case .standalone:
             if let namespace = try object.optionalString("namespace") {
@@ -274,6 +286,22 @@ public struct FirewallConfig: Equatable, Sendable {
             interface.host = try object.string("host")
         }
         return interface
+    }
+
+    /// `"impair": {"in": "delay 10ms", "out": "loss 2% rate 10mbit"}`, each key optional.
+    static func parseImpair(_ value: JSONValue, at path: JSONPath, file: String) throws(ConfigError) -> [ImpairmentDirection: Impairment] {
+        let reader = try JSONObjectReader(value, at: path, file: file, allowedKeys: ImpairmentDirection.allCases.map(\.rawValue))
+        var result: [ImpairmentDirection: Impairment] = [:]
+        for direction in ImpairmentDirection.allCases {
+            guard let words = try reader.optionalString(direction.rawValue) else { continue }
+            do {
+                let impairment = try Impairment.parse(words)
+                if !impairment.isNone { result[direction] = impairment }
+            } catch {
+                throw reader.error(direction.rawValue, error.message)
+            }
+        }
+        return result
     }
 
     private static func parseRoute(

@@ -82,6 +82,18 @@ extension LabSession {
         if answer.hasPrefix("error") { throw LabError("the firewall refused the ruleset: \(answer)") }
     }
 
+    /// Changes one interface's impairments with `tunwall impair`'s words:
+    /// a direction ("in" or "out", out when left out), then netem's words,
+    /// or "clear", or "show": `try lab.impair("wan0", "out delay 50ms 10ms
+    /// loss 2%")`. Words that do not parse are refused with the reason and
+    /// what runs stays. Returns the firewall's answer (the settings in force).
+    @discardableResult
+    public func impair(_ interface: String, _ words: String) throws(LabError) -> String {
+        let answer = try send("impair \(interface) \(words)")
+        if answer.hasPrefix("error") { throw LabError(answer.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        return answer
+    }
+
     /// Follows the firewall's conntrack events (`conntrack -E` lines:
     /// "    [NEW] tcp …", " [UPDATE] …", "[DESTROY] …") on a thread of its own,
     /// handing each line to `receive` until `receive` returns false or the

@@ -187,6 +187,9 @@ extension TraceStep {
             detail = .nat
         case "drop":
             detail = .drop(reason: try f.string("reason"))
+        case "impair":
+            detail = .impair(ImpairStep(event: try f.oneOf("event", ImpairStep.events), interface: try f.string("interface"),
+                                        direction: try f.oneOf("direction", ImpairStep.directions)))
         default:
             var expectation: TraceExpectation?
             if let e = try f.optionalObject("expectation") {
@@ -217,6 +220,10 @@ extension TraceStep {
             break
         case .drop(let reason):
             members["reason"] = .string(reason)
+        case .impair(let i):
+            members["event"] = .string(i.event)
+            members["interface"] = .string(i.interface)
+            members["direction"] = .string(i.direction)
         case .helper(let h):
             members["event"] = .string(h.event)
             if let line = h.line { members["line"] = .string(line) }

@@ -18,6 +18,8 @@ public struct TraceStep: Sendable, Equatable {
         case helper(HelperStep)
         /// `drop`: why the packet stopped (the drop reason's name).
         case drop(reason: String)
+        /// `impair`: what an impairment did to the packet after the verdict.
+        case impair(ImpairStep)
     }
 
     /// The kinds, and each kind's keys besides `kind` and `text`.
@@ -28,6 +30,7 @@ public struct TraceStep: Sendable, Equatable {
         "ftp": HelperStep.keys["ftp"]!,
         "tftp": HelperStep.keys["tftp"]!,
         "drop": ["reason"],
+        "impair": ImpairStep.keys,
     ]
 
     public init(text: String, detail: Detail) {
@@ -111,6 +114,26 @@ public struct HelperStep: Sendable, Equatable {
     }
 }
 
+/// An impairment's decision (`tunwall impair`): which interface and
+/// direction, and what it did.
+public struct ImpairStep: Sendable, Equatable {
+    /// One of `events`.
+    public var event: String
+    public var interface: String
+    /// One of `directions`.
+    public var direction: String
+
+    public static let keys = ["event", "interface", "direction"]
+    public static let events = ["delayed", "lost", "duplicated", "reordered", "corrupted", "queue-full"]
+    public static let directions = ["in", "out"]
+
+    public init(event: String, interface: String, direction: String) {
+        self.event = event
+        self.interface = interface
+        self.direction = direction
+    }
+}
+
 /// What an `expect` step announces: `src` → `dst`:`dport`, going on to `to`.
 public struct TraceExpectation: Sendable, Equatable {
     public var src: String?
@@ -140,6 +163,7 @@ extension TraceStep {
         case .nat: return "nat"
         case .helper(let h): return h.helper
         case .drop: return "drop"
+        case .impair: return "impair"
         }
     }
 

@@ -8,6 +8,11 @@
 //     → write(wan0, [vnet hdr | IP packet])      (GSO super-packets whole)
 //
 // SIGINT and SIGTERM end the loop cleanly; SIGHUP asks the owner to reload.
+//
+// Packets an impairment holds (delay, rate: Engine's ImpairStage) are
+// written when they are due: the loop wakes at the first one's time
+// (epoll's millisecond timeout, rounded up, so a packet leaves at most about
+// a millisecond late, never early) and after every batch.
 
 #if canImport(Glibc)
 import Glibc
@@ -70,7 +75,13 @@ public final class FirewallRunner {
             var controlReady = false
             // Held FTP lines must go out on time: wake often while a helper holds bytes.
             let holding = engine.helperHoldsBytes
-            _ = try loop.wait(timeoutMilliseconds: holding ? 10 : 1000) { token in
+            var timeout: Int32 = holding ? 10 : 1000
+            if let due = engine.nextImpairedRelease {
+                let now = Self.now()
+                let wait = due > now ? (due - now + 999_999) / 1_000_000 : 0
+                timeout = min(timeout, Int32(clamping: wait))
+            }
+            _ = try loop.wait(timeoutMilliseconds: timeout) { token in
                 switch token {
                 case Self.signalToken: signalReady = true
                 case Self.controlToken: controlReady = true
@@ -84,6 +95,7 @@ public final class FirewallRunner {
                     try drain(device: index)
                 }
             }
+            try releaseImpaired()
             writeLog()
             if signalReady {
                 for signal in signals.receive() {
@@ -147,8 +159,24 @@ public final class FirewallRunner {
                 try send(&buffer, to: out)
             }
             try flushOutbox()
+            if engine.impairedCount > 0 { try releaseImpaired() }
             if let traceOutput { traceOutput.write(engine.takeTraces()) }
         }
+    }
+
+    /// Writes the packets impairments held whose time has come.
+    private func releaseImpaired() throws(SystemError) {
+        guard engine.impairedCount > 0 else { return }
+        var failure: SystemError? = nil
+        engine.releaseImpaired(now: Self.now()) { packet, interface, _ in
+            guard failure == nil else { return }
+            do throws(SystemError) {
+                try send(&packet, to: interface)
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
     }
 
     private func flushOutbox() throws(SystemError) {

@@ -7,6 +7,11 @@
 // `tunwall bench fragments [--packets N]`: a 4,096-byte UDP datagram that
 // arrives as three IPv4 fragments, reassembled, tracked and cut again on the
 // way out, N times: the cost per datagram of reassembly.
+// `tunwall bench impair [--packets N]`: the engine fast path again, with
+// impairments configured but zero on both interfaces (`delay 0ms loss 0%`:
+// the stage stays off, one branch a packet), then with `delay 10ms` on both
+// ways out, packets 1 µs apart, so 10,000 packets wait in the delay queue
+// and each new one pushes one into the heap as the oldest is released.
 // All print nanoseconds per packet and heap allocations per packet; the
 // latter needs Scripts/malloc-count.c preloaded (Scripts/bench.sh does that).
 
@@ -21,8 +26,8 @@ import Wire
 
 enum BenchCommand {
     static func run(_ arguments: [String]) -> Int32 {
-        let usage = "usage: tunwall bench engine|nat|rules|fragments [--packets N]"
-        guard let what = arguments.first, ["engine", "nat", "rules", "fragments"].contains(what) else { return Commands.usageError(usage) }
+        let usage = "usage: tunwall bench engine|nat|rules|fragments|impair [--packets N]"
+        guard let what = arguments.first, ["engine", "nat", "rules", "fragments", "impair"].contains(what) else { return Commands.usageError(usage) }
         var packets = what == "rules" || what == "fragments" ? 200_000 : 2_000_000
         if arguments.count == 3, arguments[1] == "--packets", let n = Int(arguments[2]), n > 0 {
             packets = n
@@ -34,6 +39,10 @@ enum BenchCommand {
             case "engine": try engine(packets: packets, masquerade: false)
             case "nat": try engine(packets: packets, masquerade: true)
             case "fragments": try fragments(datagrams: packets)
+            case "impair":
+                try engine(packets: packets, masquerade: false, impair: "delay 0ms loss 0%")
+                print("")
+                try engine(packets: packets, masquerade: false, impair: "delay 10ms limit 20000")
             default: try rules(packets: packets)
             }
             return 0
@@ -45,8 +54,10 @@ enum BenchCommand {
 
     /// With `masquerade`, the connection is masqueraded on wan0 (and the
     /// server's packets are addressed to the public address), so every packet
-    /// is rewritten from its conntrack entry.
-    static func engine(packets count: Int, masquerade: Bool) throws {
+    /// is rewritten from its conntrack entry. With `impair`, both interfaces'
+    /// way out get those netem words, and held packets are released as the
+    /// clock (1 µs a packet) reaches them.
+    static func engine(packets count: Int, masquerade: Bool, impair: String? = nil) throws {
         let engine = try Engine(EngineConfiguration(interfaces: [
             InterfaceConfiguration(name: "lan0", addresses: [InterfaceAddress("10.0.1.1/24")!]),
             InterfaceConfiguration(name: "wan0", addresses: [InterfaceAddress("203.0.113.1/24")!]),
@@ -80,6 +91,14 @@ enum BenchCommand {
             buffer.load(bytes)
             _ = engine.process(&buffer, from: input, now: now)
         }
+        if let impair {
+            let impairment = try Impairment.parse(impair)
+            for interface in engine.interfaces.indices { engine.setImpairment(impairment, interface: interface, direction: .out) }
+        }
+        var released = 0
+        func release() {
+            if impair != nil { engine.releaseImpaired(now: now) { _, _, _ in released += 1 } }
+        }
         // Templates: data one way, ACKs the other, as a bulk transfer looks.
         let data = segment(true, [.ack, .psh], 1448, seq: 1000, ack: 2000)
         let ack = segment(false, .ack, 0, seq: 2000, ack: 2448)
@@ -92,9 +111,12 @@ enum BenchCommand {
         // Warm up, then measure.
         for round in 0..<10_000 {
             buffer.load(templates[round & 1])
+            now &+= 1000
             if case .forward = engine.process(&buffer, from: round & 1, now: now) { forwarded += 1 }
+            release()
         }
         forwarded = 0
+        released = 0
         let allocationsBefore = counter?() ?? 0
         let start = FirewallRunner.now()
         for round in 0..<count {
@@ -102,6 +124,7 @@ enum BenchCommand {
             buffer.virtio = offload
             now &+= 1000
             if case .forward = engine.process(&buffer, from: round & 1, now: now) { forwarded += 1 }
+            release()
         }
         let elapsed = FirewallRunner.now() - start
         let allocations = (counter?() ?? 0) - allocationsBefore
@@ -111,8 +134,12 @@ enum BenchCommand {
         let copyElapsed = FirewallRunner.now() - copyStart
         let perPacket = Double(elapsed) / Double(count)
         let copyPerPacket = Double(copyElapsed) / Double(count)
-        print("engine fast path\(masquerade ? " with masquerade" : ""): \(count) packets of one established TCP connection (1500-byte data / 52-byte ACKs)")
+        print("engine fast path\(masquerade ? " with masquerade" : "")\(impair.map { " with impair out \"\($0)\" on both interfaces" } ?? ""): "
+              + "\(count) packets of one established TCP connection (1500-byte data / 52-byte ACKs)")
         print("  forwarded:           \(forwarded) of \(count)")
+        if impair != nil {
+            print("  held, then released: \(released) (held now: \(engine.impairedCount))")
+        }
         // Window tracking judged every packet: none may be out of window, or
         // this would measure the invalid path.
         print("  conntrack invalid:   \(engine.conntrack.invalidCounts.reduce(0, &+))")

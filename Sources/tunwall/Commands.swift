@@ -45,9 +45,16 @@ enum Commands {
                               follow connection events (NEW, UPDATE, DESTROY) as conntrack -E
       stats [--socket PATH | --lab NAME]
                               packet counters and drops by reason
-      bench engine|nat|rules|fragments [--packets N]
+      impair IF [in|out] WORDS... | IF show | IF [in|out] clear [--socket PATH | --lab NAME]
+                              impair the packets leaving (out, the default) or that came
+                              in by IF, in tc-netem's words: delay 50ms 10ms, loss 2%,
+                              loss gemodel p r 1-h 1-k, duplicate 1%, reorder 25% gap 5,
+                              corrupt 0.1%, rate 10mbit, limit 1000, seed 7
+      bench engine|nat|rules|fragments|impair [--packets N]
                               ns and heap allocations per packet: the engine's fast path,
-                              the same masqueraded, or a 1,000-rule chain walked to its end
+                              the same masqueraded, a 1,000-rule chain walked to its end,
+                              reassembly, or impairments (configured but zero, and a
+                              delay queue of 10,000 packets)
       pcap summary FILE       print one tcpdump-style line per packet of a pcap file
                               (link types RAW, IPV4, IPV6, EN10MB, LINUX_SLL)
       diagram TRACE.jsonl -o FILE.svg|FILE.html [--all]
@@ -88,6 +95,8 @@ enum Commands {
             return ControlCommands.conntrack(rest)
         case "stats":
             return ControlCommands.stats(rest)
+        case "impair":
+            return ImpairCommand.run(rest)
         case "bench":
             return BenchCommand.run(rest)
         case "check":

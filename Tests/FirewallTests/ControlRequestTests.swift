@@ -18,6 +18,8 @@ import Testing
         (.version, "version"),
         (.reload(path: nil), "reload"),
         (.reload(path: "/etc/tunwall/rules.nft"), "reload /etc/tunwall/rules.nft"),
+        (.impair(interface: "wan0", words: ["out", "delay", "50ms", "loss", "2%"]), "impair wan0 out delay 50ms loss 2%"),
+        (.impair(interface: "lan0", words: ["show"]), "impair lan0 show"),
     ]
 
     @Test func everyRequestHasItsWireLine() {

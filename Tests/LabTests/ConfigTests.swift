@@ -197,6 +197,23 @@ let firewallMistakes: [Mistake] = [
         #expect(server.routes.map(\.device) == ["wan0", "wan0"])
     }
 
+    /// A topology's interfaces carry impairments in netem's words
+    /// (Topologies/impaired-wan.json), and the lab hands them to `tunwall run`.
+    @Test func impairedTopologyLoadsAndPassesItsImpairmentsOn() throws {
+        let topology = try Topology.load(path: repository.appendingPathComponent("Topologies/impaired-wan.json").path)
+        let wan = try #require(topology.firewall.interface(named: "wan0"))
+        #expect(wan.impair[.out]?.description == "delay 40ms 5ms distribution normal loss 1% rate 20mbit")
+        #expect(wan.impair[.in]?.delay == 40_000_000)
+        let config = Lab.firewallConfig(for: topology, lab: "imp")
+        let written = try FirewallConfig.parse(data: config.jsonData(), file: "firewall.json")
+        #expect(written.interface(named: "wan0")?.impair == wan.impair)
+        let mistake = try Mistake(#""mtu": 1500"#, #""mtu": 1500, "impair": {"out": "delay 5ms jitter 1ms"}"#, "")
+            .apply(to: baseTopology)
+        #expect(throws: ConfigError(#"lab.json: firewall.interfaces[1].impair.out: unknown word "jitter"; expected one of: delay, distribution, loss, duplicate, reorder, gap, corrupt, rate, limit, seed"#)) {
+            try Topology.parse(data: mistake, file: "lab.json")
+        }
+    }
+
     @Test(arguments: topologyMistakes)
     func topologyMistakeIsRefused(_ mistake: Mistake) throws {
         let data = try mistake.apply(to: baseTopology)

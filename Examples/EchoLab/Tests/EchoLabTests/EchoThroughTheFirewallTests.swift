@@ -43,6 +43,17 @@ import Testing
         let statistics = try lab.statistics()
         #expect(statistics.forwarded >= 16, "both exchanges forwarded: \(statistics.forwarded)")
 
+        // A slow WAN: 100 ms each way on the server's side, so one exchange
+        // (handshake and line) takes at least two round trips of 200 ms.
+        try lab.impair("wan0", "out delay 100ms")
+        try lab.impair("wan0", "in delay 100ms")
+        let started = Date()
+        let slow = try lab.run("client", [Self.program("echo-client"), "203.0.113.10", "7777", "slowly"])
+        #expect(slow.output == "SLOWLY\n", "\(slow.output)")
+        #expect(Date().timeIntervalSince(started) >= 0.4, "two round trips through the delay")
+        try lab.impair("wan0", "clear")
+        #expect(throws: LabError.self) { try lab.impair("wan0", "out delay soon") }
+
         // A ruleset that refuses the port, swapped in atomically: the next
         // exchange fails, and the drop is counted.
         try lab.setRuleset("""
