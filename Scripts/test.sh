@@ -29,7 +29,8 @@ cd "$(dirname "$0")/.."
 # The hostile lab suite (LabHostileTests) attacks the firewall with hping3
 # (a SYN flood from spoofed sources) and python3-scapy (a storm of fuzzed
 # packets), both run in a lab's client namespace.
-packages=(tcpdump iproute2 curl python3 iputils-ping procps nftables vsftpd lftp python3-pyftpdlib openssl python3-openssl gcc tftpd-hpa tftp-hpa hping3 python3-scapy)
+# man-db's man renders docs/tunwall.8 with --warnings (CommandLineTests).
+packages=(man-db tcpdump iproute2 curl python3 iputils-ping procps nftables vsftpd lftp python3-pyftpdlib openssl python3-openssl gcc tftpd-hpa tftp-hpa hping3 python3-scapy)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -9,14 +9,10 @@ import Wire
 import SystemIO
 
 enum PcapCommand {
-    static func run(_ arguments: [String]) -> Int32 {
-        guard arguments.first == "summary" else {
-            return Commands.usageError("usage: tunwall pcap summary FILE")
+    static func run(_ arguments: ParsedArguments) -> Int32 {
+        guard arguments.words.count == 1, let path = arguments.words.first else {
+            return Commands.usageError(arguments, arguments.words.isEmpty ? "missing FILE" : "expected one FILE")
         }
-        guard arguments.count == 2 else {
-            return Commands.usageError("usage: tunwall pcap summary FILE")
-        }
-        let path = arguments[1]
         let bytes: [UInt8]
         do {
             bytes = try FileIO.read(path)
