@@ -6,6 +6,8 @@
 //   conntrack -L            the connection table, as conntrack -L ("conntrack" alone too)
 //   conntrack -L expect     the expectations, as conntrack -L expect
 //   conntrack -E            follow events (NEW, UPDATE, DESTROY) until either side hangs up
+//   conntrack ARGS...       any conntrack-tools command line ConntrackQuery reads:
+//                           -L/-C/-D/-F/-U/-S/-E, "expect", filters (-p 6 --dport 21 ...)
 //   stats                   packet counters and drops by reason
 //   list ruleset            the running ruleset, as nft list ruleset
 //   version                 "tunwall VERSION"
@@ -14,13 +16,13 @@
 // The server trims surrounding whitespace before matching; any other line is
 // answered "error: unknown request '…'".
 
+import Conntrack
 import SystemIO
 import TunIO
 
 public enum ControlRequest: Equatable, Sendable {
-    case conntrackList
-    case expectationList
-    case events
+    /// A conntrack-tools command line (ConntrackQuery).
+    case conntrack(ConntrackQuery)
     case stats
     case listRuleset
     case version
@@ -31,9 +33,11 @@ public enum ControlRequest: Equatable, Sendable {
     public init?(line: String) {
         let text = line.trimmingWhitespace()
         switch text {
-        case "conntrack -L", "conntrack": self = .conntrackList
-        case "conntrack -L expect": self = .expectationList
-        case "conntrack -E": self = .events
+        case "conntrack": self = .conntrackList
+        case _ where text.hasPrefix("conntrack "):
+            let words = text.dropFirst("conntrack ".count).split(whereSeparator: \.isWhitespace).map(String.init)
+            guard case .success(let query) = ConntrackQuery.parse(words) else { return nil }
+            self = .conntrack(query)
         case "stats": self = .stats
         case "list ruleset": self = .listRuleset
         case "version": self = .version
@@ -43,12 +47,15 @@ public enum ControlRequest: Equatable, Sendable {
         }
     }
 
+    /// `conntrack -L`, `conntrack -L expect` and `conntrack -E`, as they always were.
+    public static let conntrackList = ControlRequest.conntrack(ConntrackQuery(command: .list))
+    public static let expectationList = ControlRequest.conntrack(ConntrackQuery(command: .list, table: .expect))
+    public static let events = ControlRequest.conntrack(ConntrackQuery(command: .events))
+
     /// The line a client sends.
     public var line: String {
         switch self {
-        case .conntrackList: return "conntrack -L"
-        case .expectationList: return "conntrack -L expect"
-        case .events: return "conntrack -E"
+        case .conntrack(let query): return (["conntrack"] + query.arguments).joined(separator: " ")
         case .stats: return "stats"
         case .listRuleset: return "list ruleset"
         case .version: return "version"
@@ -63,7 +70,7 @@ public enum ControlRequest: Equatable, Sendable {
         try ControlClient.send(line, to: path)
     }
 
-    /// `.events`: hands each piece of the stream to `receive` until the firewall hangs up.
+    /// A `conntrack -E` request: hands each piece of the stream to `receive` until the firewall hangs up.
     public func stream(from path: String, _ receive: (String) -> Void) throws(SystemError) {
         try ControlClient.stream(line, to: path, output: receive)
     }

@@ -76,7 +76,7 @@ enum DemoCommand {
         Output.line("")
         Output.line("== conntrack -L at the end")
         if let table = FileManager.default.contents(atPath: folder + "/conntrack.txt") {
-            let lines = String(decoding: table, as: UTF8.self).split(separator: "\n").filter { !$0.hasPrefix("tunwall conntrack:") }
+            let lines = String(decoding: table, as: UTF8.self).split(separator: "\n").filter { !$0.hasPrefix("conntrack v") }
             Output.line(lines.joined(separator: "\n"))
         }
         Output.line("")
