@@ -2,6 +2,7 @@
 // clients have always sent (other labs and scripts speak it), and the server
 // parses that line, with surrounding whitespace, back into the same request.
 
+import Conntrack
 import Firewall
 import Testing
 
@@ -23,6 +24,15 @@ import Testing
             #expect(ControlRequest(line: line) == request)
             #expect(ControlRequest(line: "  \(line)\r\n") == request, "the server trims whitespace")
         }
+    }
+
+    /// Any conntrack-tools command line travels as its canonical words.
+    @Test func conntrackQueriesTravelAsTheirCanonicalWords() throws {
+        let query = try ConntrackQuery.parse(["-D", "-p", "tcp", "--dport=21", "-s", "10.0.1.2"]).get()
+        let request = ControlRequest.conntrack(query)
+        #expect(request.line == "conntrack -D -p 6 -f ipv4 -s 10.0.1.2/32 --dport 21")
+        #expect(ControlRequest(line: request.line) == request)
+        #expect(ControlRequest(line: "conntrack -L --frob") == nil)
     }
 
     @Test func bareConntrackListsTheTable() {
