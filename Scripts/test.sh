@@ -29,8 +29,10 @@ cd "$(dirname "$0")/.."
 # The hostile lab suite (LabHostileTests) attacks the firewall with hping3
 # (a SYN flood from spoofed sources) and python3-scapy (a storm of fuzzed
 # packets), both run in a lab's client namespace.
-# man-db's man renders docs/tunwall.8 with --warnings (CommandLineTests).
-packages=(man-db tcpdump iproute2 curl python3 iputils-ping procps nftables vsftpd lftp python3-pyftpdlib openssl python3-openssl gcc tftpd-hpa tftp-hpa hping3 python3-scapy)
+# man-db's man renders docs/tunwall.8 with --warnings (CommandLineTests);
+# tshark reads the pcapng captures' interface names and directions
+# (CLITests, LabCaptureTests).
+packages=(man-db tshark tcpdump iproute2 curl python3 iputils-ping procps nftables vsftpd lftp python3-pyftpdlib openssl python3-openssl gcc tftpd-hpa tftp-hpa hping3 python3-scapy)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -16,13 +16,14 @@ enum CommandTable {
             path: ["version"], usage: ["version", "-V, --version"], summary: "Print the version.",
             action: .parsed(Commands.printVersion)),
         CommandSpec(
-            path: ["run"], usage: ["run CONFIG.json [--control PATH] [--trace] [--trace-json FILE] [--pcap DIR]"],
+            path: ["run"], usage: ["run CONFIG.json [--control PATH] [--trace] [--trace-json FILE] [--pcap DIR] [--pcap-format pcapng|pcap]"],
             summary: "Run the firewall on TUN devices until SIGINT/SIGTERM.",
             options: [
                 .valued("--control", value: "PATH", help: "the control socket (default /run/tunwall/tunwall.sock)"),
                 .flag("--trace", help: "narrate every decision on stderr"),
                 .valued("--trace-json", value: "FILE", help: "write the trace as JSON lines"),
                 .valued("--pcap", value: "DIR", help: "capture every interface both ways into DIR"),
+                .valued("--pcap-format", value: "FORMAT", help: "pcapng: DIR/capture.pcapng (the default); pcap: DIR/IF-in.pcap, DIR/IF-out.pcap"),
                 OptionSpec(names: ["--hosts"], value: "IF=HOST,...", help: "the hosts at each interface, for the trace", hidden: true),
             ],
             action: .parsed(RunCommand.run)),
@@ -39,6 +40,7 @@ enum CommandTable {
                 .flag("--trace", help: "narrate every packet in the lab's log"),
                 .valued("--trace-json", value: "FILE", help: "write the trace as JSON lines"),
                 .valued("--pcap", value: "DIR", help: "capture every interface both ways into DIR"),
+                .valued("--pcap-format", value: "FORMAT", help: "pcapng (the default) or pcap, as 'tunwall run'"),
             ],
             details: "Arguments after -- go to 'tunwall run'.", action: .parsed(LabCommand.up)),
         CommandSpec(
@@ -92,7 +94,7 @@ enum CommandTable {
             path: ["pcap"], usage: ["pcap summary FILE"], summary: "Read capture files.", action: .group),
         CommandSpec(
             path: ["pcap", "summary"], usage: ["pcap summary FILE"],
-            summary: "One tcpdump-style line per packet of a pcap file.",
+            summary: "One tcpdump-style line per packet of a pcap or pcapng file.",
             action: .parsed(PcapCommand.run)),
         CommandSpec(
             path: ["diagram"], usage: ["diagram TRACE.jsonl -o FILE.svg|FILE.html [--all]"],

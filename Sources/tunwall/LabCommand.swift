@@ -17,7 +17,7 @@ import Rules
 
 enum LabCommand {
     static let usages = [
-        "lab up FILE [--name NAME] [--daemon] [--trace] [--trace-json FILE] [--pcap DIR] [-- RUN-ARGUMENTS...]",
+        "lab up FILE [--name NAME] [--daemon] [--trace] [--trace-json FILE] [--pcap DIR] [--pcap-format pcapng|pcap] [-- RUN-ARGUMENTS...]",
         "lab up FILE --kernel [--name NAME] [--daemon]",
         "lab down FILE|NAME",
         "lab exec [--lab NAME] HOST [--] COMMAND [ARGUMENTS...]",
@@ -64,8 +64,9 @@ enum LabCommand {
         for option in ["--trace-json", "--pcap"] {
             if let value = arguments.value(option) { observe += [option, absolutePath(value)] }
         }
+        if let format = arguments.value("--pcap-format") { observe += ["--pcap-format", format] }
         if kernel && !(observe.isEmpty && extra.isEmpty) {
-            return Commands.usageError(arguments, "--kernel runs no tunwall: --trace, --trace-json, --pcap and RUN-ARGUMENTS need tunwall as the firewall")
+            return Commands.usageError(arguments, "--kernel runs no tunwall: --trace, --trace-json, --pcap, --pcap-format and RUN-ARGUMENTS need tunwall as the firewall")
         }
         let labName = name ?? Lab.defaultName(topologyPath: file)
         do {

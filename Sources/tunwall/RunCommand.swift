@@ -4,6 +4,7 @@
 // forwarding until SIGINT or SIGTERM) is FirewallBootstrap's.
 
 import Firewall
+import TunIO
 
 enum RunCommand {
     static func run(_ arguments: ParsedArguments) -> Int32 {
@@ -16,9 +17,17 @@ enum RunCommand {
             let parts = pair.split(separator: "=", maxSplits: 1)
             if parts.count == 2 { hosts[String(parts[0])] = String(parts[1]) }
         }
-        let options = RunOptions(configPath: configPath, controlPath: arguments.value("--control") ?? RunOptions.defaultControlPath,
+        var format = CaptureFormat.pcapng
+        if let text = arguments.value("--pcap-format") {
+            guard let chosen = CaptureFormat(rawValue: text) else {
+                return Commands.usageError(arguments, "--pcap-format: \"\(text)\" is not pcapng or pcap")
+            }
+            format = chosen
+        }
+        var options = RunOptions(configPath: configPath, controlPath: arguments.value("--control") ?? RunOptions.defaultControlPath,
                                  narrate: arguments.has("--trace"), traceJSONPath: arguments.value("--trace-json"),
                                  pcapDirectory: arguments.value("--pcap"), hosts: hosts)
+        options.pcapFormat = format
         return FirewallBootstrap.run(options, log: { Output.error($0) }) ? 0 : 1
     }
 }
