@@ -133,7 +133,7 @@ public final class FirewallRunner {
         guard listening else { return }
         let events = engine.conntrack.takeEvents(now: Self.now())
         guard !events.isEmpty else { return }
-        control.broadcast(events.map { $0.line + "\n" }.joined())
+        control.broadcast(events: events)
     }
 
     /// Asks the loop to end after the current round.

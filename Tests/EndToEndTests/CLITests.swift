@@ -110,6 +110,43 @@ let fixture = repository.appendingPathComponent("Tests/WireTests/Fixtures/captur
         }
     }
 
+    /// A pcapng capture: each line names the packet's interface and direction.
+    @Test func summarizesPcapng() throws {
+        var writer = PcapngWriter(interfaceNames: ["lan0", "wan0"])
+        let syn = Packet.tcp(IPv4Address(10, 0, 1, 2), 40000, IPv4Address(203, 0, 113, 10), 21, flags: .syn)
+        writer.append(syn.encoded(), interface: 0, direction: .inbound, seconds: 3600, nanoseconds: 5000)
+        writer.append(syn.encoded(), interface: 1, direction: .outbound, seconds: 3600, nanoseconds: 9000)
+        let file = try Tool.temporaryFile(writer.bytes, name: "summary.pcapng")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let run = try Tool.tunwall("pcap", "summary", file.path)
+        #expect(run.status == 0 && run.stderr.isEmpty, "\(run.stderr)")
+        #expect(run.stdout == """
+            01:00:00.000005 lan0 In IP 10.0.1.2.40000 > 203.0.113.10.21: Flags [S], seq 0, win 64240, length 0
+            01:00:00.000009 wan0 Out IP 10.0.1.2.40000 > 203.0.113.10.21: Flags [S], seq 0, win 64240, length 0
+
+            """)
+        let cut = try Tool.temporaryFile(Array(writer.bytes.dropLast(3)), name: "cut.pcapng")
+        defer { try? FileManager.default.removeItem(at: cut) }
+        let damaged = try Tool.tunwall("pcap", "summary", cut.path)
+        #expect(damaged.status == 1 && damaged.stdout.split(separator: "\n").count == 1 && damaged.stderr.contains(cut.path))
+    }
+
+    /// Wireshark's reading of what PcapngWriter writes: every packet's
+    /// interface name and direction (issue 15's check).
+    @Test(.enabled(if: Tool.which("tshark") != nil, "tshark is not installed"))
+    func tsharkReadsInterfaceNamesAndDirections() throws {
+        var writer = PcapngWriter(interfaceNames: ["lan0", "wan0"])
+        let syn = Packet.tcp(IPv4Address(10, 0, 1, 2), 40000, IPv4Address(203, 0, 113, 10), 21, flags: .syn)
+        writer.append(syn.encoded(), interface: 0, direction: .inbound, seconds: 3600, nanoseconds: 0)
+        writer.append(syn.encoded(), interface: 1, direction: .outbound, seconds: 3600, nanoseconds: 1000)
+        let file = try Tool.temporaryFile(writer.bytes, name: "tshark.pcapng")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let run = try Tool.run(Tool.which("tshark")!, ["-T", "fields", "-e", "frame.interface_name",
+                                                       "-e", "frame.packet_flags_direction", "-r", file.path])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout == "lan0\t0x00000001\nwan0\t0x00000002\n", "\(run.stdout)")
+    }
+
     /// `tunwall check` is `nft -c -f`: silent on a good file, nft-style
     /// errors with file:line:col and exit 1 on a bad one.
     @Test func checkRulesets() throws {
