@@ -83,25 +83,26 @@ final class ImpairmentQueue {
         return slot
     }
 
-    /// The held packet in `slot` (to corrupt it or read it in a test).
-    func withBuffer<T>(_ slot: Int32, _ body: (inout PacketBuffer) -> T) -> T {
-        body(&buffers[Int(slot)])
+    /// The first held packet if it is due by `now`, taken out of the heap:
+    /// its slot (a copy of the buffer's handle, the bytes in place), where
+    /// it goes, when it was due and the stages it was counted in. The caller
+    /// sends it, then gives the slot back with `free`. (A loop over this
+    /// rather than a closure per packet: the closure's captures cost a
+    /// retain and release each.)
+    func popDue(now: Timestamp) -> (slot: Int32, buffer: PacketBuffer, interface: InterfaceID, due: Timestamp,
+                                    stages: (Int32, Int32))? {
+        guard let first = heap.first, first.release <= now else { return nil }
+        let last = heap.removeLast()
+        if !heap.isEmpty {
+            heap[0] = last
+            siftDown(0)
+        }
+        let index = Int(first.slot)
+        return (first.slot, buffers[index], interfaces[index], first.release, (firstStage[index], secondStage[index]))
     }
 
-    /// Hands every packet due by `now` to `send` in order (release time, then
-    /// arrival), with its due time and the stages it was counted in, and frees its slot.
-    func release(now: Timestamp, _ send: (inout PacketBuffer, InterfaceID, Timestamp, Int32, Int32) -> Void) {
-        while let first = heap.first, first.release <= now {
-            let last = heap.removeLast()
-            if !heap.isEmpty {
-                heap[0] = last
-                siftDown(0)
-            }
-            let top = first.slot
-            let index = Int(top)
-            send(&buffers[index], interfaces[index], first.release, firstStage[index], secondStage[index])
-            if buffers[index].storage.count > Self.smallCapacity { freeLarge.append(top) } else { freeSmall.append(top) }
-        }
+    func free(_ slot: Int32) {
+        if buffers[Int(slot)].storage.count > Self.smallCapacity { freeLarge.append(slot) } else { freeSmall.append(slot) }
     }
 
     private func siftUp(_ start: Int) {
