@@ -78,7 +78,8 @@ public final class FirewallRunner {
             var timeout: Int32 = holding ? 10 : 1000
             if let due = engine.nextImpairedRelease {
                 let now = Self.now()
-                let wait = due > now ? (due - now + 999_999) / 1_000_000 : 0
+                let remaining = due > now ? due - now : 0
+                let wait = remaining / 1_000_000 + (remaining % 1_000_000 > 0 ? 1 : 0)
                 timeout = min(timeout, Int32(clamping: wait))
             }
             _ = try loop.wait(timeoutMilliseconds: timeout) { token in
