@@ -10,13 +10,15 @@
 // SIGINT and SIGTERM end the loop cleanly; SIGHUP asks the owner to reload.
 //
 // Packets an impairment holds (delay, rate: Engine's ImpairStage) are
-// written when they are due: the loop wakes at the first one's time
-// (epoll's millisecond timeout, rounded up, so a packet leaves at most about
-// a millisecond late, never early) and after every batch.
+// written when they are due: a timerfd in the epoll set is armed for the
+// first one's nanosecond (without one, epoll's millisecond timeout rounded
+// up: at most about a millisecond late, never early), and due packets are
+// also written after every batch.
 
 #if canImport(Glibc)
 import Glibc
 #endif
+import CTunwall
 import Conntrack
 import Engine
 import Wire
@@ -30,6 +32,9 @@ public final class FirewallRunner {
     let control: ControlServer?
     var buffer = PacketBuffer.allocate()
     var running = true
+    /// timerfd for held packets (-1 if it could not be made) and the deadline it is armed for.
+    let releaseTimer: Int32
+    var armedRelease: Timestamp = 0
     /// `--pcap DIR` and `--trace`/`--trace-json` (Observers.swift); nil when not asked for.
     public var capture: PacketCapture?
     public var traceOutput: TraceOutput?
@@ -46,15 +51,19 @@ public final class FirewallRunner {
         for (index, device) in devices.enumerated() { try loop.add(device.fileDescriptor, token: index) }
         try loop.add(signals.fileDescriptor, token: Self.signalToken)
         if let control { try loop.add(control.fileDescriptor, token: Self.controlToken) }
+        releaseTimer = ctw_timer_create()
+        if releaseTimer >= 0 { try loop.add(releaseTimer, token: Self.timerToken) }
     }
 
     deinit {
         buffer.deallocate()
         loop.close()
+        if releaseTimer >= 0 { Syscall.close(releaseTimer) }
     }
 
     static let signalToken = -1
     static let controlToken = -2
+    static let timerToken = -3
 
     /// Monotonic time in nanoseconds (CLOCK_MONOTONIC).
     public static func now() -> Timestamp {
@@ -77,14 +86,22 @@ public final class FirewallRunner {
             let holding = engine.helperHoldsBytes
             var timeout: Int32 = holding ? 10 : 1000
             if let due = engine.nextImpairedRelease {
-                let now = Self.now()
-                let wait = due > now ? (due - now + 999_999) / 1_000_000 : 0
-                timeout = min(timeout, Int32(clamping: wait))
+                if releaseTimer >= 0 {
+                    // Armed again only when the first due time changes (a system call).
+                    if due != armedRelease, ctw_timer_arm(releaseTimer, due) == 0 { armedRelease = due }
+                }
+                if releaseTimer < 0 || armedRelease != due {
+                    let now = Self.now()
+                    let remaining = due > now ? due - now : 0
+                    let wait = remaining / 1_000_000 + (remaining % 1_000_000 > 0 ? 1 : 0)
+                    timeout = min(timeout, Int32(clamping: wait))
+                }
             }
             _ = try loop.wait(timeoutMilliseconds: timeout) { token in
                 switch token {
                 case Self.signalToken: signalReady = true
                 case Self.controlToken: controlReady = true
+                case Self.timerToken: ctw_timer_drain(releaseTimer)
                 default:
                     if token >= 0 && token < 64 { readyMask |= 1 << UInt64(token) }
                     readyDevices += 1

@@ -25,6 +25,13 @@ let fixture = repository.appendingPathComponent("Tests/WireTests/Fixtures/captur
         #expect(try Tool.tunwall("pcap").status == 2)
         #expect(try Tool.tunwall("pcap", "summary").status == 2)
         #expect(try Tool.tunwall("version", "extra").status == 2)
+        // Bad netem words are refused before anything is sent to a firewall.
+        let impair = try Tool.tunwall("impair", "wan0", "out", "delay", "50ms", "lose", "2%", "--socket", "/nonexistent/tunwall.sock")
+        #expect(impair.status == 2 && impair.stderr.hasPrefix("tunwall: impair: unknown word \"lose\" (did you mean \"loss\"?)"),
+                "\(impair.stderr)")
+        #expect(try Tool.tunwall("impair").status == 2)
+        // Good words, no firewall: the control socket's error, exit 1.
+        #expect(try Tool.tunwall("impair", "wan0", "delay", "5ms", "--socket", "/nonexistent/tunwall.sock").status == 1)
     }
 
     @Test func summarizesTheCapture() throws {
