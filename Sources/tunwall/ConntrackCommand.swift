@@ -59,8 +59,8 @@ enum ConntrackCommand {
     static let prefix = "conntrack v\(Commands.version) (tunwall): "
 
     static func run(_ arguments: [String]) -> Int32 {
-        // conntrack with no arguments prints its help and exits 0.
-        guard !arguments.isEmpty else {
+        // conntrack with no arguments prints its help and exits 0, as with -h anywhere.
+        guard !arguments.isEmpty, !arguments.contains("-h"), !arguments.contains("--help") else {
             Output.line(CommandTable.spec(["conntrack"])?.help ?? "")
             return 0
         }
@@ -93,7 +93,14 @@ enum ConntrackCommand {
         guard let path = ControlCommands.socketPath(socket: socket, lab: lab, usageError: {
             _ = usageError(ConntrackUsageError($0))
         }) else { return 2 }
-        if query.command == .events { return follow(query, path) }
+        if query.command == .events {
+            // tunwall makes no expectation events; the firewall refuses them too.
+            guard query.table == .conntrack else {
+                message("Operation failed: Operation not supported")
+                return 1
+            }
+            return follow(query, path)
+        }
         guard let response = ControlCommands.ask(.conntrack(query), path) else { return 1 }
         // conntrack -F prints no entries, only its message.
         if query.command != .flush { print(response, terminator: "") }

@@ -222,8 +222,10 @@ enum LabCommand {
     // MARK: - check
 
     /// `lab check FILE`: the topology and the ruleset it names, read as `lab
-    /// up` reads them (the same errors: the file and key path, a JSON syntax
-    /// error's line and column, the ruleset's file:line:col), nothing built.
+    /// up` reads them, nothing built. The errors are lab up's with the place
+    /// in the file first, as nft places its own: `FILE:LINE:COL: key.path:
+    /// message` (a JSON syntax error says its line and column itself), and
+    /// the ruleset's errors as `tunwall check` prints them.
     static func check(_ arguments: ParsedArguments) -> Int32 {
         guard arguments.words.count == 1, let file = arguments.words.first else {
             return Commands.usageError(arguments, arguments.words.isEmpty ? "missing FILE" : "expected one FILE")
@@ -232,7 +234,8 @@ enum LabCommand {
         do {
             topology = try Topology.load(path: file)
         } catch {
-            return fail("\(error)")
+            Output.error(error.located())  // it starts with the file, as tunwall check's errors do
+            return 1
         }
         if let ruleset = topology.firewall.rulesetPath {
             do {

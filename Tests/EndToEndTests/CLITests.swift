@@ -117,12 +117,18 @@ let fixture = repository.appendingPathComponent("Tests/WireTests/Fixtures/captur
         }
     }
 
-    /// A pcapng capture: each line names the packet's interface and direction.
-    @Test func summarizesPcapng() throws {
+    /// A SYN in on lan0 at 01:00:00.000005, out on wan0 4 µs later, as pcapng.
+    static func forwardedSYN() -> PcapngWriter {
         var writer = PcapngWriter(interfaceNames: ["lan0", "wan0"])
         let syn = Packet.tcp(IPv4Address(10, 0, 1, 2), 40000, IPv4Address(203, 0, 113, 10), 21, flags: .syn)
         writer.append(syn.encoded(), interface: 0, direction: .inbound, seconds: 3600, nanoseconds: 5000)
         writer.append(syn.encoded(), interface: 1, direction: .outbound, seconds: 3600, nanoseconds: 9000)
+        return writer
+    }
+
+    /// A pcapng capture: each line names the packet's interface and direction.
+    @Test func summarizesPcapng() throws {
+        let writer = Self.forwardedSYN()
         let file = try Tool.temporaryFile(writer.bytes, name: "summary.pcapng")
         defer { try? FileManager.default.removeItem(at: file) }
         let run = try Tool.tunwall("pcap", "summary", file.path)
@@ -142,11 +148,7 @@ let fixture = repository.appendingPathComponent("Tests/WireTests/Fixtures/captur
     /// interface name and direction (issue 15's check).
     @Test(.enabled(if: Tool.which("tshark") != nil, "tshark is not installed"))
     func tsharkReadsInterfaceNamesAndDirections() throws {
-        var writer = PcapngWriter(interfaceNames: ["lan0", "wan0"])
-        let syn = Packet.tcp(IPv4Address(10, 0, 1, 2), 40000, IPv4Address(203, 0, 113, 10), 21, flags: .syn)
-        writer.append(syn.encoded(), interface: 0, direction: .inbound, seconds: 3600, nanoseconds: 0)
-        writer.append(syn.encoded(), interface: 1, direction: .outbound, seconds: 3600, nanoseconds: 1000)
-        let file = try Tool.temporaryFile(writer.bytes, name: "tshark.pcapng")
+        let file = try Tool.temporaryFile(Self.forwardedSYN().bytes, name: "tshark.pcapng")
         defer { try? FileManager.default.removeItem(at: file) }
         let run = try Tool.run(Tool.which("tshark")!, ["-T", "fields", "-e", "frame.interface_name",
                                                        "-e", "frame.packet_flags_direction", "-r", file.path])

@@ -131,7 +131,20 @@ import TestSupport
         let syntax = try Tool.temporaryFile(Array("{\n  \"firewall\": {\n    \"interfaces\": [,]\n}\n".utf8), name: "syntax.json")
         defer { try? FileManager.default.removeItem(at: syntax) }
         let broken = try Tool.tunwall("lab", "check", syntax.path)
-        #expect(broken.status == 1 && broken.stderr.hasPrefix("tunwall: \(syntax.path): invalid JSON at line 3"), "\(broken.stderr)")
+        #expect(broken.status == 1 && broken.stderr.hasPrefix("\(syntax.path): invalid JSON at line 3"), "\(broken.stderr)")
+
+        // A bad value: the line and column of its key path, then the path and the message.
+        let basicText = try String(contentsOf: repository.appendingPathComponent("Topologies/basic.json"), encoding: .utf8)
+        let badVia = basicText.replacingOccurrences(of: "\"via\": \"203.0.113.1\"", with: "\"via\": \"203.0.113.x\"")
+        let badFile = try Tool.temporaryFile(Array(badVia.utf8), name: "via.json")
+        defer { try? FileManager.default.removeItem(at: badFile) }
+        let lines = badVia.split(separator: "\n", omittingEmptySubsequences: false)
+        let line = try #require(lines.firstIndex { $0.contains("203.0.113.x") })
+        let column = try #require(lines[line].range(of: "\"203.0.113.x\"")).lowerBound.utf16Offset(in: lines[line]) + 1
+        let located = try Tool.tunwall("lab", "check", badFile.path)
+        #expect(located.status == 1)
+        #expect(located.stderr == "\(badFile.path):\(line + 1):\(column): hosts[1].routes[0].via: \"203.0.113.x\" is not an IP address\n",
+                "\(located.stderr)")
 
         let rules = try Tool.temporaryFile(Array("table inet t {\n\tchain c {\n\t\ttcp dport 99999 accept\n\t}\n}\n".utf8), name: "bad.nft")
         defer { try? FileManager.default.removeItem(at: rules) }
