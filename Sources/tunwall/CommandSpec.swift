@@ -68,7 +68,7 @@ struct CommandSpec: Sendable {
     var name: String { path.joined(separator: " ") }
 
     var help: String {
-        var text = "Usage:\n" + usage.map { "  tunwall \($0)\n" }.joined() + "\n\(summary)\n\nOptions:\n"
+        var text = "Usage:\n" + usage.map { "  tunwall \($0)\n" }.joined() + "\n" + Commands.wrap(summary, indent: 0, width: 80) + "\nOptions:\n"
         let shown = options.filter { !$0.hidden } + [.flag("-h", "--help", help: "print this help")]
         let labels = shown.map { $0.names.joined(separator: ", ") + ($0.value.map { " " + $0 } ?? "") }
         let width = min(26, (labels.map(\.count).max() ?? 0) + 2)

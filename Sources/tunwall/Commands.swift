@@ -108,7 +108,7 @@ enum Commands {
 
     /// `tunwall lab --help`: the subcommands' usage, then the group's details.
     static func groupHelp(_ spec: CommandSpec) -> String {
-        var text = "Usage:\n" + spec.usage.map { "  tunwall \($0)\n" }.joined() + "\n\(spec.summary)\n"
+        var text = "Usage:\n" + spec.usage.map { "  tunwall \($0)\n" }.joined() + "\n" + Commands.wrap(spec.summary, indent: 0, width: 80)
         if !spec.details.isEmpty { text += "\n" + spec.details }
         text += "\n'tunwall \(spec.name) SUBCOMMAND --help' says more about each."
         return text
@@ -139,13 +139,13 @@ enum Commands {
         return usageError(spec, message)
     }
 
-    /// `text` broken into lines of at most 90 columns, each indented.
-    static func wrap(_ text: String, indent: Int) -> String {
+    /// `text` broken into lines of at most `width` columns, each indented.
+    static func wrap(_ text: String, indent: Int, width: Int = 90) -> String {
         let pad = String(repeating: " ", count: indent)
         var lines: [String] = []
         var line = ""
         for word in text.split(separator: " ") {
-            if !line.isEmpty && line.count + 1 + word.count > 90 - indent {
+            if !line.isEmpty && line.count + 1 + word.count > width - indent {
                 lines.append(line)
                 line = ""
             }
