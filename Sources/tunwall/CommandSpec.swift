@@ -184,3 +184,10 @@ extension CommandSpec {
         return best?.0
     }
 }
+
+extension CommandSpec {
+    /// `--parse-only` for a command that reads its own arguments.
+    func checkRaw(_ arguments: [String]) -> Int32 {
+        path == ["conntrack"] ? ConntrackCommand.check(arguments) : 0
+    }
+}

@@ -31,6 +31,15 @@ enum Commands {
     }
 
     static func run(_ arguments: [String]) -> Int32 {
+        // `tunwall --parse-only COMMAND...` (hidden): reads the command line
+        // as the table does and exits 0 when it is valid, 2 with the usage
+        // error when not, running nothing. DocCommandsTests holds every
+        // command the README and docs show to it.
+        if arguments.first == "--parse-only" { return parse(Array(arguments.dropFirst()), run: false) }
+        return parse(arguments, run: true)
+    }
+
+    private static func parse(_ arguments: [String], run execute: Bool) -> Int32 {
         guard let first = arguments.first else {
             Output.error(usage)
             return 2
@@ -72,6 +81,7 @@ enum Commands {
                 Output.line(spec.help)
                 return 0
             }
+            guard execute else { return spec.checkRaw(rest) }
             return run(rest)
         case .parsed(let run):
             switch spec.parse(rest) {
@@ -82,7 +92,7 @@ enum Commands {
                 return usageError(spec, message)
             case .parsed(var parsed):
                 parsed.command = spec.path
-                return run(parsed)
+                return execute ? run(parsed) : 0
             }
         }
     }

@@ -58,12 +58,21 @@ enum ConntrackCommand {
     /// conntrack-tools' message prefix, "%s v%s (%s): ", with tunwall's name and version.
     static let prefix = "conntrack v\(Commands.version) (tunwall): "
 
-    static func run(_ arguments: [String]) -> Int32 {
-        // conntrack with no arguments prints its help and exits 0, as with -h anywhere.
-        guard !arguments.isEmpty, !arguments.contains("-h"), !arguments.contains("--help") else {
-            Output.line(CommandTable.spec(["conntrack"])?.help ?? "")
+    /// `tunwall --parse-only conntrack ...`: 0 when conntrack-tools' grammar
+    /// reads the line, else its usage error.
+    static func check(_ arguments: [String]) -> Int32 {
+        switch splitTarget(arguments) {
+        case .success(let split):
+            if case .failure(let error) = ConntrackQuery.parse(split.words) { return usageError(error) }
             return 0
+        case .failure(let error):
+            return usageError(error)
         }
+    }
+
+    /// tunwall's --socket/--lab taken out of conntrack-tools' words.
+    private static func splitTarget(_ arguments: [String])
+        -> Result<(words: [String], socket: String?, lab: String?), ConntrackUsageError> {
         var words: [String] = []
         var socket: String?, lab: String?
         var index = 0
@@ -82,8 +91,22 @@ enum ConntrackCommand {
                 value = arguments[index]
                 index += 1
             }
-            guard let value else { return usageError(ConntrackUsageError("option `\(name)' requires an argument")) }
+            guard let value else { return .failure(ConntrackUsageError("option `\(name)' requires an argument")) }
             if name == "--socket" { socket = value } else { lab = value }
+        }
+        return .success((words, socket, lab))
+    }
+
+    static func run(_ arguments: [String]) -> Int32 {
+        // conntrack with no arguments prints its help and exits 0, as with -h anywhere.
+        guard !arguments.isEmpty, !arguments.contains("-h"), !arguments.contains("--help") else {
+            Output.line(CommandTable.spec(["conntrack"])?.help ?? "")
+            return 0
+        }
+        let words: [String], socket: String?, lab: String?
+        switch splitTarget(arguments) {
+        case .success(let split): (words, socket, lab) = split
+        case .failure(let error): return usageError(error)
         }
         let query: ConntrackQuery
         switch ConntrackQuery.parse(words) {
