@@ -7,7 +7,10 @@
 // `tunwall bench fragments [--packets N]`: a 4,096-byte UDP datagram that
 // arrives as three IPv4 fragments, reassembled, tracked and cut again on the
 // way out, N times: the cost per datagram of reassembly.
-// All print nanoseconds per packet and heap allocations per packet; the
+// `tunwall bench connections [--connections N]`: new connections
+// (BenchConnections.swift); `tunwall bench table [--connections N]`: the flow
+// table's memory and speed at N connections (BenchTable.swift).
+// All print nanoseconds and heap allocations per packet or connection; the
 // latter needs Scripts/malloc-count.c preloaded (Scripts/bench.sh does that).
 
 #if canImport(Glibc)
@@ -21,10 +24,19 @@ import Wire
 
 enum BenchCommand {
     static func run(_ arguments: [String]) -> Int32 {
-        let usage = "usage: tunwall bench engine|nat|rules|fragments [--packets N]"
-        guard let what = arguments.first, ["engine", "nat", "rules", "fragments"].contains(what) else { return Commands.usageError(usage) }
-        var packets = what == "rules" || what == "fragments" ? 200_000 : 2_000_000
-        if arguments.count == 3, arguments[1] == "--packets", let n = Int(arguments[2]), n > 0 {
+        let usage = "usage: tunwall bench engine|nat|rules|fragments [--packets N] | connections|table [--connections N]"
+        guard let what = arguments.first, ["engine", "nat", "rules", "fragments", "connections", "table"].contains(what) else {
+            return Commands.usageError(usage)
+        }
+        let counted = what == "connections" || what == "table"
+        var packets: Int
+        switch what {
+        case "rules", "fragments", "connections": packets = 200_000
+        case "table": packets = 1_000_000
+        default: packets = 2_000_000
+        }
+        if arguments.count == 3, arguments[1] == (counted ? "--connections" : "--packets"), let n = Int(arguments[2]), n > 0,
+           n <= 1 << 30 {
             packets = n
         } else if arguments.count != 1 {
             return Commands.usageError(usage)
@@ -34,6 +46,8 @@ enum BenchCommand {
             case "engine": try engine(packets: packets, masquerade: false)
             case "nat": try engine(packets: packets, masquerade: true)
             case "fragments": try fragments(datagrams: packets)
+            case "connections": try connections(count: packets)
+            case "table": table(connections: packets)
             default: try rules(packets: packets)
             }
             return 0

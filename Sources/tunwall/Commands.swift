@@ -45,9 +45,10 @@ enum Commands {
                               follow connection events (NEW, UPDATE, DESTROY) as conntrack -E
       stats [--socket PATH | --lab NAME]
                               packet counters and drops by reason
-      bench engine|nat|rules|fragments [--packets N]
+      bench engine|nat|rules|fragments [--packets N] | connections|table [--connections N]
                               ns and heap allocations per packet: the engine's fast path,
-                              the same masqueraded, or a 1,000-rule chain walked to its end
+                              the same masqueraded, or a 1,000-rule chain walked to its end;
+                              per new connection; the flow table's bytes per connection
       pcap summary FILE       print one tcpdump-style line per packet of a pcap file
                               (link types RAW, IPV4, IPV6, EN10MB, LINUX_SLL)
       diagram TRACE.jsonl -o FILE.svg|FILE.html [--all]
