@@ -34,9 +34,20 @@ extension BenchCommand {
         let allocationsBefore = counter?() ?? 0
         let start = FirewallRunner.now()
         var inserted = 0
+        // The inserts that double the index (rehashing every tuple) are the
+        // slow ones: timed apart, when the next insert is known to double it.
+        var doublings = 0
+        var slowest: (nanoseconds: UInt64, slots: Int) = (0, 0)
         for i in 0..<count {
+            let doubles = 4 * conntrack.table.count + 4 > conntrack.table.indexSlots
+            let before = doubles ? FirewallRunner.now() : 0
             var result = conntrack.track(TrackedPacket(tuple: tuple(i), length: 64), now: now)
             if result.isPending && conntrack.confirm(&result, now: now) { inserted += 1 }
+            if doubles {
+                doublings += 1
+                let took = FirewallRunner.now() - before
+                if took > slowest.nanoseconds { slowest = (took, conntrack.table.indexSlots) }
+            }
         }
         let insertTime = FirewallRunner.now() - start
         let allocations = (counter?() ?? 0) - allocationsBefore
@@ -60,6 +71,7 @@ extension BenchCommand {
         print("  resident growth:     \(kibibytes(full - before)) (\(format(Double(full - before) / Double(max(1, conntrack.table.count)))) bytes per connection, /proc/self/statm)")
         print("  ns per insert:       \(format(Double(insertTime) / Double(count)))")
         print("  ns per lookup:       \(format(Double(lookupTime) / Double(count)))")
+        print("  index doublings:     \(doublings), the slowest insert \(format(Double(slowest.nanoseconds) / 1e6)) ms (rehash into \(slowest.slots) slots)")
         if counter != nil {
             print("  allocations/insert:  \(format(Double(allocations) / Double(count))) (\(allocations) in total: the table's growth)")
         }
