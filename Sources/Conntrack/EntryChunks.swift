@@ -18,28 +18,27 @@
 // the chunks until one of them writes (copy on write, as for Array).
 
 struct EntryChunks: @unchecked Sendable {
-    /// log2 of the entries in a chunk for tables of 4,096 entries or more.
-    static let maximumShift = 12
+    /// log2 of the entries in a chunk. A constant, so that finding an entry
+    /// is a shift and a mask by immediates (it is done several times a packet).
+    static let shift = 12
+    static let mask = 4_095   // (1 << shift) - 1, written out so that it is a constant
 
-    /// log2 of the entries in one chunk.
-    let shift: Int
     private var storage: Storage
     /// `storage.chunks`, kept here so that an access does not go through the object.
     private var chunks: UnsafeMutablePointer<UnsafeMutablePointer<ConnEntry>>
-    /// Positions that exist (every chunk is initialised whole): chunk count << shift.
+    /// Positions that exist (every chunk is initialised whole): chunks × entries per chunk.
     private(set) var allocated = 0
 
-    /// Room for `capacity` entries, none allocated yet.
+    /// Room for `capacity` entries, none allocated yet. A table smaller than
+    /// a chunk gets one chunk of its own size (positions below the capacity
+    /// are then offsets into chunk 0).
     init(capacity: Int) {
-        var shift = 0
-        while shift < Self.maximumShift && 1 << shift < capacity { shift += 1 }
-        self.shift = shift
-        let maximumChunks = (max(1, capacity) + (1 << shift) - 1) >> shift
-        storage = Storage(maximumChunks: maximumChunks, shift: shift)
+        let capacity = max(1, capacity)
+        storage = Storage(maximumChunks: (capacity + Self.mask) >> Self.shift, entriesPerChunk: min(capacity, 1 << Self.shift))
         chunks = storage.chunks
     }
 
-    var entriesPerChunk: Int { 1 << shift }
+    var entriesPerChunk: Int { storage.entriesPerChunk }
     /// Chunks this table may have at most.
     var maximumChunks: Int { storage.maximumChunks }
 
@@ -48,7 +47,7 @@ struct EntryChunks: @unchecked Sendable {
         // A position the table never handed out is a bug in the caller, as an
         // index past an Array's end is: stop rather than read another object.
         precondition(UInt(bitPattern: position) < UInt(bitPattern: allocated), "flow table position out of range")
-        return chunks[position &>> shift] + (position & (1 &<< shift &- 1))
+        return chunks[position &>> Self.shift] + (position & Self.mask)
     }
 
     /// Where the entry at `position` is, for reading.
@@ -71,7 +70,7 @@ struct EntryChunks: @unchecked Sendable {
     mutating func addChunk() -> Bool {
         if !isKnownUniquelyReferenced(&storage) { copyStorage() }
         guard storage.addChunk() else { return false }
-        allocated = storage.chunkCount << shift
+        allocated = storage.chunkCount * storage.entriesPerChunk
         return true
     }
 
@@ -88,30 +87,30 @@ struct EntryChunks: @unchecked Sendable {
     /// Owns the chunks (frees them with the last table that uses them).
     private final class Storage {
         let maximumChunks: Int
-        let shift: Int
+        let entriesPerChunk: Int
         let chunks: UnsafeMutablePointer<UnsafeMutablePointer<ConnEntry>>
         var chunkCount = 0
 
-        init(maximumChunks: Int, shift: Int) {
+        init(maximumChunks: Int, entriesPerChunk: Int) {
             self.maximumChunks = maximumChunks
-            self.shift = shift
+            self.entriesPerChunk = entriesPerChunk
             chunks = .allocate(capacity: maximumChunks)
         }
 
         func addChunk() -> Bool {
             guard chunkCount < maximumChunks else { return false }
-            let chunk = UnsafeMutablePointer<ConnEntry>.allocate(capacity: 1 << shift)
-            chunk.initialize(repeating: ConnEntry.free, count: 1 << shift)
+            let chunk = UnsafeMutablePointer<ConnEntry>.allocate(capacity: entriesPerChunk)
+            chunk.initialize(repeating: ConnEntry.free, count: entriesPerChunk)
             (chunks + chunkCount).initialize(to: chunk)
             chunkCount += 1
             return true
         }
 
         func copy() -> Storage {
-            let copy = Storage(maximumChunks: maximumChunks, shift: shift)
+            let copy = Storage(maximumChunks: maximumChunks, entriesPerChunk: entriesPerChunk)
             for index in 0..<chunkCount {
-                let chunk = UnsafeMutablePointer<ConnEntry>.allocate(capacity: 1 << shift)
-                chunk.initialize(from: chunks[index], count: 1 << shift)
+                let chunk = UnsafeMutablePointer<ConnEntry>.allocate(capacity: entriesPerChunk)
+                chunk.initialize(from: chunks[index], count: entriesPerChunk)
                 (copy.chunks + index).initialize(to: chunk)
             }
             copy.chunkCount = chunkCount
@@ -120,7 +119,7 @@ struct EntryChunks: @unchecked Sendable {
 
         deinit {
             for index in 0..<chunkCount {
-                chunks[index].deinitialize(count: 1 << shift)
+                chunks[index].deinitialize(count: entriesPerChunk)
                 chunks[index].deallocate()
             }
             chunks.deinitialize(count: chunkCount)
