@@ -10,10 +10,17 @@
 #     a masqueraded connection (`tunwall bench nat`) and for a 1,000-rule
 #     chain every packet walks to its end (`tunwall bench rules`), and the
 #     cost per datagram of reassembly and refragmentation (`tunwall bench
-#     fragments`: 4,096 bytes of UDP in three IPv4 fragments), and the
+#     fragments`: 4,096 bytes of UDP in three IPv4 fragments), the
 #     impairment stage (`tunwall bench impair`): configured but zero (target:
 #     the fast path's cost), and with 10,000 packets in the delay queue
 #     (target: 0 allocations per packet).
+#     Then what a
+#     new connection costs (`tunwall bench connections`: TCP SYNs through a
+#     stateful forward chain and masquerade, each a new connection; target
+#     under 1 us and 0 allocations once the table has grown), and the flow
+#     table's memory and speed at 1,000,000 connections (`tunwall bench
+#     table`: bytes per connection by the table's accounting and by resident
+#     memory; target <= 256 B).
 #  2. TCP throughput, one iperf3 stream, client to server:
 #     a. through tunwall (Topologies/basic.json, `tunwall lab up`), and through
 #        tunwall masquerading it (Topologies/masquerade.json), and
@@ -59,6 +66,10 @@ echo
 LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench fragments
 echo
 LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench impair
+echo
+LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench connections
+echo
+LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench table
 
 echo
 # iperf_through TOPOLOGY: Gbit/s of one iperf3 stream client -> server in that lab.

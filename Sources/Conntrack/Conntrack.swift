@@ -249,14 +249,13 @@ public struct Conntrack: Sendable {
 
     private static func isAlive(_ expectation: ConnExpectation, in table: FlowTable, now: Timestamp) -> Bool {
         let position = expectation.masterPosition
-        guard expectation.expires > now, position >= 0, position < table.capacity else { return false }
-        let master = table.entries[position]
-        return master.inUse && master.id == expectation.masterID && master.expires > now
+        guard expectation.expires > now, table.isIssued(position) else { return false }
+        return table[position].inUse && table[position].id == expectation.masterID && table[position].expires > now
     }
 
     /// True if the table position holds a connection that has not expired.
     public func isLive(_ position: Int, now: Timestamp) -> Bool {
-        position >= 0 && position < table.capacity && table.entries[position].inUse && table.entries[position].expires > now
+        table.isIssued(position) && table[position].inUse && table[position].expires > now
     }
 
     /// Adds an expectation (ExpectationTable.add), judging liveness at `now`.
@@ -307,7 +306,7 @@ public struct Conntrack: Sendable {
         // (nf_ct_seq_offset of the other direction).
         var ack = packet.tcpAcknowledgment
         var sackRight = packet.tcpSACKRight
-        if table.entries[position].status.contains(.sequenceAdjusted) && packet.tuple.protocol == .tcp {
+        if table[position].status.contains(.sequenceAdjusted) && packet.tuple.protocol == .tcp {
             let other = table.adjustment(position, direction.opposite)
             ack = other.unadjusted(acknowledgment: ack)
             sackRight = other.unadjusted(acknowledgment: sackRight)

@@ -1,12 +1,28 @@
-// The flow table: every tracked connection in one flat, preallocated array,
-// reachable by either of its two tuples through an open-addressing index.
+// The flow table: every tracked connection in chunks of entries that grow
+// with use (EntryChunks.swift), reachable by either of its two tuples through
+// an open-addressing index.
 //
-// Layout: `entries` holds ConnEntry values (a free list recycles slots);
+// Layout: `entries` holds ConnEntry values at stable positions (a free list
+// recycles positions; new ones are handed out in order, a chunk at a time);
 // `index` is a power-of-two array of 64-bit slots, each holding the tuple's
 // hash in the high half and (entry << 1 | direction) + 1 in the low half
 // (0 = empty). Lookups probe linearly from the hash and compare the stored
 // hash before the tuple; deletion shifts later slots back (no tombstones), so
-// lookups never slow down with churn. At most half the index is ever used.
+// lookups never slow down with churn. At most half the index is ever used:
+// an insert that would pass that doubles it first (growIndex), up to four
+// slots per entry of `capacity`.
+//
+// Linux sizes its hash once (nf_conntrack_buckets, at boot or by sysctl,
+// when nf_conntrack_hash_resize rehashes everything at once) and allocates
+// each nf_conn when the connection is made. Here the index grows by doubling
+// as entries do, so an idle table costs a few KB and 1 M connections about
+// 246 bytes each (`tunwall bench table`: 208 an entry, 33.5 of index, 4 of
+// free list; the index share is 32 to 64 bytes depending on where the count
+// is between two doublings). A doubling rehashes from the stored hashes
+// alone (no entry is read): amortised a few slot moves per insert, but one
+// insert pays for all of them (about 45 ms for the doubling to 4 M slots,
+// printed by `tunwall bench table`), where Linux pays nothing until an
+// administrator resizes. The index never shrinks, nor do the entry chunks.
 //
 // Bounded as Linux's table is (nf_conntrack_max): when full, a new connection
 // evicts an entry that never became ASSURED (early_drop); if every entry it
@@ -20,10 +36,15 @@ import Wire
 public struct FlowTable: Sendable {
     public let capacity: Int
     public private(set) var count = 0
-    var entries: [ConnEntry]
+    var entries: EntryChunks
     var index: [UInt64]
     var indexMask: Int
-    var freeList: [Int32]
+    /// Positions handed out so far: 0..<issued. Those not in use are on the
+    /// free list; `issued` never shrinks and never passes `capacity`.
+    public private(set) var issued = 0
+    /// Free positions below `issued`, reused last freed first. Its capacity
+    /// follows `entries.allocated`, so a removal never allocates.
+    var freeList: [Int32] = []
     var sweepCursor = 0
     var evictionCursor = 0
     var nextID: UInt32 = 1
@@ -41,17 +62,20 @@ public struct FlowTable: Sendable {
     /// (Linux's early_drop scans a bounded number of buckets too).
     static let evictionScan = 64
 
+    /// The index of an empty table: room for 4 connections before it doubles.
+    static let minimumIndexSize = 16
+
+    /// The most entries a table may have: an index slot holds a position in
+    /// 31 bits (and the rest of the engine keeps positions as Int32). Larger
+    /// capacities are taken as this one (the firewall's config allows 2^30).
+    public static let maximumCapacity = 1 << 30
+
     public init(capacity: Int) {
-        let capacity = max(1, capacity)
+        let capacity = min(max(1, capacity), Self.maximumCapacity)
         self.capacity = capacity
-        let placeholder = ConnTuple(source: .any, destination: .any, sourcePort: 0, destinationPort: 0,
-                                    protocol: .tcp, family: .ipv4)
-        entries = Array(repeating: ConnEntry(original: placeholder, reply: placeholder), count: capacity)
-        var size = 16
-        while size < capacity * 4 { size <<= 1 }
-        index = Array(repeating: 0, count: size)
-        indexMask = size - 1
-        freeList = (0..<Int32(capacity)).reversed().map { $0 }
+        entries = EntryChunks(capacity: capacity)
+        index = Array(repeating: 0, count: Self.minimumIndexSize)
+        indexMask = Self.minimumIndexSize - 1
         var random = SystemRandomNumberGenerator()
         keys = (random.next(), random.next(), random.next(), random.next(), random.next(), random.next())
     }
@@ -78,6 +102,11 @@ public struct FlowTable: Sendable {
 
     public var isFull: Bool { count >= capacity }
 
+    /// True if `position` is one the table has handed out (live or free
+    /// since): the test for a position kept elsewhere before reading it.
+    @inline(__always)
+    public func isIssued(_ position: Int) -> Bool { position >= 0 && position < issued }
+
     // MARK: Lookup
 
     /// The live entry holding `tuple`, and which of its tuples it is. An
@@ -92,7 +121,11 @@ public struct FlowTable: Sendable {
     }
 
     func find(_ tuple: ConnTuple) -> (entry: Int, direction: Direction)? {
-        let hash = self.hash(tuple)
+        find(tuple, hash: hash(tuple))
+    }
+
+    @inline(__always)
+    private func find(_ tuple: ConnTuple, hash: UInt32) -> (entry: Int, direction: Direction)? {
         var slot = Int(hash) & indexMask
         while true {
             let value = index[slot]
@@ -112,7 +145,7 @@ public struct FlowTable: Sendable {
     /// Records that the segment of `direction` starting at `position` was
     /// rewritten `delta` bytes longer (SequenceAdjustment.record).
     public mutating func recordAdjustment(_ entry: Int, _ direction: Direction, at position: SeqNumber, delta: Int32) {
-        guard entry >= 0, entry < capacity, entries[entry].inUse, delta != 0 else { return }
+        guard isIssued(entry), entries[entry].inUse, delta != 0 else { return }
         var both = adjustments[Int32(entry)] ?? [SequenceAdjustment(), SequenceAdjustment()]
         both[direction.rawValue].record(at: position, delta: delta)
         adjustments[Int32(entry)] = both
@@ -141,9 +174,13 @@ public struct FlowTable: Sendable {
     @inline(__always)
     public mutating func translated(_ entry: Int, _ direction: Direction) -> ConnTuple { entries[entry].translated(direction) }
 
+    /// The entry at a position, read or changed in place. Addressors, not
+    /// `_read`/`_modify`: a coroutine called from another module whose frame
+    /// holds a 208-byte entry gets that frame from malloc (two allocations a
+    /// read, seen in `tunwall bench connections`); an addressor returns a pointer.
     public subscript(entry: Int) -> ConnEntry {
-        get { entries[entry] }
-        _modify { yield &entries[entry] }
+        unsafeAddress { entries.address(entry) }
+        unsafeMutableAddress { entries.mutableAddress(entry) }
     }
 
     // MARK: Insert and remove
@@ -158,26 +195,65 @@ public struct FlowTable: Sendable {
     /// Adds a connection; when full, first evicts a non-ASSURED entry.
     /// Returns the entry's position, or why it could not be added.
     public mutating func insert(_ entry: ConnEntry, now: Timestamp) -> Result<Int, InsertError> {
-        if find(entry.original) != nil || find(entry.reply) != nil { return .failure(.clash) }
-        if freeList.isEmpty {
-            guard evictOne(now: now) else { return .failure(.full) }
+        // Each tuple's hash once, for the clash check and for placing it.
+        let originalHash = hash(entry.original), replyHash = hash(entry.reply)
+        if find(entry.original, hash: originalHash) != nil || find(entry.reply, hash: replyHash) != nil {
+            return .failure(.clash)
         }
-        guard let free = freeList.popLast() else { return .failure(.full) }
-        let position = Int(free)
+        guard let position = takePosition(now: now) else { return .failure(.full) }
+        if 4 * count + 4 > index.count { growIndex() }
         var stored = entry
         stored.inUse = true
         stored.id = nextID
         nextID &+= 1
         if nextID == 0 { nextID = 1 }
         entries[position] = stored
-        place(entry.original, reference: position << 1)
-        place(entry.reply, reference: position << 1 | 1)
+        place(hash: originalHash, reference: position << 1)
+        place(hash: replyHash, reference: position << 1 | 1)
         count += 1
         return .success(position)
     }
 
-    private mutating func place(_ tuple: ConnTuple, reference: Int) {
-        let hash = self.hash(tuple)
+    /// A free position: a freed one, else the next never used (with a new
+    /// chunk when the last is used up), else one made by eviction when the
+    /// table is full.
+    private mutating func takePosition(now: Timestamp) -> Int? {
+        if let free = freeList.popLast() { return Int(free) }
+        if issued < capacity {
+            if issued == entries.allocated {
+                guard entries.addChunk() else { return nil }
+                // Room for every position to be freed at once, so that a
+                // removal (on the packet path: an expired entry met by a
+                // lookup) never allocates; grown geometrically.
+                if freeList.capacity < entries.allocated {
+                    freeList.reserveCapacity(min(capacity, max(entries.allocated, 2 * freeList.capacity)))
+                }
+            }
+            issued += 1
+            return issued - 1
+        }
+        guard evictOne(now: now) else { return nil }
+        return freeList.popLast().map { Int($0) }
+    }
+
+    /// Doubles the index and places every tuple again, from the hash each
+    /// slot stores (nf_conntrack_hash_resize moves every entry to the new
+    /// buckets the same way, all at once). Only on insert; never past four
+    /// slots per entry of `capacity`, which half-full holds them all.
+    private mutating func growIndex() {
+        let size = index.count * 2
+        var grown = [UInt64](repeating: 0, count: size)
+        let mask = size - 1
+        for value in index where value != 0 {
+            var slot = Int(UInt32(truncatingIfNeeded: value >> 32)) & mask
+            while grown[slot] != 0 { slot = (slot + 1) & mask }
+            grown[slot] = value
+        }
+        index = grown
+        indexMask = mask
+    }
+
+    private mutating func place(hash: UInt32, reference: Int) {
         var slot = Int(hash) & indexMask
         while index[slot] != 0 { slot = (slot + 1) & indexMask }
         index[slot] = UInt64(hash) << 32 | UInt64(reference + 1)
@@ -185,7 +261,7 @@ public struct FlowTable: Sendable {
 
     /// Removes the entry at `position` (both of its index slots).
     public mutating func remove(_ position: Int) {
-        guard position >= 0, position < capacity, entries[position].inUse else { return }
+        guard isIssued(position), entries[position].inUse else { return }
         unplace(reference: position << 1)
         unplace(reference: position << 1 | 1)
         if recordsRemovals { destroyed.append(entries[position]) }
@@ -225,11 +301,10 @@ public struct FlowTable: Sendable {
     /// ASSURED, or a closing TCP connection: `canEarlyDrop`), looking at up
     /// to `evictionScan` entries from a rotating cursor.
     mutating func evictOne(now: Timestamp) -> Bool {
-        for _ in 0..<min(Self.evictionScan, capacity) {
+        for _ in 0..<min(Self.evictionScan, issued) {
             let position = evictionCursor
-            evictionCursor = (evictionCursor + 1) % capacity
-            let entry = entries[position]
-            if entry.inUse && (entry.expires <= now || entry.canEarlyDrop) {
+            evictionCursor = (evictionCursor + 1) % issued
+            if entries[position].inUse && (entries[position].expires <= now || entries[position].canEarlyDrop) {
                 remove(position)
                 evicted &+= 1   // a statistic: wraps, never traps
                 return true
@@ -253,15 +328,14 @@ public struct FlowTable: Sendable {
     public mutating func sweep(now: Timestamp, budget: Int) -> Int {
         var removed = 0
         let pressed = count > Self.pressureThreshold(capacity)
-        for _ in 0..<min(budget, capacity) {
+        for _ in 0..<min(budget, issued) {
             let position = sweepCursor
-            sweepCursor = (sweepCursor + 1) % capacity
-            let entry = entries[position]
-            guard entry.inUse else { continue }
-            if entry.expires <= now {
+            sweepCursor = (sweepCursor + 1) % issued
+            guard entries[position].inUse else { continue }
+            if entries[position].expires <= now {
                 remove(position)
                 removed += 1
-            } else if pressed && entry.canEarlyDrop && count > Self.pressureThreshold(capacity) {
+            } else if pressed && entries[position].canEarlyDrop && count > Self.pressureThreshold(capacity) {
                 remove(position)
                 evicted &+= 1   // a statistic: wraps, never traps
                 removed += 1
@@ -275,7 +349,7 @@ public struct FlowTable: Sendable {
 
     /// Positions of the live entries (for listings; allocates).
     public func livePositions(now: Timestamp) -> [Int] {
-        (0..<capacity).filter { entries[$0].inUse && entries[$0].expires > now }
+        (0..<issued).filter { entries[$0].inUse && entries[$0].expires > now }
     }
 }
 

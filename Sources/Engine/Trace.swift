@@ -87,7 +87,7 @@ extension Engine {
 
     private func masterText(_ entry: ConnEntry) -> String? {
         let position = Int(entry.masterPosition)
-        guard position >= 0, position < conntrack.table.capacity, conntrack.table[position].id == entry.masterID else {
+        guard conntrack.table.isIssued(position), conntrack.table[position].id == entry.masterID else {
             return nil
         }
         return conntrack.table[position].original.endpoints(arrow: "->")

@@ -12,7 +12,10 @@
 // the stage stays off, one branch a packet), then with `delay 10ms` on both
 // ways out, packets 1 µs apart, so 10,000 packets wait in the delay queue
 // and each new one pushes one into the heap as the oldest is released.
-// All print nanoseconds per packet and heap allocations per packet; the
+// `tunwall bench connections [--connections N]`: new connections
+// (BenchConnections.swift); `tunwall bench table [--connections N]`: the flow
+// table's memory and speed at N connections (BenchTable.swift).
+// All print nanoseconds and heap allocations per packet or connection; the
 // latter needs Scripts/malloc-count.c preloaded (Scripts/bench.sh does that).
 
 #if canImport(Glibc)
@@ -26,12 +29,25 @@ import Wire
 
 enum BenchCommand {
     static func run(_ arguments: ParsedArguments) -> Int32 {
-        guard arguments.words.count == 1, let what = arguments.words.first, ["engine", "nat", "rules", "fragments", "impair"].contains(what) else {
-            return Commands.usageError(arguments, "name one of engine, nat, rules, fragments, impair")
+        let kinds = ["engine", "nat", "rules", "fragments", "impair", "connections", "table"]
+        guard arguments.words.count == 1, let what = arguments.words.first, kinds.contains(what) else {
+            return Commands.usageError(arguments, "name one of \(kinds.joined(separator: ", "))")
         }
-        var packets = what == "rules" || what == "fragments" ? 200_000 : 2_000_000
-        if let text = arguments.value("--packets") {
-            guard let n = Int(text), n > 0 else { return Commands.usageError(arguments, "--packets: \"\(text)\" is not a positive number") }
+        let counted = what == "connections" || what == "table"
+        var packets: Int
+        switch what {
+        case "rules", "fragments", "connections": packets = 200_000
+        case "table": packets = 1_000_000
+        default: packets = 2_000_000
+        }
+        let option = counted ? "--connections" : "--packets"
+        if arguments.value(counted ? "--packets" : "--connections") != nil {
+            return Commands.usageError(arguments, "\(what) takes \(option)")
+        }
+        if let text = arguments.value(option) {
+            guard let n = Int(text), n > 0, n <= 1 << 30 else {
+                return Commands.usageError(arguments, "\(option): \"\(text)\" is not a number from 1 to 2^30")
+            }
             packets = n
         }
         do {
@@ -43,6 +59,8 @@ enum BenchCommand {
                 try engine(packets: packets, masquerade: false, impair: "delay 0ms loss 0%")
                 print("")
                 try engine(packets: packets, masquerade: false, impair: "delay 10ms limit 20000")
+            case "connections": try connections(count: packets)
+            case "table": table(connections: packets)
             default: try rules(packets: packets)
             }
             return 0

@@ -69,6 +69,9 @@ import Wire
         #expect(report.contains("conntrack memory"))
         #expect(report.contains("(\(FlowTable.entryBytes) \(expected)"))
         #expect(report.contains("in 1 helper sessions"))
-        #expect(s.h.engine.conntrack.table.memoryBytes >= 1024 * FlowTable.entryBytes, "the harness's 1,024 entries")
+        // The table grows with use: what its live entries need, not the harness's 1,024 at once.
+        let table = s.h.engine.conntrack.table
+        #expect(table.memoryBytes >= table.count * FlowTable.entryBytes)
+        #expect(table.memoryBytes >= table.allocatedEntries * FlowTable.entryBytes)
     }
 }
