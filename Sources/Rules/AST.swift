@@ -112,15 +112,64 @@ enum StatementAST: Sendable {
     case reject(RejectAST, SourceRange)
     case ctHelperSet(String, nameRange: SourceRange, SourceRange)
     case nat(NATAST)
+    /// `FIELD vmap { KEY : VERDICT, … }` or `FIELD vmap @map`.
+    case vmap(VmapAST)
+    /// `limit rate [over] N/UNIT [burst M packets]`.
+    case limit(LimitAST)
+    /// `ct count [over] N`.
+    case ctCount(limit: UInt64, over: Bool, SourceRange)
 
     var range: SourceRange {
         switch self {
         case .match(let m): return m.range
-        case .counter(_, _, let r), .log(_, _, let r), .verdict(_, let r), .reject(_, let r), .ctHelperSet(_, _, let r):
+        case .counter(_, _, let r), .log(_, _, let r), .verdict(_, let r), .reject(_, let r), .ctHelperSet(_, _, let r),
+             .ctCount(_, _, let r):
             return r
         case .nat(let n): return n.range
+        case .vmap(let v): return v.range
+        case .limit(let l): return l.range
         }
     }
+}
+
+/// One `KEY : VERDICT` of a verdict map.
+struct MapElementAST: Sendable {
+    var key: ValueExpr
+    var verdict: VerdictAST
+    var verdictRange: SourceRange
+}
+
+struct VmapAST: Sendable {
+    var field: Field
+    var fieldRange: SourceRange
+    /// The anonymous map's elements, or nil for `@name`.
+    var elements: [MapElementAST]?
+    var mapName: (name: String, range: SourceRange)?
+    var range: SourceRange
+}
+
+/// nft_limit's time units (nft's `second`, `minute`, …), in seconds.
+enum LimitUnit: String, Sendable, CaseIterable {
+    case second, minute, hour, day, week
+
+    var seconds: UInt64 {
+        switch self {
+        case .second: return 1
+        case .minute: return 60
+        case .hour: return 3600
+        case .day: return 86400
+        case .week: return 604_800
+        }
+    }
+}
+
+struct LimitAST: Sendable {
+    var rate: UInt64
+    var unit: LimitUnit
+    /// nil: nft's default (5 packets), which the listing leaves out.
+    var burst: UInt64?
+    var over: Bool
+    var range: SourceRange
 }
 
 struct RuleAST: Sendable {
@@ -155,6 +204,8 @@ struct SetAST: Sendable {
     var interval = false
     var autoMerge = false
     var elements: [ValueExpr] = []
+    /// A `map NAME { type KEY : verdict; … }`: its elements (keys with verdicts); nil for a set.
+    var mapElements: [MapElementAST]? = nil
 }
 
 struct HelperAST: Sendable {

@@ -36,7 +36,7 @@ extension Ruleset {
             }
             for set in table.sets {
                 out += separator
-                out += setText(set)
+                out += setText(set, table: table)
                 separator = "\n"
             }
             for chain in table.chains {
@@ -57,13 +57,17 @@ extension Ruleset {
         return out
     }
 
-    private func setText(_ set: NamedSet) -> String {
-        var out = "\tset \(set.name) {\n\t\ttype \(set.type.rawValue)\n"
+    private func setText(_ set: NamedSet, table: Table) -> String {
+        let kind = set.verdicts == nil ? "set" : "map"
+        var out = "\t\(kind) \(set.name) {\n\t\ttype \(set.type.rawValue)\(set.verdicts == nil ? "" : " : verdict")\n"
         if set.interval { out += "\t\tflags interval\n" }
         if set.autoMerge { out += "\t\tauto-merge\n" }
-        let elements: [String] = set.type == .ifname
+        var elements: [String] = set.type == .ifname
             ? set.ifnames.map { "\"\($0.text)\"" }
             : set.intervals.map { Ruleset.elementText($0, set.type) }
+        if let verdicts = set.verdicts {
+            elements = zip(elements, verdicts).map { "\($0) : \(Ruleset.verdictText($1, table: table))" }
+        }
         if !elements.isEmpty {
             // nft's calculate_delim: numbers 5 per line, IPv4 addresses 2, other types 1.
             let perLine: Int
@@ -96,14 +100,15 @@ extension Ruleset {
                 if let level, level != "warn" { text += " level \(level)" }
                 parts.append(text)
             case .verdict(let verdict):
-                switch verdict {
-                case .accept: parts.append("accept")
-                case .drop: parts.append("drop")
-                case .continue: parts.append("continue")
-                case .return: parts.append("return")
-                case .jump(let target): parts.append("jump \(table.chains[target].name)")
-                case .goto(let target): parts.append("goto \(table.chains[target].name)")
-                }
+                parts.append(Ruleset.verdictText(verdict, table: table))
+            case .vmap(let map):
+                parts.append(vmapText(map, table: table))
+            case .limit(let limit):
+                var text = "limit rate \(limit.over ? "over " : "")\(limit.rate)/\(limit.unit.rawValue)"
+                if let burst = limit.burst, burst != 5 { text += " burst \(burst) packets" }
+                parts.append(text)
+            case .ctCount(let limit, let over):
+                parts.append("ct count \(over ? "over " : "")\(limit)")
             case .reject(let spec):
                 parts.append(Ruleset.rejectText(spec, family: table.family))
             case .ctHelperSet(let name):
@@ -115,6 +120,34 @@ extension Ruleset {
         var text = parts.joined(separator: " ")
         if let comment = rule.comment { text += " comment \"\(comment)\"" }
         return text
+    }
+
+    static func verdictText(_ verdict: Verdict, table: Table) -> String {
+        func name(_ target: Int) -> String { target < table.chains.count ? table.chains[target].name : "?" }
+        switch verdict {
+        case .accept: return "accept"
+        case .drop: return "drop"
+        case .continue: return "continue"
+        case .return: return "return"
+        case .jump(let target): return "jump \(name(target))"
+        case .goto(let target): return "goto \(name(target))"
+        }
+    }
+
+    private func vmapText(_ map: VerdictMap, table: Table) -> String {
+        let field: String
+        switch map.field {
+        case .iifname: field = "iifname"
+        case .oifname: field = "oifname"
+        default: field = map.label ?? map.field.rawValue
+        }
+        if let named = map.named, named < table.sets.count { return "\(field) vmap @\(table.sets[named].name)" }
+        guard let elements = map.elements else { return "\(field) vmap { }" }
+        let keys: [String] = map.datatype == .ifname
+            ? elements.ifnames.map { "\"\($0.text)\"" }
+            : elements.intervals.map { Ruleset.elementText($0, map.datatype) }
+        let items = zip(keys, elements.verdicts).map { "\($0) : \(Ruleset.verdictText($1, table: table))" }
+        return "\(field) vmap { " + items.joined(separator: ", ") + " }"
     }
 
     static func rejectText(_ spec: RejectSpec, family: TableFamily) -> String {

@@ -183,6 +183,35 @@ enum Statement: Sendable {
     case reject(RejectSpec)
     case ctHelperSet(String)
     case nat(NATStatement)
+    case vmap(VerdictMap)
+    case limit(Limit)
+    case ctCount(limit: UInt64, over: Bool)
+}
+
+/// The elements of a verdict map, sorted by key (ifname maps: `ifnames` in nft's order).
+struct MapElements: Sendable {
+    var intervals: [Interval] = []
+    var ifnames: [IfnamePattern] = []
+    /// verdicts[i] belongs to intervals[i] (or ifnames[i]).
+    var verdicts: [Verdict] = []
+}
+
+struct VerdictMap: Sendable {
+    var field: Field
+    var datatype: Datatype
+    /// An anonymous map, or a named one (index in the table's sets).
+    var elements: MapElements?
+    var named: Int?
+    /// How nft lists the field when it is not the field's own name.
+    var label: String? = nil
+}
+
+/// `limit rate [over] RATE/UNIT [burst BURST packets]` (nft_limit_pkts).
+struct Limit: Sendable {
+    var rate: UInt64
+    var unit: LimitUnit
+    var burst: UInt64?
+    var over: Bool
 }
 
 struct Rule: Sendable {
@@ -211,6 +240,8 @@ struct NamedSet: Sendable {
     var autoMerge: Bool
     var intervals: [Interval]
     var ifnames: [IfnamePattern]
+    /// A verdict map (`map NAME { type KEY : verdict; }`): the verdict of each element.
+    var verdicts: [Verdict]? = nil
 }
 
 struct Helper: Sendable {

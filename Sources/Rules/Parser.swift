@@ -20,9 +20,12 @@ struct Parser {
     var diagnostics = Diagnostics()
     var scopes: [[String: ValueExpr]] = [[:]]
     var tables: [TableAST] = []
+    /// The files read so far (the main one first); `include` adds to it.
+    var sources = SourceFiles()
 
-    init(tokens: [Token]) {
+    init(tokens: [Token], sources: SourceFiles = SourceFiles()) {
         self.tokens = tokens
+        self.sources = sources
     }
 
     // MARK: Token helpers
@@ -128,8 +131,7 @@ struct Parser {
         case "define":
             try define()
         case "include":
-            unsupported("include", at: start.range)
-            skipStatement()
+            try include()
         case "table":
             try table()
         case "chain", "set":
@@ -204,9 +206,9 @@ struct Parser {
             _ = advance()
             try chain(table)
             try endOfItem()
-        case "set":
+        case "set", "map":
             _ = advance()
-            try namedSet(table)
+            try namedSet(table, map: start.text == "map")
             try endOfItem()
         case "ct":
             _ = advance()
@@ -224,7 +226,7 @@ struct Parser {
         case "define":
             try define()
             try endOfItem()
-        case "map", "flowtable", "counter", "quota", "limit", "secmark", "synproxy", "flags", "comment":
+        case "flowtable", "counter", "quota", "limit", "secmark", "synproxy", "flags", "comment":
             unsupported(start.text == "flags" || start.text == "comment" ? "table \(start.text)" : start.text,
                         at: start.range)
             skipStatement()

@@ -30,7 +30,7 @@ struct Resolver {
         tableSets = asts.map { _ in [] }
         var tables: [Table] = []
         for (index, ast) in asts.enumerated() {
-            tableSets[index] = ast.sets.map { namedSet($0) }
+            tableSets[index] = ast.sets.map { namedSet($0, table: index) }
             let helpers = ast.helpers.map { helper in
                 Helper(name: helper.name, type: helper.type, l4Protocol: helper.l4Protocol,
                        l3Family: helper.l3Family ?? ast.family.rawValue)
@@ -86,9 +86,10 @@ struct Resolver {
 
     // MARK: Sets
 
-    private mutating func namedSet(_ ast: SetAST) -> NamedSet {
+    private mutating func namedSet(_ ast: SetAST, table: Int) -> NamedSet {
         var set = NamedSet(name: ast.name, type: .inetService, interval: ast.interval, autoMerge: ast.autoMerge,
                            intervals: [], ifnames: [])
+        if ast.mapElements != nil { set.verdicts = [] }
         guard let typeName = ast.type else {
             diagnostics.error(ast.nameRange, "set definition does not specify key")
             return set
@@ -102,6 +103,14 @@ struct Resolver {
             return set
         }
         set.type = type
+        if let elements = ast.mapElements {
+            if let resolved = mapElements(elements, type, interval: ast.interval, chains: asts[table].chains, table: table) {
+                set.intervals = resolved.intervals
+                set.ifnames = resolved.ifnames
+                set.verdicts = resolved.verdicts
+            }
+            return set
+        }
         if type == .ifname {
             for element in ast.elements {
                 guard let pattern = ifname(element) else { continue }

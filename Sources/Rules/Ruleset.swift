@@ -30,6 +30,8 @@ public final class Ruleset: @unchecked Sendable {
     public let file: String
     public let usesNAT: Bool
     public let usesHelpers: Bool
+    /// The file and the files it included, in the order they were read (rule places name them).
+    let sources: [String]
 
     // The compiled program (see Compiler.swift), in owned buffers.
     let matches: UnsafeMutableBufferPointer<CompiledMatch>
@@ -48,6 +50,25 @@ public final class Ruleset: @unchecked Sendable {
     let counterBytes: UnsafeMutableBufferPointer<UInt64>
     let interfaceRows: [[IfnamePattern]]
     let logs: [CompiledLog]
+    let mapEntries: UnsafeMutableBufferPointer<CompiledMapEntry>
+    let lateMatches: UnsafeMutableBufferPointer<CompiledMatch>
+    // `limit rate`: each statement's bucket (tokens in nanoseconds) and when it was last filled.
+    let limits: UnsafeMutableBufferPointer<CompiledLimit>
+    let limitTokens: UnsafeMutableBufferPointer<UInt64>
+    let limitLast: UnsafeMutableBufferPointer<UInt64>
+    let limitStarted: UnsafeMutableBufferPointer<Bool>
+    // `ct count`: each statement's connections (slots of connlimitTuples/connlimitAdded) and how many.
+    let connlimits: UnsafeMutableBufferPointer<CompiledConnlimit>
+    let connlimitCounts: UnsafeMutableBufferPointer<Int32>
+    let connlimitTuples: UnsafeMutableBufferPointer<ConnTuple>
+    let connlimitAdded: UnsafeMutableBufferPointer<UInt64>
+
+    /// Asked by `ct count` about a connection it counted (at the packet's time); the engine sets it
+    /// when `countsConnections` (nil: every connection but the packet's own is gone after a jiffy).
+    @exclusivity(unchecked) public var connectionPresence: ((ConnTuple, Timestamp) -> ConnectionPresence)?
+
+    /// True if a `ct count` statement needs `connectionPresence`.
+    public var countsConnections: Bool { !connlimits.isEmpty }
 
     // Filled by `bind`: for interface row r and interface i (the last slot is "no interface"),
     // bit i % 64 of interfaceBits[r * interfaceWords + i / 64].
@@ -58,9 +79,10 @@ public final class Ruleset: @unchecked Sendable {
     @exclusivity(unchecked) var interfaceNames: [String] = []
 
     init(tables: [Table], program: CompiledProgram, counters: [CounterSeed], usesNAT: Bool, usesHelpers: Bool,
-         file: String = "") {
+         file: String = "", sources: [String] = []) {
         self.tables = tables
         self.file = file
+        self.sources = sources
         self.usesNAT = usesNAT
         self.usesHelpers = usesHelpers
         matches = Ruleset.buffer(program.matches)
@@ -85,6 +107,18 @@ public final class Ruleset: @unchecked Sendable {
         counterBytes = Ruleset.buffer(counters.map(\.bytes))
         interfaceRows = program.interfaceRows
         logs = program.logs
+        mapEntries = Ruleset.buffer(program.mapEntries)
+        lateMatches = Ruleset.buffer(program.lateMatches)
+        limits = Ruleset.buffer(program.limits)
+        limitTokens = Ruleset.buffer(Array(repeating: 0, count: program.limits.count))
+        limitLast = Ruleset.buffer(Array(repeating: 0, count: program.limits.count))
+        limitStarted = Ruleset.buffer(Array(repeating: false, count: program.limits.count))
+        connlimits = Ruleset.buffer(program.connlimits)
+        connlimitCounts = Ruleset.buffer(Array(repeating: 0, count: program.connlimits.count))
+        let none = ConnTuple(source: .any, destination: .any, sourcePort: 0, destinationPort: 0, protocol: IPProtocol(0),
+                             family: .ipv4)
+        connlimitTuples = Ruleset.buffer(Array(repeating: none, count: program.connlimitSlots))
+        connlimitAdded = Ruleset.buffer(Array(repeating: 0, count: program.connlimitSlots))
         interfaceBits = Ruleset.buffer([])
         bind(interfaceNames: [])
     }
@@ -103,6 +137,16 @@ public final class Ruleset: @unchecked Sendable {
         counterPackets.deallocate()
         counterBytes.deallocate()
         interfaceBits.deallocate()
+        mapEntries.deallocate()
+        lateMatches.deallocate()
+        limits.deallocate()
+        limitTokens.deallocate()
+        limitLast.deallocate()
+        limitStarted.deallocate()
+        connlimits.deallocate()
+        connlimitCounts.deallocate()
+        connlimitTuples.deallocate()
+        connlimitAdded.deallocate()
     }
 
     private static func buffer<T>(_ array: [T]) -> UnsafeMutableBufferPointer<T> {
@@ -115,11 +159,14 @@ public final class Ruleset: @unchecked Sendable {
     public static func parse(_ text: String, file: String) throws(RuleErrors) -> Ruleset {
         var lexer = Lexer(text)
         let tokens = lexer.tokenize()
-        func fail(_ diagnostics: Diagnostics) -> RuleErrors {
-            RuleErrors(errors: diagnostics.ruleErrors(file: file, lines: lexer.lines, endsWithNewline: lexer.endsWithNewline))
-        }
-        var parser = Parser(tokens: tokens)
+        var sources = SourceFiles()
+        sources.files.append(SourceFiles.File(name: file, lines: lexer.lines, endsWithNewline: lexer.endsWithNewline))
+        var parser = Parser(tokens: tokens, sources: sources)
         parser.parseFile()
+        sources = parser.sources
+        func fail(_ diagnostics: Diagnostics) -> RuleErrors {
+            RuleErrors(errors: sources.ruleErrors(diagnostics))
+        }
         guard parser.diagnostics.isEmpty else { throw fail(parser.diagnostics) }
         var resolver = Resolver(tables: parser.tables)
         let tables = resolver.resolve()
@@ -218,7 +265,13 @@ extension Ruleset {
                 }
                 for rule in chain.rules {
                     if Int32(ruleIndex) == value {
-                        return RuleDecision(location: "\(name):\(rule.range.line)", text: ruleText(rule, table: table, counts: false))
+                        let source = SourceFiles.file(of: rule.range)
+                        var place = "\(name):\(rule.range.line)"
+                        if source > 0, source < sources.count {
+                            let included = sources[source].split(separator: "/").last.map(String.init) ?? sources[source]
+                            place = "\(included):\(SourceFiles.line(of: rule.range))"
+                        }
+                        return RuleDecision(location: place, text: ruleText(rule, table: table, counts: false))
                     }
                     ruleIndex += 1
                 }

@@ -77,7 +77,7 @@ struct NFTAgreementTests {
     /// Small rulesets from the other tests: what we accept, nft accepts.
     @Test(arguments: [evaluationPriorities, evaluationJumps, evaluationSets, evaluationRejects,
                       natPostrouting, natPrerouting, natInet, natPolicyDrop, natPriorities, natJumps, natIP6, natLog,
-                      natBesideFilter])
+                      natBesideFilter, wikiVerdictMaps, wikiLimits])
     func evaluationRulesetsAreValidForNFT(_ text: String) throws {
         let namespace = try NFTNamespace()
         let path = try temporaryFile(text, name: "evaluation.nft")
@@ -85,5 +85,27 @@ struct NFTAgreementTests {
         let load = namespace.load(path)
         #expect(load.status == 0, "\(load.output)")
         #expect(namespace.listRuleset() == (try parse(text).listing()))
+    }
+
+    /// `include` finds the same files for both: nft run from the main file's directory (where
+    /// it looks for `./` paths), tunwall from the including file's; the listing is the same.
+    @Test func includedFilesAreReadAlike() throws {
+        let namespace = try NFTNamespace()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("nft-include-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("rules.d"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "define WEB = { 80, 443 }\n".write(to: directory.appendingPathComponent("defines.nft"), atomically: true, encoding: .utf8)
+        try "table inet filter {\n\tchain forward {\n\t\ttcp dport $WEB accept\n\t}\n}\n"
+            .write(to: directory.appendingPathComponent("rules.d/10-web.nft"), atomically: true, encoding: .utf8)
+        try "table inet filter {\n\tchain forward {\n\t\tudp dport 53 limit rate 5/second accept\n\t}\n}\n"
+            .write(to: directory.appendingPathComponent("rules.d/20-dns.nft"), atomically: true, encoding: .utf8)
+        let main = directory.appendingPathComponent("main.nft")
+        try "include \"./defines.nft\"\ntable inet filter {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n\t}\n}\ninclude \"./rules.d/*.nft\"\n"
+            .write(to: main, atomically: true, encoding: .utf8)
+        _ = NFTNamespace.run(["ip", "netns", "exec", namespace.name, "nft", "flush", "ruleset"])
+        let load = NFTNamespace.run(["ip", "netns", "exec", namespace.name, "sh", "-c", "cd '\(directory.path)' && nft -f main.nft"])
+        #expect(load.status == 0, "\(load.output)")
+        let ours = try Ruleset.load(path: main.path)
+        #expect(namespace.listRuleset() == ours.listing())
     }
 }
