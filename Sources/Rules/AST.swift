@@ -176,6 +176,23 @@ struct RuleAST: Sendable {
     var statements: [StatementAST]
     var comment: String?
     var range: SourceRange
+    /// nft's rule handle (what `list ruleset -a` shows and `delete rule … handle N` names).
+    var handle = 0
+
+    /// Anonymous sets and maps nft makes for this rule: each takes a handle before the rule's.
+    var anonymousSets: Int {
+        statements.reduce(0) { count, statement in
+            switch statement {
+            case .match(let match):
+                if case .set(let items, _) = match.value, items.count > 1 { return count + 1 }
+                return count
+            case .vmap(let vmap):
+                return count + (vmap.elements == nil ? 0 : 1)
+            default:
+                return count
+            }
+        }
+    }
 }
 
 enum ChainType: String, Sendable { case filter, nat, route }
@@ -195,6 +212,7 @@ struct ChainAST: Sendable {
     var base: BaseChainAST?
     var policy: (verdict: VerdictAST, range: SourceRange)?
     var rules: [RuleAST] = []
+    var handle = 0
 }
 
 struct SetAST: Sendable {
@@ -206,6 +224,9 @@ struct SetAST: Sendable {
     var elements: [ValueExpr] = []
     /// A `map NAME { type KEY : verdict; … }`: its elements (keys with verdicts); nil for a set.
     var mapElements: [MapElementAST]? = nil
+    /// `delete element`: the key to take out once `after` elements (or map elements) were added.
+    var removals: [(after: Int, value: ValueExpr)] = []
+    var handle = 0
 }
 
 struct HelperAST: Sendable {
@@ -215,6 +236,7 @@ struct HelperAST: Sendable {
     var typeRange: SourceRange
     var l4Protocol: UInt8
     var l3Family: String?
+    var handle = 0
 }
 
 struct TableAST: Sendable {
@@ -224,6 +246,9 @@ struct TableAST: Sendable {
     var chains: [ChainAST] = []
     var sets: [SetAST] = []
     var helpers: [HelperAST] = []
+    /// nft's table handle, and the table's handle generator (chains, objects, sets and rules share it).
+    var handle = 0
+    var lastHandle = 0
 
     var displayName: String { "\(family.rawValue) \(name)" }
 }

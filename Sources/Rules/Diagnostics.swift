@@ -41,6 +41,8 @@ public struct RuleError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         if line == 0 { return "\(file): Error: \(message)" }
+        // A command line (`tunwall nft …`), as nft prints its errors: no place in front.
+        if file.isEmpty { return "Error: \(message)\n\(sourceLine)\n\(caretLine)" }
         let chain = includedFrom.map { $0 + "\n" }.joined()
         return "\(chain)\(file):\(line):\(column)-\(endColumn): Error: \(message)\n\(sourceLine)\n\(caretLine)"
     }

@@ -23,31 +23,35 @@ import Wire
 
 extension Ruleset {
     /// `nft list ruleset` output.
-    public func listing() -> String {
+    /// `nft list ruleset`; with `handles`, `nft -a list ruleset` (each object's `# handle N`).
+    public func listing(handles: Bool = false) -> String {
         var out = ""
+        func handle(_ value: Int) -> String { handles ? " # handle \(value)" : "" }
         for table in tables {
-            out += "table \(table.family.rawValue) \(table.name) {\n"
+            out += "table \(table.family.rawValue) \(table.name) {\(handle(table.handle))\n"
             var separator = ""
             for helper in table.helpers {
                 out += separator
-                out += "\tct helper \(helper.name) {\n\t\ttype \"\(helper.type)\" protocol \(helper.l4Protocol == 6 ? "tcp" : "udp")\n"
+                out += "\tct helper \(helper.name) {\(handle(helper.handle))\n\t\ttype \"\(helper.type)\" protocol \(helper.l4Protocol == 6 ? "tcp" : "udp")\n"
                 out += "\t\tl3proto \(helper.l3Family)\n\t}\n"
                 separator = "\n"
             }
             for set in table.sets {
                 out += separator
-                out += setText(set, table: table)
+                var text = setText(set, table: table)
+                if handles, let brace = text.firstIndex(of: "\n") { text.insert(contentsOf: handle(set.handle), at: brace) }
+                out += text
                 separator = "\n"
             }
             for chain in table.chains {
                 out += separator
-                out += "\tchain \(chain.name) {\n"
+                out += "\tchain \(chain.name) {\(handle(chain.handle))\n"
                 if let base = chain.base {
                     out += "\t\ttype \(base.type.rawValue) hook \(base.hook) priority \(Keywords.priorityText(base.priority, hook: base.hook)); "
                     out += "policy \(base.policyDrop ? "drop" : "accept");\n"
                 }
                 for rule in chain.rules {
-                    out += "\t\t" + ruleText(rule, table: table) + "\n"
+                    out += "\t\t" + ruleText(rule, table: table) + handle(rule.handle) + "\n"
                 }
                 out += "\t}\n"
                 separator = "\n"

@@ -218,6 +218,7 @@ struct Rule: Sendable {
     var statements: [Statement]
     var comment: String?
     var range: SourceRange
+    var handle = 0
 }
 
 struct BaseChain: Sendable {
@@ -231,6 +232,7 @@ struct Chain: Sendable {
     var name: String
     var base: BaseChain?
     var rules: [Rule]
+    var handle = 0
 }
 
 struct NamedSet: Sendable {
@@ -242,6 +244,7 @@ struct NamedSet: Sendable {
     var ifnames: [IfnamePattern]
     /// A verdict map (`map NAME { type KEY : verdict; }`): the verdict of each element.
     var verdicts: [Verdict]? = nil
+    var handle = 0
 }
 
 struct Helper: Sendable {
@@ -249,6 +252,7 @@ struct Helper: Sendable {
     var type: String
     var l4Protocol: UInt8
     var l3Family: String
+    var handle = 0
 }
 
 struct Table: Sendable {
@@ -257,6 +261,7 @@ struct Table: Sendable {
     var helpers: [Helper]
     var sets: [NamedSet]
     var chains: [Chain]
+    var handle = 0
 }
 
 /// Initial counter values (`counter packets N bytes M` in the file).

@@ -22,6 +22,10 @@ struct Parser {
     var tables: [TableAST] = []
     /// The files read so far (the main one first); `include` adds to it.
     var sources = SourceFiles()
+    /// The last table handle given (nft's are per network namespace, from 1).
+    var lastTableHandle = 0
+    /// Chains named in the table block being read, in order (for their rules' handles).
+    var blockChains: [String] = []
 
     init(tokens: [Token], sources: SourceFiles = SourceFiles()) {
         self.tokens = tokens
@@ -121,13 +125,14 @@ struct Parser {
         switch start.text {
         case "flush":
             _ = advance()
-            if token.is("ruleset") { _ = advance(); return }
-            if token.kind == .word, ["table", "chain", "set", "map"].contains(token.text) {
-                unsupported("flush \(token.text)", at: start.range.through(token.range))
-                skipStatement()
+            if token.is("ruleset") {
+                _ = advance()
+                tables = []
                 return
             }
-            throw fail(expecting: "ruleset")
+            try flushCommand(start)
+        case "add", "insert", "delete":
+            try scriptCommand(start)
         case "define":
             try define()
         case "include":
@@ -168,7 +173,7 @@ struct Parser {
 
     // MARK: Tables
 
-    private mutating func table() throws(SyntaxAbort) {
+    mutating func table() throws(SyntaxAbort) {
         _ = advance()
         var family = TableFamily.ip
         if token.kind == .word, let explicit = Keywords.families[token.text] {
@@ -184,18 +189,53 @@ struct Parser {
         if let existing = tables.firstIndex(where: { $0.family == family && $0.name == name.text }) {
             position = existing
         } else {
-            tables.append(TableAST(family: family, name: name.text, nameRange: name.range))
+            lastTableHandle += 1
+            tables.append(TableAST(family: family, name: name.text, nameRange: name.range, handle: lastTableHandle))
             position = tables.count - 1
         }
         guard token.kind == .leftBrace else { return }
         _ = advance()
         scopes.append([:])
         defer { scopes.removeLast() }
+        let before = HandleSnapshot(tables[position])
+        blockChains = []
         while true {
             skipSeparators()
-            if token.kind == .rightBrace { _ = advance(); return }
+            if token.kind == .rightBrace {
+                _ = advance()
+                assignHandles(table: position, since: before)
+                return
+            }
             try tableItem(position)
         }
+    }
+
+    /// nft's handles for what one table block added, in the order nft's cmd_expand adds them:
+    /// new chains, then ct helpers, then sets and maps, then each chain's new rules (each
+    /// anonymous set of a rule taking a handle just before it).
+    mutating func assignHandles(table: Int, since before: HandleSnapshot) {
+        var next = tables[table].lastHandle
+        for index in tables[table].chains.indices where tables[table].chains[index].handle == 0 {
+            next += 1
+            tables[table].chains[index].handle = next
+        }
+        for index in tables[table].helpers.indices where tables[table].helpers[index].handle == 0 {
+            next += 1
+            tables[table].helpers[index].handle = next
+        }
+        for index in tables[table].sets.indices where tables[table].sets[index].handle == 0 {
+            next += 1
+            tables[table].sets[index].handle = next
+        }
+        for name in blockChains {
+            guard let chain = tables[table].chains.firstIndex(where: { $0.name == name }) else { continue }
+            let start = before.rules[name] ?? 0
+            for rule in start..<tables[table].chains[chain].rules.count where tables[table].chains[chain].rules[rule].handle == 0 {
+                next += tables[table].chains[chain].rules[rule].anonymousSets + 1
+                tables[table].chains[chain].rules[rule].handle = next
+            }
+        }
+        tables[table].lastHandle = next
     }
 
     private mutating func tableItem(_ table: Int) throws(SyntaxAbort) {
@@ -242,7 +282,7 @@ struct Parser {
 
     // MARK: Chains
 
-    private mutating func chain(_ table: Int) throws(SyntaxAbort) {
+    mutating func chain(_ table: Int) throws(SyntaxAbort) {
         let name = try identifier()
         _ = try expect(.leftBrace, "'{'")
         var chain = ChainAST(name: name.text, nameRange: name.range)
@@ -291,6 +331,7 @@ struct Parser {
             }
         }
         merge(chain, into: table)
+        if !blockChains.contains(chain.name) { blockChains.append(chain.name) }
     }
 
     /// A chain declared again adds its rules to the first declaration (nft's

@@ -307,17 +307,30 @@ extension Resolver {
     /// A map's elements, keys of `type` sorted as nft lists them; nil after an error. `interval`
     /// nil: an anonymous map (ranges and prefixes allowed); else the named map's `flags interval`.
     mutating func mapElements(_ elements: [MapElementAST], _ type: Datatype, interval: Bool?, chains: [ChainAST],
-                              table: Int) -> MapElements? {
+                              table: Int, removals: [(after: Int, value: ValueExpr)] = []) -> MapElements? {
         var failed = false
         var result = MapElements()
         if type == .ifname {
             var pairs: [(IfnamePattern, Verdict)] = []
-            for element in elements {
+            func remove(_ index: Int) {
+                for removal in removals where removal.after == index {
+                    guard let pattern = ifname(removal.value) else { continue }
+                    guard let found = pairs.firstIndex(where: { $0.0 == pattern }) else {
+                        diagnostics.error(removal.value.range, "Could not process rule: No such file or directory")
+                        failed = true
+                        continue
+                    }
+                    pairs.remove(at: found)
+                }
+            }
+            for (index, element) in elements.enumerated() {
+                remove(index)
                 guard let pattern = ifname(element.key),
                       let verdict = self.verdict(element.verdict, chains: chains, table: table) else { failed = true; continue }
                 if pairs.contains(where: { $0.0 == pattern }) { continue }
                 pairs.append((pattern, verdict))
             }
+            remove(elements.count)
             if failed { return nil }
             let order = IfnamePattern.sorted(pairs.map(\.0), interval: interval ?? false)
             result.ifnames = order
@@ -325,7 +338,19 @@ extension Resolver {
             return result
         }
         var pairs: [(Interval, Verdict, SourceRange)] = []
-        for element in elements {
+        func remove(_ index: Int) {
+            for removal in removals where removal.after == index {
+                guard let key = self.element(removal.value, type) else { failed = true; continue }
+                guard let found = pairs.firstIndex(where: { $0.0 == key }) else {
+                    diagnostics.error(removal.value.range, "Could not process rule: No such file or directory")
+                    failed = true
+                    continue
+                }
+                pairs.remove(at: found)
+            }
+        }
+        for (index, element) in elements.enumerated() {
+            remove(index)
             if interval == false {
                 var kind: String? = nil
                 if case .range = element.key { kind = "range" }
@@ -342,6 +367,7 @@ extension Resolver {
             if pairs.contains(where: { $0.0 == key }) { continue }
             pairs.append((key, verdict, element.key.range))
         }
+        remove(elements.count)
         if failed { return nil }
         pairs.sort { ($0.0.low, $0.0.high) < ($1.0.low, $1.0.high) }
         for index in pairs.indices.dropFirst() where pairs[index].0.low <= pairs[index - 1].0.high {

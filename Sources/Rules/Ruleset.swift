@@ -32,6 +32,9 @@ public final class Ruleset: @unchecked Sendable {
     public let usesHelpers: Bool
     /// The file and the files it included, in the order they were read (rule places name them).
     let sources: [String]
+    /// The syntax trees with their handles, to apply later commands to (`applying`).
+    var asts: [TableAST] = []
+    var lastTableHandle = 0
 
     // The compiled program (see Compiler.swift), in owned buffers.
     let matches: UnsafeMutableBufferPointer<CompiledMatch>
@@ -157,11 +160,30 @@ public final class Ruleset: @unchecked Sendable {
 
     /// Parses and compiles text (the file name is only for messages).
     public static func parse(_ text: String, file: String) throws(RuleErrors) -> Ruleset {
+        try build(text, file: file, name: file, from: nil)
+    }
+
+    /// Applies nft commands to this ruleset (`add element inet filter allowed { 10.0.1.5 }`,
+    /// `delete rule inet filter forward handle 7`, several separated by `;` or newlines) and
+    /// returns the ruleset they make, or throws nft's errors (reported without a file name, as
+    /// nft reports a command line's). This ruleset is left as it is; counters of rules that are
+    /// still there keep their values.
+    public func applying(_ commands: String) throws(RuleErrors) -> Ruleset {
+        let next = try Ruleset.build(commands, file: file, name: "", from: self)
+        next.copyCounters(from: self)
+        return next
+    }
+
+    private static func build(_ text: String, file: String, name: String, from old: Ruleset?) throws(RuleErrors) -> Ruleset {
         var lexer = Lexer(text)
         let tokens = lexer.tokenize()
         var sources = SourceFiles()
-        sources.files.append(SourceFiles.File(name: file, lines: lexer.lines, endsWithNewline: lexer.endsWithNewline))
+        sources.files.append(SourceFiles.File(name: name, lines: lexer.lines, endsWithNewline: lexer.endsWithNewline))
         var parser = Parser(tokens: tokens, sources: sources)
+        if let old {
+            parser.tables = old.asts
+            parser.lastTableHandle = old.lastTableHandle
+        }
         parser.parseFile()
         sources = parser.sources
         func fail(_ diagnostics: Diagnostics) -> RuleErrors {
@@ -174,9 +196,40 @@ public final class Ruleset: @unchecked Sendable {
         var validator = Validator(tables: tables, ranges: resolver.statementRanges)
         validator.validate()
         guard validator.diagnostics.isEmpty else { throw fail(validator.diagnostics) }
-        return Ruleset(tables: tables, program: CompiledProgram(tables: tables), counters: resolver.counters,
-                       usesNAT: resolver.usesNAT || tables.contains { $0.chains.contains { $0.base?.type == .nat } },
-                       usesHelpers: resolver.usesHelpers, file: file)
+        let ruleset = Ruleset(tables: tables, program: CompiledProgram(tables: tables), counters: resolver.counters,
+                              usesNAT: resolver.usesNAT || tables.contains { $0.chains.contains { $0.base?.type == .nat } },
+                              usesHelpers: resolver.usesHelpers, file: file,
+                              sources: old == nil ? sources.files.map(\.name) : old!.sources)
+        ruleset.asts = parser.tables
+        ruleset.lastTableHandle = parser.lastTableHandle
+        return ruleset
+    }
+
+    /// Counter values of rules this ruleset shares with `old` (same table and rule handle).
+    private func copyCounters(from old: Ruleset) {
+        func counters(_ ruleset: Ruleset) -> [String: [Int]] {
+            var result: [String: [Int]] = [:]
+            for table in ruleset.tables {
+                for chain in table.chains {
+                    for rule in chain.rules {
+                        let indexes = rule.statements.compactMap { statement -> Int? in
+                            if case .counter(let index) = statement { return index }
+                            return nil
+                        }
+                        if !indexes.isEmpty { result["\(table.family.rawValue) \(table.name) \(rule.handle)"] = indexes }
+                    }
+                }
+            }
+            return result
+        }
+        let previous = counters(old)
+        for (key, indexes) in counters(self) {
+            guard let before = previous[key], before.count == indexes.count else { continue }
+            for (new, was) in zip(indexes, before) where new < counterPackets.count && was < old.counterPackets.count {
+                counterPackets[new] = old.counterPackets[was]
+                counterBytes[new] = old.counterBytes[was]
+            }
+        }
     }
 
     /// Reads and parses a file; an unreadable file is a RuleErrors with line 0 and the OS error.

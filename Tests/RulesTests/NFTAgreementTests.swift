@@ -108,4 +108,43 @@ struct NFTAgreementTests {
         let ours = try Ruleset.load(path: main.path)
         #expect(namespace.listRuleset() == ours.listing())
     }
+
+    /// Script commands and handles: a fresh namespace (table handles count from 1 in each) loads
+    /// `scriptCommands` as tunwall reads it, then takes live commands one by one as
+    /// `Ruleset.applying` does; `nft -a list ruleset` and tunwall's listing with handles agree
+    /// after each, and a refused command gets the same error from both.
+    @Test func scriptCommandsAndHandlesAgree() throws {
+        let namespace = try NFTNamespace()
+        let path = try temporaryFile(scriptCommands, name: "commands.nft")
+        defer { removeTemporaryFile(path) }
+        let load = NFTNamespace.run(["ip", "netns", "exec", namespace.name, "nft", "-f", path])
+        #expect(load.status == 0, "\(load.output)")
+        func nftHandles() -> String {
+            NFTNamespace.run(["ip", "netns", "exec", namespace.name, "nft", "-a", "list", "ruleset"]).output
+        }
+        var ours = try parse(scriptCommands)
+        #expect(nftHandles() == ours.listing(handles: true))
+        #expect(nftHandles() == scriptCommandsListing)
+        for command in ["delete rule inet filter forward handle 16", "add element inet filter allowed { 10.0.1.9 }",
+                        "insert rule inet filter forward position 5 tcp dport 443 accept",
+                        "add rule inet filter forward position 12 ip saddr 10.0.0.0/8 counter drop",
+                        "delete element inet filter allowed { 10.0.1.6 }", "flush chain inet filter web2",
+                        "add rule inet filter web tcp dport vmap { 1 : accept, 2 : drop }"] {
+            let nft = NFTNamespace.run(["ip", "netns", "exec", namespace.name, "sh", "-c", "nft " + command])
+            #expect(nft.status == 0, "\(command): \(nft.output)")
+            ours = try ours.applying(command)
+            #expect(nftHandles() == ours.listing(handles: true), "after \(command)")
+        }
+        for command in ["delete rule inet filter forward handle 999", "add rule inet filter nochain accept",
+                        "delete element inet filter allowed { 10.9.9.9 }"] {
+            let nft = NFTNamespace.run(["ip", "netns", "exec", namespace.name, "sh", "-c", "nft " + command])
+            #expect(nft.status != 0)
+            do {
+                _ = try ours.applying(command)
+                Issue.record("tunwall accepts \(command)")
+            } catch {
+                #expect(nft.output == error.description + "\n", "\(command)")
+            }
+        }
+    }
 }

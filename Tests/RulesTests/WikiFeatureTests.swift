@@ -348,3 +348,154 @@ let wikiLimits = """
         }
     }
 }
+
+/// A table block, then nft script commands applied in order (as `nft -f` applies them).
+let scriptCommands = """
+    table inet filter {
+    \tct helper ftp-std {
+    \t\ttype "ftp" protocol tcp
+    \t}
+    \tset allowed {
+    \t\ttype ipv4_addr
+    \t\telements = { 10.0.1.5 }
+    \t}
+    \tchain forward {
+    \t\ttype filter hook forward priority filter; policy drop;
+    \t\ttcp dport { 22 } accept
+    \t\tct state { established, related } accept
+    \t\tiifname { "lan0", "wan0" } accept
+    \t\ttcp dport { 22, 23 } accept
+    \t\tip saddr @allowed accept
+    \t\ttcp dport vmap { 80 : jump web, 81 : drop }
+    \t}
+    \tchain web {
+    \t\ttcp dport 80 accept
+    \t}
+    }
+    table ip t2 {
+    \tchain c {
+    \t\taccept
+    \t}
+    }
+    add rule inet filter forward udp dport 53 accept
+    insert rule inet filter forward udp dport 54 accept
+    add chain inet filter web2
+    add rule inet filter web2 counter
+    add element inet filter allowed { 10.0.1.6, 10.0.1.7 }
+    delete element inet filter allowed { 10.0.1.5 }
+    flush chain ip t2 c
+    add rule ip t2 c drop
+    add table ip t3
+    add chain ip t3 input { type filter hook input priority 0; policy accept; }
+    add rule ip t3 input tcp dport { 1, 2 } counter
+
+    """
+
+/// What `nft -a list ruleset` printed for `scriptCommands` in a fresh namespace (nft 1.0.6).
+let scriptCommandsListing = """
+    table inet filter { # handle 1
+    \tct helper ftp-std { # handle 3
+    \t\ttype "ftp" protocol tcp
+    \t\tl3proto inet
+    \t}
+
+    \tset allowed { # handle 4
+    \t\ttype ipv4_addr
+    \t\telements = { 10.0.1.6, 10.0.1.7 }
+    \t}
+
+    \tchain forward { # handle 1
+    \t\ttype filter hook forward priority filter; policy drop;
+    \t\tudp dport 54 accept # handle 17
+    \t\ttcp dport 22 accept # handle 5
+    \t\tct state { established, related } accept # handle 7
+    \t\tiifname { "lan0", "wan0" } accept # handle 9
+    \t\ttcp dport { 22, 23 } accept # handle 11
+    \t\tip saddr @allowed accept # handle 12
+    \t\ttcp dport vmap { 80 : jump web, 81 : drop } # handle 14
+    \t\tudp dport 53 accept # handle 16
+    \t}
+
+    \tchain web { # handle 2
+    \t\ttcp dport 80 accept # handle 15
+    \t}
+
+    \tchain web2 { # handle 18
+    \t\tcounter packets 0 bytes 0 # handle 19
+    \t}
+    }
+    table ip t2 { # handle 2
+    \tchain c { # handle 1
+    \t\tdrop # handle 3
+    \t}
+    }
+    table ip t3 { # handle 3
+    \tchain input { # handle 1
+    \t\ttype filter hook input priority filter; policy accept;
+    \t\ttcp dport { 1, 2 } counter packets 0 bytes 0 # handle 3
+    \t}
+    }
+
+    """
+
+@Suite struct ScriptCommandTests {
+    @Test func commandsApplyInOrderWithNFTsHandles() throws {
+        let rules = try parse(scriptCommands)
+        #expect(rules.listing(handles: true) == scriptCommandsListing)
+    }
+
+    @Test func liveCommandsChangeACopy() throws {
+        let rules = try parse(scriptCommands)
+        let next = try rules.applying("delete rule inet filter forward handle 17; add element inet filter allowed { 10.0.1.9 }")
+        #expect(rules.listing(handles: true) == scriptCommandsListing, "the running ruleset is untouched")
+        #expect(!next.listing().contains("udp dport 54"))
+        #expect(next.listing().contains("elements = { 10.0.1.6, 10.0.1.7,\n\t\t\t     10.0.1.9 }"))
+        #expect(next.verdict(.forward, packet("10.0.1.9", "203.0.113.10", .udp, dport: 9, iif: dmz)) == .accept)
+        #expect(rules.verdict(.forward, packet("10.0.1.9", "203.0.113.10", .udp, dport: 9, iif: dmz)) == .drop)
+        // Rules added later take the next handles; insert with a position goes before it.
+        let more = try next.applying("insert rule inet filter forward position 5 tcp dport 443 accept")
+        #expect(more.listing(handles: true).contains("\t\ttcp dport 443 accept # handle 20\n\t\ttcp dport 22 accept # handle 5\n"))
+        let after = try more.applying("add rule inet filter forward position 5 tcp dport 444 accept")
+        #expect(after.listing(handles: true).contains("\t\ttcp dport 22 accept # handle 5\n\t\ttcp dport 444 accept # handle 21\n"))
+    }
+
+    @Test func counterValuesSurviveACommand() throws {
+        let rules = try parse("table ip t {\n\tchain c {\n\t\ttype filter hook input priority 0; policy accept;\n\t\tcounter\n\t}\n}\n")
+        _ = rules.verdict(.input, packet("10.0.1.2", "10.0.1.1", iif: lan, oif: -1, length: 100))
+        let next = try rules.applying("add rule ip t c drop")
+        #expect(next.listing().contains("counter packets 1 bytes 100\n\t\tdrop\n"))
+    }
+
+    @Test func refusedCommandsSayWhatNFTSays() throws {
+        let rules = try parse(scriptCommands)
+        func error(_ command: String) -> String {
+            do {
+                _ = try rules.applying(command)
+                return ""
+            } catch {
+                return error.description
+            }
+        }
+        #expect(error("delete rule inet filter forward handle 999") == """
+            Error: Could not process rule: No such file or directory
+            delete rule inet filter forward handle 999
+                                                   ^^^
+            """)
+        #expect(error("add rule inet filter nochain accept") == """
+            Error: Could not process rule: No such file or directory
+            add rule inet filter nochain accept
+                                 ^^^^^^^
+            """)
+        #expect(error("delete element inet filter allowed { 10.9.9.9 }") == """
+            Error: Could not process rule: No such file or directory
+            delete element inet filter allowed { 10.9.9.9 }
+                                                 ^^^^^^^^
+            """)
+        #expect(error("insert rule inet filter forward position 999 accept") == """
+            Error: Could not process rule: No such file or directory
+            insert rule inet filter forward position 999 accept
+                                            ^^^^^^^^^^^^
+            """)
+        #expect(error("add element inet filter allowed { 10.0.1.300 }").hasPrefix("Error: "))
+    }
+}
