@@ -13,6 +13,7 @@
 //   list ruleset            the running ruleset, as nft list ruleset
 //   version                 "tunwall VERSION"
 //   reload [PATH]           replace the ruleset from PATH, or re-read its file
+//   nft COMMAND             an nft command on the running ruleset (NFTControl.swift)
 //
 // The server trims surrounding whitespace before matching; any other line is
 // answered "error: unknown request '…'".
@@ -32,6 +33,8 @@ public enum ControlRequest: Equatable, Sendable {
     case version
     /// nil: the file the running ruleset came from.
     case reload(path: String?)
+    /// `nft add element …`, `nft list ruleset -a`, `nft -f PATH` (NFTControl.swift).
+    case nft(String)
 
     /// The request a line stands for; nil for a line no firewall understands.
     public init?(line: String) {
@@ -48,6 +51,7 @@ public enum ControlRequest: Equatable, Sendable {
         case "version": self = .version
         case "reload": self = .reload(path: nil)
         case _ where text.hasPrefix("reload "): self = .reload(path: String(text.dropFirst("reload ".count)))
+        case _ where text.hasPrefix("nft "): self = .nft(String(text.dropFirst("nft ".count)))
         default: return nil
         }
     }
@@ -66,6 +70,7 @@ public enum ControlRequest: Equatable, Sendable {
         case .version: return "version"
         case .reload(nil): return "reload"
         case .reload(let path?): return "reload \(path)"
+        case .nft(let command): return "nft \(command)"
         }
     }
 

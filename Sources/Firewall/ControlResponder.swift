@@ -38,6 +38,8 @@ public enum ControlResponder {
             return "tunwall \(TunwallVersion.current)\n"
         case .reload(let path):
             return reloader.reload(path).response
+        case .nft(let command):
+            return NFTControl.answer(command, engine: engine)
         case .events:
             return ""  // answered by subscribing, in respond(to:)
         }

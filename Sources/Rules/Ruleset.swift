@@ -166,10 +166,11 @@ public final class Ruleset: @unchecked Sendable {
     /// Applies nft commands to this ruleset (`add element inet filter allowed { 10.0.1.5 }`,
     /// `delete rule inet filter forward handle 7`, several separated by `;` or newlines) and
     /// returns the ruleset they make, or throws nft's errors (reported without a file name, as
-    /// nft reports a command line's). This ruleset is left as it is; counters of rules that are
-    /// still there keep their values.
-    public func applying(_ commands: String) throws(RuleErrors) -> Ruleset {
-        let next = try Ruleset.build(commands, file: file, name: "", from: self)
+    /// nft reports a command line's; `source` names a script file they were read from, for its
+    /// errors and includes). This ruleset is left as it is; counters of rules that are still
+    /// there keep their values.
+    public func applying(_ commands: String, from source: String = "") throws(RuleErrors) -> Ruleset {
+        let next = try Ruleset.build(commands, file: file, name: source, from: self)
         next.copyCounters(from: self)
         return next
     }

@@ -39,6 +39,10 @@ enum Commands {
       reload [FILE] [--socket PATH | --lab NAME]
                               replace the running ruleset (or re-read its file); a file with
                               errors is refused and the running ruleset stays (also SIGHUP)
+      nft [--socket PATH | --lab NAME] COMMAND...
+                              an nft command on the running ruleset, changed at once or
+                              not at all: add element, add/insert/delete rule, flush
+                              chain, list ruleset -a, -f FILE (a script)
       conntrack -L [expect] [--socket PATH | --lab NAME]
                               list tracked connections (or expectations), as conntrack -L
       conntrack -E [--socket PATH | --lab NAME]
@@ -96,6 +100,8 @@ enum Commands {
             return RulesCommands.list(rest)
         case "reload":
             return RulesCommands.reload(rest)
+        case "nft":
+            return NFTCommand.run(rest)
         case "ftp":  // the lab's FTP server and client; not in the usage above (FTPCommand.swift)
             return FTPPeerCommand.run(rest)
         default:

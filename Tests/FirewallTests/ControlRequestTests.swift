@@ -18,6 +18,8 @@ import Testing
         (.version, "version"),
         (.reload(path: nil), "reload"),
         (.reload(path: "/etc/tunwall/rules.nft"), "reload /etc/tunwall/rules.nft"),
+        (.nft("add element inet filter allowed { 10.0.1.5 }"), "nft add element inet filter allowed { 10.0.1.5 }"),
+        (.nft("list ruleset -a"), "nft list ruleset -a"),
     ]
 
     @Test func everyRequestHasItsWireLine() {
