@@ -127,6 +127,10 @@ extension Parser {
         // nft's place for an include runs one past the closing quote.
         var range = keyword.range.through(name.range)
         range.endColumn += 1
+        guard includesAllowed else {
+            diagnostics.error(range, "not supported by tunwall here: include")
+            return
+        }
         let from = SourceFiles.file(of: keyword.range)
         guard from < sources.files.count else { return }
         if sources.depth(from) + 1 > SourceFiles.maximumDepth {

@@ -22,6 +22,8 @@ struct Parser {
     var tables: [TableAST] = []
     /// The files read so far (the main one first); `include` adds to it.
     var sources = SourceFiles()
+    /// False: `include` is refused (Ruleset.parse(includes: false)).
+    var includesAllowed = true
     /// The last table handle given (nft's are per network namespace, from 1).
     var lastTableHandle = 0
     /// Chains named in the table block being read, in order (for their rules' handles).

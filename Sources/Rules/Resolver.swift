@@ -79,7 +79,8 @@ struct Resolver {
         let context = ChainContext(table: table, family: asts[table].family, chains: asts[table].chains,
                                    helpers: asts[table].helpers.map(\.name))
         for ruleAST in ast.rules {
-            if var (rule, ruleRanges) = self.rule(ruleAST, context) {
+            if let (resolved, ruleRanges) = self.rule(ruleAST, context) {
+                var rule = resolved
                 rule.handle = ruleAST.handle
                 rules.append(rule)
                 ranges.append(ruleRanges)

@@ -159,8 +159,9 @@ public final class Ruleset: @unchecked Sendable {
     }
 
     /// Parses and compiles text (the file name is only for messages).
-    public static func parse(_ text: String, file: String) throws(RuleErrors) -> Ruleset {
-        try build(text, file: file, name: file, from: nil)
+    /// `includes: false` refuses `include` (a fuzzer must not read whatever files it names).
+    public static func parse(_ text: String, file: String, includes: Bool = true) throws(RuleErrors) -> Ruleset {
+        try build(text, file: file, name: file, from: nil, includes: includes)
     }
 
     /// Applies nft commands to this ruleset (`add element inet filter allowed { 10.0.1.5 }`,
@@ -175,12 +176,14 @@ public final class Ruleset: @unchecked Sendable {
         return next
     }
 
-    private static func build(_ text: String, file: String, name: String, from old: Ruleset?) throws(RuleErrors) -> Ruleset {
+    private static func build(_ text: String, file: String, name: String, from old: Ruleset?,
+                              includes: Bool = true) throws(RuleErrors) -> Ruleset {
         var lexer = Lexer(text)
         let tokens = lexer.tokenize()
         var sources = SourceFiles()
         sources.files.append(SourceFiles.File(name: name, lines: lexer.lines, endsWithNewline: lexer.endsWithNewline))
         var parser = Parser(tokens: tokens, sources: sources)
+        parser.includesAllowed = includes
         if let old {
             parser.tables = old.asts
             parser.lastTableHandle = old.lastTableHandle
