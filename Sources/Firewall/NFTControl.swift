@@ -1,6 +1,7 @@
 // `nft COMMAND` on the control socket: nft's commands on the running ruleset.
 //
 //   nft list ruleset [-a]        the listing (with `# handle N`, as nft -a)
+//   nft list ruleset -j          the listing as nft -j prints it (JSONListing.swift)
 //   nft -f PATH                  a script file's commands, applied in order (nft -f)
 //   nft add element inet filter allowed { 10.0.1.5 }
 //   nft delete rule inet filter forward handle 7      (several: separated by `;`)
@@ -19,12 +20,13 @@ import SystemIO
 enum NFTControl {
     static func answer(_ command: String, engine: Engine) -> String {
         let words = command.split(separator: " ").map(String.init)
-        if words.first == "list" || (words.first == "-a" && words.dropFirst().first == "list") {
-            let handles = words.contains("-a")
-            guard words.filter({ $0 != "-a" }) == ["list", "ruleset"] else {
-                return "error: only 'list ruleset [-a]' lists here\n"
+        let listWords = words.filter { $0 != "-a" && $0 != "-j" }
+        if listWords.first == "list" {
+            guard listWords == ["list", "ruleset"] else {
+                return "error: only 'list ruleset [-a] [-j]' lists here\n"
             }
-            return engine.ruleset.listing(handles: handles)
+            if words.contains("-j") { return engine.ruleset.jsonListing() }
+            return engine.ruleset.listing(handles: words.contains("-a"))
         }
         let next: Ruleset
         do {

@@ -3,7 +3,7 @@
 //
 //   tunwall nft add element inet filter allowed { 10.0.1.5 }
 //   tunwall nft delete rule inet filter forward handle 7
-//   tunwall nft list ruleset -a
+//   tunwall nft list ruleset -a   (-j: as JSON, nft's schema)
 //   tunwall nft -f FILE            (a script: flush ruleset, tables, add/insert/delete …)
 //
 // Silent with exit 0 when the change is made; nft's error text on stderr and
@@ -12,7 +12,7 @@
 import Firewall
 
 enum NFTCommand {
-    static let usage = "usage: tunwall nft [--socket PATH | --lab NAME] [-a] COMMAND... | -f FILE"
+    static let usage = "usage: tunwall nft [--socket PATH | --lab NAME] [-a] [-j] COMMAND... | -f FILE"
 
     static func run(_ arguments: [String]) -> Int32 {
         var words: [String] = []

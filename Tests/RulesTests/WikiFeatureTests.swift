@@ -499,3 +499,39 @@ let scriptCommandsListing = """
         #expect(error("add element inet filter allowed { 10.0.1.300 }").hasPrefix("Error: "))
     }
 }
+
+/// The forms of the rest of the subset that nft -j prints (NFTAgreementTests compares).
+let jsonForms = """
+    table ip t {
+    \tct helper h {
+    \t\ttype "ftp" protocol tcp
+    \t}
+    \tchain c {
+    \t\ttype filter hook input priority 0; policy accept;
+    \t\tip saddr 10.0.0.0/8 tcp dport { 22, 80-90 } ct state established,related log prefix "x" level info drop
+    \t\tiifname "lan*" meta mark 0x10 accept
+    \t\treject
+    \t\treject with tcp reset
+    \t\ticmp type echo-request accept comment "ping"
+    \t\tct helper set "h"
+    \t\tjump d
+    \t}
+    \tchain d {
+    \t\tgoto e
+    \t}
+    \tchain e {
+    \t\treturn
+    \t}
+    }
+
+    """
+
+@Suite struct JSONListingTests {
+    @Test func limitsAsNFTPrintsThemInJSON() throws {
+        let json = try parse(wikiLimits).jsonListing()
+        #expect(json == #"""
+            {"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "inet", "name": "filter", "handle": 1}}, {"chain": {"family": "inet", "table": "filter", "name": "input", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "accept"}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}}, {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": "new"}}, {"limit": {"rate": 10, "burst": 5, "per": "second"}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 3, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}}, {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": "new"}}, {"limit": {"rate": 100, "burst": 10, "per": "minute", "inv": true}}, {"drop": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 4, "expr": [{"limit": {"rate": 3, "burst": 1, "per": "hour"}}, {"log": {"prefix": "rare: "}}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 5, "expr": [{"limit": {"rate": 5, "burst": 5, "per": "week", "inv": true}}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 6, "expr": [{"limit": {"rate": 10, "burst": 2, "per": "day"}}, {"counter": {"packets": 0, "bytes": 0}}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 7, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}}, {"ct count": {"val": 3, "inv": true}}, {"counter": {"packets": 0, "bytes": 0}}, {"reject": {"type": "icmpx", "expr": "port-unreachable"}}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 8, "expr": [{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": "new"}}, {"ct count": {"val": 5}}, {"accept": null}]}}]}
+
+            """#)
+    }
+}
