@@ -159,15 +159,7 @@ extension Parser {
     }
 
     private func readIncluded(_ path: String) -> String? {
-        guard let file = fopen(path, "rb") else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = fread(&chunk, 1, chunk.count, file)
-            if count > 0 { bytes += chunk[0..<count] }
-            if count < chunk.count { break }
-        }
-        return String(validating: bytes, as: UTF8.self)
+        if case .success(let text) = Ruleset.readFile(path) { return text }
+        return nil
     }
 }

@@ -139,12 +139,7 @@ extension Ruleset {
     }
 
     private func vmapText(_ map: VerdictMap, table: Table) -> String {
-        let field: String
-        switch map.field {
-        case .iifname: field = "iifname"
-        case .oifname: field = "oifname"
-        default: field = map.label ?? map.field.rawValue
-        }
+        let field = map.label ?? map.field.rawValue
         if let named = map.named, named < table.sets.count { return "\(field) vmap @\(table.sets[named].name)" }
         guard let elements = map.elements else { return "\(field) vmap { }" }
         let keys: [String] = map.datatype == .ifname
@@ -202,12 +197,7 @@ extension Ruleset {
     }
 
     private func matchText(_ match: Match, table: Table) -> String {
-        let field: String
-        switch match.field {
-        case .iifname: field = "iifname"
-        case .oifname: field = "oifname"
-        default: field = match.label ?? match.field.rawValue
-        }
+        let field = match.label ?? match.field.rawValue
         let type = match.datatype
         if type == .tcpFlag, match.op == .implicit, match.maskForm == .none, case .value(0xFF) = match.value {
             return "\(field) != 0x0"  // any of all eight flags: nft says "not zero"

@@ -247,7 +247,7 @@ public final class Ruleset: @unchecked Sendable {
         return try parse(text, file: path)
     }
 
-    private static func readFile(_ path: String) -> Result<String, FileError> {
+    static func readFile(_ path: String) -> Result<String, FileError> {
         guard let file = fopen(path, "rb") else {
             return .failure(FileError(message: "Could not open file \"\(path)\": \(String(cString: strerror(errno)))"))
         }
@@ -270,7 +270,7 @@ public final class Ruleset: @unchecked Sendable {
         return .success(text)
     }
 
-    private struct FileError: Error { var message: String }
+    struct FileError: Error { var message: String }
 
     /// An empty ruleset: every hook accepts.
     public static let empty = Ruleset(tables: [], program: CompiledProgram(), counters: [], usesNAT: false, usesHelpers: false)
