@@ -188,8 +188,13 @@ struct CompiledProgram {
     var connlimitSlots = 0
     var lateMatches: [CompiledMatch] = []
 
-    /// How many connections one `ct count` statement keeps (more are not counted).
-    static func connlimitCapacity(_ limit: UInt64) -> Int { Int(min(max(limit * 2 + 64, 1024), 65_536)) }
+    /// How many connections one `ct count` statement keeps (more are not counted): twice its
+    /// limit and some, at most 65,536; once a ruleset's statements hold 2^20 slots (40 MiB),
+    /// further ones get limit + 1, which still tells over from not over while none goes away.
+    static func connlimitCapacity(_ limit: UInt64, used: Int) -> Int {
+        let wanted = Int(min(limit &* 2 &+ 64, 65_536))
+        return used + wanted > 1 << 20 ? Int(min(limit &+ 1, 65_536)) : wanted
+    }
 
     static func slot(_ hook: Hook, ipv6: Bool) -> Int { hook.rawValue * 2 + (ipv6 ? 1 : 0) }
 
@@ -349,7 +354,7 @@ struct CompiledProgram {
                 actions.append(.limit(Int32(limits.count - 1)))
             case .ctCount(let limit, let over):
                 stateful = true
-                let capacity = CompiledProgram.connlimitCapacity(limit)
+                let capacity = CompiledProgram.connlimitCapacity(limit, used: connlimitSlots)
                 connlimits.append(CompiledConnlimit(start: Int32(connlimitSlots), capacity: Int32(capacity), limit: limit,
                                                     invert: over))
                 connlimitSlots += capacity
