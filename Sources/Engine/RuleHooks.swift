@@ -21,10 +21,13 @@ extension Engine {
         packet.family = parsed.family
         packet.time = now
         // What `ct count` counts: the connection's original tuple (a new one's is the packet's).
-        if let entry, entry >= 0, entry < conntrack.table.capacity {
-            packet.connection = conntrack.table[entry].original
-        } else {
-            packet.connection = parsed.tuple
+        // Only for a ruleset with `ct count`: reading the entry copies it whole.
+        if ruleset.countsConnections {
+            if let entry, entry >= 0, entry < conntrack.table.capacity {
+                packet.connection = conntrack.table[entry].original
+            } else {
+                packet.connection = parsed.tuple
+            }
         }
         packet.inputInterface = input
         packet.source = parsed.tuple.source

@@ -283,6 +283,16 @@ let wikiLimits = """
         #expect(rules.verdict(.input, a) == .drop)  // two connections counted now
     }
 
+    /// Many `ct count` statements with huge limits: bounded storage, no trap.
+    @Test func manyHugeConnectionLimitsStayBounded() throws {
+        var text = "table ip t {\n\tchain c {\n\t\ttype filter hook input priority 0; policy accept;\n"
+        for _ in 0..<100 { text += "\t\tct count over 4294967295 limit rate 4294967295/week burst 4294967295 packets drop\n" }
+        text += "\t}\n}\n"
+        let rules = try parse(text)
+        #expect(rules.verdict(.input, packet("10.0.1.2", "10.0.1.1", iif: lan, oif: -1)) == .accept)
+        #expect(rules.connectionCounts.count == 100)
+    }
+
     // MARK: include
 
     @Test func includeReadsFilesRelativeToTheIncludingFile() throws {
