@@ -207,7 +207,8 @@ public final class Engine {
         ctx.tracking = track(ctx.parsed, now: now)
         if tracing { traceConntrack(ctx.tracking, &ctx.trace) }
         if hasRules {
-            ctx.rules = rulePacket(packet.bytes, ctx.parsed, input: input, state: ctx.tracking.state)
+            ctx.rules = rulePacket(packet.bytes, ctx.parsed, input: input, state: ctx.tracking.state, now: now,
+                                   entry: ctx.tracking.entry)
             let verdict = runHook(.prerouting, &ctx.rules, &ctx.trace)
             if verdict != .accept {
                 return ruleDrop(verdict, packet.bytes, ctx.parsed, input: input, state: ctx.tracking.state, now: now)

@@ -16,9 +16,19 @@ import Wire
 extension Engine {
     /// What the rules see of a packet that arrived on `input`.
     func rulePacket(_ bytes: UnsafeMutableRawBufferPointer, _ parsed: ParsedPacket, input: InterfaceID,
-                    state: ConnState) -> RulePacket {
+                    state: ConnState, now: Timestamp = 0, entry: Int? = nil) -> RulePacket {
         var packet = RulePacket()
         packet.family = parsed.family
+        packet.time = now
+        // What `ct count` counts: the connection's original tuple (a new one's is the packet's).
+        // Only for a ruleset with `ct count`: reading the entry copies it whole.
+        if ruleset.countsConnections {
+            if let entry, entry >= 0, entry < conntrack.table.capacity {
+                packet.connection = conntrack.table[entry].original
+            } else {
+                packet.connection = parsed.tuple
+            }
+        }
         packet.inputInterface = input
         packet.source = parsed.tuple.source
         packet.destination = parsed.tuple.destination
@@ -131,6 +141,18 @@ extension Engine {
     /// (nft -f's atomic replace). The old one is dropped with its counters.
     public func replaceRuleset(_ new: Ruleset) {
         new.bind(interfaceNames: interfaces.map(\.name))
+        if new.countsConnections {
+            // nf_conncount's question to conntrack: is the connection still there, and not a TCP
+            // connection that is closing (TIME_WAIT, CLOSE), which Linux stops counting?
+            new.connectionPresence = { [weak self] tuple, now in
+                guard let self, let found = self.conntrack.table.lookup(tuple, now: now) else { return .absent }
+                let entry = self.conntrack.table[found.entry]
+                if entry.original.protocol == .tcp && (entry.tcpState == .timeWait || entry.tcpState == .close) {
+                    return .closed
+                }
+                return .counted
+            }
+        }
         ruleset = new
         hasRules = new !== Ruleset.empty
     }

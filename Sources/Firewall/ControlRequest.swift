@@ -17,6 +17,7 @@
 //   impair IF [in|out] WORDS  set an interface's impairments (netem's words; out when no direction)
 //   impair IF show          both directions' settings and counters
 //   impair IF [in|out] clear  switch one direction off, or both
+//   nft COMMAND             an nft command on the running ruleset (NFTControl.swift)
 //
 // The server trims surrounding whitespace before matching; any other line is
 // answered "error: unknown request '…'".
@@ -36,6 +37,8 @@ public enum ControlRequest: Equatable, Sendable {
     case reload(path: String?)
     /// `impair IF WORDS…`: the interface and the rest of the line's words (ImpairCommand.swift).
     case impair(interface: String, words: [String])
+    /// `nft add element …`, `nft list ruleset -a`, `nft -f PATH` (NFTControl.swift).
+    case nft(String)
 
     /// The request a line stands for; nil for a line no firewall understands.
     public init?(line: String) {
@@ -56,6 +59,7 @@ public enum ControlRequest: Equatable, Sendable {
             let words = text.dropFirst("impair ".count).split(separator: " ").map(String.init)
             guard let interface = words.first else { return nil }
             self = .impair(interface: interface, words: Array(words.dropFirst()))
+        case _ where text.hasPrefix("nft "): self = .nft(String(text.dropFirst("nft ".count)))
         default: return nil
         }
     }
@@ -76,6 +80,7 @@ public enum ControlRequest: Equatable, Sendable {
         case .reload(nil): return "reload"
         case .reload(let path?): return "reload \(path)"
         case .impair(let interface, let words): return (["impair", interface] + words).joined(separator: " ")
+        case .nft(let command): return "nft \(command)"
         }
     }
 

@@ -39,6 +39,8 @@ public enum ControlResponder {
             return reloader.reload(path).response
         case .impair(let interface, let words):
             return ImpairRequest.answer(interface: interface, words: words, engine: engine)
+        case .nft(let command):
+            return NFTControl.answer(command, engine: engine)
         }
     }
 

@@ -17,7 +17,7 @@ enum RulesInput {
         let text = String(decoding: input, as: UTF8.self)
         let ruleset: Ruleset
         do {
-            ruleset = try Ruleset.parse(text, file: "fuzz.nft")
+            ruleset = try Ruleset.parse(text, file: "fuzz.nft", includes: false)
         } catch {
             for rule in error.errors { _ = (rule.description, rule.caretLine) }
             return
@@ -34,8 +34,13 @@ enum RulesInput {
         }
         _ = ruleset.counterValues
         let listing = ruleset.listing()
+        _ = ruleset.listing(handles: true)
         // What `tunwall list ruleset` prints is itself a ruleset; parsing it must not trap either.
-        _ = try? Ruleset.parse(listing, file: "listing.nft")
+        _ = try? Ruleset.parse(listing, file: "listing.nft", includes: false)
+        // The input's last line as a live command on the ruleset (`tunwall nft …`).
+        if let last = text.split(separator: "\n").last, !last.contains("include") {
+            _ = try? ruleset.applying(String(last))
+        }
     }
 
     /// Packets that reach the common matches: TCP new/established, UDP, ICMP errors, IPv6, a fragment.

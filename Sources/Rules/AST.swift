@@ -112,21 +112,87 @@ enum StatementAST: Sendable {
     case reject(RejectAST, SourceRange)
     case ctHelperSet(String, nameRange: SourceRange, SourceRange)
     case nat(NATAST)
+    /// `FIELD vmap { KEY : VERDICT, … }` or `FIELD vmap @map`.
+    case vmap(VmapAST)
+    /// `limit rate [over] N/UNIT [burst M packets]`.
+    case limit(LimitAST)
+    /// `ct count [over] N`.
+    case ctCount(limit: UInt64, over: Bool, SourceRange)
 
     var range: SourceRange {
         switch self {
         case .match(let m): return m.range
-        case .counter(_, _, let r), .log(_, _, let r), .verdict(_, let r), .reject(_, let r), .ctHelperSet(_, _, let r):
+        case .counter(_, _, let r), .log(_, _, let r), .verdict(_, let r), .reject(_, let r), .ctHelperSet(_, _, let r),
+             .ctCount(_, _, let r):
             return r
         case .nat(let n): return n.range
+        case .vmap(let v): return v.range
+        case .limit(let l): return l.range
         }
     }
+}
+
+/// One `KEY : VERDICT` of a verdict map.
+struct MapElementAST: Sendable {
+    var key: ValueExpr
+    var verdict: VerdictAST
+    var verdictRange: SourceRange
+}
+
+struct VmapAST: Sendable {
+    var field: Field
+    var fieldRange: SourceRange
+    /// The anonymous map's elements, or nil for `@name`.
+    var elements: [MapElementAST]?
+    var mapName: (name: String, range: SourceRange)?
+    var range: SourceRange
+}
+
+/// nft_limit's time units (nft's `second`, `minute`, …), in seconds.
+enum LimitUnit: String, Sendable, CaseIterable {
+    case second, minute, hour, day, week
+
+    var seconds: UInt64 {
+        switch self {
+        case .second: return 1
+        case .minute: return 60
+        case .hour: return 3600
+        case .day: return 86400
+        case .week: return 604_800
+        }
+    }
+}
+
+struct LimitAST: Sendable {
+    var rate: UInt64
+    var unit: LimitUnit
+    /// nil: nft's default (5 packets), which the listing leaves out.
+    var burst: UInt64?
+    var over: Bool
+    var range: SourceRange
 }
 
 struct RuleAST: Sendable {
     var statements: [StatementAST]
     var comment: String?
     var range: SourceRange
+    /// nft's rule handle (what `list ruleset -a` shows and `delete rule … handle N` names).
+    var handle = 0
+
+    /// Anonymous sets and maps nft makes for this rule: each takes a handle before the rule's.
+    var anonymousSets: Int {
+        statements.reduce(0) { count, statement in
+            switch statement {
+            case .match(let match):
+                if case .set(let items, _) = match.value, items.count > 1 { return count + 1 }
+                return count
+            case .vmap(let vmap):
+                return count + (vmap.elements == nil ? 0 : 1)
+            default:
+                return count
+            }
+        }
+    }
 }
 
 enum ChainType: String, Sendable { case filter, nat, route }
@@ -146,6 +212,7 @@ struct ChainAST: Sendable {
     var base: BaseChainAST?
     var policy: (verdict: VerdictAST, range: SourceRange)?
     var rules: [RuleAST] = []
+    var handle = 0
 }
 
 struct SetAST: Sendable {
@@ -155,6 +222,11 @@ struct SetAST: Sendable {
     var interval = false
     var autoMerge = false
     var elements: [ValueExpr] = []
+    /// A `map NAME { type KEY : verdict; … }`: its elements (keys with verdicts); nil for a set.
+    var mapElements: [MapElementAST]? = nil
+    /// `delete element`: the key to take out once `after` elements (or map elements) were added.
+    var removals: [(after: Int, value: ValueExpr)] = []
+    var handle = 0
 }
 
 struct HelperAST: Sendable {
@@ -164,6 +236,7 @@ struct HelperAST: Sendable {
     var typeRange: SourceRange
     var l4Protocol: UInt8
     var l3Family: String?
+    var handle = 0
 }
 
 struct TableAST: Sendable {
@@ -173,6 +246,9 @@ struct TableAST: Sendable {
     var chains: [ChainAST] = []
     var sets: [SetAST] = []
     var helpers: [HelperAST] = []
+    /// nft's table handle, and the table's handle generator (chains, objects, sets and rules share it).
+    var handle = 0
+    var lastHandle = 0
 
     var displayName: String { "\(family.rawValue) \(name)" }
 }

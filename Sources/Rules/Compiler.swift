@@ -91,6 +91,49 @@ enum CompiledAction: Sendable {
     /// `ct helper set`: attach this helper to a new connection of this layer-4 protocol (and
     /// family: 2 ip, 10 ip6, 0 any), as nft_ct_helper_obj_eval does.
     case helper(HelperKind, l4Protocol: UInt8, nfproto: UInt8)
+    /// A verdict map: the field's value looked up in mapEntries[start ..< start + count] (sorted,
+    /// disjoint intervals; for an interface field, interface rows in `low`, checked in order). A
+    /// miss ends the rule (nft_lookup: NFT_BREAK).
+    case vmap(field: PacketField, start: Int32, count: Int32, interfaces: Bool)
+    /// `limit rate`: limits[index]'s token bucket; ends the rule when it says so.
+    case limit(Int32)
+    /// `ct count`: connlimits[index]; ends the rule when it says so.
+    case connlimit(Int32)
+    /// A match written after a `limit` or `ct count` (lateMatches[index]), checked in its place.
+    case check(Int32)
+}
+
+/// One element of a verdict map.
+struct CompiledMapEntry: Sendable {
+    var low: Key
+    var high: Key
+    /// accept, drop, jump, goto, return or continue.
+    var action: CompiledAction
+}
+
+/// nft_limit_pkts: tokens are nanoseconds; a packet costs `cost`, the bucket holds at most `maximum`.
+struct CompiledLimit: Sendable {
+    var cost: UInt64
+    var maximum: UInt64
+    /// `over`: the statement holds when the bucket is short (NFT_LIMIT_F_INV).
+    var invert: Bool
+
+    init(_ limit: Limit) {
+        let nanoseconds = limit.unit.seconds &* nanosecondsPerSecond
+        cost = nanoseconds / max(limit.rate, 1)
+        let (product, overflow) = cost.multipliedReportingOverflow(by: limit.burst ?? 5)
+        maximum = overflow ? .max : product
+        invert = limit.over
+    }
+}
+
+/// nft_connlimit: the connections this statement has seen, in slots [start, start + capacity).
+struct CompiledConnlimit: Sendable {
+    var start: Int32
+    var capacity: Int32
+    var limit: UInt64
+    /// Without `over` (NFT_CONNLIMIT_F_INV clear) the statement holds while count <= limit.
+    var invert: Bool
 }
 
 /// A NAT statement as the evaluator reads it.
@@ -139,6 +182,19 @@ struct CompiledProgram {
     var natHookChains: [Int32] = []
     var natHookOffsets: [Int32] = []
     var natActions: [CompiledNAT] = []
+    var mapEntries: [CompiledMapEntry] = []
+    var limits: [CompiledLimit] = []
+    var connlimits: [CompiledConnlimit] = []
+    var connlimitSlots = 0
+    var lateMatches: [CompiledMatch] = []
+
+    /// How many connections one `ct count` statement keeps (more are not counted): twice its
+    /// limit and some, at most 65,536; once a ruleset's statements hold 2^20 slots (40 MiB),
+    /// further ones get limit + 1, which still tells over from not over while none goes away.
+    static func connlimitCapacity(_ limit: UInt64, used: Int) -> Int {
+        let wanted = Int(min(limit &* 2 &+ 64, 65_536))
+        return used + wanted > 1 << 20 ? Int(min(limit &+ 1, 65_536)) : wanted
+    }
 
     static func slot(_ hook: Hook, ipv6: Bool) -> Int { hook.rawValue * 2 + (ipv6 ? 1 : 0) }
 
@@ -155,17 +211,24 @@ struct CompiledProgram {
             // Named sets: compiled once per table, shared by the matches that use them.
             var setSlices: [(Int32, Int32)] = []
             var setRows: [Int32] = []
+            var mapSlices: [(Int32, Int32)] = []
             for set in table.sets {
                 setSlices.append((Int32(intervals.count), Int32(set.intervals.count)))
                 intervals += set.intervals
                 setRows.append(Int32(interfaceRows.count))
                 interfaceRows.append(set.ifnames)
+                if let verdicts = set.verdicts {
+                    mapSlices.append(compileMap(MapElements(intervals: set.intervals, ifnames: set.ifnames, verdicts: verdicts),
+                                                type: set.type, chainBase: chainBase[t]))
+                } else {
+                    mapSlices.append((0, 0))
+                }
             }
             for chain in table.chains {
                 let ruleStart = Int32(rules.count)
                 for rule in chain.rules {
                     compile(rule, family: table.family, helpers: table.helpers, chainBase: chainBase[t],
-                            setSlices: setSlices, setRows: setRows)
+                            setSlices: setSlices, setRows: setRows, mapSlices: mapSlices)
                 }
                 chains.append(CompiledChain(ruleStart: ruleStart, ruleEnd: Int32(rules.count),
                                             policyDrop: chain.base?.policyDrop ?? false))
@@ -206,16 +269,54 @@ struct CompiledProgram {
         return (chains, offsets)
     }
 
+    /// A verdict map's elements into mapEntries: (start, count).
+    private mutating func compileMap(_ elements: MapElements, type: Datatype, chainBase: Int) -> (Int32, Int32) {
+        let start = Int32(mapEntries.count)
+        for (index, verdict) in elements.verdicts.enumerated() {
+            let action = CompiledProgram.action(verdict, chainBase: chainBase)
+            if type == .ifname {
+                guard index < elements.ifnames.count else { break }
+                let row = Key(interfaceRows.count)
+                interfaceRows.append([elements.ifnames[index]])
+                mapEntries.append(CompiledMapEntry(low: row, high: row, action: action))
+            } else {
+                guard index < elements.intervals.count else { break }
+                let interval = elements.intervals[index]
+                mapEntries.append(CompiledMapEntry(low: interval.low, high: interval.high, action: action))
+            }
+        }
+        return (start, Int32(mapEntries.count) - start)
+    }
+
+    static func action(_ verdict: Verdict, chainBase: Int) -> CompiledAction {
+        switch verdict {
+        case .accept: return .accept
+        case .drop: return .drop
+        case .continue: return .continue
+        case .return: return .return
+        case .jump(let target): return .jump(Int32(chainBase + target))
+        case .goto(let target): return .goto(Int32(chainBase + target))
+        }
+    }
+
     private mutating func compile(_ rule: Rule, family: TableFamily, helpers: [Helper], chainBase: Int,
-                                  setSlices: [(Int32, Int32)], setRows: [Int32]) {
+                                  setSlices: [(Int32, Int32)], setRows: [Int32], mapSlices: [(Int32, Int32)]) {
         let matchStart = Int32(matches.count)
         let actionStart = Int32(actions.count)
         var nfproto: UInt8 = 0
         var l4Protocol: UInt8? = nil
+        // After a `limit` or `ct count`, matches are checked in their place (the bucket is only
+        // charged by packets that reached it, as in nft).
+        var stateful = false
         for statement in rule.statements {
             switch statement {
             case .match(let match):
                 let compiled = compile(match, setSlices: setSlices, setRows: setRows)
+                if stateful {
+                    lateMatches.append(compiled)
+                    actions.append(.check(Int32(lateMatches.count - 1)))
+                    continue
+                }
                 // Equality on nfproto or the layer-4 protocol: into the rule header (matches are ANDed,
                 // so their order does not matter).
                 if compiled.kind == .equal && !compiled.negate {
@@ -235,14 +336,29 @@ struct CompiledProgram {
                 logs.append(CompiledLog(prefix: prefix ?? ""))
                 actions.append(.log(Int32(logs.count - 1)))
             case .verdict(let verdict):
-                switch verdict {
-                case .accept: actions.append(.accept)
-                case .drop: actions.append(.drop)
-                case .continue: actions.append(.continue)
-                case .return: actions.append(.return)
-                case .jump(let target): actions.append(.jump(Int32(chainBase + target)))
-                case .goto(let target): actions.append(.goto(Int32(chainBase + target)))
+                actions.append(CompiledProgram.action(verdict, chainBase: chainBase))
+            case .vmap(let map):
+                let field = CompiledProgram.packetField(map.field)
+                let slice: (Int32, Int32)
+                if let elements = map.elements {
+                    slice = compileMap(elements, type: map.datatype, chainBase: chainBase)
+                } else if let named = map.named, named < mapSlices.count {
+                    slice = mapSlices[named]
+                } else {
+                    slice = (0, 0)
                 }
+                actions.append(.vmap(field: field, start: slice.0, count: slice.1, interfaces: map.datatype == .ifname))
+            case .limit(let limit):
+                stateful = true
+                limits.append(CompiledLimit(limit))
+                actions.append(.limit(Int32(limits.count - 1)))
+            case .ctCount(let limit, let over):
+                stateful = true
+                let capacity = CompiledProgram.connlimitCapacity(limit, used: connlimitSlots)
+                connlimits.append(CompiledConnlimit(start: Int32(connlimitSlots), capacity: Int32(capacity), limit: limit,
+                                                    invert: over))
+                connlimitSlots += capacity
+                actions.append(.connlimit(Int32(connlimits.count - 1)))
             case .reject(let spec):
                 actions.append(.reject(ipv4: CompiledProgram.verdict(spec, ipv6: false),
                                        ipv6: CompiledProgram.verdict(spec, ipv6: true)))
@@ -328,23 +444,26 @@ struct CompiledProgram {
         }
     }
 
-    private mutating func compile(_ match: Match, setSlices: [(Int32, Int32)], setRows: [Int32]) -> CompiledMatch {
-        let field: PacketField
-        switch match.field {
-        case .iifname: field = .inputInterface
-        case .oifname: field = .outputInterface
-        case .ipSaddr, .ip6Saddr: field = .source
-        case .ipDaddr, .ip6Daddr: field = .destination
-        case .ipProtocol, .ip6Nexthdr, .metaL4proto: field = .l4Protocol
-        case .metaNfproto: field = .nfproto
-        case .metaMark: field = .mark
-        case .tcpSport, .udpSport, .thSport: field = .sourcePort
-        case .tcpDport, .udpDport, .thDport: field = .destinationPort
-        case .tcpFlags: field = .tcpFlags
-        case .icmpType, .icmpv6Type: field = .icmpType
-        case .icmpCode, .icmpv6Code: field = .icmpCode
-        case .ctState: field = .ctState
+    static func packetField(_ field: Field) -> PacketField {
+        switch field {
+        case .iifname: return .inputInterface
+        case .oifname: return .outputInterface
+        case .ipSaddr, .ip6Saddr: return .source
+        case .ipDaddr, .ip6Daddr: return .destination
+        case .ipProtocol, .ip6Nexthdr, .metaL4proto: return .l4Protocol
+        case .metaNfproto: return .nfproto
+        case .metaMark: return .mark
+        case .tcpSport, .udpSport, .thSport: return .sourcePort
+        case .tcpDport, .udpDport, .thDport: return .destinationPort
+        case .tcpFlags: return .tcpFlags
+        case .icmpType, .icmpv6Type: return .icmpType
+        case .icmpCode, .icmpv6Code: return .icmpCode
+        case .ctState: return .ctState
         }
+    }
+
+    private mutating func compile(_ match: Match, setSlices: [(Int32, Int32)], setRows: [Int32]) -> CompiledMatch {
+        let field = CompiledProgram.packetField(match.field)
         let negate = match.op == .neq
         var compiled = CompiledMatch(field: field, kind: .equal, negate: negate)
         func intervalsMatch(_ list: [Interval]) {

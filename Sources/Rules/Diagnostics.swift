@@ -24,9 +24,12 @@ public struct RuleError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A second place on the same line that the error is about (nft underlines it with `~`):
     /// the `accept` a statement comes after, the field a set does not fit, ….
     public let related: ClosedRange<Int>?
+    /// For an error in an included file: "In file included from FILE:L:C-C:", innermost first.
+    public let includedFrom: [String]
 
     public init(file: String, line: Int, column: Int, endColumn: Int, message: String, sourceLine: String,
-                related: ClosedRange<Int>? = nil) {
+                related: ClosedRange<Int>? = nil, includedFrom: [String] = []) {
+        self.includedFrom = includedFrom
         self.file = file
         self.line = line
         self.column = column
@@ -38,7 +41,10 @@ public struct RuleError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         if line == 0 { return "\(file): Error: \(message)" }
-        return "\(file):\(line):\(column)-\(endColumn): Error: \(message)\n\(sourceLine)\n\(caretLine)"
+        // A command line (`tunwall nft …`), as nft prints its errors: no place in front.
+        if file.isEmpty { return "Error: \(message)\n\(sourceLine)\n\(caretLine)" }
+        let chain = includedFrom.map { $0 + "\n" }.joined()
+        return "\(chain)\(file):\(line):\(column)-\(endColumn): Error: \(message)\n\(sourceLine)\n\(caretLine)"
     }
 
     /// The line under the source line: the source's tabs copied and other characters as spaces,

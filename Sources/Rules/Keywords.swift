@@ -28,7 +28,7 @@ enum Keywords {
     /// nft statements, expressions and objects tunwall does not implement: using
     /// one is an error naming it, not a generic syntax error.
     static let unsupported: Set<String> = [
-        "limit", "quota", "meter", "map", "vmap", "flowtable", "fib", "numgen", "jhash", "symhash", "queue",
+        "quota", "meter", "flowtable", "fib", "numgen", "jhash", "symhash", "queue",
         "dup", "fwd", "tproxy", "synproxy", "osf", "socket", "rt", "rt0", "rt2", "srh", "notrack", "ether",
         "vlan", "arp", "bridge", "netdev", "igmp", "ah", "esp", "comp", "udplite", "dccp", "sctp", "hbh", "frag",
         "dst", "mh", "exthdr", "ipsec", "secmark", "xt", "iif", "oif", "iiftype", "oiftype", "skuid", "skgid",

@@ -23,31 +23,35 @@ import Wire
 
 extension Ruleset {
     /// `nft list ruleset` output.
-    public func listing() -> String {
+    /// `nft list ruleset`; with `handles`, `nft -a list ruleset` (each object's `# handle N`).
+    public func listing(handles: Bool = false) -> String {
         var out = ""
+        func handle(_ value: Int) -> String { handles ? " # handle \(value)" : "" }
         for table in tables {
-            out += "table \(table.family.rawValue) \(table.name) {\n"
+            out += "table \(table.family.rawValue) \(table.name) {\(handle(table.handle))\n"
             var separator = ""
             for helper in table.helpers {
                 out += separator
-                out += "\tct helper \(helper.name) {\n\t\ttype \"\(helper.type)\" protocol \(helper.l4Protocol == 6 ? "tcp" : "udp")\n"
+                out += "\tct helper \(helper.name) {\(handle(helper.handle))\n\t\ttype \"\(helper.type)\" protocol \(helper.l4Protocol == 6 ? "tcp" : "udp")\n"
                 out += "\t\tl3proto \(helper.l3Family)\n\t}\n"
                 separator = "\n"
             }
             for set in table.sets {
                 out += separator
-                out += setText(set)
+                var text = setText(set, table: table)
+                if handles, let brace = text.firstIndex(of: "\n") { text.insert(contentsOf: handle(set.handle), at: brace) }
+                out += text
                 separator = "\n"
             }
             for chain in table.chains {
                 out += separator
-                out += "\tchain \(chain.name) {\n"
+                out += "\tchain \(chain.name) {\(handle(chain.handle))\n"
                 if let base = chain.base {
                     out += "\t\ttype \(base.type.rawValue) hook \(base.hook) priority \(Keywords.priorityText(base.priority, hook: base.hook)); "
                     out += "policy \(base.policyDrop ? "drop" : "accept");\n"
                 }
                 for rule in chain.rules {
-                    out += "\t\t" + ruleText(rule, table: table) + "\n"
+                    out += "\t\t" + ruleText(rule, table: table) + handle(rule.handle) + "\n"
                 }
                 out += "\t}\n"
                 separator = "\n"
@@ -57,13 +61,17 @@ extension Ruleset {
         return out
     }
 
-    private func setText(_ set: NamedSet) -> String {
-        var out = "\tset \(set.name) {\n\t\ttype \(set.type.rawValue)\n"
+    private func setText(_ set: NamedSet, table: Table) -> String {
+        let kind = set.verdicts == nil ? "set" : "map"
+        var out = "\t\(kind) \(set.name) {\n\t\ttype \(set.type.rawValue)\(set.verdicts == nil ? "" : " : verdict")\n"
         if set.interval { out += "\t\tflags interval\n" }
         if set.autoMerge { out += "\t\tauto-merge\n" }
-        let elements: [String] = set.type == .ifname
+        var elements: [String] = set.type == .ifname
             ? set.ifnames.map { "\"\($0.text)\"" }
             : set.intervals.map { Ruleset.elementText($0, set.type) }
+        if let verdicts = set.verdicts {
+            elements = zip(elements, verdicts).map { "\($0) : \(Ruleset.verdictText($1, table: table))" }
+        }
         if !elements.isEmpty {
             // nft's calculate_delim: numbers 5 per line, IPv4 addresses 2, other types 1.
             let perLine: Int
@@ -96,14 +104,15 @@ extension Ruleset {
                 if let level, level != "warn" { text += " level \(level)" }
                 parts.append(text)
             case .verdict(let verdict):
-                switch verdict {
-                case .accept: parts.append("accept")
-                case .drop: parts.append("drop")
-                case .continue: parts.append("continue")
-                case .return: parts.append("return")
-                case .jump(let target): parts.append("jump \(table.chains[target].name)")
-                case .goto(let target): parts.append("goto \(table.chains[target].name)")
-                }
+                parts.append(Ruleset.verdictText(verdict, table: table))
+            case .vmap(let map):
+                parts.append(vmapText(map, table: table))
+            case .limit(let limit):
+                var text = "limit rate \(limit.over ? "over " : "")\(limit.rate)/\(limit.unit.rawValue)"
+                if let burst = limit.burst, burst != 5 { text += " burst \(burst) packets" }
+                parts.append(text)
+            case .ctCount(let limit, let over):
+                parts.append("ct count \(over ? "over " : "")\(limit)")
             case .reject(let spec):
                 parts.append(Ruleset.rejectText(spec, family: table.family))
             case .ctHelperSet(let name):
@@ -115,6 +124,29 @@ extension Ruleset {
         var text = parts.joined(separator: " ")
         if let comment = rule.comment { text += " comment \"\(comment)\"" }
         return text
+    }
+
+    static func verdictText(_ verdict: Verdict, table: Table) -> String {
+        func name(_ target: Int) -> String { target < table.chains.count ? table.chains[target].name : "?" }
+        switch verdict {
+        case .accept: return "accept"
+        case .drop: return "drop"
+        case .continue: return "continue"
+        case .return: return "return"
+        case .jump(let target): return "jump \(name(target))"
+        case .goto(let target): return "goto \(name(target))"
+        }
+    }
+
+    private func vmapText(_ map: VerdictMap, table: Table) -> String {
+        let field = map.label ?? map.field.rawValue
+        if let named = map.named, named < table.sets.count { return "\(field) vmap @\(table.sets[named].name)" }
+        guard let elements = map.elements else { return "\(field) vmap { }" }
+        let keys: [String] = map.datatype == .ifname
+            ? elements.ifnames.map { "\"\($0.text)\"" }
+            : elements.intervals.map { Ruleset.elementText($0, map.datatype) }
+        let items = zip(keys, elements.verdicts).map { "\($0) : \(Ruleset.verdictText($1, table: table))" }
+        return "\(field) vmap { " + items.joined(separator: ", ") + " }"
     }
 
     static func rejectText(_ spec: RejectSpec, family: TableFamily) -> String {
@@ -165,12 +197,7 @@ extension Ruleset {
     }
 
     private func matchText(_ match: Match, table: Table) -> String {
-        let field: String
-        switch match.field {
-        case .iifname: field = "iifname"
-        case .oifname: field = "oifname"
-        default: field = match.label ?? match.field.rawValue
-        }
+        let field = match.label ?? match.field.rawValue
         let type = match.datatype
         if type == .tcpFlag, match.op == .implicit, match.maskForm == .none, case .value(0xFF) = match.value {
             return "\(field) != 0x0"  // any of all eight flags: nft says "not zero"

@@ -183,12 +183,42 @@ enum Statement: Sendable {
     case reject(RejectSpec)
     case ctHelperSet(String)
     case nat(NATStatement)
+    case vmap(VerdictMap)
+    case limit(Limit)
+    case ctCount(limit: UInt64, over: Bool)
+}
+
+/// The elements of a verdict map, sorted by key (ifname maps: `ifnames` in nft's order).
+struct MapElements: Sendable {
+    var intervals: [Interval] = []
+    var ifnames: [IfnamePattern] = []
+    /// verdicts[i] belongs to intervals[i] (or ifnames[i]).
+    var verdicts: [Verdict] = []
+}
+
+struct VerdictMap: Sendable {
+    var field: Field
+    var datatype: Datatype
+    /// An anonymous map, or a named one (index in the table's sets).
+    var elements: MapElements?
+    var named: Int?
+    /// How nft lists the field when it is not the field's own name.
+    var label: String? = nil
+}
+
+/// `limit rate [over] RATE/UNIT [burst BURST packets]` (nft_limit_pkts).
+struct Limit: Sendable {
+    var rate: UInt64
+    var unit: LimitUnit
+    var burst: UInt64?
+    var over: Bool
 }
 
 struct Rule: Sendable {
     var statements: [Statement]
     var comment: String?
     var range: SourceRange
+    var handle = 0
 }
 
 struct BaseChain: Sendable {
@@ -202,6 +232,7 @@ struct Chain: Sendable {
     var name: String
     var base: BaseChain?
     var rules: [Rule]
+    var handle = 0
 }
 
 struct NamedSet: Sendable {
@@ -211,6 +242,9 @@ struct NamedSet: Sendable {
     var autoMerge: Bool
     var intervals: [Interval]
     var ifnames: [IfnamePattern]
+    /// A verdict map (`map NAME { type KEY : verdict; }`): the verdict of each element.
+    var verdicts: [Verdict]? = nil
+    var handle = 0
 }
 
 struct Helper: Sendable {
@@ -218,6 +252,7 @@ struct Helper: Sendable {
     var type: String
     var l4Protocol: UInt8
     var l3Family: String
+    var handle = 0
 }
 
 struct Table: Sendable {
@@ -226,6 +261,7 @@ struct Table: Sendable {
     var helpers: [Helper]
     var sets: [NamedSet]
     var chains: [Chain]
+    var handle = 0
 }
 
 /// Initial counter values (`counter packets N bytes M` in the file).

@@ -20,9 +20,18 @@ struct Parser {
     var diagnostics = Diagnostics()
     var scopes: [[String: ValueExpr]] = [[:]]
     var tables: [TableAST] = []
+    /// The files read so far (the main one first); `include` adds to it.
+    var sources = SourceFiles()
+    /// False: `include` is refused (Ruleset.parse(includes: false)).
+    var includesAllowed = true
+    /// The last table handle given (nft's are per network namespace, from 1).
+    var lastTableHandle = 0
+    /// Chains named in the table block being read, in order (for their rules' handles).
+    var blockChains: [String] = []
 
-    init(tokens: [Token]) {
+    init(tokens: [Token], sources: SourceFiles = SourceFiles()) {
         self.tokens = tokens
+        self.sources = sources
     }
 
     // MARK: Token helpers
@@ -118,18 +127,18 @@ struct Parser {
         switch start.text {
         case "flush":
             _ = advance()
-            if token.is("ruleset") { _ = advance(); return }
-            if token.kind == .word, ["table", "chain", "set", "map"].contains(token.text) {
-                unsupported("flush \(token.text)", at: start.range.through(token.range))
-                skipStatement()
+            if token.is("ruleset") {
+                _ = advance()
+                tables = []
                 return
             }
-            throw fail(expecting: "ruleset")
+            try flushCommand(start)
+        case "add", "insert", "delete":
+            try scriptCommand(start)
         case "define":
             try define()
         case "include":
-            unsupported("include", at: start.range)
-            skipStatement()
+            try include()
         case "table":
             try table()
         case "chain", "set":
@@ -166,7 +175,7 @@ struct Parser {
 
     // MARK: Tables
 
-    private mutating func table() throws(SyntaxAbort) {
+    mutating func table() throws(SyntaxAbort) {
         _ = advance()
         var family = TableFamily.ip
         if token.kind == .word, let explicit = Keywords.families[token.text] {
@@ -182,18 +191,53 @@ struct Parser {
         if let existing = tables.firstIndex(where: { $0.family == family && $0.name == name.text }) {
             position = existing
         } else {
-            tables.append(TableAST(family: family, name: name.text, nameRange: name.range))
+            lastTableHandle += 1
+            tables.append(TableAST(family: family, name: name.text, nameRange: name.range, handle: lastTableHandle))
             position = tables.count - 1
         }
         guard token.kind == .leftBrace else { return }
         _ = advance()
         scopes.append([:])
         defer { scopes.removeLast() }
+        let before = HandleSnapshot(tables[position])
+        blockChains = []
         while true {
             skipSeparators()
-            if token.kind == .rightBrace { _ = advance(); return }
+            if token.kind == .rightBrace {
+                _ = advance()
+                assignHandles(table: position, since: before)
+                return
+            }
             try tableItem(position)
         }
+    }
+
+    /// nft's handles for what one table block added, in the order nft's cmd_expand adds them:
+    /// new chains, then ct helpers, then sets and maps, then each chain's new rules (each
+    /// anonymous set of a rule taking a handle just before it).
+    mutating func assignHandles(table: Int, since before: HandleSnapshot) {
+        var next = tables[table].lastHandle
+        for index in tables[table].chains.indices where tables[table].chains[index].handle == 0 {
+            next += 1
+            tables[table].chains[index].handle = next
+        }
+        for index in tables[table].helpers.indices where tables[table].helpers[index].handle == 0 {
+            next += 1
+            tables[table].helpers[index].handle = next
+        }
+        for index in tables[table].sets.indices where tables[table].sets[index].handle == 0 {
+            next += 1
+            tables[table].sets[index].handle = next
+        }
+        for name in blockChains {
+            guard let chain = tables[table].chains.firstIndex(where: { $0.name == name }) else { continue }
+            let start = before.rules[name] ?? 0
+            for rule in start..<tables[table].chains[chain].rules.count where tables[table].chains[chain].rules[rule].handle == 0 {
+                next += tables[table].chains[chain].rules[rule].anonymousSets + 1
+                tables[table].chains[chain].rules[rule].handle = next
+            }
+        }
+        tables[table].lastHandle = next
     }
 
     private mutating func tableItem(_ table: Int) throws(SyntaxAbort) {
@@ -204,9 +248,9 @@ struct Parser {
             _ = advance()
             try chain(table)
             try endOfItem()
-        case "set":
+        case "set", "map":
             _ = advance()
-            try namedSet(table)
+            try namedSet(table, map: start.text == "map")
             try endOfItem()
         case "ct":
             _ = advance()
@@ -224,7 +268,7 @@ struct Parser {
         case "define":
             try define()
             try endOfItem()
-        case "map", "flowtable", "counter", "quota", "limit", "secmark", "synproxy", "flags", "comment":
+        case "flowtable", "counter", "quota", "limit", "secmark", "synproxy", "flags", "comment":
             unsupported(start.text == "flags" || start.text == "comment" ? "table \(start.text)" : start.text,
                         at: start.range)
             skipStatement()
@@ -240,7 +284,7 @@ struct Parser {
 
     // MARK: Chains
 
-    private mutating func chain(_ table: Int) throws(SyntaxAbort) {
+    mutating func chain(_ table: Int) throws(SyntaxAbort) {
         let name = try identifier()
         _ = try expect(.leftBrace, "'{'")
         var chain = ChainAST(name: name.text, nameRange: name.range)
@@ -289,6 +333,7 @@ struct Parser {
             }
         }
         merge(chain, into: table)
+        if !blockChains.contains(chain.name) { blockChains.append(chain.name) }
     }
 
     /// A chain declared again adds its rules to the first declaration (nft's

@@ -61,7 +61,7 @@ extension Parser {
                  "random", "ipsec", "iifkind", "oifkind", "ibrpvid", "ibrvproto", "time", "day", "hour", "sdif",
                  "sdifname", "secpath", "ibriport", "obriport"],
         "ct": ["mark", "status", "direction", "expiration", "zone", "l3proto", "protocol", "saddr", "daddr",
-               "proto-src", "proto-dst", "label", "bytes", "packets", "avgpkt", "count", "id", "original", "reply",
+               "proto-src", "proto-dst", "label", "bytes", "packets", "avgpkt", "id", "original", "reply",
                "event", "secmark", "timeout", "expectation"],
     ]
 
@@ -74,14 +74,14 @@ extension Parser {
         switch start.text {
         case "iifname", "oifname":
             _ = advance()
-            return .match(try relational(start.text == "iifname" ? .iifname : .oifname, fieldRange: start.range))
+            return try fieldStatement(start.text == "iifname" ? .iifname : .oifname, fieldRange: start.range)
         case "mark":
             _ = advance()
             if token.is("set") {
                 unsupported("meta mark set", at: start.range.through(token.range))
                 return nil
             }
-            return .match(try relational(.metaMark, fieldRange: start.range))
+            return try fieldStatement(.metaMark, fieldRange: start.range)
         case "ip", "ip6", "tcp", "udp", "th", "icmp", "icmpv6", "meta":
             _ = advance()
             guard token.kind == .word else { throw fail() }
@@ -93,7 +93,7 @@ extension Parser {
                     unsupported("\(start.text) \(key.text) set", at: fieldRange.through(token.range))
                     return nil
                 }
-                return .match(try relational(field, fieldRange: fieldRange))
+                return try fieldStatement(field, fieldRange: fieldRange)
             }
             if Parser.unsupportedFields[start.text]?.contains(key.text) == true {
                 unsupported("\(start.text) \(key.text)", at: fieldRange)
@@ -137,6 +137,8 @@ extension Parser {
             return .verdict(verdict, start.range.through(previousRange))
         case "reject":
             return try rejectStatement()
+        case "limit":
+            return try limitStatement()
         case "masquerade", "snat", "dnat", "redirect":
             return try natStatement()
         default:
@@ -167,6 +169,72 @@ extension Parser {
         }
         let name = advance()
         return (name.text, name.range)
+    }
+
+    /// A match on the field, or `FIELD vmap { … }` / `FIELD vmap @name`.
+    private mutating func fieldStatement(_ field: Field, fieldRange: SourceRange) throws(SyntaxAbort) -> StatementAST? {
+        guard token.is("vmap") else { return .match(try relational(field, fieldRange: fieldRange)) }
+        _ = advance()
+        var vmap = VmapAST(field: field, fieldRange: fieldRange, elements: nil, mapName: nil, range: fieldRange)
+        if token.kind == .at {
+            let at = advance()
+            guard token.kind == .word else { throw fail(expecting: "string") }
+            let name = advance()
+            vmap.mapName = (name.text, at.range.through(name.range))
+        } else if token.kind == .leftBrace {
+            vmap.elements = try mapElements()
+        } else {
+            throw fail(expecting: "'{' or '@'")
+        }
+        vmap.range = fieldRange.through(previousRange)
+        return .vmap(vmap)
+    }
+
+    /// `limit rate [over] N/UNIT [burst M packets]` (nft's limit_stmt, packet mode).
+    private mutating func limitStatement() throws(SyntaxAbort) -> StatementAST? {
+        let start = advance()
+        _ = try expectWord("rate")
+        var over = false
+        if token.is("over") {
+            _ = advance()
+            over = true
+        } else if token.is("until") {
+            _ = advance()
+        }
+        let rate = try expect(.number, "number")
+        if token.kind == .word {
+            // `limit rate 10 mbytes/second`: a byte rate.
+            unsupported("limit rate in bytes", at: token.range)
+            return nil
+        }
+        _ = try expect(.slash, "'/'")
+        guard token.kind == .word else { throw fail(expecting: "string") }
+        let unitToken = advance()
+        guard let unit = LimitUnit(rawValue: unitToken.text) else {
+            diagnostics.error(unitToken.range, "Wrong time format, expecting second, minute, hour, day or week")
+            return nil
+        }
+        if rate.number == 0 {
+            diagnostics.error(rate.range, "limit rate must be > 0")
+        }
+        var limit = LimitAST(rate: rate.number, unit: unit, burst: nil, over: over, range: start.range)
+        if token.is("burst") {
+            let burstToken = advance()
+            let burst = try expect(.number, "number")
+            if token.is("bytes") || token.is("kbytes") || token.is("mbytes") {
+                unsupported("limit burst in bytes", at: token.range)
+                return nil
+            }
+            _ = try expectWord("packets")
+            if burst.number == 0 {
+                diagnostics.error(burstToken.range.through(previousRange), "packet limit burst must be > 0")
+            } else if burst.number > UInt64(UInt32.max) {
+                diagnostics.error(burst.range, "burst out of range")
+            }
+            limit.burst = burst.number
+        }
+        limit.range = start.range.through(previousRange)
+        return .limit(limit)
     }
 
     /// `FIELD [OP] VALUE`, and the mask forms for bitmask fields.
@@ -238,7 +306,19 @@ extension Parser {
         switch key.text {
         case "state":
             _ = advance()
-            return .match(try relational(.ctState, fieldRange: start.range.through(key.range)))
+            return try fieldStatement(.ctState, fieldRange: start.range.through(key.range))
+        case "count":
+            _ = advance()
+            var over = false
+            if token.is("over") {
+                _ = advance()
+                over = true
+            }
+            let number = try expect(.number, "number")
+            if number.number > UInt64(UInt32.max) {
+                diagnostics.error(number.range, "ct count limit out of range (at most \(UInt32.max))")
+            }
+            return .ctCount(limit: number.number, over: over, start.range.through(number.range))
         case "helper":
             _ = advance()
             guard token.is("set") else {

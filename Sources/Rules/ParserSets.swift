@@ -11,10 +11,11 @@
 import Conntrack
 
 extension Parser {
-    mutating func namedSet(_ table: Int) throws(SyntaxAbort) {
+    mutating func namedSet(_ table: Int, map isMap: Bool = false) throws(SyntaxAbort) {
         let name = try identifier()
         _ = try expect(.leftBrace, "'{'")
         var set = SetAST(name: name.text, nameRange: name.range)
+        if isMap { set.mapElements = [] }
         while true {
             skipSeparators()
             if token.kind == .rightBrace { _ = advance(); break }
@@ -28,6 +29,15 @@ extension Parser {
                 if token.kind == .dot {
                     unsupported("concatenated set types", at: token.range)
                     skipStatement()
+                } else if isMap {
+                    _ = try expect(.colon, "colon")
+                    guard token.kind == .word else { throw fail(expecting: "string") }
+                    let data = advance()
+                    if data.text != "verdict" {
+                        unsupported("map data type \(data.text) (only verdict maps)", at: data.range)
+                    }
+                    set.type = (typeToken.text, typeToken.range)
+                    try endOfItem()
                 } else {
                     set.type = (typeToken.text, typeToken.range)
                     try endOfItem()
@@ -51,6 +61,11 @@ extension Parser {
                 _ = advance()
                 _ = try expect(.assign, "'='")
                 guard token.kind == .leftBrace || token.kind == .dollar else { throw fail(expecting: "'{'") }
+                if isMap {
+                    guard token.kind == .leftBrace else { throw fail(expecting: "'{'") }
+                    set.mapElements! += try mapElements()
+                    continue
+                }
                 let value = try primary()
                 if case .set(let items, _) = value {
                     set.elements += items
@@ -69,6 +84,11 @@ extension Parser {
         }
         if let existing = tables[table].sets.firstIndex(where: { $0.name == set.name }) {
             let first = tables[table].sets[existing]
+            if (first.mapElements == nil) != (set.mapElements == nil) {
+                diagnostics.error(set.nameRange, "'\(set.name)' was declared as a \(first.mapElements == nil ? "set" : "map") at line \(first.nameRange.line)")
+                return
+            }
+            if let more = set.mapElements { tables[table].sets[existing].mapElements! += more }
             if let type = set.type, type.name != first.type?.name || set.interval != first.interval {
                 diagnostics.error(set.nameRange,
                     "set '\(set.name)' redeclared with a different type or flags than at line \(first.nameRange.line)")
@@ -76,6 +96,48 @@ extension Parser {
             tables[table].sets[existing].elements += set.elements
         } else {
             tables[table].sets.append(set)
+        }
+    }
+
+    /// `{ KEY : VERDICT, … }` of a verdict map (newlines and a trailing comma allowed).
+    mutating func mapElements() throws(SyntaxAbort) -> [MapElementAST] {
+        _ = try expect(.leftBrace, "'{'")
+        var elements: [MapElementAST] = []
+        while true {
+            while token.kind == .newline { _ = advance() }
+            if token.kind == .rightBrace { break }
+            let key = try rangeOrPrefix()
+            _ = try expect(.colon, "colon")
+            let start = token
+            guard let verdict = try mapVerdict() else { throw fail(expecting: "verdict") }
+            elements.append(MapElementAST(key: key, verdict: verdict, verdictRange: start.range.through(previousRange)))
+            while token.kind == .newline { _ = advance() }
+            if token.kind == .comma {
+                _ = advance()
+                continue
+            }
+            if token.kind == .rightBrace { break }
+            throw fail(expecting: "comma or '}'")
+        }
+        _ = advance()
+        return elements
+    }
+
+    /// `accept`, `drop`, `continue`, `return`, `jump NAME`, `goto NAME`; nil at anything else.
+    mutating func mapVerdict() throws(SyntaxAbort) -> VerdictAST? {
+        guard token.kind == .word else { return nil }
+        switch token.text {
+        case "accept": _ = advance(); return .accept
+        case "drop": _ = advance(); return .drop
+        case "continue": _ = advance(); return .continue
+        case "return": _ = advance(); return .return
+        case "jump", "goto":
+            let keyword = advance()
+            guard token.kind == .word else { throw fail(expecting: "string") }
+            let name = advance()
+            return keyword.text == "jump" ? .jump(name.text, name.range) : .goto(name.text, name.range)
+        default:
+            return nil
         }
     }
 

@@ -20,6 +20,8 @@ struct Resolver {
     var usesHelpers = false
     /// Places of each table's chains' statements, for the validator: [table][chain][rule][statement].
     var statementRanges: [[[[SourceRange]]]] = []
+    /// The type of the named set being resolved (for its removals).
+    var currentSetType: Datatype? = nil
 
     init(tables: [TableAST]) {
         asts = tables
@@ -30,10 +32,10 @@ struct Resolver {
         tableSets = asts.map { _ in [] }
         var tables: [Table] = []
         for (index, ast) in asts.enumerated() {
-            tableSets[index] = ast.sets.map { namedSet($0) }
+            tableSets[index] = ast.sets.map { namedSet($0, table: index) }
             let helpers = ast.helpers.map { helper in
                 Helper(name: helper.name, type: helper.type, l4Protocol: helper.l4Protocol,
-                       l3Family: helper.l3Family ?? ast.family.rawValue)
+                       l3Family: helper.l3Family ?? ast.family.rawValue, handle: helper.handle)
             }
             if !helpers.isEmpty { usesHelpers = true }
             var chains: [Chain] = []
@@ -44,7 +46,8 @@ struct Resolver {
                 ranges.append(chainRanges)
             }
             statementRanges.append(ranges)
-            tables.append(Table(family: ast.family, name: ast.name, helpers: helpers, sets: tableSets[index], chains: chains))
+            tables.append(Table(family: ast.family, name: ast.name, helpers: helpers, sets: tableSets[index], chains: chains,
+                                handle: ast.handle))
         }
         return tables
     }
@@ -76,19 +79,23 @@ struct Resolver {
         let context = ChainContext(table: table, family: asts[table].family, chains: asts[table].chains,
                                    helpers: asts[table].helpers.map(\.name))
         for ruleAST in ast.rules {
-            if let (rule, ruleRanges) = self.rule(ruleAST, context) {
+            if let (resolved, ruleRanges) = self.rule(ruleAST, context) {
+                var rule = resolved
+                rule.handle = ruleAST.handle
                 rules.append(rule)
                 ranges.append(ruleRanges)
             }
         }
-        return (Chain(name: ast.name, base: base, rules: rules), ranges)
+        return (Chain(name: ast.name, base: base, rules: rules, handle: ast.handle), ranges)
     }
 
     // MARK: Sets
 
-    private mutating func namedSet(_ ast: SetAST) -> NamedSet {
+    private mutating func namedSet(_ ast: SetAST, table: Int) -> NamedSet {
         var set = NamedSet(name: ast.name, type: .inetService, interval: ast.interval, autoMerge: ast.autoMerge,
                            intervals: [], ifnames: [])
+        set.handle = ast.handle
+        if ast.mapElements != nil { set.verdicts = [] }
         guard let typeName = ast.type else {
             diagnostics.error(ast.nameRange, "set definition does not specify key")
             return set
@@ -102,17 +109,30 @@ struct Resolver {
             return set
         }
         set.type = type
+        currentSetType = type
+        if let elements = ast.mapElements {
+            if let resolved = mapElements(elements, type, interval: ast.interval, chains: asts[table].chains, table: table,
+                                          removals: ast.removals) {
+                set.intervals = resolved.intervals
+                set.ifnames = resolved.ifnames
+                set.verdicts = resolved.verdicts
+            }
+            return set
+        }
         if type == .ifname {
-            for element in ast.elements {
+            for (index, element) in ast.elements.enumerated() {
+                removeElements(ast.removals, at: index, from: &set.ifnames)
                 guard let pattern = ifname(element) else { continue }
                 if !set.ifnames.contains(pattern) { set.ifnames.append(pattern) }
             }
+            removeElements(ast.removals, at: ast.elements.count, from: &set.ifnames)
             set.ifnames = IfnamePattern.sorted(set.ifnames, interval: ast.interval)
             return set
         }
         var intervals: [Interval] = []
         var placed: [(interval: Interval, range: SourceRange)] = []
-        for element in ast.elements {
+        for (index, element) in ast.elements.enumerated() {
+            removeElements(ast.removals, at: index, from: &intervals, &placed)
             var kind: String? = nil
             if case .range = element { kind = "range" }
             if case .prefix = element { kind = "prefix" }
@@ -125,6 +145,7 @@ struct Resolver {
             intervals.append(interval)
             placed.append((interval, element.range))
         }
+        removeElements(ast.removals, at: ast.elements.count, from: &intervals, &placed)
         if ast.interval && !ast.autoMerge {
             // Overlaps are an error without auto-merge; like nft, report the first overlap in
             // sorted order, at the element that starts later.
@@ -142,6 +163,35 @@ struct Resolver {
         }
         set.intervals = Resolver.normalize(intervals, merge: ast.autoMerge)
         return set
+    }
+}
+
+extension Resolver {
+    /// `delete element` of interface names: each removal due once `index` elements were added.
+    mutating func removeElements(_ removals: [(after: Int, value: ValueExpr)], at index: Int,
+                                 from patterns: inout [IfnamePattern]) {
+        for removal in removals where removal.after == index {
+            guard let pattern = ifname(removal.value) else { continue }
+            guard let found = patterns.firstIndex(of: pattern) else {
+                diagnostics.error(removal.value.range, "Could not process rule: No such file or directory")
+                continue
+            }
+            patterns.remove(at: found)
+        }
+    }
+
+    /// `delete element` of values: the element must be there as written (a value, range or prefix).
+    mutating func removeElements(_ removals: [(after: Int, value: ValueExpr)], at index: Int, from intervals: inout [Interval],
+                                 _ placed: inout [(interval: Interval, range: SourceRange)]) {
+        for removal in removals where removal.after == index {
+            guard let type = currentSetType, let interval = element(removal.value, type) else { continue }
+            guard let found = intervals.firstIndex(of: interval) else {
+                diagnostics.error(removal.value.range, "Could not process rule: No such file or directory")
+                continue
+            }
+            intervals.remove(at: found)
+            if let other = placed.firstIndex(where: { $0.interval == interval }) { placed.remove(at: other) }
+        }
     }
 }
 

@@ -196,26 +196,8 @@ extension Resolver {
             append(.log(prefix: prefix, level: level), range, &context)
         case .verdict(let verdict, let range):
             context.terminal = range
-            switch verdict {
-            case .accept: append(.verdict(.accept), range, &context)
-            case .drop: append(.verdict(.drop), range, &context)
-            case .continue: append(.verdict(.continue), range, &context)
-            case .return: append(.verdict(.return), range, &context)
-            case .jump(let name, let nameRange), .goto(let name, let nameRange):
-                guard let target = chain.chains.firstIndex(where: { $0.name == name }) else {
-                    diagnostics.error(nameRange, "chain '\(name)' does not exist in table \(tableNames[chain.table])")
-                    return
-                }
-                if chain.chains[target].base != nil {
-                    diagnostics.error(nameRange, "cannot jump to base chain '\(name)'")
-                    return
-                }
-                if case .jump = verdict {
-                    append(.verdict(.jump(target)), range, &context)
-                } else {
-                    append(.verdict(.goto(target)), range, &context)
-                }
-            }
+            guard let resolved = self.verdict(verdict, chains: chain.chains, table: chain.table) else { return }
+            append(.verdict(resolved), range, &context)
         case .reject(let reject, let range):
             context.terminal = range
             guard let spec = rejectSpec(reject, range, chain.family, &context) else { return }
@@ -227,6 +209,12 @@ extension Resolver {
                 return
             }
             append(.ctHelperSet(name), range, &context)
+        case .vmap(let vmap):
+            self.vmap(vmap, chain, &context)
+        case .limit(let limit):
+            append(.limit(Limit(rate: limit.rate, unit: limit.unit, burst: limit.burst, over: limit.over)), limit.range, &context)
+        case .ctCount(let limit, let over, let range):
+            append(.ctCount(limit: limit, over: over), range, &context)
         case .nat(let nat):
             context.terminal = nat.range
             usesNAT = true
@@ -235,30 +223,165 @@ extension Resolver {
         }
     }
 
-    private mutating func match(_ ast: MatchAST, _ chain: ChainContext, _ context: inout RuleContext) {
-        let family = chain.family
-        let type = Resolver.datatype(of: ast.field)
-        switch ast.field {
+    /// The protocol a field's header belongs to, added to the rule's context (false after a conflict).
+    private mutating func fieldDependency(_ field: Field, _ range: SourceRange, _ family: TableFamily,
+                                          _ context: inout RuleContext) -> Bool {
+        switch field {
         case .ipSaddr, .ipDaddr, .ipProtocol:
-            guard depend(l3: 4, strict: true, l4: nil, at: ast.fieldRange, family: family, &context) else { return }
+            return depend(l3: 4, strict: true, l4: nil, at: range, family: family, &context)
         case .ip6Saddr, .ip6Daddr, .ip6Nexthdr:
-            guard depend(l3: 6, strict: true, l4: nil, at: ast.fieldRange, family: family, &context) else { return }
+            return depend(l3: 6, strict: true, l4: nil, at: range, family: family, &context)
         case .tcpSport, .tcpDport, .tcpFlags:
-            guard depend(l3: nil, strict: false, l4: 6, at: ast.fieldRange, family: family, &context) else { return }
+            return depend(l3: nil, strict: false, l4: 6, at: range, family: family, &context)
         case .udpSport, .udpDport:
-            guard depend(l3: nil, strict: false, l4: 17, at: ast.fieldRange, family: family, &context) else { return }
+            return depend(l3: nil, strict: false, l4: 17, at: range, family: family, &context)
         case .icmpType, .icmpCode:
-            guard depend(l3: 4, strict: false, l4: 1, at: ast.fieldRange, family: family, &context) else { return }
+            return depend(l3: 4, strict: false, l4: 1, at: range, family: family, &context)
         case .icmpv6Type, .icmpv6Code:
-            guard depend(l3: 6, strict: false, l4: 58, at: ast.fieldRange, family: family, &context) else { return }
+            return depend(l3: 6, strict: false, l4: 58, at: range, family: family, &context)
         case .metaNfproto:
             guard family == .inet else {
-                diagnostics.error(ast.fieldRange, "meta nfproto is only useful in the inet family")
+                diagnostics.error(range, "meta nfproto is only useful in the inet family")
+                return false
+            }
+            return true
+        default:
+            return true
+        }
+    }
+
+    /// A verdict of a rule or a map element: jump and goto name a regular chain of the table.
+    mutating func verdict(_ ast: VerdictAST, chains: [ChainAST], table: Int) -> Verdict? {
+        switch ast {
+        case .accept: return .accept
+        case .drop: return .drop
+        case .continue: return .continue
+        case .return: return .return
+        case .jump(let name, let nameRange), .goto(let name, let nameRange):
+            guard let target = chains.firstIndex(where: { $0.name == name }) else {
+                diagnostics.error(nameRange, "chain '\(name)' does not exist in table \(tableNames[table])")
+                return nil
+            }
+            if chains[target].base != nil {
+                diagnostics.error(nameRange, "cannot jump to base chain '\(name)'")
+                return nil
+            }
+            if case .jump = ast { return .jump(target) }
+            return .goto(target)
+        }
+    }
+
+    /// `FIELD vmap { … }` / `FIELD vmap @name`: a terminal statement.
+    private mutating func vmap(_ ast: VmapAST, _ chain: ChainContext, _ context: inout RuleContext) {
+        context.terminal = ast.range
+        let type = Resolver.datatype(of: ast.field)
+        guard fieldDependency(ast.field, ast.fieldRange, chain.family, &context) else { return }
+        var map = VerdictMap(field: ast.field, datatype: type, elements: nil, named: nil)
+        if let (name, range) = ast.mapName {
+            guard let index = tableSets[chain.table].firstIndex(where: { $0.name == name }) else {
+                diagnostics.error(range, "map '\(name)' does not exist in table \(tableNames[chain.table])")
                 return
             }
-        default:
-            break
+            let set = tableSets[chain.table][index]
+            guard set.verdicts != nil else {
+                diagnostics.error(range, "'\(name)' is a set, not a verdict map")
+                return
+            }
+            guard set.type == type else {
+                diagnostics.error(range, "datatype mismatch, expected \(type.description), expression has type \(set.type.description)",
+                                  related: ast.fieldRange)
+                return
+            }
+            map.named = index
+        } else if let elements = ast.elements {
+            guard !elements.isEmpty else {
+                diagnostics.error(ast.range, "empty map")
+                return
+            }
+            guard let resolved = mapElements(elements, type, interval: nil, chains: chain.chains, table: chain.table) else { return }
+            map.elements = resolved
         }
+        append(.vmap(map), ast.range, &context)
+    }
+
+    /// A map's elements, keys of `type` sorted as nft lists them; nil after an error. `interval`
+    /// nil: an anonymous map (ranges and prefixes allowed); else the named map's `flags interval`.
+    mutating func mapElements(_ elements: [MapElementAST], _ type: Datatype, interval: Bool?, chains: [ChainAST],
+                              table: Int, removals: [(after: Int, value: ValueExpr)] = []) -> MapElements? {
+        var failed = false
+        var result = MapElements()
+        if type == .ifname {
+            var pairs: [(IfnamePattern, Verdict)] = []
+            func remove(_ index: Int) {
+                for removal in removals where removal.after == index {
+                    guard let pattern = ifname(removal.value) else { continue }
+                    guard let found = pairs.firstIndex(where: { $0.0 == pattern }) else {
+                        diagnostics.error(removal.value.range, "Could not process rule: No such file or directory")
+                        failed = true
+                        continue
+                    }
+                    pairs.remove(at: found)
+                }
+            }
+            for (index, element) in elements.enumerated() {
+                remove(index)
+                guard let pattern = ifname(element.key),
+                      let verdict = self.verdict(element.verdict, chains: chains, table: table) else { failed = true; continue }
+                if pairs.contains(where: { $0.0 == pattern }) { continue }
+                pairs.append((pattern, verdict))
+            }
+            remove(elements.count)
+            if failed { return nil }
+            let order = IfnamePattern.sorted(pairs.map(\.0), interval: interval ?? false)
+            result.ifnames = order
+            result.verdicts = order.map { pattern in pairs.first { $0.0 == pattern }!.1 }
+            return result
+        }
+        var pairs: [(Interval, Verdict, SourceRange)] = []
+        func remove(_ index: Int) {
+            for removal in removals where removal.after == index {
+                guard let key = self.element(removal.value, type) else { failed = true; continue }
+                guard let found = pairs.firstIndex(where: { $0.0 == key }) else {
+                    diagnostics.error(removal.value.range, "Could not process rule: No such file or directory")
+                    failed = true
+                    continue
+                }
+                pairs.remove(at: found)
+            }
+        }
+        for (index, element) in elements.enumerated() {
+            remove(index)
+            if interval == false {
+                var kind: String? = nil
+                if case .range = element.key { kind = "range" }
+                if case .prefix = element.key { kind = "prefix" }
+                if let kind {
+                    diagnostics.error(element.key.range,
+                        "You must add 'flags interval' to your map declaration if you want to add \(kind) elements")
+                    failed = true
+                    continue
+                }
+            }
+            guard let key = self.element(element.key, type),
+                  let verdict = self.verdict(element.verdict, chains: chains, table: table) else { failed = true; continue }
+            if pairs.contains(where: { $0.0 == key }) { continue }
+            pairs.append((key, verdict, element.key.range))
+        }
+        remove(elements.count)
+        if failed { return nil }
+        pairs.sort { ($0.0.low, $0.0.high) < ($1.0.low, $1.0.high) }
+        for index in pairs.indices.dropFirst() where pairs[index].0.low <= pairs[index - 1].0.high {
+            diagnostics.error(pairs[index].2, "conflicting intervals specified", related: pairs[index - 1].2)
+            return nil
+        }
+        result.intervals = pairs.map(\.0)
+        result.verdicts = pairs.map(\.1)
+        return result
+    }
+
+    private mutating func match(_ ast: MatchAST, _ chain: ChainContext, _ context: inout RuleContext) {
+        let type = Resolver.datatype(of: ast.field)
+        guard fieldDependency(ast.field, ast.fieldRange, chain.family, &context) else { return }
         if ast.value.isInvalid { return }
         guard let value = matchValue(ast.value, type, table: chain.table, field: ast.fieldRange) else { return }
         if [.lt, .gt, .le, .ge].contains(ast.op) {

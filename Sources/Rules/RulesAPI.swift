@@ -51,6 +51,12 @@ public struct RulePacket: Sendable {
     public var mark: UInt32 = 0
     /// Set by `ct helper set` for a new connection: the helper the engine attaches to it.
     public var helper: HelperKind = .none
+    /// When the packet arrived (nanoseconds, the engine's clock): `limit rate` refills its bucket by it.
+    public var time: Timestamp = 0
+    /// The original-direction tuple of the packet's connection (for a new one, the packet's own
+    /// tuple): what `ct count` counts.
+    public var connection = ConnTuple(source: .any, destination: .any, sourcePort: 0, destinationPort: 0,
+                                      protocol: IPProtocol(0), family: .ipv4)
     /// What decided the last verdict the evaluator returned, for traces: a rule (>= 0, see
     /// `Ruleset.decision(_:)`), a chain's policy (-2 - chain), or nothing yet (-1).
     public var decision: Int32 = -1
@@ -78,6 +84,17 @@ public enum RejectKind: Equatable, Sendable {
     /// Any other code: ICMPv4 type 3 (`with icmp type host-unreachable` is `.icmp(type: 3, code: 1)`,
     /// icmpx admin-prohibited for IPv4 is code 13) or ICMPv6 type 1.
     case icmp(type: UInt8, code: UInt8)
+}
+
+/// What `ct count` learns from conntrack about a connection it counted (nf_conncount's
+/// find_or_evict and already_closed).
+public enum ConnectionPresence: Sendable {
+    /// In the table and counted.
+    case counted
+    /// In the table but a TCP connection in TIME_WAIT or CLOSE: Linux stops counting it.
+    case closed
+    /// Not in the table (gone, or not confirmed yet).
+    case absent
 }
 
 public enum RuleVerdict: Equatable, Sendable {

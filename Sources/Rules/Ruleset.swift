@@ -30,6 +30,11 @@ public final class Ruleset: @unchecked Sendable {
     public let file: String
     public let usesNAT: Bool
     public let usesHelpers: Bool
+    /// The file and the files it included, in the order they were read (rule places name them).
+    let sources: [String]
+    /// The syntax trees with their handles, to apply later commands to (`applying`).
+    var asts: [TableAST] = []
+    var lastTableHandle = 0
 
     // The compiled program (see Compiler.swift), in owned buffers.
     let matches: UnsafeMutableBufferPointer<CompiledMatch>
@@ -48,6 +53,25 @@ public final class Ruleset: @unchecked Sendable {
     let counterBytes: UnsafeMutableBufferPointer<UInt64>
     let interfaceRows: [[IfnamePattern]]
     let logs: [CompiledLog]
+    let mapEntries: UnsafeMutableBufferPointer<CompiledMapEntry>
+    let lateMatches: UnsafeMutableBufferPointer<CompiledMatch>
+    // `limit rate`: each statement's bucket (tokens in nanoseconds) and when it was last filled.
+    let limits: UnsafeMutableBufferPointer<CompiledLimit>
+    let limitTokens: UnsafeMutableBufferPointer<UInt64>
+    let limitLast: UnsafeMutableBufferPointer<UInt64>
+    let limitStarted: UnsafeMutableBufferPointer<Bool>
+    // `ct count`: each statement's connections (slots of connlimitTuples/connlimitAdded) and how many.
+    let connlimits: UnsafeMutableBufferPointer<CompiledConnlimit>
+    let connlimitCounts: UnsafeMutableBufferPointer<Int32>
+    let connlimitTuples: UnsafeMutableBufferPointer<ConnTuple>
+    let connlimitAdded: UnsafeMutableBufferPointer<UInt64>
+
+    /// Asked by `ct count` about a connection it counted (at the packet's time); the engine sets it
+    /// when `countsConnections` (nil: every connection but the packet's own is gone after a jiffy).
+    @exclusivity(unchecked) public var connectionPresence: ((ConnTuple, Timestamp) -> ConnectionPresence)?
+
+    /// True if a `ct count` statement needs `connectionPresence`.
+    public var countsConnections: Bool { !connlimits.isEmpty }
 
     // Filled by `bind`: for interface row r and interface i (the last slot is "no interface"),
     // bit i % 64 of interfaceBits[r * interfaceWords + i / 64].
@@ -58,9 +82,10 @@ public final class Ruleset: @unchecked Sendable {
     @exclusivity(unchecked) var interfaceNames: [String] = []
 
     init(tables: [Table], program: CompiledProgram, counters: [CounterSeed], usesNAT: Bool, usesHelpers: Bool,
-         file: String = "") {
+         file: String = "", sources: [String] = []) {
         self.tables = tables
         self.file = file
+        self.sources = sources
         self.usesNAT = usesNAT
         self.usesHelpers = usesHelpers
         matches = Ruleset.buffer(program.matches)
@@ -85,6 +110,18 @@ public final class Ruleset: @unchecked Sendable {
         counterBytes = Ruleset.buffer(counters.map(\.bytes))
         interfaceRows = program.interfaceRows
         logs = program.logs
+        mapEntries = Ruleset.buffer(program.mapEntries)
+        lateMatches = Ruleset.buffer(program.lateMatches)
+        limits = Ruleset.buffer(program.limits)
+        limitTokens = Ruleset.buffer(Array(repeating: 0, count: program.limits.count))
+        limitLast = Ruleset.buffer(Array(repeating: 0, count: program.limits.count))
+        limitStarted = Ruleset.buffer(Array(repeating: false, count: program.limits.count))
+        connlimits = Ruleset.buffer(program.connlimits)
+        connlimitCounts = Ruleset.buffer(Array(repeating: 0, count: program.connlimits.count))
+        let none = ConnTuple(source: .any, destination: .any, sourcePort: 0, destinationPort: 0, protocol: IPProtocol(0),
+                             family: .ipv4)
+        connlimitTuples = Ruleset.buffer(Array(repeating: none, count: program.connlimitSlots))
+        connlimitAdded = Ruleset.buffer(Array(repeating: 0, count: program.connlimitSlots))
         interfaceBits = Ruleset.buffer([])
         bind(interfaceNames: [])
     }
@@ -103,6 +140,16 @@ public final class Ruleset: @unchecked Sendable {
         counterPackets.deallocate()
         counterBytes.deallocate()
         interfaceBits.deallocate()
+        mapEntries.deallocate()
+        lateMatches.deallocate()
+        limits.deallocate()
+        limitTokens.deallocate()
+        limitLast.deallocate()
+        limitStarted.deallocate()
+        connlimits.deallocate()
+        connlimitCounts.deallocate()
+        connlimitTuples.deallocate()
+        connlimitAdded.deallocate()
     }
 
     private static func buffer<T>(_ array: [T]) -> UnsafeMutableBufferPointer<T> {
@@ -112,14 +159,40 @@ public final class Ruleset: @unchecked Sendable {
     }
 
     /// Parses and compiles text (the file name is only for messages).
-    public static func parse(_ text: String, file: String) throws(RuleErrors) -> Ruleset {
+    /// `includes: false` refuses `include` (a fuzzer must not read whatever files it names).
+    public static func parse(_ text: String, file: String, includes: Bool = true) throws(RuleErrors) -> Ruleset {
+        try build(text, file: file, name: file, from: nil, includes: includes)
+    }
+
+    /// Applies nft commands to this ruleset (`add element inet filter allowed { 10.0.1.5 }`,
+    /// `delete rule inet filter forward handle 7`, several separated by `;` or newlines) and
+    /// returns the ruleset they make, or throws nft's errors (reported without a file name, as
+    /// nft reports a command line's; `source` names a script file they were read from, for its
+    /// errors and includes). This ruleset is left as it is; counters of rules that are still
+    /// there keep their values.
+    public func applying(_ commands: String, from source: String = "") throws(RuleErrors) -> Ruleset {
+        let next = try Ruleset.build(commands, file: file, name: source, from: self)
+        next.copyCounters(from: self)
+        return next
+    }
+
+    private static func build(_ text: String, file: String, name: String, from old: Ruleset?,
+                              includes: Bool = true) throws(RuleErrors) -> Ruleset {
         var lexer = Lexer(text)
         let tokens = lexer.tokenize()
-        func fail(_ diagnostics: Diagnostics) -> RuleErrors {
-            RuleErrors(errors: diagnostics.ruleErrors(file: file, lines: lexer.lines, endsWithNewline: lexer.endsWithNewline))
+        var sources = SourceFiles()
+        sources.files.append(SourceFiles.File(name: name, lines: lexer.lines, endsWithNewline: lexer.endsWithNewline))
+        var parser = Parser(tokens: tokens, sources: sources)
+        parser.includesAllowed = includes
+        if let old {
+            parser.tables = old.asts
+            parser.lastTableHandle = old.lastTableHandle
         }
-        var parser = Parser(tokens: tokens)
         parser.parseFile()
+        sources = parser.sources
+        func fail(_ diagnostics: Diagnostics) -> RuleErrors {
+            RuleErrors(errors: sources.ruleErrors(diagnostics))
+        }
         guard parser.diagnostics.isEmpty else { throw fail(parser.diagnostics) }
         var resolver = Resolver(tables: parser.tables)
         let tables = resolver.resolve()
@@ -127,9 +200,40 @@ public final class Ruleset: @unchecked Sendable {
         var validator = Validator(tables: tables, ranges: resolver.statementRanges)
         validator.validate()
         guard validator.diagnostics.isEmpty else { throw fail(validator.diagnostics) }
-        return Ruleset(tables: tables, program: CompiledProgram(tables: tables), counters: resolver.counters,
-                       usesNAT: resolver.usesNAT || tables.contains { $0.chains.contains { $0.base?.type == .nat } },
-                       usesHelpers: resolver.usesHelpers, file: file)
+        let ruleset = Ruleset(tables: tables, program: CompiledProgram(tables: tables), counters: resolver.counters,
+                              usesNAT: resolver.usesNAT || tables.contains { $0.chains.contains { $0.base?.type == .nat } },
+                              usesHelpers: resolver.usesHelpers, file: file,
+                              sources: old == nil ? sources.files.map(\.name) : old!.sources)
+        ruleset.asts = parser.tables
+        ruleset.lastTableHandle = parser.lastTableHandle
+        return ruleset
+    }
+
+    /// Counter values of rules this ruleset shares with `old` (same table and rule handle).
+    private func copyCounters(from old: Ruleset) {
+        func counters(_ ruleset: Ruleset) -> [String: [Int]] {
+            var result: [String: [Int]] = [:]
+            for table in ruleset.tables {
+                for chain in table.chains {
+                    for rule in chain.rules {
+                        let indexes = rule.statements.compactMap { statement -> Int? in
+                            if case .counter(let index) = statement { return index }
+                            return nil
+                        }
+                        if !indexes.isEmpty { result["\(table.family.rawValue) \(table.name) \(rule.handle)"] = indexes }
+                    }
+                }
+            }
+            return result
+        }
+        let previous = counters(old)
+        for (key, indexes) in counters(self) {
+            guard let before = previous[key], before.count == indexes.count else { continue }
+            for (new, was) in zip(indexes, before) where new < counterPackets.count && was < old.counterPackets.count {
+                counterPackets[new] = old.counterPackets[was]
+                counterBytes[new] = old.counterBytes[was]
+            }
+        }
     }
 
     /// Reads and parses a file; an unreadable file is a RuleErrors with line 0 and the OS error.
@@ -143,7 +247,7 @@ public final class Ruleset: @unchecked Sendable {
         return try parse(text, file: path)
     }
 
-    private static func readFile(_ path: String) -> Result<String, FileError> {
+    static func readFile(_ path: String) -> Result<String, FileError> {
         guard let file = fopen(path, "rb") else {
             return .failure(FileError(message: "Could not open file \"\(path)\": \(String(cString: strerror(errno)))"))
         }
@@ -166,7 +270,7 @@ public final class Ruleset: @unchecked Sendable {
         return .success(text)
     }
 
-    private struct FileError: Error { var message: String }
+    struct FileError: Error { var message: String }
 
     /// An empty ruleset: every hook accepts.
     public static let empty = Ruleset(tables: [], program: CompiledProgram(), counters: [], usesNAT: false, usesHelpers: false)
@@ -218,7 +322,13 @@ extension Ruleset {
                 }
                 for rule in chain.rules {
                     if Int32(ruleIndex) == value {
-                        return RuleDecision(location: "\(name):\(rule.range.line)", text: ruleText(rule, table: table, counts: false))
+                        let source = SourceFiles.file(of: rule.range)
+                        var place = "\(name):\(rule.range.line)"
+                        if source > 0, source < sources.count {
+                            let included = sources[source].split(separator: "/").last.map(String.init) ?? sources[source]
+                            place = "\(included):\(SourceFiles.line(of: rule.range))"
+                        }
+                        return RuleDecision(location: place, text: ruleText(rule, table: table, counts: false))
                     }
                     ruleIndex += 1
                 }

@@ -47,6 +47,21 @@ struct Validator {
         for (r, rule) in chain.rules.enumerated() {
             for (s, statement) in rule.statements.enumerated() {
                 let range = ranges[t][c][r][s]
+                func follow(_ target: Int, range: SourceRange) {
+                    let name = table.chains[target].name
+                    if let start = path.firstIndex(of: target) {
+                        let loop = (path[start...].map { table.chains[$0].name } + [name]).joined(separator: " -> ")
+                        diagnostics.error(range, "jump loop: \(loop)")
+                        return
+                    }
+                    if depth + 1 >= Validator.maximumDepth {
+                        diagnostics.error(range,
+                            "too many nested jumps: chain '\(name)' would be \(depth + 1) jumps deep from base chain '\(baseName)' (netfilter allows \(Validator.maximumDepth - 1))")
+                        return
+                    }
+                    walk(table: t, chain: target, depth: depth + 1, path: path + [target], base: base,
+                         baseName: baseName, explored: &explored)
+                }
                 switch statement {
                 case .reject:
                     if base.hook == .postrouting {
@@ -55,19 +70,16 @@ struct Validator {
                 case .nat(let nat):
                     checkNAT(nat, base: base, range: range, via: via)
                 case .verdict(.jump(let target)), .verdict(.goto(let target)):
-                    let name = table.chains[target].name
-                    if let start = path.firstIndex(of: target) {
-                        let loop = (path[start...].map { table.chains[$0].name } + [name]).joined(separator: " -> ")
-                        diagnostics.error(range, "jump loop: \(loop)")
-                        continue
+                    follow(target, range: range)
+                case .vmap(let map):
+                    // Every jump and goto of the map is a way out of this chain.
+                    let verdicts = map.elements?.verdicts ?? map.named.flatMap { table.sets[$0].verdicts } ?? []
+                    for verdict in verdicts {
+                        switch verdict {
+                        case .jump(let target), .goto(let target): follow(target, range: range)
+                        default: break
+                        }
                     }
-                    if depth + 1 >= Validator.maximumDepth {
-                        diagnostics.error(range,
-                            "too many nested jumps: chain '\(name)' would be \(depth + 1) jumps deep from base chain '\(baseName)' (netfilter allows \(Validator.maximumDepth - 1))")
-                        continue
-                    }
-                    walk(table: t, chain: target, depth: depth + 1, path: path + [target], base: base,
-                         baseName: baseName, explored: &explored)
                 default:
                     break
                 }

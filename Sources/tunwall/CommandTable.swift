@@ -73,6 +73,11 @@ enum CommandTable {
             summary: "The running ruleset, with its counters, as 'nft list ruleset'.",
             options: OptionSpec.target, action: .parsed(RulesCommands.list)),
         CommandSpec(
+            path: ["nft"], usage: ["nft [--socket PATH | --lab NAME] COMMAND...", "nft [--socket PATH | --lab NAME] -f FILE"],
+            summary: "nft's commands on the running ruleset (add/insert/delete rule, add/delete element, flush chain, "
+                + "list ruleset [-a] [-j]), applied at once between packets or refused with nft's error, the old ruleset kept.",
+            options: OptionSpec.target, action: .raw(NFTCommand.run)),
+        CommandSpec(
             path: ["reload"], usage: ["reload [FILE] [--socket PATH | --lab NAME]"],
             summary: "Replace the running ruleset (or re-read its file); a file with errors is refused and the running ruleset stays.",
             options: OptionSpec.target, action: .parsed(RulesCommands.reload)),

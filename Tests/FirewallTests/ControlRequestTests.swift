@@ -28,6 +28,8 @@ import Testing
         (.reload(path: "/etc/tunwall/rules.nft"), "reload /etc/tunwall/rules.nft"),
         (.impair(interface: "wan0", words: ["out", "delay", "50ms", "loss", "2%"]), "impair wan0 out delay 50ms loss 2%"),
         (.impair(interface: "lan0", words: ["show"]), "impair lan0 show"),
+        (.nft("add element inet filter allowed { 10.0.1.5 }"), "nft add element inet filter allowed { 10.0.1.5 }"),
+        (.nft("list ruleset -a"), "nft list ruleset -a"),
     ]
 
     @Test func everyRequestHasItsWireLine() {

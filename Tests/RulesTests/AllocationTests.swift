@@ -106,6 +106,48 @@ import Wire
         return counter == nil ? nil : batches
     }
 
+    /// The wiki's statements (issue 15): verdict maps, `limit rate` and `ct count` over 100,000
+    /// evaluations in 20 batches, as above.
+    static func evaluateStateful() throws -> [UInt64]? {
+        var text = "table inet filter {\n\tmap ports { type inet_service : verdict; elements = { 22 : drop, 80 : accept }; }\n"
+        text += "\tchain web {\n\t\tct count over 1000 drop\n\t\tlimit rate over 10/second drop\n\t}\n"
+        text += "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n"
+        for i in 0..<100 {
+            text += "\t\tip saddr 192.0.2.\(i + 1) tcp dport vmap { 1 : drop, \(1000 + i) : accept }\n"
+        }
+        text += "\t\tct state vmap { established : jump web, invalid : drop }\n\t\ttcp dport vmap @ports\n\t\tcounter\n\t}\n}\n"
+        let rules = try parse(text)
+        rules.connectionPresence = { _, _ in .counted }
+        var p = packet("10.0.1.2", "203.0.113.10", sport: 40000, dport: 80, flags: .ack, state: .established, length: 1500)
+        var log: [String] = []
+        log.reserveCapacity(4)
+        // One packet per millisecond: under 10/second after the burst, so `limit rate over` drops.
+        var time: UInt64 = 1_000_000_000
+        var dropped = 0
+        for _ in 0..<1000 {
+            time += 1_000_000
+            p.time = time
+            if rules.evaluate(.forward, &p, log: &log) == .drop { dropped += 1 }
+        }
+        let counter = AllocationTests.mallocCount()
+        var batches: [UInt64] = []
+        batches.reserveCapacity(20)
+        for _ in 0..<20 {
+            let before = counter?() ?? 0
+            for _ in 0..<5_000 {
+                time += 1_000_000
+                p.time = time
+                if rules.evaluate(.forward, &p, log: &log) == .drop { dropped += 1 }
+            }
+            batches.append((counter?() ?? 0) - before)
+        }
+        // 101 seconds at 1 kHz: the bucket lets 10 a second through (and its burst of 5 at first).
+        #expect((101_000 - 1_020)...(101_000 - 1_010) ~= dropped, "dropped \(dropped)")
+        #expect(rules.connectionCounts == [1])
+        #expect(log.isEmpty)
+        return counter == nil ? nil : batches
+    }
+
     /// `cc` on the PATH (or the counter already loaded, as in the child run).
     static var canCount: Bool {
         if mallocCount() != nil { return true }
@@ -117,6 +159,7 @@ import Wire
     @Test func evaluationBehaves() throws {
         _ = try AllocationTests.evaluate()
         _ = try AllocationTests.evaluateNAT()
+        _ = try AllocationTests.evaluateStateful()
     }
 
     @Test(.enabled(if: AllocationTests.canCount, "no cc to build Scripts/malloc-count.c: mallocs not counted (Scripts/test.sh installs gcc)"))
@@ -129,6 +172,9 @@ import Wire
             let nat = try #require(try AllocationTests.evaluateNAT())
             #expect(nat.min() == 0, "malloc calls in each batch of 5,000 NAT evaluations: \(nat)")
             #expect(nat.reduce(0, +) < 20, "malloc calls in each batch of 5,000 NAT evaluations: \(nat)")
+            let stateful = try #require(try AllocationTests.evaluateStateful())
+            #expect(stateful.min() == 0, "malloc calls in each batch of 5,000 vmap/limit/ct count evaluations: \(stateful)")
+            #expect(stateful.reduce(0, +) < 20, "malloc calls in each batch of 5,000 vmap/limit/ct count evaluations: \(stateful)")
             return
         }
         let source = Paths.repository.appendingPathComponent("Scripts/malloc-count.c").path

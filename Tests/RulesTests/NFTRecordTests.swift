@@ -31,14 +31,14 @@ extension InvalidFile {
 
 @Suite struct NFTRecordTests {
     /// The files whose first error tunwall prints byte for byte as nft does
-    /// (37 of them with nftables v1.0.6). The others differ on purpose or
+    /// (38 of them with nftables v1.0.6). The others differ on purpose or
     /// for now: nft accepts them, or words the error otherwise; their records
     /// show how.
     static let identicalToNFT: Set<String> = [
         "backwards-range.nft", "bad-prefix-length.nft", "bitmask-list-on-port.nft", "conflicting-families.nft",
         "conflicting-protocol-set.nft", "conflicting-protocols.nft", "ct-state-typo.nft", "define-bad-value.nft",
         "dnat-inet-without-family.nft", "icmp-type-typo.nft", "icmpx-in-ip-table.nft", "ifname-too-long.nft",
-        "mark-too-big.nft", "meta-nfproto-in-ip-table.nft", "nat-port-without-protocol.nft", "port-out-of-range.nft",
+        "mark-too-big.nft", "meta-nfproto-in-ip-table.nft", "missing-include.nft", "nat-port-without-protocol.nft", "port-out-of-range.nft",
         "priority-name-wrong-hook.nft", "redefinition.nft", "set-interval-without-flag.nft",
         "set-overlapping-intervals.nft", "set-range-without-flag.nft", "set-type-mismatch.nft",
         "set-unknown-type.nft", "set-without-type.nft", "several-errors.nft", "statement-after-terminal.nft",
