@@ -75,4 +75,7 @@ extern const short ctw_IFF_UP;
 /// the start, so a child spawned by another thread cannot inherit the client.
 int ctw_accept_cloexec(int listen_fd);
 
+// Batched I/O through io_uring (CUring.h).
+#include "CUring.h"
+
 #endif
