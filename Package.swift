@@ -74,8 +74,8 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineTesting", "FTP", "TFTP", "Rules", "Conntrack", "Wire", "TraceFormat", "TestSeeds"]),
         .testTarget(name: "EngineTestingExample", dependencies: ["EngineTesting", "Wire"]),
         .testTarget(name: "SystemIOTests", dependencies: ["SystemIO"]),
-        .testTarget(name: "TunIOTests", dependencies: ["TunIO", "CTunwall", "SystemIO", "TestSupport"]),
-        .testTarget(name: "FirewallTests", dependencies: ["Firewall", "Engine", "Wire"]),
+        .testTarget(name: "TunIOTests", dependencies: ["TunIO", "Conntrack", "Wire", "CTunwall", "SystemIO", "TestSupport"]),
+        .testTarget(name: "FirewallTests", dependencies: ["Firewall", "Conntrack", "Engine", "Wire"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Firewall", "FTPPeers", "Engine", "FTP", "Wire", "SystemIO", "TestSeeds", "TestSupport"]),
         // Tiers 3 and 4, end to end: the built `tunwall` and programs nobody here wrote, most of them through
         // real namespaces (those need root and are tagged .lab).

@@ -572,6 +572,30 @@ def pcap_variant(big_endian, nanoseconds, packets):
     return out
 
 
+def pcapng_variant(big_endian, packets, names=("lan0", "wan0")):
+    """pcapng as PcapngWriter writes it: a section header, an interface block
+    per name (if_name, if_tsresol 9), each packet in an enhanced packet block
+    with its direction (epb_flags), alternating interfaces."""
+    e = ">" if big_endian else "<"
+
+    def block(kind, body):
+        return struct.pack(e + "II", kind, len(body) + 12) + body + struct.pack(e + "I", len(body) + 12)
+
+    def option(code, value):
+        return struct.pack(e + "HH", code, len(value)) + value + b"\0" * (-len(value) % 4)
+
+    out = block(0x0A0D0D0A, struct.pack(e + "IHHq", 0x1A2B3C4D, 1, 0, -1) + struct.pack(e + "I", 0))
+    for name in names:
+        out += block(1, struct.pack(e + "HHI", 101, 0, 262144) + option(2, name.encode()) + option(9, b"\x09")
+                     + struct.pack(e + "I", 0))
+    for i, p in enumerate(packets):
+        time = 1_700_000_000_000_000_000 + i * 1000
+        body = struct.pack(e + "IIIII", i % len(names), time >> 32, time & 0xFFFFFFFF, len(p), len(p))
+        body += p + b"\0" * (-len(p) % 4) + option(2, struct.pack(e + "I", 1 + i % 2)) + struct.pack(e + "I", 0)
+        out += block(6, body)
+    return out
+
+
 def wire_seeds():
     seeds = []
     packets = pcap_packets()
@@ -597,6 +621,9 @@ def wire_seeds():
             seeds.append(("pcap-%s-%s" % ("be" if big else "le", "ns" if nano else "us"),
                           bytes([9]) + pcap_variant(big, nano, packets[:6])))
     seeds.append(("pcap-truncated", bytes([9]) + whole[:24 + 16 + 30]))
+    for big in (False, True):
+        seeds.append(("pcapng-%s" % ("be" if big else "le"), bytes([9]) + pcapng_variant(big, packets[:6])))
+    seeds.append(("pcapng-truncated", bytes([9]) + pcapng_variant(False, packets[:2])[:-10]))
     seeds.append(("pcap-huge-record", bytes([9]) + pcap_variant(False, False, [])[:24] + struct.pack("<IIII", 0, 0, 300000, 300000)))
     # Built packets: IPv4 options, IPv6 extension chains, ICMP errors, SACK, a 64 KB packet.
     opts = b"\x02\x04\x05\xb4\x04\x02\x08\x0a" + b"\0\0\0\1\0\0\0\0" + b"\x01\x03\x03\x07"

@@ -31,7 +31,10 @@ cd "$(dirname "$0")/.."
 # packets), both run in a lab's client namespace.
 # The impairment lab suite (LabImpairmentTests) measures throughput under
 # `rate 20mbit` with iperf3 (ping and python3 measure the rest).
-packages=(tcpdump iproute2 curl python3 iputils-ping procps nftables vsftpd lftp python3-pyftpdlib openssl python3-openssl gcc tftpd-hpa tftp-hpa hping3 python3-scapy iperf3)
+# man-db's man renders docs/tunwall.8 with --warnings (CommandLineTests);
+# tshark reads the pcapng captures' interface names and directions
+# (CLITests, LabCaptureTests).
+packages=(man-db tshark tcpdump iproute2 curl python3 iputils-ping procps nftables vsftpd lftp python3-pyftpdlib openssl python3-openssl gcc tftpd-hpa tftp-hpa hping3 python3-scapy iperf3)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -99,3 +99,28 @@ extern int accept4(int fd, struct sockaddr *address, socklen_t *length, int flag
 int ctw_accept_cloexec(int listen_fd) {
     return accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 }
+
+// ---- TunIO: timerfd(2) (see CTunwall.h) ----
+
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+int ctw_timer_create(void) {
+    return timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+}
+
+int ctw_timer_arm(int fd, uint64_t deadline_ns) {
+    struct itimerspec spec = {0};
+    // 0 would disarm the timer: a deadline at the clock's origin is already past.
+    if (deadline_ns == 0) deadline_ns = 1;
+    spec.it_value.tv_sec = (time_t)(deadline_ns / 1000000000u);
+    spec.it_value.tv_nsec = (long)(deadline_ns % 1000000000u);
+    return timerfd_settime(fd, TFD_TIMER_ABSTIME, &spec, NULL);
+}
+
+void ctw_timer_drain(int fd) {
+    uint64_t expirations;
+    ssize_t ignored = read(fd, &expirations, sizeof expirations);
+    (void)ignored;
+}

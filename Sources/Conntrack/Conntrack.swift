@@ -124,7 +124,7 @@ public struct Conntrack: Sendable {
     public private(set) var expectationsUsed: UInt64 = 0
     /// Events for `conntrack -E`, collected only while someone listens.
     public private(set) var eventsEnabled = false
-    private var pendingEvents: [ConntrackEvent] = []
+    var pendingEvents: [ConntrackEvent] = []
 
     public init(capacity: Int = 65_536, timeouts: ConntrackTimeouts = .linux) {
         table = FlowTable(capacity: capacity)

@@ -127,6 +127,7 @@ public struct ExpectationTable: Sendable {
     public var maximumPerMaster: Int
     private(set) var byKey: [ExpectationKey: ConnExpectation] = [:]
     private var nextSerial: UInt64 = 1
+    var nextSerialNumber: UInt64 { nextSerial }
 
     public init(capacity: Int = ExpectationTable.defaultCapacity, maximumPerMaster: Int = 1) {
         self.capacity = max(1, capacity)

@@ -52,10 +52,12 @@ extension Engine {
     /// forwarded packet.
     public func releaseImpaired(now: Timestamp, _ send: (inout PacketBuffer, InterfaceID, Timestamp) -> Void) {
         guard !impairmentQueue.isEmpty else { return }
-        impairmentQueue.release(now: now) { packet, interface, due, first, second in
-            if first >= 0 { impairmentStages[Int(first)].held -= 1 }
-            if second >= 0 { impairmentStages[Int(second)].held -= 1 }
-            send(&packet, interface, due)
+        while let due = impairmentQueue.popDue(now: now) {
+            if due.stages.0 >= 0 { impairmentStages[Int(due.stages.0)].held -= 1 }
+            if due.stages.1 >= 0 { impairmentStages[Int(due.stages.1)].held -= 1 }
+            var packet = due.buffer
+            send(&packet, due.interface, due.due)
+            impairmentQueue.free(due.slot)
         }
     }
 

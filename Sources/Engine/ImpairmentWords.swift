@@ -109,18 +109,10 @@ extension Impairment {
 
     /// Nanoseconds of "50ms", "1.5s", "250us", "100ns" or "20" (µs); nil otherwise.
     public static func time(_ text: String) -> UInt64? {
-        let lower = text.lowercased()
         let units: [(String, Double)] = [("msecs", 1e6), ("msec", 1e6), ("ms", 1e6), ("usecs", 1e3), ("usec", 1e3),
                                          ("us", 1e3), ("ns", 1), ("secs", 1e9), ("sec", 1e9), ("s", 1e9)]
-        var scale = 1e3
-        var number = Substring(lower)
-        for (unit, size) in units where lower.hasSuffix(unit) {
-            scale = size
-            number = lower.dropLast(unit.count)
-            break
-        }
-        guard let value = Double(number), value.isFinite, value >= 0, value * scale < 3.6e12 else { return nil }
-        return UInt64((value * scale).rounded())
+        guard let value = scaled(text, units: units, bare: 1e3), value < 3.6e12 else { return nil }
+        return UInt64(value.rounded())
     }
 
     /// 0.02 for "2%" or "2"; nil when not a number from 0 to 100.
@@ -132,20 +124,27 @@ extension Impairment {
 
     /// Bits per second of "10mbit", "1gbit", "125kbps", "1000"; nil otherwise.
     public static func rate(_ text: String) -> UInt64? {
-        let lower = text.lowercased()
         let units: [(String, Double)] = [("kibit", 1024), ("mibit", 1_048_576), ("gibit", 1_073_741_824),
                                          ("kbit", 1e3), ("mbit", 1e6), ("gbit", 1e9), ("tbit", 1e12), ("bit", 1),
                                          ("kibps", 8 * 1024), ("mibps", 8 * 1_048_576), ("gibps", 8 * 1_073_741_824),
                                          ("kbps", 8e3), ("mbps", 8e6), ("gbps", 8e9), ("bps", 8)]
-        var scale = 1.0
+        guard let value = scaled(text, units: units, bare: 1), value >= 8, value < 1e15 else { return nil }
+        return UInt64(value.rounded())
+    }
+
+    /// A non-negative number times its unit's size (the first unit, in
+    /// order, that ends the text; `bare` without one), case-insensitive.
+    private static func scaled(_ text: String, units: [(String, Double)], bare: Double) -> Double? {
+        let lower = text.lowercased()
+        var scale = bare
         var number = Substring(lower)
         for (unit, size) in units where lower.hasSuffix(unit) {
             scale = size
             number = lower.dropLast(unit.count)
             break
         }
-        guard let value = Double(number), value.isFinite, value > 0, value * scale >= 8, value * scale < 1e15 else { return nil }
-        return UInt64((value * scale).rounded())
+        guard let value = Double(number), value.isFinite, value >= 0 else { return nil }
+        return value * scale
     }
 
     private static func distance(_ a: String, _ b: String) -> Int {

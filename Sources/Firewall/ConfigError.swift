@@ -16,6 +16,10 @@ import SystemIO
 
 public struct ConfigError: Error, CustomStringConvertible, Equatable, Sendable {
     public let message: String
+    /// The file and the key path the message is about, when it is about one
+    /// (for `location`).
+    package var file: String?
+    package var path: JSONPath?
 
     public init(_ message: String) {
         self.message = message
@@ -23,9 +27,25 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable, Sendable {
 
     public var description: String { message }
 
+    /// Two errors are the same when they say the same.
+    public static func == (a: ConfigError, b: ConfigError) -> Bool { a.message == b.message }
+
     /// "FILE: PATH: MESSAGE", or "FILE: MESSAGE" at the top of the document.
     package static func config(_ file: String, _ path: JSONPath, _ message: String) -> ConfigError {
-        path.isRoot ? ConfigError("\(file): \(message)") : ConfigError("\(file): \(path): \(message)")
+        var error = path.isRoot ? ConfigError("\(file): \(message)") : ConfigError("\(file): \(path): \(message)")
+        error.file = file
+        error.path = path
+        return error
+    }
+
+    /// The message with the line and column of its key path in the file's
+    /// text, "FILE:LINE:COL: PATH: MESSAGE", as nft places its errors; the
+    /// message as it is when there is no path or the file cannot be read.
+    public func located() -> String {
+        guard let file, let path, !path.isRoot, let bytes = try? FileIO.read(file),
+              let (line, column) = jsonLocation(of: path, in: bytes),
+              message.hasPrefix(file + ": ") else { return message }
+        return "\(file):\(line):\(column): " + message.dropFirst(file.count + 2)
     }
 
     /// The whole file; "PATH: No such file or directory" (strerror(3)) when it cannot be read.

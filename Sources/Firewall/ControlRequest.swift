@@ -4,10 +4,11 @@
 // cannot drift apart. The wire lines, as `tunwall` has always sent them:
 //
 //   conntrack -L            the connection table, as conntrack -L ("conntrack" alone too)
-//   conntrack -L -o json    the same as a JSON array of ConntrackRecord
 //   conntrack -L expect     the expectations, as conntrack -L expect
-//   conntrack -L expect -o json   the same as a JSON array of ExpectationRecord
 //   conntrack -E            follow events (NEW, UPDATE, DESTROY) until either side hangs up
+//   conntrack ARGS...       any conntrack-tools command line ConntrackQuery reads:
+//                           -L/-C/-D/-F/-U/-S/-E, "expect", filters (-p 6 --dport 21 ...),
+//                           -o json (ConntrackRecord / ExpectationRecord arrays)
 //   stats                   packet counters and drops by reason
 //   stats --json            the same as one JSON StatisticsRecord
 //   list ruleset            the running ruleset, as nft list ruleset
@@ -20,15 +21,13 @@
 // The server trims surrounding whitespace before matching; any other line is
 // answered "error: unknown request '…'".
 
+import Conntrack
 import SystemIO
 import TunIO
 
 public enum ControlRequest: Equatable, Sendable {
-    case conntrackList
-    case conntrackJSON
-    case expectationList
-    case expectationJSON
-    case events
+    /// A conntrack-tools command line (ConntrackQuery).
+    case conntrack(ConntrackQuery)
     case stats
     case statsJSON
     case listRuleset
@@ -42,11 +41,11 @@ public enum ControlRequest: Equatable, Sendable {
     public init?(line: String) {
         let text = line.trimmingWhitespace()
         switch text {
-        case "conntrack -L", "conntrack": self = .conntrackList
-        case "conntrack -L -o json": self = .conntrackJSON
-        case "conntrack -L expect": self = .expectationList
-        case "conntrack -L expect -o json": self = .expectationJSON
-        case "conntrack -E": self = .events
+        case "conntrack": self = .conntrackList
+        case _ where text.hasPrefix("conntrack "):
+            let words = text.dropFirst("conntrack ".count).split(whereSeparator: \.isWhitespace).map(String.init)
+            guard case .success(let query) = ConntrackQuery.parse(words) else { return nil }
+            self = .conntrack(query)
         case "stats": self = .stats
         case "stats --json": self = .statsJSON
         case "list ruleset": self = .listRuleset
@@ -61,14 +60,15 @@ public enum ControlRequest: Equatable, Sendable {
         }
     }
 
+    /// `conntrack -L`, `conntrack -L expect` and `conntrack -E`, as they always were.
+    public static let conntrackList = ControlRequest.conntrack(ConntrackQuery(command: .list))
+    public static let expectationList = ControlRequest.conntrack(ConntrackQuery(command: .list, table: .expect))
+    public static let events = ControlRequest.conntrack(ConntrackQuery(command: .events))
+
     /// The line a client sends.
     public var line: String {
         switch self {
-        case .conntrackList: return "conntrack -L"
-        case .conntrackJSON: return "conntrack -L -o json"
-        case .expectationList: return "conntrack -L expect"
-        case .expectationJSON: return "conntrack -L expect -o json"
-        case .events: return "conntrack -E"
+        case .conntrack(let query): return (["conntrack"] + query.arguments).joined(separator: " ")
         case .stats: return "stats"
         case .statsJSON: return "stats --json"
         case .listRuleset: return "list ruleset"
@@ -85,7 +85,7 @@ public enum ControlRequest: Equatable, Sendable {
         try ControlClient.send(line, to: path)
     }
 
-    /// `.events`: hands each piece of the stream to `receive` until the firewall hangs up.
+    /// A `conntrack -E` request: hands each piece of the stream to `receive` until the firewall hangs up.
     public func stream(from path: String, _ receive: (String) -> Void) throws(SystemError) {
         try ControlClient.stream(line, to: path, output: receive)
     }

@@ -13,21 +13,20 @@ public enum ControlResponder {
         guard let request = ControlRequest(line: line) else {
             return .text("error: unknown request '\(line)'\n")
         }
-        if request == .events { return .subscribe("") }
+        if case .conntrack(let query) = request, query.command == .events {
+            // tunwall makes no expectation events (helpers' expectations are
+            // listed, not announced): refused as a kernel without them would.
+            guard query.table == .conntrack else { return .text("error: Operation failed: Operation not supported\n") }
+            return .subscribe("", events: query)
+        }
         return .text(answer(request, engine: engine, reloader: reloader))
     }
 
     static func answer(_ request: ControlRequest, engine: Engine, reloader: Reloader) -> String {
         let now = FirewallRunner.now()
         switch request {
-        case .conntrackList:
-            return engine.conntrack.listing(now: now).map { $0 + "\n" }.joined()
-        case .conntrackJSON:
-            return json(engine.conntrack.records(now: now))
-        case .expectationList:
-            return engine.conntrack.expectationListing(now: now).map { $0 + "\n" }.joined()
-        case .expectationJSON:
-            return json(engine.conntrack.expectationRecords(now: now))
+        case .conntrack(let query):
+            return ConntrackAnswer.answer(query, engine: engine, now: now)
         case .stats:
             return engine.statisticsReport(now: now)
         case .statsJSON:
@@ -40,8 +39,6 @@ public enum ControlResponder {
             return reloader.reload(path).response
         case .impair(let interface, let words):
             return ImpairRequest.answer(interface: interface, words: words, engine: engine)
-        case .events:
-            return ""  // answered by subscribing, in respond(to:)
         }
     }
 

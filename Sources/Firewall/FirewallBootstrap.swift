@@ -98,7 +98,8 @@ public enum FirewallBootstrap {
         defer { control.close() }
         do {
             if let pcapDirectory = options.pcapDirectory {
-                runner.capture = try PacketCapture(directory: pcapDirectory, interfaceNames: config.interfaces.map(\.name))
+                runner.capture = try PacketCapture(directory: pcapDirectory, interfaceNames: config.interfaces.map(\.name),
+                                                   format: options.pcapFormat)
             }
             if options.narrate || options.traceJSONPath != nil {
                 runner.traceOutput = try TraceOutput(narrated: options.narrate, jsonPath: options.traceJSONPath,

@@ -16,13 +16,13 @@ import Foundation
 
 /// A place in a JSON document, printed the way a person would write it:
 /// `hosts[1].routes[0].via`.
-package struct JSONPath: CustomStringConvertible, Sendable {
-    private enum Step: Sendable {
+package struct JSONPath: CustomStringConvertible, Sendable, Equatable {
+    package enum Step: Sendable, Equatable {
         case key(String)
         case index(Int)
     }
 
-    private var steps: [Step] = []
+    package private(set) var steps: [Step] = []
 
     package static let root = JSONPath()
 

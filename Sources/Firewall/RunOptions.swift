@@ -1,6 +1,8 @@
 // What `tunwall run` was asked to do (its command line, parsed by the tunwall
 // executable): the config file, the control socket, and what to observe.
 
+import TunIO
+
 public struct RunOptions: Sendable {
     public static let defaultControlPath = "/run/tunwall/tunwall.sock"
 
@@ -10,8 +12,10 @@ public struct RunOptions: Sendable {
     public var narrate: Bool
     /// `--trace-json FILE`: the same as JSON lines (docs/trace-schema.md).
     public var traceJSONPath: String?
-    /// `--pcap DIR`: IF-in.pcap and IF-out.pcap for every interface.
+    /// `--pcap DIR`: DIR/capture.pcapng, or with `--pcap-format pcap`
+    /// IF-in.pcap and IF-out.pcap for every interface.
     public var pcapDirectory: String?
+    public var pcapFormat: CaptureFormat = .pcapng
     /// `--hosts lan0=client,wan0=server`: what `lab up` tells the trace about the hosts.
     public var hosts: [String: String]
 

@@ -6,7 +6,7 @@
 //   0 IPv4 (validating, then its transport)   6 ICMPv4 (+ the packet it quotes)
 //   1 IPv4 as quoted by an ICMP error         7 ICMPv6 (+ the packet it quotes)
 //   2 IPv6 (+ extension chain, transport)     8 virtio_net_hdr
-//   3 IPv6 as quoted by an ICMPv6 error       9 pcap file (either byte order)
+//   3 IPv6 as quoted by an ICMPv6 error       9 pcap or pcapng file (either byte order)
 //   4 TCP (+ options, SACK blocks)           10 Packet value: parse, re-emit, parse
 //   5 UDP                                    11 address and prefix text
 //
@@ -98,6 +98,16 @@ enum WireInput {
     }
 
     static func pcap(_ bytes: [UInt8]) {
+        if PcapngReader.isPcapng(bytes) {
+            // A pcapng file: its blocks walked by their lengths, every packet
+            // on an interface the file described.
+            guard let reader = try? PcapngReader(bytes: bytes) else { return }
+            for packet in reader.packets.prefix(64) {
+                check(packet.interface < reader.interfaces.count, "pcapng interface id")
+                _ = PacketSummary.line(for: packet.record.data)
+            }
+            return
+        }
         guard let reader = try? PcapReader(bytes: bytes) else { return }
         _ = (reader.linkType.description, reader.snapshotLength, reader.versionMajor, reader.isBigEndian)
         var iterator = reader.makeIterator()

@@ -105,8 +105,10 @@ public enum Demo {
         }
 
         say("bringing up the lab (client behind masquerade, FTP server outside) as \(name)")
+        // A pcap file per interface and direction: lan0-in.pcap beside
+        // wan0-out.pcap is the demo's "before and after" of the rewrite.
         let up = tunwall(["lab", "up", directory + "/topology.json", "--name", name, "--daemon",
-                          "--trace-json", directory + "/trace.jsonl", "--pcap", directory + "/pcap"],
+                          "--trace-json", directory + "/trace.jsonl", "--pcap", directory + "/pcap", "--pcap-format", "pcap"],
                          output: directory + "/lab-up.txt")
         guard up == .exited(0) else {
             problems.append("lab up failed (\(up)); see \(directory)/lab-up.txt")

@@ -4,15 +4,16 @@
 //
 // Protocol: the client connects, sends one request line (UTF-8, '\n'-ended,
 // at most 4096 bytes with the newline), the server writes the whole response
-// text and closes; the client reads to EOF. Example:
-//   $ tunwall list ruleset --lab basic
-// sends "list ruleset\n" to the lab's socket and prints what comes back.
+// text and closes; the client reads to EOF. Example: `tunwall list ruleset
+// --socket /run/tunwall/tunwall.sock` sends "list ruleset\n" and prints what
+// comes back.
 //
 // The server runs on the firewall's one thread, so each connection is served
 // with blocking reads and writes bounded by 2 s timeouts: a client that says
 // nothing, or never reads, costs the packet path at most a few seconds.
 // Every send uses MSG_NOSIGNAL: a client that hangs up early must not raise
 // SIGPIPE, whose default action would end the firewall.
+import Conntrack
 import CTunwall
 import Glibc
 import SystemIO
@@ -22,10 +23,11 @@ let controlRequestLimit = 4096
 
 /// What a request gets: a text and the connection closed, or a text and the
 /// connection kept open for everything `broadcast` sends later (a stream
-/// such as `conntrack -E`).
+/// such as `conntrack -E`; `events` chooses the conntrack events it gets,
+/// as `conntrack -E -p tcp -e NEW` does; nil: all of them).
 public enum ControlReply: Sendable {
     case text(String)
-    case subscribe(String)
+    case subscribe(String, events: ConntrackQuery? = nil)
 }
 
 /// The listening side of the control socket. Not Sendable: the event loop's
@@ -38,8 +40,9 @@ public final class ControlServer {
     /// Device and inode of the socket file we bound, so `close()` unlinks only
     /// our own file, not one a later server put in its place.
     private let boundFile: (device: UInt64, inode: UInt64)
-    /// Connections kept open for `broadcast` (stream requests).
-    private var subscribers: [Int32] = []
+    /// Connections kept open for `broadcast` (stream requests), with the
+    /// events each asked for.
+    private var subscribers: [(fd: Int32, events: ConntrackQuery?)] = []
 
     /// How many clients listen to `broadcast`.
     public var subscriberCount: Int { subscribers.count }
@@ -109,8 +112,8 @@ public final class ControlServer {
                 return
             }
             guard let client = accepted.map({ Int32($0) }) else { return }  // EAGAIN: none left
-            if serve(client, handler) {
-                subscribers.append(client)
+            if let events = serve(client, handler) {
+                subscribers.append((client, events))
             } else {
                 Syscall.close(client)
             }
@@ -120,12 +123,25 @@ public final class ControlServer {
     /// Sends `text` to every stream client without ever waiting: a client
     /// that has gone, or cannot keep up (its socket buffer full), is dropped.
     public func broadcast(_ text: String) {
+        broadcast { _ in text }
+    }
+
+    /// Sends each stream client the conntrack events it asked for, one
+    /// `conntrack -E` line each.
+    public func broadcast(events: [ConntrackEvent]) {
+        broadcast { query in
+            events.filter { query?.shows($0) ?? true }.map { $0.line + "\n" }.joined()
+        }
+    }
+
+    private func broadcast(_ render: (ConntrackQuery?) -> String) {
         guard !subscribers.isEmpty else { return }
-        let bytes = Array(text.utf8)
-        subscribers.removeAll { fd in
-            let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        subscribers.removeAll { subscriber in
+            let bytes = Array(render(subscriber.events).utf8)
+            if bytes.isEmpty { return false }
+            let sent = bytes.withUnsafeBytes { Glibc.send(subscriber.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
             if sent == bytes.count { return false }
-            Syscall.close(fd)
+            Syscall.close(subscriber.fd)
             return true
         }
     }
@@ -133,7 +149,7 @@ public final class ControlServer {
     /// Closes the listening socket and unlinks `path` (if it is still our file). Idempotent.
     public func close() {
         guard fileDescriptor >= 0 else { return }
-        for fd in subscribers { Syscall.close(fd) }
+        for subscriber in subscribers { Syscall.close(subscriber.fd) }
         subscribers.removeAll()
         Syscall.close(fileDescriptor)
         fileDescriptor = -1
@@ -143,22 +159,24 @@ public final class ControlServer {
         }
     }
 
-    /// Serves one request; true if the client stays as a stream subscriber.
-    private func serve(_ client: Int32, _ handler: (String) -> ControlReply) -> Bool {
+    /// Serves one request; the events it follows if the client stays as a
+    /// stream subscriber (.some(nil): all of them), nil if it goes.
+    private func serve(_ client: Int32, _ handler: (String) -> ControlReply) -> ConntrackQuery?? {
         setTimeouts(client, seconds: 2)
         let reply: ControlReply
         switch readRequestLine(client, limit: controlRequestLimit) {
         case .line(let request): reply = handler(request)
         case .tooLong: reply = .text("error: request longer than \(controlRequestLimit) bytes\n")
         case .notUTF8: reply = .text("error: request is not UTF-8\n")
-        case .none: return false
+        case .none: return nil
         }
         switch reply {
         case .text(let response):
             _ = try? writeAll(client, response, call: "send(\(path))")
-            return false
-        case .subscribe(let greeting):
-            return (try? writeAll(client, greeting, call: "send(\(path))")) != nil
+            return nil
+        case .subscribe(let greeting, let events):
+            guard (try? writeAll(client, greeting, call: "send(\(path))")) != nil else { return nil }
+            return .some(events)
         }
     }
 

@@ -10,13 +10,15 @@
 // SIGINT and SIGTERM end the loop cleanly; SIGHUP asks the owner to reload.
 //
 // Packets an impairment holds (delay, rate: Engine's ImpairStage) are
-// written when they are due: the loop wakes at the first one's time
-// (epoll's millisecond timeout, rounded up, so a packet leaves at most about
-// a millisecond late, never early) and after every batch.
+// written when they are due: a timerfd in the epoll set is armed for the
+// first one's nanosecond (without one, epoll's millisecond timeout rounded
+// up: at most about a millisecond late, never early), and due packets are
+// also written after every batch.
 
 #if canImport(Glibc)
 import Glibc
 #endif
+import CTunwall
 import Conntrack
 import Engine
 import Wire
@@ -30,6 +32,9 @@ public final class FirewallRunner {
     let control: ControlServer?
     var buffer = PacketBuffer.allocate()
     var running = true
+    /// timerfd for held packets (-1 if it could not be made) and the deadline it is armed for.
+    let releaseTimer: Int32
+    var armedRelease: Timestamp = 0
     /// `--pcap DIR` and `--trace`/`--trace-json` (Observers.swift); nil when not asked for.
     public var capture: PacketCapture?
     public var traceOutput: TraceOutput?
@@ -45,7 +50,7 @@ public final class FirewallRunner {
         self.devices = devices
         self.control = control
         self.signals = signals
-        loop = try EventLoop(maximumEvents: devices.count + 3)
+        loop = try EventLoop(maximumEvents: devices.count + 4)
         ring = getenv("TUNWALL_IO").map { String(cString: $0) } == "syscalls" ? nil : PacketRing(devices: devices)
         if let ring {
             try loop.add(ring.fileDescriptor, token: Self.ringToken)
@@ -54,16 +59,20 @@ public final class FirewallRunner {
         }
         try loop.add(signals.fileDescriptor, token: Self.signalToken)
         if let control { try loop.add(control.fileDescriptor, token: Self.controlToken) }
+        releaseTimer = ctw_timer_create()
+        if releaseTimer >= 0 { try loop.add(releaseTimer, token: Self.timerToken) }
     }
 
     deinit {
         buffer.deallocate()
         loop.close()
+        if releaseTimer >= 0 { Syscall.close(releaseTimer) }
     }
 
     static let signalToken = -1
     static let controlToken = -2
-    static let ringToken = -3
+    static let timerToken = -3
+    static let ringToken = -4
 
     /// "io_uring" or "read/write", for the firewall's start-up line.
     public var ioMode: String { ring == nil ? "read/write" : "io_uring" }
@@ -90,15 +99,23 @@ public final class FirewallRunner {
             let holding = engine.helperHoldsBytes
             var timeout: Int32 = holding ? 10 : 1000
             if let due = engine.nextImpairedRelease {
-                let now = Self.now()
-                let wait = due > now ? (due - now + 999_999) / 1_000_000 : 0
-                timeout = min(timeout, Int32(clamping: wait))
+                if releaseTimer >= 0 {
+                    // Armed again only when the first due time changes (a system call).
+                    if due != armedRelease, ctw_timer_arm(releaseTimer, due) == 0 { armedRelease = due }
+                }
+                if releaseTimer < 0 || armedRelease != due {
+                    let now = Self.now()
+                    let remaining = due > now ? due - now : 0
+                    let wait = remaining / 1_000_000 + (remaining % 1_000_000 > 0 ? 1 : 0)
+                    timeout = min(timeout, Int32(clamping: wait))
+                }
             }
             _ = try loop.wait(timeoutMilliseconds: timeout) { token in
                 switch token {
                 case Self.signalToken: signalReady = true
                 case Self.controlToken: controlReady = true
                 case Self.ringToken: ringReady = true
+                case Self.timerToken: ctw_timer_drain(releaseTimer)
                 default:
                     if token >= 0 && token < 64 { readyMask |= 1 << UInt64(token) }
                     readyDevices += 1
@@ -148,7 +165,7 @@ public final class FirewallRunner {
         guard listening else { return }
         let events = engine.conntrack.takeEvents(now: Self.now())
         guard !events.isEmpty else { return }
-        control.broadcast(events.map { $0.line + "\n" }.joined())
+        control.broadcast(events: events)
     }
 
     /// Asks the loop to end after the current round.

@@ -1,11 +1,14 @@
 // What the runner shows of the traffic besides forwarding it, each only when
 // asked for (`--pcap DIR`, `--trace`, `--trace-json FILE`):
 //
-// - PacketCapture: one pcap file per interface and direction,
-//   DIR/lan0-in.pcap (as received) and DIR/lan0-out.pcap (as sent), link
-//   type RAW (the IP packet, what a TUN device carries), microsecond
-//   timestamps of the wall clock; Wireshark and tshark read them. GSO
-//   super-packets are written whole, as tcpdump on the TUN device shows them.
+// - PacketCapture: by default one pcapng file, DIR/capture.pcapng, with an
+//   interface block per device (its name) and each packet's direction
+//   (epb_flags inbound: as received; outbound: as sent), nanosecond
+//   timestamps; with `--pcap-format pcap`, one pcap file per interface and
+//   direction, DIR/lan0-in.pcap and DIR/lan0-out.pcap, microsecond
+//   timestamps. Link type RAW (the IP packet, what a TUN device carries),
+//   the wall clock; Wireshark and tshark read both. GSO super-packets are
+//   written whole, as tcpdump on the TUN device shows them.
 // - TraceOutput: the engine's trace records, narrated on stderr and/or as
 //   JSON lines in a file (docs/trace-schema.md).
 //
@@ -19,51 +22,76 @@ import Engine
 import Wire
 import SystemIO
 
+/// `--pcap-format`: one pcapng file for every interface and direction (the
+/// default), or the classic pcap files, one per interface and direction.
+public enum CaptureFormat: String, Sendable, CaseIterable {
+    case pcapng, pcap
+}
+
 public final class PacketCapture {
-    private var writers: [[PcapWriter]]
-    private let descriptors: [[Int32]]
+    /// pcap: [device][direction] (0 in, 1 out); pcapng: one writer, one file.
+    private var writers: [[PcapWriter]] = []
+    private var descriptors: [[Int32]] = []
+    private var pcapng: PcapngWriter?
+    private var pcapngDescriptor: Int32 = -1
     /// Bytes buffered before a write.
     static let flushThreshold = 1 << 20
 
-    /// Creates DIR (mode 0755 if missing) and the files, truncating old ones.
-    public init(directory: String, interfaceNames: [String]) throws(SystemError) {
+    /// The file pcapng captures go to, in DIR.
+    public static let pcapngName = "capture.pcapng"
+
+    /// Creates DIR (mode 0755 if missing) and the files, truncating old ones:
+    /// DIR/capture.pcapng, or DIR/IF-in.pcap and DIR/IF-out.pcap.
+    public init(directory: String, interfaceNames: [String], format: CaptureFormat = .pcapng) throws(SystemError) {
         if mkdir(directory, 0o755) != 0 && errno != EEXIST { throw SystemError(call: "mkdir(\(directory))", errno: errno) }
-        var writers: [[PcapWriter]] = []
-        var descriptors: [[Int32]] = []
+        if format == .pcapng {
+            pcapngDescriptor = try Self.create("\(directory)/\(Self.pcapngName)")
+            pcapng = PcapngWriter(interfaceNames: interfaceNames)
+            return
+        }
         for name in interfaceNames {
             var pair: [Int32] = []
             for direction in ["in", "out"] {
-                let path = "\(directory)/\(name)-\(direction).pcap"
-                let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-                guard fd >= 0 else {
-                    let code = errno
+                do {
+                    pair.append(try Self.create("\(directory)/\(name)-\(direction).pcap"))
+                } catch {
                     for fds in descriptors + [pair] { for fd in fds { Glibc.close(fd) } }
-                    throw SystemError(call: "open(\(path))", errno: code)
+                    throw error
                 }
-                pair.append(fd)
             }
             descriptors.append(pair)
             writers.append([PcapWriter(), PcapWriter()])
         }
-        self.writers = writers
-        self.descriptors = descriptors
+    }
+
+    private static func create(_ path: String) throws(SystemError) -> Int32 {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SystemError(call: "open(\(path))", errno: errno) }
+        return fd
     }
 
     deinit { close() }
 
     /// Records one packet of `device`, received (`outgoing` false) or sent.
     public func record(_ device: Int, outgoing: Bool, _ packet: UnsafeRawBufferPointer) {
-        guard device >= 0, device < writers.count else { return }
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
+        let seconds = UInt32(truncatingIfNeeded: ts.tv_sec), nanoseconds = UInt32(truncatingIfNeeded: ts.tv_nsec)
+        if pcapng != nil {
+            pcapng?.append(packet, interface: device, direction: outgoing ? .outbound : .inbound,
+                           seconds: seconds, nanoseconds: nanoseconds)
+            if (pcapng?.bytes.count ?? 0) >= Self.flushThreshold { flushPcapng() }
+            return
+        }
+        guard device >= 0, device < writers.count else { return }
         let direction = outgoing ? 1 : 0
-        writers[device][direction].append(packet, seconds: UInt32(truncatingIfNeeded: ts.tv_sec),
-                                          nanoseconds: UInt32(truncatingIfNeeded: ts.tv_nsec))
+        writers[device][direction].append(packet, seconds: seconds, nanoseconds: nanoseconds)
         if writers[device][direction].bytes.count >= Self.flushThreshold { flush(device, direction) }
     }
 
     /// Writes out everything buffered.
     public func flush() {
+        flushPcapng()
         for device in writers.indices {
             for direction in 0..<2 { flush(device, direction) }
         }
@@ -74,6 +102,11 @@ public final class PacketCapture {
         FileIO.writeAllOrGiveUp(descriptors[device][direction], bytes)
     }
 
+    private func flushPcapng() {
+        guard let bytes = pcapng?.takeBytes(), !bytes.isEmpty else { return }
+        FileIO.writeAllOrGiveUp(pcapngDescriptor, bytes)
+    }
+
     private var closed = false
 
     public func close() {
@@ -81,6 +114,7 @@ public final class PacketCapture {
         flush()
         closed = true
         for fds in descriptors { for fd in fds { Glibc.close(fd) } }
+        if pcapngDescriptor >= 0 { Glibc.close(pcapngDescriptor) }
     }
 }
 

@@ -25,14 +25,14 @@ import TunIO
 import Wire
 
 enum BenchCommand {
-    static func run(_ arguments: [String]) -> Int32 {
-        let usage = "usage: tunwall bench engine|nat|rules|fragments|impair [--packets N]"
-        guard let what = arguments.first, ["engine", "nat", "rules", "fragments", "impair"].contains(what) else { return Commands.usageError(usage) }
+    static func run(_ arguments: ParsedArguments) -> Int32 {
+        guard arguments.words.count == 1, let what = arguments.words.first, ["engine", "nat", "rules", "fragments", "impair"].contains(what) else {
+            return Commands.usageError(arguments, "name one of engine, nat, rules, fragments, impair")
+        }
         var packets = what == "rules" || what == "fragments" ? 200_000 : 2_000_000
-        if arguments.count == 3, arguments[1] == "--packets", let n = Int(arguments[2]), n > 0 {
+        if let text = arguments.value("--packets") {
+            guard let n = Int(text), n > 0 else { return Commands.usageError(arguments, "--packets: \"\(text)\" is not a positive number") }
             packets = n
-        } else if arguments.count != 1 {
-            return Commands.usageError(usage)
         }
         do {
             switch what {

@@ -1,5 +1,6 @@
-// Dispatch of `tunwall <command> ...` to the command implementations, and the
-// usage text that `tunwall --help` prints.
+// Dispatch of `tunwall <command> ...` through the command table
+// (CommandTable.swift) to the command implementations, and the usage text
+// that `tunwall --help` prints, made from the same table.
 
 #if canImport(Glibc)
 import Glibc
@@ -10,111 +11,156 @@ import Firewall
 enum Commands {
     static let version = TunwallVersion.current
 
-    static let usage = """
-    tunwall \(version): a stateful firewall and NAT router in userspace on Linux TUN devices.
+    /// `tunwall --help`: every command of the table with its summary.
+    static var usage: String {
+        var text = "tunwall \(version): a stateful firewall and NAT router in userspace on Linux TUN devices.\n\n"
+        text += "Usage: tunwall <command> [arguments]\n\nCommands:\n"
+        for spec in CommandTable.all where !spec.hidden && spec.action.isLeaf {
+            for line in spec.usage where !line.hasPrefix("-") { text += "  \(line)\n" }
+            text += wrap(spec.summary, indent: 6)
+        }
+        text += """
 
-    Usage: tunwall <command> [arguments]
+            Every command answers --help (-h); options take their value as --opt VALUE or --opt=VALUE.
+            -V, --version prints the version.
 
-    Commands:
-      demo [--out DIR]        bring up a lab (FTP client behind masquerade, FTP server
-                              outside), download a file in passive and active mode with
-                              the built-in FTP peers, print the narrated control channel,
-                              the expectations and conntrack table, write the trace, pcaps
-                              and ladder diagram into DIR, tear it all down
-      version                 print the version
-      run CONFIG.json [--control PATH] [--trace] [--trace-json FILE] [--pcap DIR]
-                              run the firewall on TUN devices until SIGINT/SIGTERM;
-                              --trace narrates every decision, --trace-json writes it as
-                              JSON lines, --pcap DIR writes IF-in.pcap and IF-out.pcap
-      lab up FILE [--name NAME] [--daemon] [--trace] [--trace-json FILE] [--pcap DIR] [-- RUN-ARGUMENTS...]
-                              build a topology's namespaces and run the firewall in it
-      lab down FILE|NAME      remove a lab: firewall, namespaces, state (also after a crash)
-      lab exec [--lab NAME] HOST [--] CMD...
-                              run a command inside a lab host
-      lab list                the labs on this machine and their state
-                              ('tunwall lab --help' says more)
-      check FILE              check an nftables ruleset file as 'nft -c -f' does
-      list ruleset [--socket PATH | --lab NAME]
-                              the running ruleset, with its counters, as 'nft list ruleset'
-      reload [FILE] [--socket PATH | --lab NAME]
-                              replace the running ruleset (or re-read its file); a file with
-                              errors is refused and the running ruleset stays (also SIGHUP)
-      conntrack -L [expect] [--socket PATH | --lab NAME]
-                              list tracked connections (or expectations), as conntrack -L
-      conntrack -E [--socket PATH | --lab NAME]
-                              follow connection events (NEW, UPDATE, DESTROY) as conntrack -E
-      stats [--socket PATH | --lab NAME]
-                              packet counters and drops by reason
-      impair IF [in|out] WORDS... | IF show | IF [in|out] clear [--socket PATH | --lab NAME]
-                              impair the packets leaving (out, the default) or that came
-                              in by IF, in tc-netem's words: delay 50ms 10ms, loss 2%,
-                              loss gemodel p r 1-h 1-k, duplicate 1%, reorder 25% gap 5,
-                              corrupt 0.1%, rate 10mbit, limit 1000, seed 7
-      bench engine|nat|rules|fragments|impair [--packets N]
-                              ns and heap allocations per packet: the engine's fast path,
-                              the same masqueraded, a 1,000-rule chain walked to its end,
-                              reassembly, or impairments (configured but zero, and a
-                              delay queue of 10,000 packets)
-      pcap summary FILE       print one tcpdump-style line per packet of a pcap file
-                              (link types RAW, IPV4, IPV6, EN10MB, LINUX_SLL)
-      diagram TRACE.jsonl -o FILE.svg|FILE.html [--all]
-                              draw a --trace-json file as a ladder diagram: client, firewall,
-                              server; NAT, FTP rewrites, expectations, drops (--all: no
-                              "× N packets" rows; -o - writes the SVG to stdout)
-      help, --help, -h        print this help
-
-    Exit status: 0 success, 1 failure (e.g. an unreadable or damaged file),
-    2 usage error.
-    """
+            Exit status: 0 success, 1 failure (e.g. an unreadable or damaged file),
+            2 usage error.
+            """
+        return text
+    }
 
     static func run(_ arguments: [String]) -> Int32 {
-        guard let command = arguments.first else {
+        guard let first = arguments.first else {
             Output.error(usage)
             return 2
         }
-        let rest = Array(arguments.dropFirst())
-        switch command {
-        case "help", "--help", "-h":
+        switch first {
+        case "-h", "--help":
             Output.line(usage)
             return 0
-        case "version", "--version":
-            guard rest.isEmpty else { return usageError("'version' takes no arguments") }
-            Output.line("tunwall \(version)")
-            return 0
-        case "pcap":
-            return PcapCommand.run(rest)
-        case "demo":
-            return DemoCommand.run(rest)
-        case "diagram":
-            return DiagramCommand.run(rest)
-        case "run":
-            return RunCommand.run(rest)
-        case "lab":
-            return LabCommand.run(rest)
-        case "conntrack":
-            return ControlCommands.conntrack(rest)
-        case "stats":
-            return ControlCommands.stats(rest)
-        case "impair":
-            return ImpairCommand.run(rest)
-        case "bench":
-            return BenchCommand.run(rest)
-        case "check":
-            return RulesCommands.check(rest)
-        case "list":
-            return RulesCommands.list(rest)
-        case "reload":
-            return RulesCommands.reload(rest)
-        case "ftp":  // the lab's FTP server and client; not in the usage above (FTPCommand.swift)
-            return FTPPeerCommand.run(rest)
+        case "-V", "--version":
+            return arguments.count == 1 ? printVersion(ParsedArguments()) : usageError("'\(first)' takes no arguments")
         default:
-            return usageError("unknown command '\(command)'")
+            break
         }
+        // The longest path of command words the table knows: "lab up", "ftp get".
+        var spec: CommandSpec?
+        var consumed = 0
+        while consumed < arguments.count, let next = CommandTable.spec((spec?.path ?? []) + [arguments[consumed]]) {
+            spec = next
+            consumed += 1
+        }
+        guard let spec else {
+            if first.hasPrefix("-") { return usageError(CommandSpec.unknownOption(first, among: ["--help", "-h", "--version", "-V"])) }
+            return usageError(unknown("command", first, among: CommandTable.children(of: []).map(\.name)))
+        }
+        let rest = Array(arguments.dropFirst(consumed))
+        switch spec.action {
+        case .group:
+            let children = CommandTable.children(of: spec.path).map { $0.path.last ?? "" }
+            guard let word = rest.first else {
+                return usageError(spec, "needs a subcommand: \(children.joined(separator: ", "))")
+            }
+            if ["-h", "--help", "help"].contains(word) {
+                Output.line(groupHelp(spec))
+                return 0
+            }
+            return usageError(spec, unknown("subcommand", word, among: children))
+        case .raw(let run):
+            if let word = rest.first, word == "-h" || word == "--help" {
+                Output.line(spec.help)
+                return 0
+            }
+            return run(rest)
+        case .parsed(let run):
+            switch spec.parse(rest) {
+            case .help:
+                Output.line(spec.help)
+                return 0
+            case .usageError(let message):
+                return usageError(spec, message)
+            case .parsed(var parsed):
+                parsed.command = spec.path
+                return run(parsed)
+            }
+        }
+    }
+
+    static func printVersion(_ arguments: ParsedArguments) -> Int32 {
+        guard arguments.words.isEmpty else { return usageError("'version' takes no arguments") }
+        Output.line("tunwall \(version)")
+        return 0
+    }
+
+    /// `tunwall help [COMMAND...]`.
+    static func helpCommand(_ arguments: [String]) -> Int32 {
+        guard !arguments.isEmpty else {
+            Output.line(usage)
+            return 0
+        }
+        guard let spec = CommandTable.spec(arguments) else {
+            return usageError(unknown("command", arguments.joined(separator: " "), among: CommandTable.all.map(\.name)))
+        }
+        Output.line(spec.action.isLeaf ? spec.help : groupHelp(spec))
+        return 0
+    }
+
+    /// `tunwall lab --help`: the subcommands' usage, then the group's details.
+    static func groupHelp(_ spec: CommandSpec) -> String {
+        var text = "Usage:\n" + spec.usage.map { "  tunwall \($0)\n" }.joined() + "\n\(spec.summary)\n"
+        if !spec.details.isEmpty { text += "\n" + spec.details }
+        text += "\n'tunwall \(spec.name) SUBCOMMAND --help' says more about each."
+        return text
+    }
+
+    /// "unknown command 'lsit' (did you mean 'list'?)".
+    static func unknown(_ kind: String, _ word: String, among candidates: [String]) -> String {
+        var message = "unknown \(kind) '\(word)'"
+        if let nearest = CommandSpec.nearest(to: word, among: candidates) { message += " (did you mean '\(nearest)'?)" }
+        return message
     }
 
     static func usageError(_ message: String) -> Int32 {
         Output.error("tunwall: \(message)\nRun 'tunwall --help' for usage.")
         return 2
+    }
+
+    /// "tunwall: lab up: MESSAGE", the command's usage, and where its help is.
+    static func usageError(_ spec: CommandSpec, _ message: String) -> Int32 {
+        let usages = spec.usage.filter { !$0.hasPrefix("-") }.map { "usage: tunwall \($0)" }.joined(separator: "\n")
+        Output.error("tunwall: \(spec.name): \(message)\n\(usages)\nRun 'tunwall \(spec.name) --help' for more.")
+        return 2
+    }
+
+    /// A usage error of the command that `arguments` were parsed for.
+    static func usageError(_ arguments: ParsedArguments, _ message: String) -> Int32 {
+        guard let spec = CommandTable.spec(arguments.command) else { return usageError(message) }
+        return usageError(spec, message)
+    }
+
+    /// `text` broken into lines of at most 90 columns, each indented.
+    static func wrap(_ text: String, indent: Int) -> String {
+        let pad = String(repeating: " ", count: indent)
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(separator: " ") {
+            if !line.isEmpty && line.count + 1 + word.count > 90 - indent {
+                lines.append(line)
+                line = ""
+            }
+            line += (line.isEmpty ? "" : " ") + word
+        }
+        if !line.isEmpty { lines.append(line) }
+        return lines.map { pad + $0 + "\n" }.joined()
+    }
+}
+
+extension CommandSpec.Action {
+    /// A command that runs (not a group of subcommands).
+    var isLeaf: Bool {
+        if case .group = self { return false }
+        return true
     }
 }
 

@@ -1,4 +1,4 @@
-// `tunwall conntrack -L [-o json]` and `tunwall stats [--json]`: ask a running firewall over its
+// `tunwall stats` (and, through `ask`, the other control commands): ask a running firewall over its
 // control socket. Which firewall: `--socket PATH`, or `--lab NAME`, or the
 // only lab that is up, or `tunwall run`'s default socket.
 
@@ -9,59 +9,11 @@ import Firewall
 import Lab
 
 enum ControlCommands {
-    static func conntrack(_ arguments: [String]) -> Int32 {
-        let usage = "usage: tunwall conntrack -L [expect] [-o json] | -E [--socket PATH | --lab NAME]"
-        guard let mode = arguments.first, mode == "-L" || mode == "-E" else { return Commands.usageError(usage) }
-        var rest = Array(arguments.dropFirst())
-        // `conntrack -L expect` lists expectations, as conntrack-tools does.
-        let expect = mode == "-L" && rest.first == "expect"
-        if expect { rest.removeFirst() }
-        // `-o json`: the same as JSON (ConntrackRecords.swift), for scripts.
-        var json = false
-        if mode == "-L", let at = rest.firstIndex(of: "-o"), at + 1 < rest.count {
-            guard rest[at + 1] == "json" else { return Commands.usageError("conntrack: unknown output format '\(rest[at + 1])' (json); \(usage)") }
-            json = true
-            rest.removeSubrange(at...(at + 1))
-        }
-        guard let path = socketPath(rest) else {
-            return Commands.usageError(usage)
-        }
-        if json {
-            guard let response = ask(expect ? .expectationJSON : .conntrackJSON, path) else { return 1 }
-            print(response, terminator: "")
-            return 0
-        }
-        if mode == "-E" {
-            // Events as they happen, until the firewall stops or Ctrl-C /
-            // SIGTERM end us. A parent may have left those signals blocked
-            // (test runners do), and a blocked SIGTERM would never stop us.
-            var signals = sigset_t()
-            sigemptyset(&signals)
-            sigaddset(&signals, SIGINT)
-            sigaddset(&signals, SIGTERM)
-            pthread_sigmask(SIG_UNBLOCK, &signals, nil)
-            do {
-                try ControlRequest.events.stream(from: path) { text in Output.unbuffered(text, to: 1) }
-                return 0
-            } catch {
-                Output.error("tunwall: \(error) (is the firewall running?)")
-                return 1
-            }
-        }
-        guard let response = ask(expect ? .expectationList : .conntrackList, path) else { return 1 }
-        print(response, terminator: "")
-        let count = response.split(separator: "\n").count
-        // conntrack-tools prints its footer on stderr too.
-        Output.error("tunwall conntrack: \(count) \(expect ? "expectations" : "flow entries") have been shown.")
-        return 0
-    }
-
-    static func stats(_ arguments: [String]) -> Int32 {
-        let json = arguments.contains("--json")
-        guard let path = socketPath(arguments.filter { $0 != "--json" }) else {
-            return Commands.usageError("usage: tunwall stats [--json] [--socket PATH | --lab NAME]")
-        }
-        guard let response = ask(json ? .statsJSON : .stats, path) else { return 1 }
+    static func stats(_ arguments: ParsedArguments) -> Int32 {
+        guard arguments.words.isEmpty else { return Commands.usageError(arguments, "unexpected argument '\(arguments.words[0])'") }
+        guard let path = socketPath(arguments) else { return 2 }
+        // --json: one StatisticsRecord (StatisticsRecord.swift), for scripts.
+        guard let response = ask(arguments.has("--json") ? .statsJSON : .stats, path) else { return 1 }
         print(response, terminator: "")
         return 0
     }
@@ -81,17 +33,22 @@ enum ControlCommands {
     }
 
     /// `--socket PATH` or `--lab NAME`; otherwise the only lab up, otherwise
-    /// the default socket of `tunwall run`. Nil on a usage error.
-    static func socketPath(_ arguments: [String]) -> String? {
-        switch arguments.count {
-        case 0:
+    /// the default socket of `tunwall run`. Nil after a usage error (printed).
+    static func socketPath(_ arguments: ParsedArguments) -> String? {
+        socketPath(socket: arguments.value("--socket"), lab: arguments.value("--lab")) { message in
+            _ = Commands.usageError(arguments, message)
+        }
+    }
+
+    static func socketPath(socket: String?, lab: String?, usageError: (String) -> Void) -> String? {
+        switch (socket, lab) {
+        case (let socket?, nil): return socket
+        case (nil, let lab?): return Lab.controlSocketPath(lab)
+        case (nil, nil):
             let labs = runningLabs()
             return labs.count == 1 ? Lab.controlSocketPath(labs[0]) : RunOptions.defaultControlPath
-        case 2 where arguments[0] == "--socket":
-            return arguments[1]
-        case 2 where arguments[0] == "--lab":
-            return Lab.controlSocketPath(arguments[1])
-        default:
+        case (.some, .some):
+            usageError("give --socket or --lab, not both")
             return nil
         }
     }

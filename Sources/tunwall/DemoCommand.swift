@@ -15,24 +15,9 @@ import Lab
 import TunIO
 
 enum DemoCommand {
-    static let usage = "usage: tunwall demo [--out DIR]"
-
-    static func run(_ arguments: [String]) -> Int32 {
-        var directory: String?
-        var index = 0
-        while index < arguments.count {
-            switch arguments[index] {
-            case "--out", "-o":
-                guard index + 1 < arguments.count else { return Commands.usageError(usage) }
-                directory = arguments[index + 1]
-                index += 2
-            case "-h", "--help":
-                Output.line(usage)
-                return 0
-            default:
-                return Commands.usageError("demo: unexpected argument '\(arguments[index])'; \(usage)")
-            }
-        }
+    static func run(_ arguments: ParsedArguments) -> Int32 {
+        guard arguments.words.isEmpty else { return Commands.usageError(arguments, "unexpected argument '\(arguments.words[0])'") }
+        let directory = arguments.value("--out")
         guard geteuid() == 0 else {
             Output.error("tunwall: demo needs root (it creates network namespaces and TUN devices)")
             return 1
@@ -91,7 +76,7 @@ enum DemoCommand {
         Output.line("")
         Output.line("== conntrack -L at the end")
         if let table = FileManager.default.contents(atPath: folder + "/conntrack.txt") {
-            let lines = String(decoding: table, as: UTF8.self).split(separator: "\n").filter { !$0.hasPrefix("tunwall conntrack:") }
+            let lines = String(decoding: table, as: UTF8.self).split(separator: "\n").filter { !$0.hasPrefix("conntrack v") }
             Output.line(lines.joined(separator: "\n"))
         }
         Output.line("")

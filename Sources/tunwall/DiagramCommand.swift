@@ -13,36 +13,16 @@ import SystemIO
 import TraceFormat
 
 enum DiagramCommand {
-    static let usage = "usage: tunwall diagram TRACE.jsonl -o FILE.svg|FILE.html [--all]"
-
-    static func run(_ arguments: [String]) -> Int32 {
-        var input: String?
-        var output: String?
-        var all = false
-        var i = 0
-        while i < arguments.count {
-            let argument = arguments[i]
-            switch argument {
-            case "-o", "--output":
-                guard i + 1 < arguments.count, output == nil else { return Commands.usageError(usage) }
-                output = arguments[i + 1]
-                i += 1
-            case "--all":
-                all = true
-            case "-h", "--help":
-                Output.line(usage)
-                return 0
-            default:
-                guard input == nil, argument == "-" || !argument.hasPrefix("-") else { return Commands.usageError(usage) }
-                input = argument
-            }
-            i += 1
+    static func run(_ arguments: ParsedArguments) -> Int32 {
+        guard arguments.words.count == 1, let input = arguments.words.first else {
+            return Commands.usageError(arguments, arguments.words.isEmpty ? "missing TRACE.jsonl" : "expected one TRACE.jsonl")
         }
-        guard let input, let output else { return Commands.usageError(usage) }
+        guard let output = arguments.value("--output") else { return Commands.usageError(arguments, "missing -o FILE") }
+        let all = arguments.has("--all")
         let lower = output.lowercased()
         let html = lower.hasSuffix(".html") || lower.hasSuffix(".htm")
         guard output == "-" || html || lower.hasSuffix(".svg") else {
-            return Commands.usageError("diagram: the output must end in .svg or .html (or be -): \(output)")
+            return Commands.usageError(arguments, "the output must end in .svg or .html (or be -): \(output)")
         }
 
         let bytes: [UInt8]

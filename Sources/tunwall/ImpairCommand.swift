@@ -12,21 +12,10 @@ import Engine
 import Firewall
 
 enum ImpairCommand {
-    static let usage = "usage: tunwall impair IF [in|out] WORDS... | IF show | IF [in|out] clear [--socket PATH | --lab NAME]\n"
-        + "  WORDS: delay TIME [JITTER [CORR]] [distribution uniform|normal], loss [random] P [CORR],\n"
-        + "  loss gemodel p [r [1-h [1-k]]], duplicate P [CORR], reorder P [CORR] [gap N], corrupt P [CORR],\n"
-        + "  rate RATE, limit PACKETS, seed N (as tc-netem(8): 50ms, 2%, 10mbit)"
-
-    static func run(_ arguments: [String]) -> Int32 {
-        var words = arguments
-        var target: [String] = []
-        if words.count >= 2, ["--socket", "--lab"].contains(words[words.count - 2]) {
-            target = Array(words.suffix(2))
-            words.removeLast(2)
-        }
-        guard let interface = words.first, !interface.hasPrefix("-"), let path = ControlCommands.socketPath(target) else {
-            return Commands.usageError(usage)
-        }
+    static func run(_ arguments: ParsedArguments) -> Int32 {
+        let words = arguments.words
+        guard let interface = words.first else { return Commands.usageError(arguments, "name an interface") }
+        guard let path = ControlCommands.socketPath(arguments) else { return 2 }
         var rest = Array(words.dropFirst())
         if let first = rest.first, ImpairmentDirection(rawValue: first) != nil { rest.removeFirst() }
         if rest.isEmpty || rest == ["show"] || rest == ["clear"] {
@@ -35,7 +24,7 @@ enum ImpairCommand {
             do {
                 _ = try Impairment.parse(words: rest)
             } catch {
-                return Commands.usageError("impair: \(error)\n\(usage)")
+                return Commands.usageError(arguments, "\(error)")
             }
         }
         guard let response = ControlCommands.ask(.impair(interface: interface, words: Array(words.dropFirst())), path) else {

@@ -13,102 +13,60 @@
 import Glibc
 #endif
 import Lab
+import Rules
 
 enum LabCommand {
-    static let usage = """
-    Usage:
-      tunwall lab up FILE [--name NAME] [--daemon] [--trace] [--trace-json FILE] [--pcap DIR]
-                    [-- RUN-ARGUMENTS...]
-      tunwall lab up FILE --kernel [--name NAME] [--daemon]
-          Create the namespaces of topology FILE (tw-NAME-fw, tw-NAME-HOST), start
-          'tunwall run' as the firewall in tw-NAME-fw, configure the hosts. Stays in
-          the foreground, copying the firewall's log to stderr, until Ctrl-C or
-          SIGTERM (then tears the lab down); --daemon returns once the lab is up.
-          NAME defaults to FILE's base name. --trace narrates every packet in the
-          log, --trace-json writes the trace as JSON lines, --pcap writes one pcap
-          per interface and direction (see 'tunwall run'). RUN-ARGUMENTS go to
-          'tunwall run'. --kernel makes the Linux kernel the firewall instead: the
-          same hosts, veth links, and FILE's ruleset loaded with 'nft -f' in
-          tw-NAME-fw (the oracle to compare tunwall with).
-      tunwall lab down FILE|NAME
-          Stop the firewall and any process left in the lab's namespaces, delete
-          the namespaces and the state directory. Works after a crash too.
-      tunwall lab exec [--lab NAME] HOST [--] COMMAND [ARGUMENTS...]
-          Run COMMAND in HOST's namespace ("fw" is the firewall's) and exit with
-          its status. --lab may be left out when only one lab is up.
-      tunwall lab list
-          The labs on this machine and their state.
+    static let usages = [
+        "lab up FILE [--name NAME] [--daemon] [--trace] [--trace-json FILE] [--pcap DIR] [--pcap-format pcapng|pcap] [-- RUN-ARGUMENTS...]",
+        "lab up FILE --kernel [--name NAME] [--daemon]",
+        "lab down FILE|NAME",
+        "lab exec [--lab NAME] HOST [--] COMMAND [ARGUMENTS...]",
+        "lab list",
+        "lab check FILE",
+    ]
+
+    static let details = """
+    up: create the namespaces of topology FILE (tw-NAME-fw, tw-NAME-HOST), start
+      'tunwall run' as the firewall in tw-NAME-fw, configure the hosts. Stays in
+      the foreground, copying the firewall's log to stderr, until Ctrl-C or
+      SIGTERM (then tears the lab down); --daemon returns once the lab is up.
+      NAME defaults to FILE's base name. --trace narrates every packet in the
+      log, --trace-json writes the trace as JSON lines, --pcap writes the
+      captures (see 'tunwall run'). RUN-ARGUMENTS go to 'tunwall run'. --kernel
+      makes the Linux kernel the firewall instead: the same hosts, veth links,
+      and FILE's ruleset loaded with 'nft -f' in tw-NAME-fw (the oracle to
+      compare tunwall with).
+    down: stop the firewall and any process left in the lab's namespaces, delete
+      the namespaces and the state directory. Works after a crash too. FILE
+      finds the lab started from that file, whatever its --name.
+    exec: run COMMAND in HOST's namespace ("fw" is the firewall's) and exit with
+      its status. --lab may be left out when only one lab is up.
+    list: the labs on this machine and their state.
+    check: read topology FILE and the ruleset it names as 'lab up' would, build
+      nothing; silent with exit 0 when both are good, the errors and exit 1 when not.
 
     State: /run/tunwall/labs/NAME/ (firewall.json, pid, log, control.sock).
     up, down and exec need root.
     """
 
-    static func run(_ arguments: [String]) -> Int32 {
-        guard let subcommand = arguments.first else {
-            return Commands.usageError("'lab' needs a subcommand: up, down, exec or list\n\n\(usage)")
-        }
-        let rest = Array(arguments.dropFirst())
-        switch subcommand {
-        case "up": return up(rest)
-        case "down": return down(rest)
-        case "exec": return exec(rest)
-        case "list": return list(rest)
-        case "help", "--help", "-h":
-            Output.line(usage)
-            return 0
-        default:
-            return Commands.usageError("unknown lab subcommand '\(subcommand)' (up, down, exec, list)")
-        }
-    }
-
-    private static let upUsage = "usage: tunwall lab up FILE [--name NAME] [--daemon] [--kernel] [--trace] [--trace-json FILE] [--pcap DIR] [-- RUN-ARGUMENTS...]"
-    private static let downUsage = "usage: tunwall lab down FILE|NAME"
-    private static let execUsage = "usage: tunwall lab exec [--lab NAME] HOST [--] COMMAND [ARGUMENTS...]"
-
     // MARK: - up
 
-    static func up(_ arguments: [String]) -> Int32 {
-        var file: String?
-        var name: String?
-        var daemon = false
-        var kernel = false
-        var extra: [String] = []
-        var observe: [String] = []
-        var index = 0
-        while index < arguments.count {
-            let argument = arguments[index]
-            index += 1
-            switch argument {
-            case "--":
-                extra = Array(arguments[index...])
-                index = arguments.count
-            case "--daemon", "-d":
-                daemon = true
-            case "--kernel":
-                kernel = true
-            case "--trace":
-                observe.append("--trace")
-            case "--trace-json", "--pcap":
-                guard index < arguments.count else { return Commands.usageError("\(argument) needs a value; \(upUsage)") }
-                // The firewall runs elsewhere: give it an absolute path.
-                observe += [argument, absolutePath(arguments[index])]
-                index += 1
-            case "--name":
-                guard index < arguments.count else { return Commands.usageError("--name needs a value; \(upUsage)") }
-                name = arguments[index]
-                index += 1
-            case _ where argument.hasPrefix("--name="):
-                name = String(argument.dropFirst("--name=".count))
-            case _ where argument.hasPrefix("-") && argument != "-":
-                return Commands.usageError("lab up: unknown option '\(argument)'; \(upUsage)")
-            default:
-                guard file == nil else { return Commands.usageError("lab up: unexpected argument '\(argument)'; \(upUsage)") }
-                file = argument
-            }
+    static func up(_ arguments: ParsedArguments) -> Int32 {
+        guard arguments.words.count == 1, let file = arguments.words.first else {
+            return Commands.usageError(arguments, arguments.words.isEmpty ? "missing the topology FILE"
+                                       : "unexpected argument '\(arguments.words[1])'")
         }
-        guard let file else { return Commands.usageError("lab up: missing the topology FILE; \(upUsage)") }
+        let name = arguments.value("--name")
+        let daemon = arguments.has("--daemon"), kernel = arguments.has("--kernel")
+        let extra = arguments.rest
+        var observe: [String] = arguments.has("--trace") ? ["--trace"] : []
+        // The firewall runs elsewhere: give it absolute paths.
+        for option in ["--trace-json", "--pcap"] {
+            if let value = arguments.value(option) { observe += [option, absolutePath(value)] }
+        }
+        if let format = arguments.value("--pcap-format") { observe += ["--pcap-format", format] }
         if kernel && !(observe.isEmpty && extra.isEmpty) {
-            return Commands.usageError("lab up: --kernel runs no tunwall: --trace, --trace-json, --pcap and RUN-ARGUMENTS need tunwall as the firewall")
+            return Commands.usageError(arguments, "--kernel runs no tunwall: --trace, --trace-json, --pcap, --pcap-format and RUN-ARGUMENTS need tunwall as the firewall")
         }
         let labName = name ?? Lab.defaultName(topologyPath: file)
         do {
@@ -185,12 +143,11 @@ enum LabCommand {
 
     // MARK: - down
 
-    static func down(_ arguments: [String]) -> Int32 {
-        guard arguments.count == 1, let target = arguments.first, !target.hasPrefix("-") else {
-            return Commands.usageError("lab down: \(arguments.isEmpty ? "missing FILE or NAME" : "expected one FILE or NAME"); \(downUsage)")
+    static func down(_ arguments: ParsedArguments) -> Int32 {
+        guard arguments.words.count == 1, let target = arguments.words.first else {
+            return Commands.usageError(arguments, arguments.words.isEmpty ? "missing FILE or NAME" : "expected one FILE or NAME")
         }
-        // A path names the lab it would have been started as: its base name.
-        let name = target.contains("/") || target.hasSuffix(".json") ? Lab.defaultName(topologyPath: target) : target
+        let name = labName(for: target)
         guard geteuid() == 0 else { return fail("lab down needs root (it deletes network namespaces)") }
         do {
             let report = try LabController().down(name)
@@ -215,30 +172,23 @@ enum LabCommand {
         }
     }
 
+    /// A lab name, or a topology file: the lab started from that file (its
+    /// state records the file's absolute path), whatever `--name` it got;
+    /// else the name the file would give by default (its base name).
+    static func labName(for target: String) -> String {
+        guard target.contains("/") || target.hasSuffix(".json") else { return target }
+        let source = absolutePath(target)
+        let started = ((try? LabController().list()) ?? []).filter { $0.source == source }
+        return started.count == 1 ? started[0].name : Lab.defaultName(topologyPath: target)
+    }
+
     // MARK: - exec
 
-    static func exec(_ arguments: [String]) -> Int32 {
-        var lab: String?
-        var index = 0
-        while index < arguments.count, arguments[index].hasPrefix("-") {
-            let argument = arguments[index]
-            index += 1
-            if argument == "--lab" {
-                guard index < arguments.count else { return Commands.usageError("--lab needs a value; \(execUsage)") }
-                lab = arguments[index]
-                index += 1
-            } else if argument.hasPrefix("--lab=") {
-                lab = String(argument.dropFirst("--lab=".count))
-            } else {
-                return Commands.usageError("lab exec: unknown option '\(argument)'; \(execUsage)")
-            }
-        }
-        guard index < arguments.count else { return Commands.usageError("lab exec: missing HOST; \(execUsage)") }
-        let host = arguments[index]
-        index += 1
-        if index < arguments.count, arguments[index] == "--" { index += 1 }
-        let command = Array(arguments[index...])
-        guard !command.isEmpty else { return Commands.usageError("lab exec: missing COMMAND; \(execUsage)") }
+    static func exec(_ arguments: ParsedArguments) -> Int32 {
+        guard let host = arguments.words.first else { return Commands.usageError(arguments, "missing HOST") }
+        let command = arguments.rest
+        guard !command.isEmpty else { return Commands.usageError(arguments, "missing COMMAND") }
+        let lab = arguments.value("--lab")
         guard geteuid() == 0 else { return fail("lab exec needs root (it enters network namespaces)") }
         do {
             return try LabController().exec(lab: lab, host: host, argv: command)
@@ -249,13 +199,11 @@ enum LabCommand {
 
     // MARK: - list
 
-    static func list(_ arguments: [String]) -> Int32 {
-        guard arguments.isEmpty || arguments == ["--json"] else {
-            return Commands.usageError("usage: tunwall lab list [--json]")
-        }
+    static func list(_ arguments: ParsedArguments) -> Int32 {
+        guard arguments.words.isEmpty else { return Commands.usageError(arguments, "takes no arguments") }
         do {
             let labs = try LabController().list()
-            if arguments == ["--json"] {
+            if arguments.has("--json") {
                 // LabRecord, the type the Lab library hands tests (LabRecords.swift).
                 Output.line(LabRecord.json(labs.map(LabRecord.init)))
                 return 0
@@ -269,6 +217,35 @@ enum LabCommand {
         } catch {
             return fail("\(error)")
         }
+    }
+
+    // MARK: - check
+
+    /// `lab check FILE`: the topology and the ruleset it names, read as `lab
+    /// up` reads them, nothing built. The errors are lab up's with the place
+    /// in the file first, as nft places its own: `FILE:LINE:COL: key.path:
+    /// message` (a JSON syntax error says its line and column itself), and
+    /// the ruleset's errors as `tunwall check` prints them.
+    static func check(_ arguments: ParsedArguments) -> Int32 {
+        guard arguments.words.count == 1, let file = arguments.words.first else {
+            return Commands.usageError(arguments, arguments.words.isEmpty ? "missing FILE" : "expected one FILE")
+        }
+        let topology: Topology
+        do {
+            topology = try Topology.load(path: file)
+        } catch {
+            Output.error(error.located())  // it starts with the file, as tunwall check's errors do
+            return 1
+        }
+        if let ruleset = topology.firewall.rulesetPath {
+            do {
+                _ = try Ruleset.load(path: ruleset)
+            } catch {
+                Output.error(error.description)
+                return 1
+            }
+        }
+        return 0
     }
 
     /// "basic: up, firewall pid 1234, hosts client server, from /work/main/Topologies/basic.json"

@@ -1,5 +1,5 @@
 // `tunwall pcap summary FILE`: one line per packet, like `tcpdump -nn -S -r FILE`
-// with UTC times. A file that is not pcap, or is cut short, ends with a
+// with UTC times; for pcapng, with each packet's interface and direction. A file that is not pcap, or is cut short, ends with a
 // one-line error on stderr and exit status 1 (after the packets that were whole).
 
 #if canImport(Glibc)
@@ -9,14 +9,10 @@ import Wire
 import SystemIO
 
 enum PcapCommand {
-    static func run(_ arguments: [String]) -> Int32 {
-        guard arguments.first == "summary" else {
-            return Commands.usageError("usage: tunwall pcap summary FILE")
+    static func run(_ arguments: ParsedArguments) -> Int32 {
+        guard arguments.words.count == 1, let path = arguments.words.first else {
+            return Commands.usageError(arguments, arguments.words.isEmpty ? "missing FILE" : "expected one FILE")
         }
-        guard arguments.count == 2 else {
-            return Commands.usageError("usage: tunwall pcap summary FILE")
-        }
-        let path = arguments[1]
         let bytes: [UInt8]
         do {
             bytes = try FileIO.read(path)
@@ -24,6 +20,7 @@ enum PcapCommand {
             Output.error("tunwall: \(path): \(error.reason)")
             return 1
         }
+        if PcapngReader.isPcapng(bytes) { return pcapng(bytes, path) }
         let reader: PcapReader
         do {
             reader = try PcapReader(bytes: bytes)
@@ -37,6 +34,33 @@ enum PcapCommand {
                 Output.line(timestamp(record) + " " + summary(record.data, linkType: reader.linkType))
             }
         } catch {
+            Output.error("tunwall: \(path): \(error)")
+            return 1
+        }
+        return 0
+    }
+
+    /// A pcapng file: each line names the packet's interface and direction
+    /// as tcpdump 4.99 does for pcapng ("lan0 In", "wan0 Out").
+    static func pcapng(_ bytes: [UInt8], _ path: String) -> Int32 {
+        let reader: PcapngReader
+        do {
+            reader = try PcapngReader(bytes: bytes)
+        } catch {
+            Output.error("tunwall: \(path): \(error)")
+            return 1
+        }
+        for packet in reader.packets {
+            let interface = reader.interfaces[packet.interface]
+            var place = interface.name ?? "if\(packet.interface)"
+            switch packet.direction {
+            case .inbound?: place += " In"
+            case .outbound?: place += " Out"
+            case nil: break
+            }
+            Output.line(timestamp(packet.record) + " " + place + " " + summary(packet.record.data, linkType: interface.linkType))
+        }
+        if let error = reader.error {
             Output.error("tunwall: \(path): \(error)")
             return 1
         }

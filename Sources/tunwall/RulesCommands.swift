@@ -9,10 +9,12 @@ import Glibc
 #endif
 
 enum RulesCommands {
-    static func check(_ arguments: [String]) -> Int32 {
-        guard arguments.count == 1 else { return Commands.usageError("usage: tunwall check FILE") }
+    static func check(_ arguments: ParsedArguments) -> Int32 {
+        guard arguments.words.count == 1, let file = arguments.words.first else {
+            return Commands.usageError(arguments, arguments.words.isEmpty ? "missing FILE" : "expected one FILE")
+        }
         do {
-            _ = try Ruleset.load(path: arguments[0])
+            _ = try Ruleset.load(path: file)
             return 0
         } catch {
             Output.error(error.description)
@@ -20,11 +22,9 @@ enum RulesCommands {
         }
     }
 
-    static func list(_ arguments: [String]) -> Int32 {
-        let usage = "usage: tunwall list ruleset [--socket PATH | --lab NAME]"
-        guard arguments.first == "ruleset", let path = ControlCommands.socketPath(Array(arguments.dropFirst())) else {
-            return Commands.usageError(usage)
-        }
+    static func list(_ arguments: ParsedArguments) -> Int32 {
+        guard arguments.words.isEmpty else { return Commands.usageError(arguments, "unexpected argument '\(arguments.words[0])'") }
+        guard let path = ControlCommands.socketPath(arguments) else { return 2 }
         guard let response = ControlCommands.ask(.listRuleset, path) else { return 1 }
         print(response, terminator: "")
         return 0
@@ -32,15 +32,10 @@ enum RulesCommands {
 
     /// `tunwall reload [FILE] [--socket PATH | --lab NAME]`: the file is
     /// passed as an absolute path, since the firewall runs elsewhere.
-    static func reload(_ arguments: [String]) -> Int32 {
-        let usage = "usage: tunwall reload [FILE] [--socket PATH | --lab NAME]"
-        var rest = arguments
-        var file: String?
-        if let first = rest.first, !first.hasPrefix("-") {
-            file = absolute(first)
-            rest.removeFirst()
-        }
-        guard let path = ControlCommands.socketPath(rest) else { return Commands.usageError(usage) }
+    static func reload(_ arguments: ParsedArguments) -> Int32 {
+        guard arguments.words.count <= 1 else { return Commands.usageError(arguments, "expected at most one FILE") }
+        let file = arguments.words.first.map(absolute)
+        guard let path = ControlCommands.socketPath(arguments) else { return 2 }
         guard let response = ControlCommands.ask(.reload(path: file), path) else { return 1 }
         Output.error("tunwall: " + response.trimmingWhitespace())
         return 0

@@ -4,50 +4,30 @@
 // forwarding until SIGINT or SIGTERM) is FirewallBootstrap's.
 
 import Firewall
+import TunIO
 
 enum RunCommand {
-    static let usage = "usage: tunwall run CONFIG.json [--control PATH] [--trace] [--trace-json FILE] [--pcap DIR]"
-
-    static func run(_ arguments: [String]) -> Int32 {
-        var configPath: String?
-        var controlPath = RunOptions.defaultControlPath
-        var narrate = false
-        var traceJSON: String?
-        var pcapDirectory: String?
+    static func run(_ arguments: ParsedArguments) -> Int32 {
+        guard arguments.words.count == 1, let configPath = arguments.words.first else {
+            return Commands.usageError(arguments, arguments.words.isEmpty ? "missing CONFIG.json" : "expected one CONFIG.json")
+        }
         /// `--hosts lan0=client,wan0=server`: what `lab up` tells the trace about the hosts.
         var hosts: [String: String] = [:]
-        var index = 0
-        while index < arguments.count {
-            let argument = arguments[index]
-            switch argument {
-            case "--control", "--trace-json", "--pcap", "--hosts":
-                guard index + 1 < arguments.count else { return Commands.usageError("\(argument) needs a value; \(usage)") }
-                let value = arguments[index + 1]
-                switch argument {
-                case "--control": controlPath = value
-                case "--trace-json": traceJSON = value
-                case "--pcap": pcapDirectory = value
-                default:
-                    for pair in value.split(separator: ",") {
-                        let parts = pair.split(separator: "=", maxSplits: 1)
-                        if parts.count == 2 { hosts[String(parts[0])] = String(parts[1]) }
-                    }
-                }
-                index += 2
-            case "--trace":
-                narrate = true
-                index += 1
-            case _ where argument.hasPrefix("-"):
-                return Commands.usageError("unknown option '\(argument)'; \(usage)")
-            default:
-                guard configPath == nil else { return Commands.usageError(usage) }
-                configPath = argument
-                index += 1
-            }
+        for pair in (arguments.value("--hosts") ?? "").split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { hosts[String(parts[0])] = String(parts[1]) }
         }
-        guard let configPath else { return Commands.usageError(usage) }
-        let options = RunOptions(configPath: configPath, controlPath: controlPath, narrate: narrate,
-                                 traceJSONPath: traceJSON, pcapDirectory: pcapDirectory, hosts: hosts)
+        var format = CaptureFormat.pcapng
+        if let text = arguments.value("--pcap-format") {
+            guard let chosen = CaptureFormat(rawValue: text) else {
+                return Commands.usageError(arguments, "--pcap-format: \"\(text)\" is not pcapng or pcap")
+            }
+            format = chosen
+        }
+        var options = RunOptions(configPath: configPath, controlPath: arguments.value("--control") ?? RunOptions.defaultControlPath,
+                                 narrate: arguments.has("--trace"), traceJSONPath: arguments.value("--trace-json"),
+                                 pcapDirectory: arguments.value("--pcap"), hosts: hosts)
+        options.pcapFormat = format
         return FirewallBootstrap.run(options, log: { Output.error($0) }) ? 0 : 1
     }
 }

@@ -25,6 +25,13 @@ let fixture = repository.appendingPathComponent("Tests/WireTests/Fixtures/captur
         #expect(try Tool.tunwall("pcap").status == 2)
         #expect(try Tool.tunwall("pcap", "summary").status == 2)
         #expect(try Tool.tunwall("version", "extra").status == 2)
+        // Bad netem words are refused before anything is sent to a firewall.
+        let impair = try Tool.tunwall("impair", "wan0", "out", "delay", "50ms", "lose", "2%", "--socket", "/nonexistent/tunwall.sock")
+        #expect(impair.status == 2 && impair.stderr.hasPrefix("tunwall: impair: unknown word \"lose\" (did you mean \"loss\"?)"),
+                "\(impair.stderr)")
+        #expect(try Tool.tunwall("impair").status == 2)
+        // Good words, no firewall: the control socket's error, exit 1.
+        #expect(try Tool.tunwall("impair", "wan0", "delay", "5ms", "--socket", "/nonexistent/tunwall.sock").status == 1)
     }
 
     @Test func summarizesTheCapture() throws {
@@ -108,6 +115,45 @@ let fixture = repository.appendingPathComponent("Tests/WireTests/Fixtures/captur
         for (index, (mine, reference)) in zip(ourLines, tcpdumpLines).enumerated() {
             #expect(mine == reference, "packet \(index)")
         }
+    }
+
+    /// A SYN in on lan0 at 01:00:00.000005, out on wan0 4 µs later, as pcapng.
+    static func forwardedSYN() -> PcapngWriter {
+        var writer = PcapngWriter(interfaceNames: ["lan0", "wan0"])
+        let syn = Packet.tcp(IPv4Address(10, 0, 1, 2), 40000, IPv4Address(203, 0, 113, 10), 21, flags: .syn)
+        writer.append(syn.encoded(), interface: 0, direction: .inbound, seconds: 3600, nanoseconds: 5000)
+        writer.append(syn.encoded(), interface: 1, direction: .outbound, seconds: 3600, nanoseconds: 9000)
+        return writer
+    }
+
+    /// A pcapng capture: each line names the packet's interface and direction.
+    @Test func summarizesPcapng() throws {
+        let writer = Self.forwardedSYN()
+        let file = try Tool.temporaryFile(writer.bytes, name: "summary.pcapng")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let run = try Tool.tunwall("pcap", "summary", file.path)
+        #expect(run.status == 0 && run.stderr.isEmpty, "\(run.stderr)")
+        #expect(run.stdout == """
+            01:00:00.000005 lan0 In IP 10.0.1.2.40000 > 203.0.113.10.21: Flags [S], seq 0, win 64240, length 0
+            01:00:00.000009 wan0 Out IP 10.0.1.2.40000 > 203.0.113.10.21: Flags [S], seq 0, win 64240, length 0
+
+            """)
+        let cut = try Tool.temporaryFile(Array(writer.bytes.dropLast(3)), name: "cut.pcapng")
+        defer { try? FileManager.default.removeItem(at: cut) }
+        let damaged = try Tool.tunwall("pcap", "summary", cut.path)
+        #expect(damaged.status == 1 && damaged.stdout.split(separator: "\n").count == 1 && damaged.stderr.contains(cut.path))
+    }
+
+    /// Wireshark's reading of what PcapngWriter writes: every packet's
+    /// interface name and direction (issue 15's check).
+    @Test(.enabled(if: Tool.which("tshark") != nil, "tshark is not installed"))
+    func tsharkReadsInterfaceNamesAndDirections() throws {
+        let file = try Tool.temporaryFile(Self.forwardedSYN().bytes, name: "tshark.pcapng")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let run = try Tool.run(Tool.which("tshark")!, ["-T", "fields", "-e", "frame.interface_name",
+                                                       "-e", "frame.packet_flags_direction", "-r", file.path])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout == "lan0\t0x00000001\nwan0\t0x00000002\n", "\(run.stdout)")
     }
 
     /// `tunwall check` is `nft -c -f`: silent on a good file, nft-style

@@ -224,7 +224,7 @@ struct LabHostileTests {
                         .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 }
                 : { try Self.stat(name, "conntrack entries") }
             var lastEntries: UInt64 = 0
-            let result = try floodDuringDownload(name, port: 8080, seconds: 20, count: exhausted) {
+            let result = try floodDuringDownload(name, port: 8080, seconds: 40, count: exhausted) {
                 let now = try entries()
                 defer { lastEntries = now }
                 // How fast the flood goes depends on the machine's load (two

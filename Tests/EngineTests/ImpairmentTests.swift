@@ -129,6 +129,30 @@ import Wire
         #expect(fw.engine.impairmentCounters(interface: 1, direction: .out).delayed == 2000)
     }
 
+    /// Jitter sends some packets to the heap and some to the FIFO ring (due
+    /// after the last queued): they leave in due order all the same, equal
+    /// times first in, first out.
+    @Test func heldPacketsLeaveInDueOrder() throws {
+        let fw = try firewall()
+        try fw.impair("wan0", .out, "delay 20ms 15ms limit 5000 seed 9")
+        var released: [(interface: String, bytes: [UInt8], due: UInt64)] = []
+        for i in 0..<3000 {
+            fw.send(Self.packet(i), on: "lan0")
+            if i % 3 == 0 { fw.advance(seconds: 0.0001) }
+            released += fw.takeReleased()
+        }
+        fw.advance(seconds: 1)
+        released += fw.takeReleased()
+        #expect(released.count == 3000)
+        #expect(zip(released, released.dropFirst()).allSatisfy { $0.due <= $1.due })
+        #expect(Set(released.map { Self.number($0.bytes) }).count == 3000)
+        // A fixed delay: exactly first in, first out.
+        try fw.impair("wan0", .out, "delay 20ms limit 5000")
+        for i in 0..<3000 { fw.send(Self.packet(i), on: "lan0") }
+        fw.advance(seconds: 1)
+        #expect(fw.takeReleased().map { Self.number($0.bytes) } == Array(0..<3000))
+    }
+
     @Test func normalJitterHasTheGivenSpread() throws {
         let fw = try firewall()
         try fw.impair("wan0", .out, "delay 100ms 10ms distribution normal limit 5000 seed 5")

@@ -23,7 +23,19 @@ import Wire
         records += try passiveIPv6()
         records += try tftp()
         records += try dropsRejectsAndICMPErrors()
+        records += try impaired()
         return records
+    }
+
+    /// Impairments on wan0's way out: delayed and duplicated (held), then lost.
+    static func impaired() throws -> [TraceRecord] {
+        let h = try Harness()
+        h.engine.tracing = true
+        h.engine.setImpairment(try Impairment.parse("delay 5ms duplicate 100%"), interface: h.wan, direction: .out)
+        h.send(Packet.udp(client4, 40000, server4, 53), on: h.lan)
+        h.engine.setImpairment(try Impairment.parse("loss 100%"), interface: h.wan, direction: .out)
+        h.send(Packet.udp(client4, 40000, server4, 53), on: h.lan)
+        return h.engine.takeTraces()
     }
 
     /// A PORT split over segments (held, then sent whole and rewritten), and

@@ -2,15 +2,23 @@
 // clients have always sent (other labs and scripts speak it), and the server
 // parses that line, with surrounding whitespace, back into the same request.
 
+import Conntrack
 import Firewall
 import Testing
 
 @Suite struct ControlRequestTests {
+    static let jsonList: ConntrackQuery = { var q = ConntrackQuery(command: .list); q.json = true; return q }()
+    static let jsonExpect: ConntrackQuery = {
+        var q = ConntrackQuery(command: .list)
+        q.table = .expect
+        q.json = true
+        return q
+    }()
     static let lines: [(ControlRequest, String)] = [
         (.conntrackList, "conntrack -L"),
-        (.conntrackJSON, "conntrack -L -o json"),
+        (.conntrack(Self.jsonList), "conntrack -L -o json"),
         (.expectationList, "conntrack -L expect"),
-        (.expectationJSON, "conntrack -L expect -o json"),
+        (.conntrack(Self.jsonExpect), "conntrack -L expect -o json"),
         (.events, "conntrack -E"),
         (.stats, "stats"),
         (.statsJSON, "stats --json"),
@@ -28,6 +36,15 @@ import Testing
             #expect(ControlRequest(line: line) == request)
             #expect(ControlRequest(line: "  \(line)\r\n") == request, "the server trims whitespace")
         }
+    }
+
+    /// Any conntrack-tools command line travels as its canonical words.
+    @Test func conntrackQueriesTravelAsTheirCanonicalWords() throws {
+        let query = try ConntrackQuery.parse(["-D", "-p", "tcp", "--dport=21", "-s", "10.0.1.2"]).get()
+        let request = ControlRequest.conntrack(query)
+        #expect(request.line == "conntrack -D -p 6 -f ipv4 -s 10.0.1.2/32 --dport 21")
+        #expect(ControlRequest(line: request.line) == request)
+        #expect(ControlRequest(line: "conntrack -L --frob") == nil)
     }
 
     @Test func bareConntrackListsTheTable() {

@@ -338,4 +338,24 @@ let firewallMistakes: [Mistake] = [
         #expect(closestMatch(to: "rulset", among: ["interfaces", "routes", "ruleset", "conntrack"]) == "ruleset")
         #expect(closestMatch(to: "colour", among: ["description", "firewall", "hosts"]) == nil)
     }
+
+    /// `lab check` places a key path's error at its line and column; strings
+    /// holding brackets, commas and escaped quotes are skipped whole.
+    @Test func keyPathsHaveALineAndColumn() {
+        let text = Array("""
+            {"a": "x,]}\\"", "b": [1, {"c": [true,
+              "é", {"d": null}]}],
+             "e": {}}
+            """.utf8)
+        func place(_ path: JSONPath) -> String? { jsonLocation(of: path, in: text).map { "\($0.line):\($0.column)" } }
+        #expect(place(JSONPath.root.key("a")) == "1:7")
+        #expect(place(JSONPath.root.key("b").index(1).key("c").index(1)) == "2:3")
+        #expect(place(JSONPath.root.key("b").index(1).key("c").index(2).key("d")) == "2:14", "columns count characters")
+        #expect(place(JSONPath.root.key("e")) == "3:7")
+        #expect(place(JSONPath.root.key("e").key("missing")) == "3:7", "a missing key: its object")
+        #expect(place(JSONPath.root.key("b").index(7)) == "1:22", "past the end: the array")
+        #expect(jsonLocation(of: JSONPath.root.key("a"), in: Array("{\"a\"".utf8)) == nil, "cut short: no guess")
+        let error = ConfigError.config("/nonexistent.json", JSONPath.root.key("a"), "bad")
+        #expect(error.located() == "/nonexistent.json: a: bad", "an unreadable file keeps the message")
+    }
 }

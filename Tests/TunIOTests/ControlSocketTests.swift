@@ -3,7 +3,9 @@
 // sockets, a path that is not a socket, bad requests, silent clients.
 import Foundation
 import Glibc
+@testable import Conntrack
 import Testing
+import Wire
 
 @testable import TunIO
 import SystemIO
@@ -272,6 +274,49 @@ final class ResultBox<T>: @unchecked Sendable {
         server.broadcast("event 2\n")
         for _ in 0..<100 where received.text != "hello\nevent 1\nevent 2\n" { usleep(10_000) }
         #expect(received.text == "hello\nevent 1\nevent 2\n")
+        server.close()
+    }
+}
+
+extension ControlStreamTests {
+    /// Each `conntrack -E` subscriber gets the events its query shows: its
+    /// filter and its event mask, decided per subscriber.
+    @Test func eachSubscriberGetsTheEventsItAskedFor() throws {
+        let path = "/tmp/tunwall-stream-filter-\(getpid()).sock"
+        let server = try ControlServer(path: path)
+        defer { server.close() }
+        var tcpDestroyOnly = ConntrackQuery(command: .events)
+        tcpDestroyOnly.filter.protocol = .tcp
+        tcpDestroyOnly.events = .destroy
+        let everything = ReceivedText(), destroys = ReceivedText()
+        for (request, received) in [("all", everything), ("destroy", destroys)] {
+            Thread { try? ControlClient.stream(request, to: path) { received.append($0) } }.start()
+        }
+        var waited = 0
+        while server.subscriberCount < 2 && waited < 200 {
+            server.acceptPending { (request: String) -> ControlReply in
+                .subscribe("", events: request == "destroy" ? tcpDestroyOnly : nil)
+            }
+            usleep(10_000)
+            waited += 1
+        }
+        #expect(server.subscriberCount == 2)
+        var table = Conntrack()
+        var tracked = TrackedPacket(tuple: ConnTuple(source: .v4(IPv4Address(10, 0, 1, 2)), destination: .v4(IPv4Address(203, 0, 113, 10)),
+                                                     sourcePort: 40000, destinationPort: 53, protocol: .udp), length: 60)
+        var result = table.track(tracked, now: 1)
+        _ = table.confirm(&result, now: 1)
+        let udp = table.table[result.entry ?? 0]
+        tracked.tuple.protocol = .tcp
+        tracked.tcpFlags = .syn
+        result = table.track(tracked, now: 1)
+        _ = table.confirm(&result, now: 1)
+        let tcp = table.table[result.entry ?? 0]
+        server.broadcast(events: [ConntrackEvent(kind: .new, entry: tcp, time: 1), ConntrackEvent(kind: .destroy, entry: udp, time: 1),
+                                  ConntrackEvent(kind: .destroy, entry: tcp, time: 1)])
+        for _ in 0..<100 where everything.text.split(separator: "\n").count < 3 || destroys.text.isEmpty { usleep(10_000) }
+        #expect(everything.text.split(separator: "\n").count == 3, "\(everything.text)")
+        #expect(destroys.text.split(separator: "\n").count == 1 && destroys.text.hasPrefix("[DESTROY] tcp "), "\(destroys.text)")
         server.close()
     }
 }

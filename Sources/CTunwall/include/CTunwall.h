@@ -75,6 +75,19 @@ extern const short ctw_IFF_UP;
 /// the start, so a child spawned by another thread cannot inherit the client.
 int ctw_accept_cloexec(int listen_fd);
 
+// ---- TunIO: timerfd(2) for packets an impairment holds ----
+//
+// epoll_wait's timeout is in milliseconds; a delayed packet should leave at
+// its nanosecond. Swift's Glibc module does not export <sys/timerfd.h>.
+
+/// timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC); -1 with errno on failure.
+int ctw_timer_create(void);
+/// Arms the timer to fire at `deadline_ns` on CLOCK_MONOTONIC (absolute,
+/// TFD_TIMER_ABSTIME; a time already past fires at once). Returns 0 or -1.
+int ctw_timer_arm(int fd, uint64_t deadline_ns);
+/// Reads the expiration count so the fd is no longer readable (EAGAIN ignored).
+void ctw_timer_drain(int fd);
+
 // Batched I/O through io_uring (CUring.h).
 #include "CUring.h"
 
