@@ -117,7 +117,8 @@ public enum FirewallBootstrap {
             runner.traceOutput?.close()
         }
         let names = config.interfaces.map { $0.name + ($0.namespace.map { " (in \($0))" } ?? "") }
-        log("tunwall: ready; interfaces \(names.joined(separator: ", ")); control socket \(options.controlPath)")
+        log("tunwall: ready; interfaces \(names.joined(separator: ", ")); control socket \(options.controlPath); "
+            + "packet I/O \(runner.ioMode)")
         do {
             try runner.run(onReload: {
                 log("tunwall: SIGHUP: " + reloader.reload(nil).message)

@@ -40,6 +40,9 @@ public final class FirewallRunner {
     public var traceOutput: TraceOutput?
     /// Packets read from one device before the loop looks at the others.
     static let batch = 64
+    /// Batched I/O through io_uring (PacketRing.swift), unless the kernel
+    /// refuses it or TUNWALL_IO=syscalls asks for one read(2)/write(2) a packet.
+    let ring: PacketRing?
 
     /// `devices[i]` carries the engine's interface `i`.
     public init(engine: Engine, devices: [TunDevice], control: ControlServer?, signals: SignalReceiver) throws(SystemError) {
@@ -47,8 +50,13 @@ public final class FirewallRunner {
         self.devices = devices
         self.control = control
         self.signals = signals
-        loop = try EventLoop(maximumEvents: devices.count + 2)
-        for (index, device) in devices.enumerated() { try loop.add(device.fileDescriptor, token: index) }
+        loop = try EventLoop(maximumEvents: devices.count + 4)
+        ring = getenv("TUNWALL_IO").map { String(cString: $0) } == "syscalls" ? nil : PacketRing(devices: devices)
+        if let ring {
+            try loop.add(ring.fileDescriptor, token: Self.ringToken)
+        } else {
+            for (index, device) in devices.enumerated() { try loop.add(device.fileDescriptor, token: index) }
+        }
         try loop.add(signals.fileDescriptor, token: Self.signalToken)
         if let control { try loop.add(control.fileDescriptor, token: Self.controlToken) }
         releaseTimer = ctw_timer_create()
@@ -64,6 +72,10 @@ public final class FirewallRunner {
     static let signalToken = -1
     static let controlToken = -2
     static let timerToken = -3
+    static let ringToken = -4
+
+    /// "io_uring" or "read/write", for the firewall's start-up line.
+    public var ioMode: String { ring == nil ? "read/write" : "io_uring" }
 
     /// Monotonic time in nanoseconds (CLOCK_MONOTONIC).
     public static func now() -> Timestamp {
@@ -82,6 +94,7 @@ public final class FirewallRunner {
             var readyMask: UInt64 = 0
             var signalReady = false
             var controlReady = false
+            var ringReady = false
             // Held FTP lines must go out on time: wake often while a helper holds bytes.
             let holding = engine.helperHoldsBytes
             var timeout: Int32 = holding ? 10 : 1000
@@ -101,6 +114,7 @@ public final class FirewallRunner {
                 switch token {
                 case Self.signalToken: signalReady = true
                 case Self.controlToken: controlReady = true
+                case Self.ringToken: ringReady = true
                 case Self.timerToken: ctw_timer_drain(releaseTimer)
                 default:
                     if token >= 0 && token < 64 { readyMask |= 1 << UInt64(token) }
@@ -112,6 +126,7 @@ public final class FirewallRunner {
                     try drain(device: index)
                 }
             }
+            if ringReady { try drainRing() }
             try releaseImpaired()
             writeLog()
             if signalReady {
@@ -178,6 +193,63 @@ public final class FirewallRunner {
             try flushOutbox()
             if engine.impairedCount > 0 { try releaseImpaired() }
             if let traceOutput { traceOutput.write(engine.takeTraces()) }
+        }
+    }
+
+    /// Takes every completion the ring holds (PacketRing.swift): each packet
+    /// read goes through the engine and, forwarded, out of the same buffer as
+    /// a queued write; then one submission starts every write and read again.
+    /// What the engine makes itself (the outbox, released impaired packets)
+    /// is written at once, after what was queued before it, so the order of
+    /// a packet and what it caused stays as in the plain loop.
+    private func drainRing() throws(SystemError) {
+        guard let ring else { return }
+        var handled = 0
+        while handled < 1024, let completion = ring.next() {
+            handled += 1
+            switch completion {
+            case .read(let slot, let result):
+                let home = ring.slots[slot].home
+                guard ring.received(slot, result) else {
+                    if result < 0 && -result != EAGAIN && -result != EINTR {
+                        throw SystemError(call: "read(\(devices[home].name))", errno: -result)
+                    }
+                    ring.queueRead(slot)
+                    continue
+                }
+                capture?.record(home, outgoing: false, UnsafeRawBufferPointer(ring.slots[slot].buffer.bytes))
+                if case .forward(let out) = engine.process(&ring.slots[slot].buffer, from: home, now: Self.now()),
+                   out >= 0, out < devices.count {
+                    capture?.record(out, outgoing: true, UnsafeRawBufferPointer(ring.slots[slot].buffer.bytes))
+                    ring.queueWrite(slot, to: out)
+                } else {
+                    ring.queueRead(slot)
+                }
+                if engine.outbox.count > 0 {
+                    try ring.submit()
+                    try flushOutbox()
+                }
+                if engine.impairedCount > 0 {
+                    try ring.submit()
+                    try releaseImpaired()
+                }
+                if let traceOutput { traceOutput.write(engine.takeTraces()) }
+            case .write(let slot, let result):
+                if result < 0 { try countWriteFailure(-result, device: devices[ring.slots[slot].home].name) }
+                ring.queueRead(slot)
+            }
+        }
+        try ring.submit()
+    }
+
+    /// A write the kernel refused: a full queue (EAGAIN) or a refused packet
+    /// or downed link (EIO, EINVAL, ENOBUFS, EMSGSIZE) loses the packet and is
+    /// counted, as in `send`; anything else ends the loop.
+    private func countWriteFailure(_ code: Int32, device: String) throws(SystemError) {
+        switch code {
+        case EAGAIN: engine.count(.transmitQueueFull)
+        case EIO, EINVAL, ENOBUFS, EMSGSIZE: engine.count(.transmitFailed)
+        default: throw SystemError(call: "write", errno: code)
         }
     }
 

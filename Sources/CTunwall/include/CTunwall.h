@@ -88,4 +88,7 @@ int ctw_timer_arm(int fd, uint64_t deadline_ns);
 /// Reads the expiration count so the fd is no longer readable (EAGAIN ignored).
 void ctw_timer_drain(int fd);
 
+// Batched I/O through io_uring (CUring.h).
+#include "CUring.h"
+
 #endif

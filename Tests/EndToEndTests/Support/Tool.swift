@@ -21,10 +21,14 @@ enum Tool {
     /// Runs a program to its end; one still running after `timeout` seconds
     /// gets SIGTERM (`lab up` then tears down what it built), SIGKILL 5 s
     /// later: a hung child fails its test instead of hanging the suite.
-    static func run(_ executable: URL, _ arguments: [String], timeout: Double = 240) throws -> Run {
+    static func run(_ executable: URL, _ arguments: [String], timeout: Double = 240,
+                    environment: [String: String] = [:]) throws -> Run {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

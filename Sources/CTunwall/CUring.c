@@ -1,0 +1,109 @@
+// io_uring through raw system calls (see include/CUring.h). The memory
+// ordering follows io_uring(7): the kernel reads sq tail and writes cq tail,
+// so our tail store is a release and our head loads of the kernel's tails
+// are acquires.
+#include "CUring.h"
+
+#include <errno.h>
+#include <linux/io_uring.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int uring_setup(unsigned entries, struct io_uring_params *params) {
+    return (int)syscall(__NR_io_uring_setup, entries, params);
+}
+
+static int uring_enter(int fd, unsigned submit, unsigned wait_for, unsigned flags) {
+    return (int)syscall(__NR_io_uring_enter, fd, submit, wait_for, flags, NULL, 0);
+}
+
+int ctw_uring_init(struct ctw_uring *ring, unsigned entries) {
+    memset(ring, 0, sizeof *ring);
+    ring->fd = -1;
+    struct io_uring_params params;
+    memset(&params, 0, sizeof params);
+    int fd = uring_setup(entries, &params);
+    if (fd < 0) return -errno;
+    ring->fd = fd;
+    ring->entries = params.sq_entries;
+    ring->sq_map_size = params.sq_off.array + params.sq_entries * sizeof(unsigned);
+    ring->cq_map_size = params.cq_off.cqes + params.cq_entries * sizeof(struct io_uring_cqe);
+    if (params.features & IORING_FEAT_SINGLE_MMAP) {
+        if (ring->cq_map_size > ring->sq_map_size) ring->sq_map_size = ring->cq_map_size;
+        ring->cq_map_size = ring->sq_map_size;
+    }
+    ring->sq_map = mmap(NULL, ring->sq_map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
+    if (ring->sq_map == MAP_FAILED) { int e = errno; ring->sq_map = NULL; ctw_uring_close(ring); return -e; }
+    if (params.features & IORING_FEAT_SINGLE_MMAP) {
+        ring->cq_map = ring->sq_map;
+    } else {
+        ring->cq_map = mmap(NULL, ring->cq_map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_CQ_RING);
+        if (ring->cq_map == MAP_FAILED) { int e = errno; ring->cq_map = NULL; ctw_uring_close(ring); return -e; }
+    }
+    ring->sqes_size = params.sq_entries * sizeof(struct io_uring_sqe);
+    ring->sqes = mmap(NULL, ring->sqes_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
+    if (ring->sqes == MAP_FAILED) { int e = errno; ring->sqes = NULL; ctw_uring_close(ring); return -e; }
+    char *sq = ring->sq_map, *cq = ring->cq_map;
+    ring->sq_head = (unsigned *)(sq + params.sq_off.head);
+    ring->sq_tail = (unsigned *)(sq + params.sq_off.tail);
+    ring->sq_mask = (unsigned *)(sq + params.sq_off.ring_mask);
+    ring->sq_array = (unsigned *)(sq + params.sq_off.array);
+    ring->cq_head = (unsigned *)(cq + params.cq_off.head);
+    ring->cq_tail = (unsigned *)(cq + params.cq_off.tail);
+    ring->cq_mask = (unsigned *)(cq + params.cq_off.ring_mask);
+    ring->cqes = cq + params.cq_off.cqes;
+    return 0;
+}
+
+void ctw_uring_close(struct ctw_uring *ring) {
+    if (ring->sqes) munmap(ring->sqes, ring->sqes_size);
+    if (ring->cq_map && ring->cq_map != ring->sq_map) munmap(ring->cq_map, ring->cq_map_size);
+    if (ring->sq_map) munmap(ring->sq_map, ring->sq_map_size);
+    if (ring->fd >= 0) close(ring->fd);
+    memset(ring, 0, sizeof *ring);
+    ring->fd = -1;
+}
+
+int ctw_uring_queue(struct ctw_uring *ring, int write, int fd, void *buffer, unsigned length, uint64_t tag) {
+    unsigned head = __atomic_load_n(ring->sq_head, __ATOMIC_ACQUIRE);
+    unsigned tail = *ring->sq_tail;
+    if (tail - head >= ring->entries) return -EBUSY;
+    unsigned index = tail & *ring->sq_mask;
+    struct io_uring_sqe *sqe = (struct io_uring_sqe *)ring->sqes + index;
+    memset(sqe, 0, sizeof *sqe);
+    sqe->opcode = write ? IORING_OP_WRITE : IORING_OP_READ;
+    sqe->fd = fd;
+    sqe->addr = (uint64_t)(uintptr_t)buffer;
+    sqe->len = length;
+    sqe->off = (uint64_t)-1;   /* the file's position: a character device has none */
+    sqe->user_data = tag;
+    ring->sq_array[index] = index;
+    __atomic_store_n(ring->sq_tail, tail + 1, __ATOMIC_RELEASE);
+    ring->pending++;
+    return 0;
+}
+
+int ctw_uring_submit(struct ctw_uring *ring, unsigned wait_for) {
+    unsigned submit = ring->pending;
+    if (submit == 0 && wait_for == 0) return 0;
+    int done;
+    do {
+        done = uring_enter(ring->fd, submit, wait_for, wait_for ? IORING_ENTER_GETEVENTS : 0);
+    } while (done < 0 && errno == EINTR);
+    if (done < 0) return -errno;
+    ring->pending -= (unsigned)done <= submit ? (unsigned)done : submit;
+    return done;
+}
+
+int ctw_uring_reap(struct ctw_uring *ring, uint64_t *tag, int32_t *result) {
+    unsigned head = *ring->cq_head;
+    unsigned tail = __atomic_load_n(ring->cq_tail, __ATOMIC_ACQUIRE);
+    if (head == tail) return 0;
+    struct io_uring_cqe *cqe = (struct io_uring_cqe *)ring->cqes + (head & *ring->cq_mask);
+    *tag = cqe->user_data;
+    *result = cqe->res;
+    __atomic_store_n(ring->cq_head, head + 1, __ATOMIC_RELEASE);
+    return 1;
+}
