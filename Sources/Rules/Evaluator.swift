@@ -299,7 +299,8 @@ extension Ruleset {
             connlimitAdded[start + count] = packet.time
             count += 1
         }
-        connlimitCounts[index] = Int32(count)
+        // count <= spec.capacity, which the compiler bounds to 2^20 slots.
+        connlimitCounts[index] = Int32(truncatingIfNeeded: count)
         return (UInt64(count) > spec.limit) == spec.invert
     }
 

@@ -64,7 +64,18 @@ struct LabFragmentTests {
 
     @Test(arguments: [false, true])
     func fragmentedUDPEchoThroughMasquerade(kernel: Bool) throws {
-        let name = self.name + (kernel ? "k" : "t")
+        try withEchoLab(self.name + (kernel ? "k" : "t"), kernel: kernel) { name in
+            for host in ["203.0.113.10", "2001:db8:1::10"] {
+                let run = try Tool.labExec(name, "client", ["/usr/bin/python3", "-c", Self.echoClient, host])
+                #expect(run.status == 0, "\(kernel ? "kernel" : "tunwall"): \(run.stdout) \(run.stderr)")
+            }
+        }
+    }
+
+    /// Topologies/masquerade.json up as lab `name` (the kernel as the
+    /// firewall when `kernel`) with the echo server listening; taken down
+    /// whatever happens.
+    func withEchoLab(_ name: String, kernel: Bool, _ body: (String) throws -> Void) throws {
         let topology = repository.appendingPathComponent("Topologies/masquerade.json").path
         let up = try Tool.run(Tool.binary, ["lab", "up", topology, "--name", name, "--daemon"] + (kernel ? ["--kernel"] : []))
         defer { _ = try? Tool.run(Tool.binary, ["lab", "down", name]) }
@@ -72,10 +83,7 @@ struct LabFragmentTests {
         let server = try Tool.labBackground(name, "server", ["/usr/bin/python3", "-c", Self.echoServer])
         defer { server.terminate() }
         try LabChecks.waitUntilListening(lab: name, host: "server", port: 7007, udp: true)
-        for host in ["203.0.113.10", "2001:db8:1::10"] {
-            let run = try Tool.labExec(name, "client", ["/usr/bin/python3", "-c", Self.echoClient, host])
-            #expect(run.status == 0, "\(kernel ? "kernel" : "tunwall"): \(run.stdout) \(run.stderr)")
-        }
+        try body(name)
     }
 
     /// First fragments of datagrams that never complete, from the client
@@ -103,58 +111,51 @@ struct LabFragmentTests {
 
     @Test(arguments: [false, true])
     func fragmentFloodKeepsMemoryWithinTheLimit(kernel: Bool) throws {
-        let name = self.name + (kernel ? "fk" : "ft")
-        let topology = repository.appendingPathComponent("Topologies/masquerade.json").path
-        let up = try Tool.run(Tool.binary, ["lab", "up", topology, "--name", name, "--daemon"] + (kernel ? ["--kernel"] : []))
-        defer { _ = try? Tool.run(Tool.binary, ["lab", "down", name]) }
-        try #require(up.status == 0, "lab up failed: \(up.stderr)")
-        let server = try Tool.labBackground(name, "server", ["/usr/bin/python3", "-c", Self.echoServer])
-        defer { server.terminate() }
-        try LabChecks.waitUntilListening(lab: name, host: "server", port: 7007, udp: true)
-
-        let flood = Handoff<Run?>()
-        DispatchQueue.global().async {
-            flood.set(try? Tool.labExec(name, "client", ["timeout", "30", "/usr/bin/python3", "-c", Self.fragmentFlood, "4"]))
-        }
-        Thread.sleep(forTimeInterval: 1.5)
-        let backend = kernel ? "kernel" : "tunwall"
-        var outcomes: [String] = []
-        /// The echo of each size over both families; with tunwall it must
-        /// work, with the kernel it is recorded (see the comment below).
-        func echo(_ when: String, _ sizes: [String]) throws {
-            for host in ["203.0.113.10", "2001:db8:1::10"] {
-                let run = try Tool.labExec(name, "client", ["/usr/bin/python3", "-c", Self.echoClient, host] + sizes)
-                outcomes.append("\(when) \(host) " + (run.status == 0 ? "ok" : "failed"))
-                if !kernel { #expect(run.status == 0, "\(backend), \(when) the flood: \(run.stdout) \(run.stderr)") }
+        try withEchoLab(self.name + (kernel ? "fk" : "ft"), kernel: kernel) { name in
+            let flood = Handoff<Run?>()
+            DispatchQueue.global().async {
+                flood.set(try? Tool.labExec(name, "client", ["timeout", "30", "/usr/bin/python3", "-c", Self.fragmentFlood, "4"]))
             }
+            Thread.sleep(forTimeInterval: 1.5)
+            let backend = kernel ? "kernel" : "tunwall"
+            var outcomes: [String] = []
+            /// The echo of each size over both families; with tunwall it must
+            /// work, with the kernel it is recorded (see the comment below).
+            func echo(_ when: String, _ sizes: [String]) throws {
+                for host in ["203.0.113.10", "2001:db8:1::10"] {
+                    let run = try Tool.labExec(name, "client", ["/usr/bin/python3", "-c", Self.echoClient, host] + sizes)
+                    outcomes.append("\(when) \(host) " + (run.status == 0 ? "ok" : "failed"))
+                    if !kernel { #expect(run.status == 0, "\(backend), \(when) the flood: \(run.stdout) \(run.stderr)") }
+                }
+            }
+            try echo("during", ["4096"])
+            let flooded = flood.wait(seconds: 40) ?? nil
+            #expect(flooded?.status == 0 && flooded?.stdout.hasPrefix("sent=") == true,
+                    "the flood ran: \(flooded?.stdout ?? "") \(flooded?.stderr ?? "")")
+            let sent = flooded?.stdout.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            if kernel {
+                // The oracle, recorded: since Linux 4.17 (inet_frag_find refuses a
+                // new queue while the memory is above ipfrag_high_thresh, and
+                // nothing evicts the old ones before ipfrag_time) a flood of
+                // incomplete datagrams stops every fragmented datagram for 30 s,
+                // so the kernel's echoes fail here. tunwall evicts the oldest
+                // queues as the issue asks and must keep echoing.
+                let sockstat = try Tool.labExec(name, "fw", ["cat", "/proc/net/sockstat"]).stdout
+                    .split(separator: "\n").filter { $0.hasPrefix("FRAG") }.joined()
+                print("LabFragmentTests: fragment flood, kernel: \(sent); right after it \(sockstat); echoes: \(outcomes.joined(separator: ", "))")
+                return
+            }
+            try echo("after", [])
+            let stats = try Tool.run(Tool.binary, ["stats", "--lab", name]).stdout
+            let line = stats.split(separator: "\n").first { $0.hasPrefix("reassembly") } ?? ""
+            // "reassembly  N datagrams waiting, X KiB held (peak P KiB; limit L KiB, evicting to E KiB)"
+            let kib = line.matches(of: /(\d+) (KiB|B)[,;) ]/).map { Int($0.1)! * ($0.2 == "KiB" ? 1 : 0) }
+            try #require(kib.count == 4, "tunwall stats shows the reassembly memory: \(line)")
+            #expect(kib[1] > kib[3], "the flood filled reassembly memory past the low threshold: \(line)")
+            #expect(kib[1] <= kib[2], "reassembly memory stayed within the high threshold: \(line)")
+            let evicted = stats.split(separator: "\n").first { $0.contains("frag-memory") } ?? ""
+            #expect(!evicted.isEmpty, "queues were evicted under memory pressure and counted: \(stats)")
+            print("LabFragmentTests: fragment flood, tunwall: \(sent); \(line); \(evicted.trimmingCharacters(in: .whitespaces))")
         }
-        try echo("during", ["4096"])
-        let flooded = flood.wait(seconds: 40) ?? nil
-        #expect(flooded?.status == 0 && flooded?.stdout.hasPrefix("sent=") == true,
-                "the flood ran: \(flooded?.stdout ?? "") \(flooded?.stderr ?? "")")
-        let sent = flooded?.stdout.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
-        if kernel {
-            // The oracle, recorded: since Linux 4.17 (inet_frag_find refuses a
-            // new queue while the memory is above ipfrag_high_thresh, and
-            // nothing evicts the old ones before ipfrag_time) a flood of
-            // incomplete datagrams stops every fragmented datagram for 30 s,
-            // so the kernel's echoes fail here. tunwall evicts the oldest
-            // queues as the issue asks and must keep echoing.
-            let sockstat = try Tool.labExec(name, "fw", ["cat", "/proc/net/sockstat"]).stdout
-                .split(separator: "\n").filter { $0.hasPrefix("FRAG") }.joined()
-            print("LabFragmentTests: fragment flood, kernel: \(sent); right after it \(sockstat); echoes: \(outcomes.joined(separator: ", "))")
-            return
-        }
-        try echo("after", [])
-        let stats = try Tool.run(Tool.binary, ["stats", "--lab", name]).stdout
-        let line = stats.split(separator: "\n").first { $0.hasPrefix("reassembly") } ?? ""
-        // "reassembly  N datagrams waiting, X KiB held (peak P KiB; limit L KiB, evicting to E KiB)"
-        let kib = line.matches(of: /(\d+) (KiB|B)[,;) ]/).map { Int($0.1)! * ($0.2 == "KiB" ? 1 : 0) }
-        try #require(kib.count == 4, "tunwall stats shows the reassembly memory: \(line)")
-        #expect(kib[1] > kib[3], "the flood filled reassembly memory past the low threshold: \(line)")
-        #expect(kib[1] <= kib[2], "reassembly memory stayed within the high threshold: \(line)")
-        let evicted = stats.split(separator: "\n").first { $0.contains("frag-memory") } ?? ""
-        #expect(!evicted.isEmpty, "queues were evicted under memory pressure and counted: \(stats)")
-        print("LabFragmentTests: fragment flood, tunwall: \(sent); \(line); \(evicted.trimmingCharacters(in: .whitespaces))")
     }
 }
