@@ -30,9 +30,23 @@ public typealias FuzzCallback = @convention(c) (UnsafePointer<UInt8>?, Int) -> I
 func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
                          _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
                          _ callback: FuzzCallback) -> Int32
+// compiler-rt/include/sanitizer/lsan_interface.h: allocations made between
+// the two calls are never reported as leaks.
+@_extern(c, "__lsan_disable") func __lsan_disable()
+@_extern(c, "__lsan_enable") func __lsan_enable()
 #endif
 
 public enum FuzzDriver {
+    /// Runs `body` with LeakSanitizer looking away (a no-op outside fuzzing
+    /// builds): for what is made once and kept for the whole process.
+    public static func withoutLeakCheck<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        #if FUZZING
+        __lsan_disable()
+        defer { __lsan_enable() }
+        #endif
+        return try body()
+    }
+
     /// The body of `<Target>_main`: libFuzzer when built for fuzzing, otherwise a replay of the
     /// inputs named by `argv` (files, or folders whose regular files are read in name order).
     public static func run(name: String, argc: Int32, argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>,

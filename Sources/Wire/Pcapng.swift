@@ -111,6 +111,7 @@ public struct PcapngWriter: Sendable {
 /// One packet of a pcapng file, with the interface it was on.
 public struct PcapngPacket: Hashable, Sendable {
     public var record: PcapRecord
+    /// Index into the reader's `interfaces` (all sections of the file).
     public var interface: Int
     /// epb_flags' direction: nil when not given.
     public var direction: PcapngWriter.Direction?
@@ -128,6 +129,8 @@ public struct PcapngInterface: Hashable, Sendable {
 public struct PcapngReader: Sendable {
     public static let sectionHeaderType: UInt32 = 0x0A0D_0D0A
 
+    /// Every section's interfaces, in file order: a packet's `interface`
+    /// indexes this list, whichever section it came from.
     public private(set) var interfaces: [PcapngInterface] = []
     public private(set) var packets: [PcapngPacket] = []
     /// Why the reading stopped early (a damaged or cut block); the packets
@@ -156,6 +159,9 @@ public struct PcapngReader: Sendable {
         var offset = 0
         var big = false
         var index = 0
+        // Interface ids count from 0 again in each section (pcapng 4.1):
+        // the section's interfaces start here in `interfaces`.
+        var sectionStart = 0
         while offset < bytes.count {
             guard offset + 12 <= bytes.count else { throw .truncatedRecordHeader(index: index, offset: offset) }
             let type = PcapReader.u32(bytes, offset, bigEndian: false)
@@ -163,7 +169,7 @@ public struct PcapngReader: Sendable {
                 let magic = PcapReader.u32(bytes, offset + 8, bigEndian: false)
                 guard magic == 0x1A2B_3C4D || magic == 0x4D3C_2B1A else { throw .notPcap(magic: magic) }
                 big = magic == 0x4D3C_2B1A
-                interfaces = []  // interface ids count from 0 again in each section
+                sectionStart = interfaces.count
             }
             let total = Int(PcapReader.u32(bytes, offset + 4, bigEndian: big))
             guard total >= 12, total % 4 == 0, total <= PcapReader.maximumRecordLength + 64 else {
@@ -175,12 +181,18 @@ public struct PcapngReader: Sendable {
             let body = Array(bytes[offset + 8..<offset + total - 4])
             switch PcapReader.u32(bytes, offset, bigEndian: big) {
             case 1: interfaces.append(Self.interface(body, big))
-            case 6: if let packet = Self.enhancedPacket(body, big, interfaces) { packets.append(packet); index += 1 }
+            case 6:
+                if var packet = Self.enhancedPacket(body, big, interfaces[sectionStart...]) {
+                    packet.interface += sectionStart
+                    packets.append(packet)
+                    index += 1
+                }
             case 3:
-                if body.count >= 4, let first = interfaces.first {
+                if body.count >= 4, sectionStart < interfaces.count {
                     let original = Int(PcapReader.u32(body, 0, bigEndian: big))
                     let data = Array(body[4...].prefix(original))
-                    packets.append(PcapngPacket(record: Self.record(0, data, original, first), interface: 0, direction: nil))
+                    packets.append(PcapngPacket(record: Self.record(0, data, original, interfaces[sectionStart]),
+                                                interface: sectionStart, direction: nil))
                     index += 1
                 }
             default: break
@@ -207,7 +219,8 @@ public struct PcapngReader: Sendable {
         return result
     }
 
-    private static func enhancedPacket(_ body: [UInt8], _ big: Bool, _ interfaces: [PcapngInterface]) -> PcapngPacket? {
+    /// An Enhanced Packet Block; its `interface` is the id within the section (`interfaces`).
+    private static func enhancedPacket(_ body: [UInt8], _ big: Bool, _ interfaces: ArraySlice<PcapngInterface>) -> PcapngPacket? {
         guard body.count >= 20 else { return nil }
         let id = Int(PcapReader.u32(body, 0, bigEndian: big))
         guard id < interfaces.count else { return nil }
@@ -220,7 +233,7 @@ public struct PcapngReader: Sendable {
         for (code, value) in options(body, from: 20 + padded, big) where code == 2 && value.count == 4 {
             direction = PcapngWriter.Direction(rawValue: PcapReader.u32(value, 0, bigEndian: big) & 3)
         }
-        return PcapngPacket(record: record(time, Array(body[20..<20 + included]), original, interfaces[id]),
+        return PcapngPacket(record: record(time, Array(body[20..<20 + included]), original, interfaces[interfaces.startIndex + id]),
                             interface: id, direction: direction)
     }
 

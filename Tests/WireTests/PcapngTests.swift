@@ -58,4 +58,18 @@ import Testing
         #expect(cutInThird.packets.count == 2 && cutInThird.error != nil)
         #expect(throws: PcapError.self) { try PcapngReader(bytes: Array("not a capture".utf8)) }
     }
+
+    /// Interface ids count from 0 in each section (pcapng 4.1); a packet's
+    /// `interface` indexes all the file's interfaces, so a packet of the
+    /// first section keeps naming its own interface after a second section
+    /// (the fuzzer found the first section's packets pointing past the list).
+    @Test func secondSectionKeepsTheFirstSectionsInterfaces() throws {
+        var second = PcapngWriter(interfaceNames: ["dmz0"])
+        second.append(Self.packets[1], interface: 0, direction: .outbound, seconds: 1_700_000_002, nanoseconds: 0)
+        let reader = try PcapngReader(bytes: Self.capture() + second.takeBytes())
+        #expect(reader.error == nil)
+        #expect(reader.interfaces.map(\.name) == ["lan0", "wan0", "dmz0"])
+        #expect(reader.packets.map(\.interface) == [0, 1, 1, 2])
+        #expect(reader.packets.allSatisfy { $0.interface < reader.interfaces.count })
+    }
 }
