@@ -73,6 +73,13 @@ public final class Ruleset: @unchecked Sendable {
     /// True if a `ct count` statement needs `connectionPresence`.
     public var countsConnections: Bool { !connlimits.isEmpty }
 
+    /// True if a rule can set `meta nftrace set 1`: only then does the engine look at
+    /// RulePacket.nftrace (a ruleset without one costs nothing for it). Walks the actions:
+    /// the engine asks once, when the ruleset is installed.
+    public var setsNftrace: Bool {
+        actions.contains { if case .nftrace(true) = $0 { return true } else { return false } }
+    }
+
     // Filled by `bind`: for interface row r and interface i (the last slot is "no interface"),
     // bit i % 64 of interfaceBits[r * interfaceWords + i / 64].
     // (Written only by `bind`, which the engine calls before it evaluates: no exclusivity checks
@@ -306,6 +313,9 @@ public struct RuleDecision: Equatable, Sendable {
     public var text: String
     /// A chain's policy decided, not a rule.
     public var isPolicy = false
+    /// The rule's table as nft names it in traces ("inet filter") and its chain.
+    public var table = ""
+    public var chain = ""
 }
 
 extension Ruleset {
@@ -318,7 +328,8 @@ extension Ruleset {
             for chain in table.chains {
                 if value == -2 - Int32(chainIndex) {
                     let policy = chain.base?.policyDrop == true ? "drop" : "accept"
-                    return RuleDecision(location: "\(name): chain \(chain.name) policy", text: "policy \(policy)", isPolicy: true)
+                    return RuleDecision(location: "\(name): chain \(chain.name) policy", text: "policy \(policy)", isPolicy: true,
+                                        table: "\(table.family.rawValue) \(table.name)", chain: chain.name)
                 }
                 for rule in chain.rules {
                     if Int32(ruleIndex) == value {
@@ -328,7 +339,8 @@ extension Ruleset {
                             let included = sources[source].split(separator: "/").last.map(String.init) ?? sources[source]
                             place = "\(included):\(SourceFiles.line(of: rule.range))"
                         }
-                        return RuleDecision(location: place, text: ruleText(rule, table: table, counts: false))
+                        return RuleDecision(location: place, text: ruleText(rule, table: table, counts: false),
+                                            table: "\(table.family.rawValue) \(table.name)", chain: chain.name)
                     }
                     ruleIndex += 1
                 }
