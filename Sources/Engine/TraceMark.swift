@@ -71,12 +71,12 @@ extension Engine {
         guard let trace = ctx.trace, trace.record.mark == nil,
               let found = ruleset.decision(ctx.rules.nftraceRule) else { return }
         // The marking rule's own verdict when it also decided; otherwise nft's "continue".
+        // (A nat chain's rule that decided made a binding: nft_nat_eval's verdict is accept.)
         var said = "continue"
-        if ctx.rules.decision == ctx.rules.nftraceRule, let verdict {
+        if ctx.rules.decision == ctx.rules.nftraceRule {
             switch verdict {
-            case .accept: said = "accept"
-            case .drop: said = "drop"
-            case .reject: said = "drop"
+            case .accept?, nil: said = "accept"
+            case .drop?, .reject?: said = "drop"
             }
         }
         trace.record.mark = TraceMark(table: found.table, hook: "\(hook)", chain: found.chain, rule: found.text,
