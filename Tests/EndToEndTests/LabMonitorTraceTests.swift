@@ -48,17 +48,9 @@ struct LabMonitorTraceTests {
     }
 
     @Test func marksAreStreamedAndLeavingClientsAreDropped() throws {
-        let topology = repository.appendingPathComponent("Topologies/stateful.json").path
-        let up = try tunwall(["lab", "up", topology, "--name", name, "--daemon"])
-        defer { _ = try? tunwall(["lab", "down", name]) }
-        try #require(up.status == 0, "lab up failed: \(up.stderr)")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tunwall-mtr-\(getpid())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let rules = directory.appendingPathComponent("trace.nft")
-        try LabMonitorTraceTests.ruleset.write(to: rules, atomically: true, encoding: .utf8)
-        let reload = try tunwall(["reload", rules.path, "--lab", name])
-        try #require(reload.status == 0, "reload: \(reload.stderr)")
+        let lab = try LabWorkspace("Topologies/stateful.json", name: name, ruleset: ("trace.nft", LabMonitorTraceTests.ruleset))
+        defer { lab.down() }
+        let directory = lab.directory
 
         let started = Date()
         let watcher = try monitor(directory.appendingPathComponent("watcher.txt"))
