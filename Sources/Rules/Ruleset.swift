@@ -185,10 +185,23 @@ public final class Ruleset: @unchecked Sendable {
 
     private static func build(_ text: String, file: String, name: String, from old: Ruleset?,
                               includes: Bool = true) throws(RuleErrors) -> Ruleset {
-        var lexer = Lexer(text)
-        let tokens = lexer.tokenize()
         var sources = SourceFiles()
-        sources.files.append(SourceFiles.File(name: name, lines: lexer.lines, endsWithNewline: lexer.endsWithNewline))
+        let tokens: [Token]
+        if let old, !old.sources.isEmpty {
+            // Live commands: the rules already there keep the places they had (FILE:LINE in
+            // traces), and the command's own rules get the command's: it is one more source
+            // after the old ones (their text is not needed, only their names).
+            sources.files = old.sources.map { SourceFiles.File(name: $0, lines: [], endsWithNewline: true) }
+            var lexer = Lexer(text)
+            var lexed = lexer.tokenize()
+            for index in lexed.indices { lexed[index].range.line += sources.files.count * SourceFiles.lineBase }
+            sources.files.append(SourceFiles.File(name: name, lines: lexer.lines, endsWithNewline: lexer.endsWithNewline))
+            tokens = lexed
+        } else {
+            var lexer = Lexer(text)
+            tokens = lexer.tokenize()
+            sources.files.append(SourceFiles.File(name: name, lines: lexer.lines, endsWithNewline: lexer.endsWithNewline))
+        }
         var parser = Parser(tokens: tokens, sources: sources)
         parser.includesAllowed = includes
         if let old {
@@ -210,7 +223,7 @@ public final class Ruleset: @unchecked Sendable {
         let ruleset = Ruleset(tables: tables, program: CompiledProgram(tables: tables), counters: resolver.counters,
                               usesNAT: resolver.usesNAT || tables.contains { $0.chains.contains { $0.base?.type == .nat } },
                               usesHelpers: resolver.usesHelpers, file: file,
-                              sources: old == nil ? sources.files.map(\.name) : old!.sources)
+                              sources: sources.files.map(\.name))
         ruleset.asts = parser.tables
         ruleset.lastTableHandle = parser.lastTableHandle
         return ruleset
@@ -336,7 +349,8 @@ extension Ruleset {
                         let source = SourceFiles.file(of: rule.range)
                         var place = "\(name):\(rule.range.line)"
                         if source > 0, source < sources.count {
-                            let included = sources[source].split(separator: "/").last.map(String.init) ?? sources[source]
+                            // (A rule a live `tunwall nft` command added, from no file, is placed in "tunwall-nft".)
+                            let included = sources[source].split(separator: "/").last.map(String.init) ?? "tunwall-nft"
                             place = "\(included):\(SourceFiles.line(of: rule.range))"
                         }
                         return RuleDecision(location: place, text: ruleText(rule, table: table, counts: false),

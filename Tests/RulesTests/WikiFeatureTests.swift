@@ -594,6 +594,28 @@ let nftraceRules = """
         #expect(!(try parse("table inet t {\n\tchain c {\n\t\tmeta nftrace set 0\n\t}\n}\n")).setsNftrace)
     }
 
+    /// A rule a live command added is placed in the command ("tunwall-nft:LINE"); the file's rules keep their lines.
+    @Test func liveRulesArePlacedInTheirCommand() throws {
+        let rules = try parse("""
+            table inet filter {
+            \tchain forward {
+            \t\ttype filter hook forward priority filter; policy drop;
+            \t\ttcp dport 80 accept
+            \t}
+            }
+            """).applying("insert rule inet filter forward tcp dport 80 meta nftrace set 1")
+        var log: [String] = []
+        var marked = packet("10.0.1.2", "203.0.113.10", dport: 80)
+        #expect(rules.evaluate(.forward, &marked, log: &log) == .accept)
+        #expect(rules.decision(marked.nftraceRule)?.location == "tunwall-nft:1")
+        #expect(rules.decision(marked.decision)?.location == "test.nft:4")
+        let again = try rules.applying("add rule inet filter forward counter")
+        var later = packet("10.0.1.2", "203.0.113.10", dport: 80)
+        _ = again.evaluate(.forward, &later, log: &log)
+        #expect(again.decision(later.nftraceRule)?.location == "tunwall-nft:1")
+        #expect(again.decision(later.decision)?.location == "test.nft:4")
+    }
+
     @Test func matchingOnNftraceAndBadValuesAreRefused() {
         #expect(throws: (any Error).self) { try parse("table inet t {\n\tchain c {\n\t\tmeta nftrace 1 accept\n\t}\n}\n") }
         #expect(throws: (any Error).self) { try parse("table inet t {\n\tchain c {\n\t\tmeta nftrace set foo\n\t}\n}\n") }
