@@ -561,6 +561,16 @@ let nftraceRules = """
     """
 
 @Suite struct NftraceRuleTests {
+    static let twoMarks = """
+        table inet filter {
+        \tchain forward {
+        \t\ttype filter hook forward priority filter; policy accept;
+        \t\ttcp dport 8080 meta nftrace set 1
+        \t\ttcp dport 8081 meta nftrace set 1 meta nftrace set 0
+        \t}
+        }
+        """
+
     @Test func listsAsNFTDoes() throws {
         #expect(try parse(nftraceRules).listing() == nftraceRules)
         let unqualified = nftraceRules.replacingOccurrences(of: "\t\tmeta nftrace set 0", with: "\t\tnftrace set 0")
@@ -568,15 +578,7 @@ let nftraceRules = """
     }
 
     @Test func marksOnlyMatchingPacketsAndNamesTheRule() throws {
-        let rules = try parse("""
-            table inet filter {
-            \tchain forward {
-            \t\ttype filter hook forward priority filter; policy accept;
-            \t\ttcp dport 8080 meta nftrace set 1
-            \t\ttcp dport 8081 meta nftrace set 1 meta nftrace set 0
-            \t}
-            }
-            """)
+        let rules = try parse(Self.twoMarks)
         #expect(rules.setsNftrace)
         var log: [String] = []
         var marked = packet("10.0.1.2", "203.0.113.10", dport: 8080)
@@ -591,33 +593,26 @@ let nftraceRules = """
         var cleared = packet("10.0.1.2", "203.0.113.10", dport: 8081)
         _ = rules.evaluate(.forward, &cleared, log: &log)
         #expect(!cleared.nftrace)
-        #expect(!(try parse("table inet t {\n\tchain c {\n\t\tmeta nftrace set 0\n\t}\n}\n")).setsNftrace)
+        #expect(!(try parse(oneRule("meta nftrace set 0"))).setsNftrace)
     }
 
     /// A rule a live command added is placed in the command ("tunwall-nft:LINE"); the file's rules keep their lines.
     @Test func liveRulesArePlacedInTheirCommand() throws {
-        let rules = try parse("""
-            table inet filter {
-            \tchain forward {
-            \t\ttype filter hook forward priority filter; policy drop;
-            \t\ttcp dport 80 accept
-            \t}
-            }
-            """).applying("insert rule inet filter forward tcp dport 80 meta nftrace set 1")
-        var log: [String] = []
-        var marked = packet("10.0.1.2", "203.0.113.10", dport: 80)
-        #expect(rules.evaluate(.forward, &marked, log: &log) == .accept)
-        #expect(rules.decision(marked.nftraceRule)?.location == "tunwall-nft:1")
-        #expect(rules.decision(marked.decision)?.location == "test.nft:4")
+        let rules = try parse(Self.twoMarks).applying("insert rule inet filter forward tcp dport 80 meta nftrace set 1")
         let again = try rules.applying("add rule inet filter forward counter")
-        var later = packet("10.0.1.2", "203.0.113.10", dport: 80)
-        _ = again.evaluate(.forward, &later, log: &log)
-        #expect(again.decision(later.nftraceRule)?.location == "tunwall-nft:1")
-        #expect(again.decision(later.decision)?.location == "test.nft:4")
+        var log: [String] = []
+        for ruleset in [rules, again] {
+            var live = packet("10.0.1.2", "203.0.113.10", dport: 80)
+            _ = ruleset.evaluate(.forward, &live, log: &log)
+            #expect(ruleset.decision(live.nftraceRule)?.location == "tunwall-nft:1")
+            var filed = packet("10.0.1.2", "203.0.113.10", dport: 8080)
+            _ = ruleset.evaluate(.forward, &filed, log: &log)
+            #expect(ruleset.decision(filed.nftraceRule)?.location == "test.nft:4")
+        }
     }
 
     @Test func matchingOnNftraceAndBadValuesAreRefused() {
-        #expect(throws: (any Error).self) { try parse("table inet t {\n\tchain c {\n\t\tmeta nftrace 1 accept\n\t}\n}\n") }
-        #expect(throws: (any Error).self) { try parse("table inet t {\n\tchain c {\n\t\tmeta nftrace set foo\n\t}\n}\n") }
+        #expect(throws: (any Error).self) { try parse(oneRule("meta nftrace 1 accept")) }
+        #expect(throws: (any Error).self) { try parse(oneRule("meta nftrace set foo")) }
     }
 }
