@@ -59,6 +59,15 @@ public final class Engine {
     /// Tracing (Trace.swift): off unless the runner turns it on; nothing is
     /// recorded and nothing allocated for traces while it is off.
     @exclusivity(unchecked) public var tracing = false
+    /// Tracing packets a rule marks (`meta nftrace set 1`, TraceMark.swift):
+    /// whether anyone wants them (`tunwall monitor trace`; Linux makes trace
+    /// events only while a listener is there, nfnetlink_has_listeners).
+    /// On by default, for engines driven in tests.
+    public var followsNftrace = true {
+        didSet { tracingMarked = followsNftrace && ruleset.setsNftrace }
+    }
+    /// followsNftrace and a ruleset that can mark: the one Bool the hooks test.
+    @exclusivity(unchecked) var tracingMarked = false
     /// Numbering and clock of the trace; each packet's own trace travels in
     /// its PacketContext.
     @exclusivity(unchecked) var traceCount = 0
@@ -150,17 +159,14 @@ public final class Engine {
     /// while `tracing`, records what happened to it: Trace.swift).
     public func process(_ packet: inout PacketBuffer, from input: InterfaceID, now: Timestamp) -> Verdict {
         var ctx = PacketContext(input: input, now: now)
-        guard tracing else {
-            let verdict = pipeline(&packet, &ctx)
-            guard impairing, case .forward(let output) = verdict else { return verdict }
-            return impair(&packet, input: input, output: output, now: now, nil)
-        }
-        ctx.trace = beginTrace(packet, input: input, now: now)
+        // Tracing everything starts a record here; a rule's `meta nftrace set 1`
+        // starts one where it marks the packet (markTrace).
+        if tracing { ctx.trace = beginTrace(packet, input: input, now: now) }
         var verdict = pipeline(&packet, &ctx)
         if impairing, case .forward(let output) = verdict {
             verdict = impair(&packet, input: input, output: output, now: now, ctx.trace)
         }
-        finishTrace(verdict, packet, ctx.trace)
+        if ctx.trace != nil { finishTrace(verdict, packet, ctx.trace) }
         return verdict
     }
 
@@ -205,11 +211,11 @@ public final class Engine {
 
         // PREROUTING: connection tracking, then the prerouting chains.
         ctx.tracking = track(ctx.parsed, now: now)
-        if tracing { traceConntrack(ctx.tracking, &ctx.trace) }
+        if ctx.trace != nil { traceConntrack(ctx.tracking, &ctx.trace) }
         if hasRules {
             ctx.rules = rulePacket(packet.bytes, ctx.parsed, input: input, state: ctx.tracking.state, now: now,
                                    entry: ctx.tracking.entry)
-            let verdict = runHook(.prerouting, &ctx.rules, &ctx.trace)
+            let verdict = runHook(.prerouting, &ctx, packet)
             if verdict != .accept {
                 return ruleDrop(verdict, packet.bytes, ctx.parsed, input: input, state: ctx.tracking.state, now: now)
             }
@@ -218,11 +224,11 @@ public final class Engine {
         // dstnat: DNAT and redirect for new connections, and the destination
         // half of every translated one.
         if let stop = natDestination(&packet, &ctx) { return stop }
-        if tracing { traceNAT(packet, &ctx.trace) }
+        if ctx.trace != nil { traceNAT(packet, &ctx.trace) }
 
         if isLocal(ctx.parsed.tuple.destination) {
             if hasRules {
-                let verdict = runHook(.input, &ctx.rules, &ctx.trace)
+                let verdict = runHook(.input, &ctx, packet)
                 if verdict != .accept {
                     return ruleDrop(verdict, packet.bytes, ctx.parsed, input: input, state: ctx.tracking.state, now: now)
                 }
@@ -270,8 +276,8 @@ public final class Engine {
             // FORWARD, then POSTROUTING (its filter chains; NAT comes later).
             ctx.rules.outputInterface = route.interface
             ctx.rules.ttl = ctx.parsed.ttl &- 1
-            var verdict = runHook(.forward, &ctx.rules, &ctx.trace)
-            if verdict == .accept { verdict = runHook(.postrouting, &ctx.rules, &ctx.trace) }
+            var verdict = runHook(.forward, &ctx, packet)
+            if verdict == .accept { verdict = runHook(.postrouting, &ctx, packet) }
             if verdict != .accept {
                 return ruleDrop(verdict, packet.bytes, ctx.parsed, input: input, state: ctx.tracking.state, now: now)
             }
@@ -280,7 +286,7 @@ public final class Engine {
         // `ct helper set` on a new connection: the helper follows it once confirmed.
         if ctx.tracking.isPending && hasRules && ctx.rules.helper != .none && ctx.parsed.l4Protocol == ctx.rules.helper.transport {
             conntrack.setPendingHelper(ctx.rules.helper)
-            if tracing {
+            if ctx.trace != nil {
                 ctx.trace?.record.steps.append(TraceStep(kind: ctx.rules.helper.description, text: "helper \(ctx.rules.helper) attached to the new connection (ct helper set)",
                                                     fields: [("event", .string("attached"))]))
             }
@@ -288,7 +294,7 @@ public final class Engine {
 
         // srcnat: SNAT and masquerade, and the source half of translated connections.
         if let stop = natSource(&packet, &ctx, output: route.interface) { return stop }
-        if tracing { traceNAT(packet, &ctx.trace) }
+        if ctx.trace != nil { traceNAT(packet, &ctx.trace) }
 
         // Helpers read (and under NAT rewrite) the payload of their connections;
         // never a segment conntrack called invalid (Linux: such a packet has no

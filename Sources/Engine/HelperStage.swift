@@ -360,7 +360,7 @@ extension Engine {
     func note(_ event: HelperEvent, _ trace: inout PacketTrace?) {
         statistics.countHelperEvent(event)
         if !event.message.isEmpty { pendingLog.append("\(event.helper): " + event.message) }
-        if tracing && !event.text.isEmpty { traceHelper(event, &trace) }
+        if (tracing || trace != nil) && !event.text.isEmpty { traceHelper(event, &trace) }
     }
 
     /// Drops sessions whose connection is gone, and dead expectations.

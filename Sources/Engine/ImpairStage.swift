@@ -93,7 +93,7 @@ extension Engine {
             if decision.duplicate {
                 duplicate(packet, path: path, step: step, arrival: time, output: output, trace, depth: depth)
             }
-            if tracing, let trace { traceImpairment(decision, stage: stage, arrival: time, trace) }
+            if let trace { traceImpairment(decision, stage: stage, arrival: time, trace) }
             if let reason = decision.drop { return (reason, time) }
             if decision.corrupt { corruptOneBit(&packet, stage: stage) }
             time = decision.release

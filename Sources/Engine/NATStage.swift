@@ -50,7 +50,7 @@ extension Engine {
             target = tuple
         } else if tracking.isPending && ruleset.hasNATChains(.prerouting) {
             var tuple = ctx.parsed.tuple
-            switch ruleset.evaluateNAT(.prerouting, &ctx.rules, log: &pendingLog) {
+            switch natRules(.prerouting, &ctx, packet) {
             case .none:
                 return nil
             case .drop:
@@ -84,6 +84,15 @@ extension Engine {
         return nil
     }
 
+    /// A hook's nat chains for a new connection; one of their rules may mark
+    /// the packet for tracing (`meta nftrace set 1`) as a filter chain's may.
+    @inline(__always)
+    func natRules(_ hook: Hook, _ ctx: inout PacketContext, _ packet: PacketBuffer) -> NATVerdict {
+        let verdict = ruleset.evaluateNAT(hook, &ctx.rules, log: &pendingLog)
+        if tracingMarked && ctx.rules.nftrace { markTrace(hook, verdict: nil, &ctx, packet) }
+        return verdict
+    }
+
     /// POSTROUTING NAT (and INPUT's, for connections to the firewall): rewrites
     /// the source half, choosing the mapping for a new connection, and records
     /// the translation in its pending entry.
@@ -101,7 +110,7 @@ extension Engine {
             var decided = ctx.nat != nil
             if ruleset.hasNATChains(hook) && !fromExpectation {
                 if hook == .postrouting { ctx.rules.outputInterface = output }
-                switch ruleset.evaluateNAT(hook, &ctx.rules, log: &pendingLog) {
+                switch natRules(hook, &ctx, packet) {
                 case .none, .translate(.dnat), .translate(.redirect):
                     break
                 case .drop:

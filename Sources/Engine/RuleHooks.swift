@@ -80,8 +80,21 @@ extension Engine {
         packet.icmpEchoSequence = message.sequenceNumber
     }
 
-    /// Runs `hook`'s base chains; log lines go to `pendingLog`, the deciding
-    /// rule to the packet's trace.
+    /// Runs `hook`'s base chains for the packet in the pipeline; log lines go
+    /// to `pendingLog`, the deciding rule to the packet's trace. A rule that
+    /// marks the packet (`meta nftrace set 1`) starts its trace here.
+    @inline(__always)
+    func runHook(_ hook: Hook, _ ctx: inout PacketContext, _ packet: PacketBuffer) -> RuleVerdict {
+        guard tracing || tracingMarked else { return ruleset.evaluate(hook, &ctx.rules, log: &pendingLog) }
+        ctx.rules.decision = -1
+        let verdict = ruleset.evaluate(hook, &ctx.rules, log: &pendingLog)
+        if tracingMarked && ctx.rules.nftrace { markTrace(hook, verdict: verdict, &ctx, packet) }
+        traceRule(hook, verdict, decision: ctx.rules.decision, &ctx.trace)
+        return verdict
+    }
+
+    /// Runs `hook`'s base chains for a packet the engine made (no marking:
+    /// such a packet is traced only while everything is).
     @inline(__always)
     func runHook(_ hook: Hook, _ packet: inout RulePacket, _ trace: inout PacketTrace?) -> RuleVerdict {
         guard tracing else { return ruleset.evaluate(hook, &packet, log: &pendingLog) }
@@ -155,6 +168,7 @@ extension Engine {
         }
         ruleset = new
         hasRules = new !== Ruleset.empty
+        tracingMarked = followsNftrace && new.setsNftrace
     }
 
     /// Log lines the rules wrote since the last call (kernel log format).

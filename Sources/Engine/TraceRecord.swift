@@ -164,6 +164,10 @@ public struct TraceRecord: Sendable {
     public var output: String?
     public var reason: String?
     public var sent: TracePacket?
+    /// The rule that marked the packet (`meta nftrace set 1`), if one did:
+    /// what `tunwall monitor trace` streams (TraceMark.swift). Not part of
+    /// the JSON line: the trace file's schema stays as it is.
+    public var mark: TraceMark?
 
     /// The narrated lines (docs/trace-schema.md).
     public var narrated: [String] {

@@ -18,6 +18,8 @@
 //   impair IF show          both directions' settings and counters
 //   impair IF [in|out] clear  switch one direction off, or both
 //   nft COMMAND             an nft command on the running ruleset (NFTControl.swift)
+//   monitor trace [--all]   follow the traces of packets a rule marks (meta nftrace set 1),
+//                           or of every packet, until either side hangs up
 //
 // The server trims surrounding whitespace before matching; any other line is
 // answered "error: unknown request '…'".
@@ -39,6 +41,8 @@ public enum ControlRequest: Equatable, Sendable {
     case impair(interface: String, words: [String])
     /// `nft add element …`, `nft list ruleset -a`, `nft -f PATH` (NFTControl.swift).
     case nft(String)
+    /// `monitor trace`: stream the traces of marked packets (all: of every packet).
+    case monitorTrace(all: Bool)
 
     /// The request a line stands for; nil for a line no firewall understands.
     public init?(line: String) {
@@ -60,6 +64,8 @@ public enum ControlRequest: Equatable, Sendable {
             guard let interface = words.first else { return nil }
             self = .impair(interface: interface, words: Array(words.dropFirst()))
         case _ where text.hasPrefix("nft "): self = .nft(String(text.dropFirst("nft ".count)))
+        case "monitor trace": self = .monitorTrace(all: false)
+        case "monitor trace --all": self = .monitorTrace(all: true)
         default: return nil
         }
     }
@@ -81,6 +87,7 @@ public enum ControlRequest: Equatable, Sendable {
         case .reload(let path?): return "reload \(path)"
         case .impair(let interface, let words): return (["impair", interface] + words).joined(separator: " ")
         case .nft(let command): return "nft \(command)"
+        case .monitorTrace(let all): return all ? "monitor trace --all" : "monitor trace"
         }
     }
 
@@ -90,7 +97,7 @@ public enum ControlRequest: Equatable, Sendable {
         try ControlClient.send(line, to: path)
     }
 
-    /// A `conntrack -E` request: hands each piece of the stream to `receive` until the firewall hangs up.
+    /// A `conntrack -E` or `monitor trace` request: hands each piece of the stream to `receive` until the firewall hangs up.
     public func stream(from path: String, _ receive: (String) -> Void) throws(SystemError) {
         try ControlClient.stream(line, to: path, output: receive)
     }

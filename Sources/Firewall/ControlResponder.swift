@@ -19,6 +19,7 @@ public enum ControlResponder {
             guard query.table == .conntrack else { return .text("error: Operation failed: Operation not supported\n") }
             return .subscribe("", events: query)
         }
+        if case .monitorTrace(let all) = request { return .subscribeTraces("", all: all) }
         return .text(answer(request, engine: engine, reloader: reloader))
     }
 
@@ -41,6 +42,8 @@ public enum ControlResponder {
             return ImpairRequest.answer(interface: interface, words: words, engine: engine)
         case .nft(let command):
             return NFTControl.answer(command, engine: engine)
+        case .monitorTrace:
+            return ""  // (a stream: respond(to:) subscribes it)
         }
     }
 

@@ -118,12 +118,14 @@ enum StatementAST: Sendable {
     case limit(LimitAST)
     /// `ct count [over] N`.
     case ctCount(limit: UInt64, over: Bool, SourceRange)
+    /// `meta nftrace set 0|1`.
+    case nftraceSet(Bool, SourceRange)
 
     var range: SourceRange {
         switch self {
         case .match(let m): return m.range
         case .counter(_, _, let r), .log(_, _, let r), .verdict(_, let r), .reject(_, let r), .ctHelperSet(_, _, let r),
-             .ctCount(_, _, let r):
+             .ctCount(_, _, let r), .nftraceSet(_, let r):
             return r
         case .nat(let n): return n.range
         case .vmap(let v): return v.range

@@ -95,6 +95,8 @@ enum CompiledAction: Sendable {
     /// disjoint intervals; for an interface field, interface rows in `low`, checked in order). A
     /// miss ends the rule (nft_lookup: NFT_BREAK).
     case vmap(field: PacketField, start: Int32, count: Int32, interfaces: Bool)
+    /// `meta nftrace set 0|1`: marks (or unmarks) the packet for tracing (RulePacket.nftrace).
+    case nftrace(Bool)
     /// `limit rate`: limits[index]'s token bucket; ends the rule when it says so.
     case limit(Int32)
     /// `ct count`: connlimits[index]; ends the rule when it says so.
@@ -365,6 +367,8 @@ struct CompiledProgram {
             case .nat(let nat):
                 natActions.append(CompiledProgram.nat(nat, family: family))
                 actions.append(.nat(Int32(natActions.count - 1)))
+            case .nftraceSet(let on):
+                actions.append(.nftrace(on))
             case .ctHelperSet(let name):
                 // The resolver made sure the table has it; the parser that its type is one tunwall knows.
                 if let helper = helpers.first(where: { $0.name == name }), let kind = HelperKind(type: helper.type) {

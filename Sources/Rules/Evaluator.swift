@@ -172,6 +172,11 @@ extension Ruleset {
                         && (nfproto == 0 || nfproto == (packet.family == .ipv6 ? 10 : 2)) {
                         packet.helper = helper
                     }
+                case .nftrace(let on):
+                    // nft_meta_set_eval: skb->nf_trace = !!value. The packet stays marked for
+                    // the rest of its way (later rules, chains and hooks), as an skb flag does.
+                    packet.nftrace = on
+                    if on { packet.nftraceRule = Int32(ruleIndex - 1) }
                 case .vmap, .limit, .connlimit, .check:
                     break  // (handled above; a map element holds a verdict only)
                 }

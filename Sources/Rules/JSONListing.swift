@@ -117,6 +117,8 @@ extension Ruleset {
             return #"{"limit": {"rate": \#(limit.rate), "burst": \#(limit.burst ?? 5), "per": "\#(limit.unit.rawValue)"\#(invert)}}"#
         case .ctCount(let limit, let over):
             return #"{"ct count": {"val": \#(limit)\#(over ? #", "inv": true"# : "")}}"#
+        case .nftraceSet(let on):
+            return #"{"mangle": {"key": {"meta": {"key": "nftrace"}}, "value": \#(on ? 1 : 0)}}"#
         }
     }
 

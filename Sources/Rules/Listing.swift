@@ -113,6 +113,8 @@ extension Ruleset {
                 parts.append(text)
             case .ctCount(let limit, let over):
                 parts.append("ct count \(over ? "over " : "")\(limit)")
+            case .nftraceSet(let on):
+                parts.append("meta nftrace set \(on ? 1 : 0)")
             case .reject(let spec):
                 parts.append(Ruleset.rejectText(spec, family: table.family))
             case .ctHelperSet(let name):

@@ -186,6 +186,8 @@ enum Statement: Sendable {
     case vmap(VerdictMap)
     case limit(Limit)
     case ctCount(limit: UInt64, over: Bool)
+    /// `meta nftrace set 1` (or 0): marks the packet for tracing (nft_meta_set_eval: skb->nf_trace).
+    case nftraceSet(Bool)
 }
 
 /// The elements of a verdict map, sorted by key (ifname maps: `ifnames` in nft's order).

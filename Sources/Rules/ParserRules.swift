@@ -82,11 +82,16 @@ extension Parser {
                 return nil
             }
             return try fieldStatement(.metaMark, fieldRange: start.range)
+        case "nftrace":
+            return try nftraceStatement(from: start)
         case "ip", "ip6", "tcp", "udp", "th", "icmp", "icmpv6", "meta":
             _ = advance()
             guard token.kind == .word else { throw fail() }
             let key = token
             let fieldRange = start.range.through(key.range)
+            if start.text == "meta" && key.text == "nftrace" && peek().is("set") {
+                return try nftraceStatement(from: start)
+            }
             if let field = Parser.fields[start.text]?[key.text] {
                 _ = advance()
                 if token.is("set") {
@@ -297,6 +302,28 @@ extension Parser {
         }
         let close = try expect(.rightParen, "')'")
         return .bitwiseOr(items, open.range.through(close.range))
+    }
+
+    /// `meta nftrace set 0|1` (or `nftrace set …`, nft's unqualified meta key): the value is
+    /// one bit, and nft says so about anything else ("Value 2 exceeds valid range 0-1").
+    /// Matching on nftrace (`meta nftrace 1`) stays refused: the kernel cannot read it either
+    /// (nft: "Could not process rule: Operation not supported").
+    private mutating func nftraceStatement(from start: Token) throws(SyntaxAbort) -> StatementAST? {
+        _ = advance()  // `nftrace` (after `meta`, if it came)
+        guard token.is("set") else {
+            unsupported("meta nftrace", at: start.range.through(previousRange))
+            return nil
+        }
+        _ = advance()
+        guard token.kind == .number else {
+            diagnostics.error(token.range, "Could not parse integer")
+            throw SyntaxAbort()
+        }
+        let value = advance()
+        if value.number > 1 {
+            diagnostics.error(value.range, "Value \(value.number) exceeds valid range 0-1")
+        }
+        return .nftraceSet(value.number == 1, start.range.through(value.range))
     }
 
     private mutating func ctStatement() throws(SyntaxAbort) -> StatementAST? {

@@ -215,6 +215,8 @@ extension Resolver {
             append(.limit(Limit(rate: limit.rate, unit: limit.unit, burst: limit.burst, over: limit.over)), limit.range, &context)
         case .ctCount(let limit, let over, let range):
             append(.ctCount(limit: limit, over: over), range, &context)
+        case .nftraceSet(let on, let range):
+            append(.nftraceSet(on), range, &context)
         case .nat(let nat):
             context.terminal = nat.range
             usesNAT = true

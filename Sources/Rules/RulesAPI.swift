@@ -60,6 +60,10 @@ public struct RulePacket: Sendable {
     /// What decided the last verdict the evaluator returned, for traces: a rule (>= 0, see
     /// `Ruleset.decision(_:)`), a chain's policy (-2 - chain), or nothing yet (-1).
     public var decision: Int32 = -1
+    /// Set by `meta nftrace set 1` (cleared by `set 0`): the packet is to be traced from here
+    /// on, as skb->nf_trace marks it in Linux; nftraceRule is the rule that set it (as `decision`).
+    public var nftrace = false
+    public var nftraceRule: Int32 = -1
 
     public init() {}
 }

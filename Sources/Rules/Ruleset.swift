@@ -73,6 +73,13 @@ public final class Ruleset: @unchecked Sendable {
     /// True if a `ct count` statement needs `connectionPresence`.
     public var countsConnections: Bool { !connlimits.isEmpty }
 
+    /// True if a rule can set `meta nftrace set 1`: only then does the engine look at
+    /// RulePacket.nftrace (a ruleset without one costs nothing for it). Walks the actions:
+    /// the engine asks once, when the ruleset is installed.
+    public var setsNftrace: Bool {
+        actions.contains { if case .nftrace(true) = $0 { return true } else { return false } }
+    }
+
     // Filled by `bind`: for interface row r and interface i (the last slot is "no interface"),
     // bit i % 64 of interfaceBits[r * interfaceWords + i / 64].
     // (Written only by `bind`, which the engine calls before it evaluates: no exclusivity checks
@@ -178,10 +185,23 @@ public final class Ruleset: @unchecked Sendable {
 
     private static func build(_ text: String, file: String, name: String, from old: Ruleset?,
                               includes: Bool = true) throws(RuleErrors) -> Ruleset {
-        var lexer = Lexer(text)
-        let tokens = lexer.tokenize()
         var sources = SourceFiles()
-        sources.files.append(SourceFiles.File(name: name, lines: lexer.lines, endsWithNewline: lexer.endsWithNewline))
+        let tokens: [Token]
+        if let old, !old.sources.isEmpty {
+            // Live commands: the rules already there keep the places they had (FILE:LINE in
+            // traces), and the command's own rules get the command's: it is one more source
+            // after the old ones (their text is not needed, only their names).
+            sources.files = old.sources.map { SourceFiles.File(name: $0, lines: [], endsWithNewline: true) }
+            var lexer = Lexer(text)
+            var lexed = lexer.tokenize()
+            for index in lexed.indices { lexed[index].range.line += sources.files.count * SourceFiles.lineBase }
+            sources.files.append(SourceFiles.File(name: name, lines: lexer.lines, endsWithNewline: lexer.endsWithNewline))
+            tokens = lexed
+        } else {
+            var lexer = Lexer(text)
+            tokens = lexer.tokenize()
+            sources.files.append(SourceFiles.File(name: name, lines: lexer.lines, endsWithNewline: lexer.endsWithNewline))
+        }
         var parser = Parser(tokens: tokens, sources: sources)
         parser.includesAllowed = includes
         if let old {
@@ -203,7 +223,7 @@ public final class Ruleset: @unchecked Sendable {
         let ruleset = Ruleset(tables: tables, program: CompiledProgram(tables: tables), counters: resolver.counters,
                               usesNAT: resolver.usesNAT || tables.contains { $0.chains.contains { $0.base?.type == .nat } },
                               usesHelpers: resolver.usesHelpers, file: file,
-                              sources: old == nil ? sources.files.map(\.name) : old!.sources)
+                              sources: sources.files.map(\.name))
         ruleset.asts = parser.tables
         ruleset.lastTableHandle = parser.lastTableHandle
         return ruleset
@@ -306,6 +326,9 @@ public struct RuleDecision: Equatable, Sendable {
     public var text: String
     /// A chain's policy decided, not a rule.
     public var isPolicy = false
+    /// The rule's table as nft names it in traces ("inet filter") and its chain.
+    public var table = ""
+    public var chain = ""
 }
 
 extension Ruleset {
@@ -318,17 +341,20 @@ extension Ruleset {
             for chain in table.chains {
                 if value == -2 - Int32(chainIndex) {
                     let policy = chain.base?.policyDrop == true ? "drop" : "accept"
-                    return RuleDecision(location: "\(name): chain \(chain.name) policy", text: "policy \(policy)", isPolicy: true)
+                    return RuleDecision(location: "\(name): chain \(chain.name) policy", text: "policy \(policy)", isPolicy: true,
+                                        table: "\(table.family.rawValue) \(table.name)", chain: chain.name)
                 }
                 for rule in chain.rules {
                     if Int32(ruleIndex) == value {
                         let source = SourceFiles.file(of: rule.range)
                         var place = "\(name):\(rule.range.line)"
                         if source > 0, source < sources.count {
-                            let included = sources[source].split(separator: "/").last.map(String.init) ?? sources[source]
+                            // (A rule a live `tunwall nft` command added, from no file, is placed in "tunwall-nft".)
+                            let included = sources[source].split(separator: "/").last.map(String.init) ?? "tunwall-nft"
                             place = "\(included):\(SourceFiles.line(of: rule.range))"
                         }
-                        return RuleDecision(location: place, text: ruleText(rule, table: table, counts: false))
+                        return RuleDecision(location: place, text: ruleText(rule, table: table, counts: false),
+                                            table: "\(table.family.rawValue) \(table.name)", chain: chain.name)
                     }
                     ruleIndex += 1
                 }

@@ -14,6 +14,7 @@
 // Every send uses MSG_NOSIGNAL: a client that hangs up early must not raise
 // SIGPIPE, whose default action would end the firewall.
 import Conntrack
+import Engine
 import CTunwall
 import Glibc
 import SystemIO
@@ -28,6 +29,18 @@ let controlRequestLimit = 4096
 public enum ControlReply: Sendable {
     case text(String)
     case subscribe(String, events: ConntrackQuery? = nil)
+    /// `monitor trace`: the traces of packets a rule marked (`meta nftrace
+    /// set 1`), or with `all`, of every packet (tracing everything while
+    /// such a client is connected).
+    case subscribeTraces(String, all: Bool)
+}
+
+/// What a stream client follows.
+enum StreamSubscription {
+    /// conntrack events (nil: all of them).
+    case events(ConntrackQuery?)
+    /// trace records: marked ones, or all.
+    case traces(all: Bool)
 }
 
 /// The listening side of the control socket. Not Sendable: the event loop's
@@ -42,10 +55,15 @@ public final class ControlServer {
     private let boundFile: (device: UInt64, inode: UInt64)
     /// Connections kept open for `broadcast` (stream requests), with the
     /// events each asked for.
-    private var subscribers: [(fd: Int32, events: ConntrackQuery?)] = []
+    private var subscribers: [(fd: Int32, follows: StreamSubscription)] = []
 
     /// How many clients listen to `broadcast`.
     public var subscriberCount: Int { subscribers.count }
+
+    /// How many follow conntrack events, and traces (marked; all).
+    public private(set) var eventSubscriberCount = 0
+    public private(set) var traceSubscriberCount = 0
+    public private(set) var allTraceSubscriberCount = 0
 
     /// Binds a Unix stream socket at `path` with mode 0600 and listens.
     /// A socket file nobody listens on (a crashed run's) is unlinked first;
@@ -112,8 +130,9 @@ public final class ControlServer {
                 return
             }
             guard let client = accepted.map({ Int32($0) }) else { return }  // EAGAIN: none left
-            if let events = serve(client, handler) {
-                subscribers.append((client, events))
+            if let follows = serve(client, handler) {
+                subscribers.append((client, follows))
+                recount()
             } else {
                 Syscall.close(client)
             }
@@ -129,20 +148,81 @@ public final class ControlServer {
     /// Sends each stream client the conntrack events it asked for, one
     /// `conntrack -E` line each.
     public func broadcast(events: [ConntrackEvent]) {
-        broadcast { query in
-            events.filter { query?.shows($0) ?? true }.map { $0.line + "\n" }.joined()
+        broadcast { follows in
+            guard case .events(let query) = follows else { return "" }
+            return events.filter { query?.shows($0) ?? true }.map { $0.line + "\n" }.joined()
         }
     }
 
-    private func broadcast(_ render: (ConntrackQuery?) -> String) {
+    /// Sends each `monitor trace` client its records, narrated
+    /// (TraceRecord.monitorLines): the marked ones, or all of them.
+    public func broadcast(traces: [TraceRecord]) {
+        guard traceSubscriberCount > 0 else { return }
+        var marked: String? = nil
+        var all: String? = nil
+        broadcast { follows in
+            guard case .traces(let wantsAll) = follows else { return "" }
+            if wantsAll {
+                if all == nil { all = traces.map { $0.monitorLines.joined(separator: "\n") + "\n" }.joined() }
+                return all ?? ""
+            }
+            if marked == nil {
+                marked = traces.filter { $0.mark != nil }.map { $0.monitorLines.joined(separator: "\n") + "\n" }.joined()
+            }
+            return marked ?? ""
+        }
+    }
+
+    /// A client that has hung up, or whose socket buffer is full (it does
+    /// not read fast enough), is dropped at once: the firewall never waits
+    /// for a stream client (MSG_DONTWAIT), and never gets SIGPIPE from one
+    /// (MSG_NOSIGNAL). A client that had part of a piece only is dropped
+    /// too, so that no client ever reads half a line as a whole one.
+    private func broadcast(_ render: (StreamSubscription) -> String) {
         guard !subscribers.isEmpty else { return }
+        let before = subscribers.count
         subscribers.removeAll { subscriber in
-            let bytes = Array(render(subscriber.events).utf8)
+            let bytes = Array(render(subscriber.follows).utf8)
             if bytes.isEmpty { return false }
             let sent = bytes.withUnsafeBytes { Glibc.send(subscriber.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
             if sent == bytes.count { return false }
             Syscall.close(subscriber.fd)
             return true
+        }
+        if subscribers.count != before { recount() }
+    }
+
+    /// Drops stream clients that have hung up without waiting for something
+    /// to send them (a zero-byte peek says EOF; poll(2)'s POLLHUP/POLLERR
+    /// say a reset): a `monitor trace` client that leaves while no marked
+    /// packet comes must stop the tracing it asked for.
+    public func dropHungUpSubscribers() {
+        guard !subscribers.isEmpty else { return }
+        let before = subscribers.count
+        subscribers.removeAll { subscriber in
+            var probe = pollfd(fd: subscriber.fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&probe, 1, 0) > 0 else { return false }
+            var byte: UInt8 = 0
+            let peeked = recv(subscriber.fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+            let gone = probe.revents & Int16(POLLHUP | POLLERR) != 0 || peeked == 0
+                || (peeked < 0 && Glibc.errno != EAGAIN && Glibc.errno != EINTR)
+            if gone { Syscall.close(subscriber.fd) }
+            return gone
+        }
+        if subscribers.count != before { recount() }
+    }
+
+    private func recount() {
+        eventSubscriberCount = 0
+        traceSubscriberCount = 0
+        allTraceSubscriberCount = 0
+        for subscriber in subscribers {
+            switch subscriber.follows {
+            case .events: eventSubscriberCount += 1
+            case .traces(let all):
+                traceSubscriberCount += 1
+                if all { allTraceSubscriberCount += 1 }
+            }
         }
     }
 
@@ -151,6 +231,7 @@ public final class ControlServer {
         guard fileDescriptor >= 0 else { return }
         for subscriber in subscribers { Syscall.close(subscriber.fd) }
         subscribers.removeAll()
+        recount()
         Syscall.close(fileDescriptor)
         fileDescriptor = -1
         var status = stat()
@@ -159,9 +240,9 @@ public final class ControlServer {
         }
     }
 
-    /// Serves one request; the events it follows if the client stays as a
-    /// stream subscriber (.some(nil): all of them), nil if it goes.
-    private func serve(_ client: Int32, _ handler: (String) -> ControlReply) -> ConntrackQuery?? {
+    /// Serves one request; what it follows if the client stays as a stream
+    /// subscriber, nil if it goes.
+    private func serve(_ client: Int32, _ handler: (String) -> ControlReply) -> StreamSubscription? {
         setTimeouts(client, seconds: 2)
         let reply: ControlReply
         switch readRequestLine(client, limit: controlRequestLimit) {
@@ -176,7 +257,10 @@ public final class ControlServer {
             return nil
         case .subscribe(let greeting, let events):
             guard (try? writeAll(client, greeting, call: "send(\(path))")) != nil else { return nil }
-            return .some(events)
+            return .events(events)
+        case .subscribeTraces(let greeting, let all):
+            guard (try? writeAll(client, greeting, call: "send(\(path))")) != nil else { return nil }
+            return .traces(all: all)
         }
     }
 

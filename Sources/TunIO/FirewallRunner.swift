@@ -38,6 +38,8 @@ public final class FirewallRunner {
     /// `--pcap DIR` and `--trace`/`--trace-json` (Observers.swift); nil when not asked for.
     public var capture: PacketCapture?
     public var traceOutput: TraceOutput?
+    /// A `monitor trace` client is connected (followTraceClients).
+    var monitoringTraces = false
     /// Packets read from one device before the loop looks at the others.
     static let batch = 64
     /// Batched I/O through io_uring (PacketRing.swift), unless the kernel
@@ -89,6 +91,7 @@ public final class FirewallRunner {
     /// conntrack events go to the stream clients.
     public func run(onReload: () -> Void, handle: (String) -> ControlReply) throws(SystemError) {
         var lastTick = Self.now()
+        followTraceClients()
         while running {
             var readyDevices = 0
             var readyMask: UInt64 = 0
@@ -134,14 +137,19 @@ public final class FirewallRunner {
                     if signal == SIGHUP { onReload() } else { running = false }
                 }
             }
-            if controlReady, let control { control.acceptPending(handle) }
+            if controlReady, let control {
+                control.acceptPending(handle)
+                followTraceClients()
+            }
             publishEvents()
             let now = Self.now()
             if holding || now - lastTick >= nanosecondsPerSecond {
                 engine.tick(now: now)
                 lastTick = now
                 try flushOutbox()
-                traceOutput?.write(engine.takeTraces())
+                control?.dropHungUpSubscribers()
+                followTraceClients()
+                deliverTraces()
                 traceOutput?.flush()
                 capture?.flush()
             }
@@ -160,12 +168,36 @@ public final class FirewallRunner {
     /// `conntrack -E`: events are collected only while someone listens.
     private func publishEvents() {
         guard let control else { return }
-        let listening = control.subscriberCount > 0
+        let listening = control.eventSubscriberCount > 0
         if listening != engine.conntrack.eventsEnabled { engine.conntrack.setEventsEnabled(listening) }
         guard listening else { return }
         let events = engine.conntrack.takeEvents(now: Self.now())
         guard !events.isEmpty else { return }
         control.broadcast(events: events)
+    }
+
+    /// `tunwall monitor trace`: while a client follows marked packets the
+    /// engine traces them (only then, as Linux makes trace events only while
+    /// a listener is there); while one follows all, it traces everything,
+    /// as `--trace` does for the firewall's life.
+    private func followTraceClients() {
+        let marked = (control?.traceSubscriberCount ?? 0) > 0
+        if engine.followsNftrace != marked { engine.followsNftrace = marked }
+        let all = traceOutput != nil || (control?.allTraceSubscriberCount ?? 0) > 0
+        if engine.tracing != all { engine.tracing = all }
+        monitoringTraces = marked
+    }
+
+    /// The finished trace records to `--trace`/`--trace-json` and to the
+    /// `monitor trace` clients. Records nobody wants any more (the last
+    /// client just left) are dropped here.
+    private func deliverTraces() {
+        let records = engine.takeTraces()
+        guard !records.isEmpty else { return }
+        traceOutput?.write(records)
+        if monitoringTraces { control?.broadcast(traces: records) }
+        // A client the broadcast dropped (gone, or too slow) stops the tracing it asked for.
+        if monitoringTraces && (control?.traceSubscriberCount ?? 0) == 0 { followTraceClients() }
     }
 
     /// Asks the loop to end after the current round.
@@ -192,7 +224,7 @@ public final class FirewallRunner {
             }
             try flushOutbox()
             if engine.impairedCount > 0 { try releaseImpaired() }
-            if let traceOutput { traceOutput.write(engine.takeTraces()) }
+            if traceOutput != nil || monitoringTraces { deliverTraces() }
         }
     }
 
@@ -233,7 +265,7 @@ public final class FirewallRunner {
                     try ring.submit()
                     try releaseImpaired()
                 }
-                if let traceOutput { traceOutput.write(engine.takeTraces()) }
+                if traceOutput != nil || monitoringTraces { deliverTraces() }
             case .write(let slot, let result):
                 if result < 0 { try countWriteFailure(-result, device: devices[ring.slots[slot].home].name) }
                 ring.queueRead(slot)

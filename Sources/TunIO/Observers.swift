@@ -149,7 +149,7 @@ public final class TraceOutput {
     public func write(_ records: [TraceRecord]) {
         guard !records.isEmpty else { return }
         if narrated {
-            FileIO.writeAllOrGiveUp(2, Array((records.flatMap(\.narrated).joined(separator: "\n") + "\n").utf8))
+            FileIO.writeAllOrGiveUp(2, Array((records.flatMap(\.monitorLines).joined(separator: "\n") + "\n").utf8))
         }
         if json != nil {
             for record in records { pending += Array((record.jsonLine + "\n").utf8) }

@@ -92,6 +92,15 @@ enum CommandTable {
             options: OptionSpec.target + [.flag("--json", help: "as one JSON object (StatisticsRecord)")],
             action: .parsed(ControlCommands.stats)),
         CommandSpec(
+            path: ["monitor"], usage: ["monitor trace [--all] [--socket PATH | --lab NAME]"],
+            summary: "Follow a running firewall, as 'nft monitor' follows the kernel.", action: .group),
+        CommandSpec(
+            path: ["monitor", "trace"], usage: ["monitor trace [--all] [--socket PATH | --lab NAME]"],
+            summary: "Print, as they happen, the traces of the packets a rule marks with 'meta nftrace set 1', "
+                + "as 'nft monitor trace' does, narrated; --all traces every packet while it runs. Until Ctrl-C.",
+            options: OptionSpec.target + [.flag("--all", help: "trace every packet, marked or not (as --trace)")],
+            action: .parsed(MonitorCommand.trace)),
+        CommandSpec(
             path: ["impair"], usage: ["impair IF [in|out] WORDS... [--socket PATH | --lab NAME]", "impair IF show", "impair IF [in|out] clear"],
             summary: "Impair the packets leaving (out, the default) or that came in by IF, in tc-netem's words: "
                 + "delay 50ms 10ms, loss 2%, loss gemodel p r 1-h 1-k, duplicate 1%, reorder 25% gap 5, corrupt 0.1%, "

@@ -178,13 +178,7 @@ enum ConntrackCommand {
         EventFooter.update(0)
         signal(SIGINT, EventFooter.handler)
         signal(SIGTERM, EventFooter.handler)
-        // A parent may have left those signals blocked (test runners do),
-        // and a blocked SIGTERM would never stop us.
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+        ControlCommands.unblockStopSignals()
         var shown = 0
         do {
             try ControlRequest.conntrack(query).stream(from: path) { text in

@@ -53,6 +53,17 @@ enum ControlCommands {
         }
     }
 
+    /// A stream command (conntrack -E, monitor trace) ends on SIGINT or
+    /// SIGTERM; a parent may have left those blocked (test runners do), and
+    /// a blocked SIGTERM would never stop it.
+    static func unblockStopSignals() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+    }
+
     /// Labs whose control socket exists.
     static func runningLabs() -> [String] {
         guard let directory = opendir(Lab.defaultStateRoot) else { return [] }

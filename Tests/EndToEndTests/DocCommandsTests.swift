@@ -3,8 +3,9 @@
 // (`tunwall --parse-only`, which checks commands, subcommands, options and
 // their values, and conntrack-tools' grammar for `tunwall conntrack`) without
 // running it. A command renamed or an option dropped fails here with the
-// file and line that still show it. (The tutorial's commands run for real
-// in TutorialTests, the demo's in DemoTests.)
+// file and line that still show it. (Those that can run in a lab run for
+// real in LabDocCommandsTests, the tutorial's in TutorialTests, the demo's
+// in DemoTests.)
 
 import Foundation
 import Testing
@@ -18,66 +19,29 @@ import TestSupport
         var description: String { "\(file):\(line): tunwall \(words.joined(separator: " "))" }
     }
 
-    /// The commands in fenced code blocks: a line's pieces between `|`, `&&`,
-    /// `;` that start with `tunwall` (or `.build/release/tunwall`, after `sudo`
-    /// or a `$ ` prompt), and what follows ` -- tunwall ` inside `lab exec`.
-    static let shown: [Shown] = {
-        let docs = (try? FileManager.default.contentsOfDirectory(atPath: repository.appendingPathComponent("docs").path)) ?? []
-        let files = ["README.md", "Topologies/README.md"] + docs.filter { $0.hasSuffix(".md") }.sorted().map { "docs/" + $0 }
-        var result: [Shown] = []
-        for file in files {
-            guard let text = try? String(contentsOf: repository.appendingPathComponent(file), encoding: .utf8) else { continue }
-            var inBlock = false
-            for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                if line.hasPrefix("```") { inBlock.toggle(); continue }
-                guard inBlock else { continue }
-                var command = String(line)
-                if let hash = command.range(of: " #") { command = String(command[..<hash.lowerBound]) }
-                for piece in command.components(separatedBy: CharacterSet(charactersIn: "|;")).flatMap({ $0.components(separatedBy: "&&") }) {
-                    var words = Self.words(piece)
-                    while let first = words.first, ["sudo", "$"].contains(first) { words.removeFirst() }
-                    while words.last == "&" { words.removeLast() }
-                    guard let first = words.first, first == "tunwall" || first.hasSuffix("/tunwall") else { continue }
-                    words.removeFirst()
-                    result.append(Shown(file: file, line: index + 1, words: words))
-                    if let dashes = words.firstIndex(of: "--"), words.indices.contains(dashes + 1),
-                       words[dashes + 1] == "tunwall" || words[dashes + 1].hasSuffix("/tunwall") {
-                        result.append(Shown(file: file, line: index + 1, words: Array(words[(dashes + 2)...])))
-                    }
-                }
-            }
+    /// Every `tunwall` command in the docs' fenced code blocks (DocBlocks.commands).
+    static let shown: [Shown] = DocBlock.all.flatMap { block in
+        block.lines.enumerated().flatMap { offset, line in
+            DocBlocks.commands(in: line).map { Shown(file: block.file, line: block.line + offset, words: $0) }
         }
-        return result
-    }()
-
-    /// Shell words: whitespace apart, '…' and "…" kept together (quotes removed).
-    static func words(_ text: String) -> [String] {
-        var words: [String] = []
-        var current = ""
-        var quote: Character?
-        var inWord = false
-        for character in text {
-            if let open = quote {
-                if character == open { quote = nil } else { current.append(character) }
-            } else if character == "'" || character == "\"" {
-                quote = character
-                inWord = true
-            } else if character.isWhitespace {
-                if inWord { words.append(current) }
-                current = ""
-                inWord = false
-            } else {
-                current.append(character)
-                inWord = true
-            }
-        }
-        if inWord { words.append(current) }
-        return words
     }
 
     @Test func theDocsShowCommands() {
         #expect(Self.shown.count >= 30, "\(Self.shown)")
         #expect(Self.shown.contains { $0.file == "Topologies/README.md" })
+    }
+
+    /// Every block that shows a command is planned in LabDocCommandsTests (run, or not run and
+    /// why), and every plan still finds its blocks: a new example must say how it runs.
+    @Test func everyBlockWithCommandsIsPlanned() {
+        let planned = DocPlan.all.flatMap { plan in plan.blocks.map { (plan.file, $0) } }
+        for block in DocBlock.all where !block.commandLines.isEmpty {
+            #expect(planned.contains { $0.0 == block.file && block.lines.contains($0.1) },
+                    "\(block.place) shows commands but LabDocCommandsTests has no plan for it: \(block.commandLines[0])")
+        }
+        for (file, line) in planned {
+            #expect(DocBlock.all.contains { $0.file == file && $0.lines.contains(line) }, "no block of \(file) has the line: \(line)")
+        }
     }
 
     @Test(arguments: shown)

@@ -34,17 +34,9 @@ struct LabNFTCommandTests {
         """
 
     @Test func addElementLetsAClientInAndLimitRateHolds() throws {
-        let topology = repository.appendingPathComponent("Topologies/stateful.json").path
-        let up = try tunwall(["lab", "up", topology, "--name", name, "--daemon"])
-        defer { _ = try? tunwall(["lab", "down", name]) }
-        try #require(up.status == 0, "lab up failed: \(up.stderr)")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tunwall-nftc-\(getpid())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let rules = directory.appendingPathComponent("sets.nft")
-        try LabNFTCommandTests.ruleset.write(to: rules, atomically: true, encoding: .utf8)
-        let reload = try tunwall(["reload", rules.path, "--lab", name])
-        try #require(reload.status == 0, "reload: \(reload.stderr)")
+        let lab = try LabWorkspace("Topologies/stateful.json", name: name, ruleset: ("sets.nft", LabNFTCommandTests.ruleset))
+        defer { lab.down() }
+        let directory = lab.directory
 
         try "hello\n".write(to: directory.appendingPathComponent("hello.txt"), atomically: true, encoding: .utf8)
         let server = try background("server", ["python3", "-m", "http.server", "8080", "--bind", "203.0.113.10",

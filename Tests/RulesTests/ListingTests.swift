@@ -36,6 +36,7 @@ let canonicalCases: [(written: String, printed: String)] = [
     ("ip protocol 47 accept", "ip protocol gre accept"),
     ("meta mark 16 accept", "meta mark 0x00000010 accept"),
     ("mark 5 accept", "meta mark 0x00000005 accept"),
+    ("nftrace set 1 accept", "meta nftrace set 1 accept"),
     ("ct state new,established accept", "ct state established,new accept"),
     ("ct state != new,established accept", "ct state != established | new accept"),
     ("ct state { new } accept", "ct state new accept"),

@@ -77,7 +77,7 @@ struct NFTAgreementTests {
     /// Small rulesets from the other tests: what we accept, nft accepts.
     @Test(arguments: [evaluationPriorities, evaluationJumps, evaluationSets, evaluationRejects,
                       natPostrouting, natPrerouting, natInet, natPolicyDrop, natPriorities, natJumps, natIP6, natLog,
-                      natBesideFilter, wikiVerdictMaps, wikiLimits])
+                      natBesideFilter, wikiVerdictMaps, wikiLimits, nftraceRules])
     func evaluationRulesetsAreValidForNFT(_ text: String) throws {
         let namespace = try NFTNamespace()
         let path = try temporaryFile(text, name: "evaluation.nft")
@@ -150,7 +150,7 @@ struct NFTAgreementTests {
 
     /// `nft -j list ruleset` and tunwall's JSON listing agree, byte for byte, each fixture in a
     /// fresh namespace (table handles count from 1 in each).
-    @Test(arguments: [wikiVerdictMaps, wikiLimits, jsonForms, scriptCommands])
+    @Test(arguments: [wikiVerdictMaps, wikiLimits, jsonForms, scriptCommands, nftraceRules])
     func jsonListingIsNFTs(_ text: String) throws {
         let namespace = try NFTNamespace()
         let path = try temporaryFile(text, name: "json.nft")

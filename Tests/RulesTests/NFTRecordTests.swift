@@ -38,7 +38,7 @@ extension InvalidFile {
         "backwards-range.nft", "bad-prefix-length.nft", "bitmask-list-on-port.nft", "conflicting-families.nft",
         "conflicting-protocol-set.nft", "conflicting-protocols.nft", "ct-state-typo.nft", "define-bad-value.nft",
         "dnat-inet-without-family.nft", "icmp-type-typo.nft", "icmpx-in-ip-table.nft", "ifname-too-long.nft",
-        "mark-too-big.nft", "meta-nfproto-in-ip-table.nft", "missing-include.nft", "nat-port-without-protocol.nft", "port-out-of-range.nft",
+        "mark-too-big.nft", "nftrace-out-of-range.nft", "meta-nfproto-in-ip-table.nft", "missing-include.nft", "nat-port-without-protocol.nft", "port-out-of-range.nft",
         "priority-name-wrong-hook.nft", "redefinition.nft", "set-interval-without-flag.nft",
         "set-overlapping-intervals.nft", "set-range-without-flag.nft", "set-type-mismatch.nft",
         "set-unknown-type.nft", "set-without-type.nft", "several-errors.nft", "statement-after-terminal.nft",

@@ -545,3 +545,74 @@ let jsonForms = """
             """#)
     }
 }
+
+/// `meta nftrace set` (issue 15: tracing a chosen flow), in the forms nft lists: the unqualified
+/// `nftrace set 0` is listed with `meta`, as nft does.
+let nftraceRules = """
+    table inet filter {
+    \tchain pre {
+    \t\ttype filter hook prerouting priority raw; policy accept;
+    \t\ttcp dport 8080 meta nftrace set 1
+    \t\tudp dport 53 counter packets 0 bytes 0 meta nftrace set 1 accept
+    \t\tmeta nftrace set 0
+    \t}
+    }
+
+    """
+
+@Suite struct NftraceRuleTests {
+    static let twoMarks = """
+        table inet filter {
+        \tchain forward {
+        \t\ttype filter hook forward priority filter; policy accept;
+        \t\ttcp dport 8080 meta nftrace set 1
+        \t\ttcp dport 8081 meta nftrace set 1 meta nftrace set 0
+        \t}
+        }
+        """
+
+    @Test func listsAsNFTDoes() throws {
+        #expect(try parse(nftraceRules).listing() == nftraceRules)
+        let unqualified = nftraceRules.replacingOccurrences(of: "\t\tmeta nftrace set 0", with: "\t\tnftrace set 0")
+        #expect(try parse(unqualified).listing() == nftraceRules)
+    }
+
+    @Test func marksOnlyMatchingPacketsAndNamesTheRule() throws {
+        let rules = try parse(Self.twoMarks)
+        #expect(rules.setsNftrace)
+        var log: [String] = []
+        var marked = packet("10.0.1.2", "203.0.113.10", dport: 8080)
+        #expect(rules.evaluate(.forward, &marked, log: &log) == .accept)
+        #expect(marked.nftrace)
+        let found = try #require(rules.decision(marked.nftraceRule))
+        #expect(found.text == "tcp dport 8080 meta nftrace set 1")
+        #expect(found.table == "inet filter" && found.chain == "forward" && found.location == "test.nft:4")
+        var other = packet("10.0.1.2", "203.0.113.10", dport: 80)
+        _ = rules.evaluate(.forward, &other, log: &log)
+        #expect(!other.nftrace)
+        var cleared = packet("10.0.1.2", "203.0.113.10", dport: 8081)
+        _ = rules.evaluate(.forward, &cleared, log: &log)
+        #expect(!cleared.nftrace)
+        #expect(!(try parse(oneRule("meta nftrace set 0"))).setsNftrace)
+    }
+
+    /// A rule a live command added is placed in the command ("tunwall-nft:LINE"); the file's rules keep their lines.
+    @Test func liveRulesArePlacedInTheirCommand() throws {
+        let rules = try parse(Self.twoMarks).applying("insert rule inet filter forward tcp dport 80 meta nftrace set 1")
+        let again = try rules.applying("add rule inet filter forward counter")
+        var log: [String] = []
+        for ruleset in [rules, again] {
+            var live = packet("10.0.1.2", "203.0.113.10", dport: 80)
+            _ = ruleset.evaluate(.forward, &live, log: &log)
+            #expect(ruleset.decision(live.nftraceRule)?.location == "tunwall-nft:1")
+            var filed = packet("10.0.1.2", "203.0.113.10", dport: 8080)
+            _ = ruleset.evaluate(.forward, &filed, log: &log)
+            #expect(ruleset.decision(filed.nftraceRule)?.location == "test.nft:4")
+        }
+    }
+
+    @Test func matchingOnNftraceAndBadValuesAreRefused() {
+        #expect(throws: (any Error).self) { try parse(oneRule("meta nftrace 1 accept")) }
+        #expect(throws: (any Error).self) { try parse(oneRule("meta nftrace set foo")) }
+    }
+}

@@ -216,10 +216,7 @@ final class FTPLab {
     }
 
     /// Stops the lab (and whatever still runs in its namespaces), removes the directory.
-    func down() {
-        _ = try? Tool.run(Tool.binary, ["lab", "down", name])
-        try? FileManager.default.removeItem(at: directory)
-    }
+    func down() { LabWorkspace.takeDown(name, directory) }
 
     var clientScript: URL { directory.appendingPathComponent("ftpclient.py") }
 

@@ -7,6 +7,7 @@
 
 import Foundation
 import Testing
+import TestSupport
 
 /// The limit given to every lab suite: a hung `lab up` or client fails its
 /// test instead of holding CI for 90 minutes. Generous for a slow 2-core runner.
@@ -182,5 +183,46 @@ extension LabChecks {
                       stdout: (try? String(contentsOf: outFile, encoding: .utf8)) ?? "",
                       stderr: (try? String(contentsOf: errFile, encoding: .utf8)) ?? "")
         return WatchedRun(run: run, lab: lab, inodes: inodes)
+    }
+}
+
+/// A lab up for one test (`lab up TOPOLOGY --name NAME --daemon`) with a
+/// directory of its own, and maybe a ruleset written there and loaded with
+/// `tunwall reload`; `down()` takes the lab and the directory away.
+struct LabWorkspace {
+    struct Failure: Error, CustomStringConvertible { let description: String }
+
+    let name: String
+    let directory: URL
+
+    init(_ topology: String, name: String, ruleset: (file: String, text: String)? = nil) throws {
+        self.name = name
+        let path = repository.appendingPathComponent(topology).path
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tunwall-\(name)")
+        let up = try Tool.run(Tool.binary, ["lab", "up", path, "--name", name, "--daemon"])
+        guard up.status == 0 else {
+            down()
+            throw Failure(description: "lab up failed: \(up.stderr)")
+        }
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            if let ruleset {
+                let rules = directory.appendingPathComponent(ruleset.file)
+                try ruleset.text.write(to: rules, atomically: true, encoding: .utf8)
+                let reload = try Tool.run(Tool.binary, ["reload", rules.path, "--lab", name])
+                guard reload.status == 0 else { throw Failure(description: "reload: \(reload.stderr)") }
+            }
+        } catch {
+            down()
+            throw error
+        }
+    }
+
+    func down() { Self.takeDown(name, directory) }
+
+    /// `lab down NAME` (whatever still runs in its namespaces stops), and the directory goes.
+    static func takeDown(_ name: String, _ directory: URL) {
+        _ = try? Tool.run(Tool.binary, ["lab", "down", name])
+        try? FileManager.default.removeItem(at: directory)
     }
 }
