@@ -239,6 +239,11 @@ public final class Engine {
         if hasRules {
             ctx.rules = rulePacket(packet.bytes, ctx.parsed, input: input, state: ctx.tracking.state, now: now,
                                    entry: ctx.tracking.entry)
+            if ctx.link.isEthernet {
+                ctx.rules.linkSource = ctx.link.source.value
+                ctx.rules.linkDestination = ctx.link.destination.value
+                ctx.rules.linkType = ctx.link.type
+            }
             let verdict = runHook(.prerouting, &ctx.rules, &ctx.trace)
             if verdict != .accept {
                 return ruleDrop(verdict, packet.bytes, ctx.parsed, input: input, state: ctx.tracking.state, now: now)
