@@ -75,6 +75,17 @@ func tapHarness() throws -> Harness {
 
 extension Harness {
     func tick() { engine.tick(now: now) }
+
+    /// Frames sent now and at each of the next `seconds` ticks, a second apart.
+    func framesOver(seconds: Int) -> [(interface: InterfaceID, frame: SentFrame)] {
+        var collected = frames()
+        for _ in 0..<seconds {
+            advance(seconds: 1)
+            tick()
+            collected += frames()
+        }
+        return collected
+    }
     func advance(milliseconds: UInt64) { now += milliseconds * 1_000_000 }
 
     func frames() -> [(interface: InterfaceID, frame: SentFrame)] {
@@ -187,12 +198,7 @@ extension NetworkHeader {
         h.tick()
         // …then PROBE: unicast ARP to the known MAC, three of them a second apart.
         #expect(h.state("203.0.113.10") == .probe)
-        var unicast = h.frames()
-        for _ in 0..<2 {
-            h.advance(seconds: 1)
-            h.tick()
-            unicast += h.frames()
-        }
+        let unicast = h.framesOver(seconds: 2)
         #expect(unicast.count == 3)
         #expect(unicast.allSatisfy { $0.frame.header.destination == serverMAC && $0.frame.arp?.operation == ARPMessage.request })
         h.advance(seconds: 1)
@@ -221,12 +227,7 @@ extension NetworkHeader {
                         arp(ARPMessage.request, clientMAC, client4, .zero, IPv4Address(10, 0, 1, 1))), on: h.lan)
         _ = h.frames()
         #expect(h.fromClient(Packet.udp(client4, 5000, server4, 53, payload: [1])).verdict == .consumed)
-        var probes = h.frames()
-        for _ in 0..<2 {
-            h.advance(seconds: 1)
-            h.tick()
-            probes += h.frames()
-        }
+        let probes = h.framesOver(seconds: 2)
         // mcast_solicit 3: three broadcasts, retrans_time 1 s apart.
         #expect(probes.count == 3)
         #expect(probes.allSatisfy { $0.frame.header.destination == .broadcast })
