@@ -20,6 +20,7 @@
 //   nft COMMAND             an nft command on the running ruleset (NFTControl.swift)
 //   monitor trace [--all]   follow the traces of packets a rule marks (meta nftrace set 1),
 //                           or of every packet, until either side hangs up
+//   neigh                   the neighbour table of the TAP interfaces, as `ip neigh` prints it
 //
 // The server trims surrounding whitespace before matching; any other line is
 // answered "error: unknown request '…'".
@@ -43,6 +44,8 @@ public enum ControlRequest: Equatable, Sendable {
     case nft(String)
     /// `monitor trace`: stream the traces of marked packets (all: of every packet).
     case monitorTrace(all: Bool)
+    /// `neigh`: the neighbour table (ARP and ND), as `ip neigh`.
+    case neighbours
 
     /// The request a line stands for; nil for a line no firewall understands.
     public init?(line: String) {
@@ -57,6 +60,7 @@ public enum ControlRequest: Equatable, Sendable {
         case "stats --json": self = .statsJSON
         case "list ruleset": self = .listRuleset
         case "version": self = .version
+        case "neigh": self = .neighbours
         case "reload": self = .reload(path: nil)
         case _ where text.hasPrefix("reload "): self = .reload(path: String(text.dropFirst("reload ".count)))
         case _ where text.hasPrefix("impair "):
@@ -83,6 +87,7 @@ public enum ControlRequest: Equatable, Sendable {
         case .statsJSON: return "stats --json"
         case .listRuleset: return "list ruleset"
         case .version: return "version"
+        case .neighbours: return "neigh"
         case .reload(nil): return "reload"
         case .reload(let path?): return "reload \(path)"
         case .impair(let interface, let words): return (["impair", interface] + words).joined(separator: " ")

@@ -44,6 +44,8 @@ public enum ControlResponder {
             return NFTControl.answer(command, engine: engine)
         case .monitorTrace:
             return ""  // (a stream: respond(to:) subscribes it)
+        case .neighbours:
+            return engine.neighbourRecords().map { $0.description + "\n" }.joined()
         }
     }
 

@@ -27,7 +27,11 @@
 // it) impairments in tc-netem's words, as `tunwall impair` takes them
 // (Engine's ImpairmentWords.swift); words that do not parse are an error
 // naming the interface and the direction. The ruleset path is relative to
-// the directory of the JSON file. Inside a topology the same object names each
+// the directory of the JSON file. An interface's "mode" is "tun" (the
+// default: IP packets) or "tap" (Ethernet frames, with ARP and ND:
+// Engine's LinkStage.swift), and a TAP interface's "mac" ("02:00:00:00:00:01",
+// unicast) is the firewall's MAC on it; without one, a locally administered
+// MAC made from the interface's name, the same every run. Inside a topology the same object names each
 // interface's "host" instead of a "namespace" (Topology.swift).
 
 import Conntrack
@@ -47,6 +51,10 @@ public struct InterfaceSpec: Equatable, Sendable {
     public var host: String?
     /// `"impair": {"in": WORDS, "out": WORDS}`: what the firewall starts with.
     public var impair: [ImpairmentDirection: Impairment] = [:]
+    /// `"mode": "tun" | "tap"`.
+    public var mode: LinkMode = .tun
+    /// `"mac"`: the firewall's MAC on a TAP interface (nil: derived from the name).
+    public var mac: MACAddress?
 
     public init(name: String, addresses: [InterfaceAddress], mtu: Int = FirewallConfig.defaultMTU,
                 namespace: String? = nil, host: String? = nil) {
@@ -59,7 +67,7 @@ public struct InterfaceSpec: Equatable, Sendable {
 
     /// What the engine needs of it (the namespace and host are the lab's business).
     public var engineInterface: InterfaceConfiguration {
-        InterfaceConfiguration(name: name, addresses: addresses, mtu: mtu)
+        InterfaceConfiguration(name: name, addresses: addresses, mtu: mtu, mode: mode, hardwareAddress: mac)
     }
 }
 
@@ -140,6 +148,8 @@ public struct FirewallConfig: Equatable, Sendable {
                 "mtu": interface.mtu,
             ]
             if let namespace = interface.namespace { entry["namespace"] = namespace }
+            if interface.mode != .tun { entry["mode"] = interface.mode.rawValue }
+            if let mac = interface.mac { entry["mac"] = mac.description }
             if !interface.impair.isEmpty {
                 entry["impair"] = Dictionary(uniqueKeysWithValues: interface.impair.map { ($0.key.rawValue, $0.value.description) })
             }
@@ -249,11 +259,11 @@ public struct FirewallConfig: Equatable, Sendable {
         switch dialect {
         case .standalone:
             object = try JSONObjectReader(value, at: path, file: file,
-                                          allowedKeys: ["name", "addresses", "mtu", "namespace", "impair"],
+                                          allowedKeys: ["name", "addresses", "mtu", "namespace", "impair", "mode", "mac"],
                                           hints: ["host": "\"host\" belongs in a topology; a firewall config names the \"namespace\""])
         case .topology:
             object = try JSONObjectReader(value, at: path, file: file,
-                                          allowedKeys: ["name", "host", "addresses", "mtu", "impair"],
+                                          allowedKeys: ["name", "host", "addresses", "mtu", "impair", "mode", "mac"],
                                           hints: ["namespace": "in a topology, name the \"host\"; the lab picks the namespaces"])
         }
         let name = try object.string("name")
@@ -275,6 +285,24 @@ public struct FirewallConfig: Equatable, Sendable {
         var interface = InterfaceSpec(name: name, addresses: addresses, mtu: mtu)
         if let impair = object.optional("impair") {
             interface.impair = try parseImpair(impair, at: path.key("impair"), file: file)
+        }
+        if let mode = try object.optionalString("mode") {
+            guard let parsed = LinkMode(rawValue: mode) else {
+                throw object.error("mode", "\"\(mode)\" is not a mode: \"tun\" (IP packets) or \"tap\" (Ethernet frames)")
+            }
+            interface.mode = parsed
+        }
+        if let text = try object.optionalString("mac") {
+            guard let mac = MACAddress(text) else {
+                throw object.error("mac", "\"\(text)\" is not a MAC address (six hex pairs: 02:00:00:00:00:01)")
+            }
+            guard !mac.isMulticast, mac != .zero else {
+                throw object.error("mac", "\(mac) is multicast or zero; the firewall's MAC must be unicast")
+            }
+            guard interface.mode == .tap else {
+                throw object.error("mac", "a MAC belongs to a \"tap\" interface; this one is \"tun\" (add \"mode\": \"tap\")")
+            }
+            interface.mac = mac
         }
         switch dialect {
         case .standalone:

@@ -101,19 +101,25 @@ enum CommandTable {
             options: OptionSpec.target + [.flag("--all", help: "trace every packet, marked or not (as --trace)")],
             action: .parsed(MonitorCommand.trace)),
         CommandSpec(
+            path: ["neigh"], usage: ["neigh [--socket PATH | --lab NAME]"],
+            summary: "The neighbour table of the TAP interfaces (ARP and ND), as ip neigh prints it: "
+                + "ADDRESS dev IF lladdr MAC STATE.",
+            options: OptionSpec.target, action: .parsed(ControlCommands.neighbours)),
+        CommandSpec(
             path: ["impair"], usage: ["impair IF [in|out] WORDS... [--socket PATH | --lab NAME]", "impair IF show", "impair IF [in|out] clear"],
             summary: "Impair the packets leaving (out, the default) or that came in by IF, in tc-netem's words: "
                 + "delay 50ms 10ms, loss 2%, loss gemodel p r 1-h 1-k, duplicate 1%, reorder 25% gap 5, corrupt 0.1%, "
                 + "rate 10mbit, limit 1000, seed 7; show prints the settings and counters, clear switches them off.",
             options: OptionSpec.target, action: .parsed(ImpairCommand.run)),
         CommandSpec(
-            path: ["bench"], usage: ["bench engine|nat|rules|fragments|impair [--packets N]", "bench connections|table [--connections N]"],
-            summary: "ns and heap allocations per packet: the engine's fast path, the same masqueraded, a 1,000-rule chain, "
+            path: ["bench"], usage: ["bench engine|nat|tap|rules|fragments|impair [--packets N]", "bench connections|table [--connections N]"],
+            summary: "ns and heap allocations per packet: the engine's fast path, the same masqueraded, the same over TAP "
+                + "(Ethernet, neighbours resolved), a 1,000-rule chain, "
                 + "reassembly, or impairments (configured but zero, and a delay queue of 10,000 packets); per new connection "
                 + "(connections); the flow table's bytes per connection and speed at 1,000,000 connections (table).",
             options: [.valued("--packets", value: "N", help: "how many packets (datagrams for fragments)"),
                       .valued("--connections", value: "N", help: "how many connections (connections, table)")],
-            words: ["engine", "nat", "rules", "fragments", "impair", "connections", "table"], action: .parsed(BenchCommand.run)),
+            words: ["engine", "nat", "tap", "rules", "fragments", "impair", "connections", "table"], action: .parsed(BenchCommand.run)),
         CommandSpec(
             path: ["pcap"], usage: ["pcap summary FILE"], summary: "Read capture files.", action: .group),
         CommandSpec(
