@@ -45,6 +45,13 @@ public struct InterfaceSpec: Equatable, Sendable {
     public var namespace: String?
     /// In a topology: the host whose namespace receives the device.
     public var host: String?
+    /// In a topology: the segment (a bridge in a namespace of its own) the
+    /// device joins instead of a host; only a TAP device can (Topology.swift).
+    public var segment: String?
+    /// `"mode": "tun"` (the default: IP packets, one peer) or `"tap"` (Ethernet frames).
+    public var mode: InterfaceMode = .tun
+    /// `"mac"`: the TAP device's own address, "02:00:00:00:00:01" (lowercase once read).
+    public var mac: String?
     /// `"impair": {"in": WORDS, "out": WORDS}`: what the firewall starts with.
     public var impair: [ImpairmentDirection: Impairment] = [:]
 
@@ -67,6 +74,13 @@ public struct InterfaceSpec: Equatable, Sendable {
 /// and the interface as written (nil when the gateway's connected subnet
 /// decides; see `FirewallConfig.outgoingInterface(for:)`).
 public typealias RouteSpec = RouteConfiguration
+
+/// What a firewall interface's device carries: IP packets (TUN, point to
+/// point) or Ethernet frames (TAP, a link with any number of hosts).
+public enum InterfaceMode: String, Equatable, Sendable, CaseIterable {
+    case tun
+    case tap
+}
 
 public struct FirewallConfig: Equatable, Sendable {
     public var interfaces: [InterfaceSpec]
@@ -140,6 +154,8 @@ public struct FirewallConfig: Equatable, Sendable {
                 "mtu": interface.mtu,
             ]
             if let namespace = interface.namespace { entry["namespace"] = namespace }
+            if interface.mode != .tun { entry["mode"] = interface.mode.rawValue }
+            if let mac = interface.mac { entry["mac"] = mac }
             if !interface.impair.isEmpty {
                 entry["impair"] = Dictionary(uniqueKeysWithValues: interface.impair.map { ($0.key.rawValue, $0.value.description) })
             }
@@ -249,11 +265,12 @@ public struct FirewallConfig: Equatable, Sendable {
         switch dialect {
         case .standalone:
             object = try JSONObjectReader(value, at: path, file: file,
-                                          allowedKeys: ["name", "addresses", "mtu", "namespace", "impair"],
-                                          hints: ["host": "\"host\" belongs in a topology; a firewall config names the \"namespace\""])
+                                          allowedKeys: ["name", "addresses", "mtu", "namespace", "impair", "mode", "mac"],
+                                          hints: ["host": "\"host\" belongs in a topology; a firewall config names the \"namespace\"",
+                                                  "segment": "\"segment\" belongs in a topology; a firewall config names the \"namespace\""])
         case .topology:
             object = try JSONObjectReader(value, at: path, file: file,
-                                          allowedKeys: ["name", "host", "addresses", "mtu", "impair"],
+                                          allowedKeys: ["name", "host", "segment", "addresses", "mtu", "impair", "mode", "mac"],
                                           hints: ["namespace": "in a topology, name the \"host\"; the lab picks the namespaces"])
         }
         let name = try object.string("name")
@@ -276,6 +293,19 @@ public struct FirewallConfig: Equatable, Sendable {
         if let impair = object.optional("impair") {
             interface.impair = try parseImpair(impair, at: path.key("impair"), file: file)
         }
+        if let text = try object.optionalString("mode") {
+            guard let mode = InterfaceMode(rawValue: text) else {
+                throw object.error("mode", "expected \"tun\" or \"tap\", found \(quoted(text))")
+            }
+            interface.mode = mode
+        }
+        if let text = try object.optionalString("mac") {
+            guard let mac = ConfigValue.macAddress(text) else {
+                throw object.error("mac", "\(quoted(text)) is not a unicast MAC address (six hex pairs with \":\", such as \"02:00:00:00:00:01\")")
+            }
+            if interface.mode != .tap { throw object.error("mac", "only a TAP interface (\"mode\": \"tap\") has a MAC address") }
+            interface.mac = mac
+        }
         switch dialect {
         case .standalone:
             if let namespace = try object.optionalString("namespace") {
@@ -283,7 +313,15 @@ public struct FirewallConfig: Equatable, Sendable {
                 interface.namespace = namespace
             }
         case .topology:
-            interface.host = try object.string("host")
+            // One or the other: a host at the end of a point-to-point link, or a segment shared by hosts.
+            interface.host = try object.optionalString("host")
+            interface.segment = try object.optionalString("segment")
+            if interface.host != nil && interface.segment != nil {
+                throw object.error("segment", "an interface connects to a \"host\" or to a \"segment\", not both")
+            }
+            if interface.host == nil && interface.segment == nil {
+                throw ConfigError.config(file, path, "missing key \"host\" (or \"segment\")")
+            }
         }
         return interface
     }
