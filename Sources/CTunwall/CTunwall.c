@@ -12,6 +12,7 @@ const unsigned long ctw_TUNSETVNETHDRSZ = TUNSETVNETHDRSZ;
 const unsigned long ctw_TUNSETPERSIST = TUNSETPERSIST;
 
 const short ctw_IFF_TUN = IFF_TUN;
+const short ctw_IFF_TAP = IFF_TAP;
 const short ctw_IFF_NO_PI = IFF_NO_PI;
 const short ctw_IFF_VNET_HDR = IFF_VNET_HDR;
 const short ctw_IFF_MULTI_QUEUE = IFF_MULTI_QUEUE;

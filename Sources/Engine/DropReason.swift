@@ -35,6 +35,16 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
     case fragmentBadLength
     case impairLoss
     case impairQueueFull
+    case ethernetMalformed
+    case otherHost
+    case vlanTagged
+    case unhandledEtherType
+    case arpInvalid
+    case ndiscInvalid
+    case neighbourNotOurs
+    case neighbourQueueFull
+    case neighbourFailed
+    case neighbourTableFull
 
     public var description: String {
         switch self {
@@ -70,6 +80,16 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
         case .fragmentBadLength: return "frag-bad-length"
         case .impairLoss: return "impair-loss"
         case .impairQueueFull: return "impair-queue-full"
+        case .ethernetMalformed: return "ethernet-malformed"
+        case .otherHost: return "otherhost"
+        case .vlanTagged: return "vlan-tagged"
+        case .unhandledEtherType: return "unhandled-ethertype"
+        case .arpInvalid: return "arp-invalid"
+        case .ndiscInvalid: return "ndisc-invalid"
+        case .neighbourNotOurs: return "neigh-not-ours"
+        case .neighbourQueueFull: return "neigh-queue-full"
+        case .neighbourFailed: return "neigh-failed"
+        case .neighbourTableFull: return "neigh-table-full"
         }
     }
 
@@ -108,6 +128,16 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
         case .fragmentBadLength: return "fragment length not a multiple of 8, empty, or contradicting the last fragment"
         case .impairLoss: return "lost on purpose by an impairment (loss random or gemodel; tunwall impair IF show)"
         case .impairQueueFull: return "an impairment's queue held its limit of packets: dropped at the tail (rate, delay)"
+        case .ethernetMalformed: return "TAP frame shorter than its 14-byte Ethernet header"
+        case .otherHost: return "TAP frame for another host's MAC (Linux: PACKET_OTHERHOST)"
+        case .vlanTagged: return "TAP frame with an 802.1Q/802.1ad VLAN tag: tunwall has no VLAN interfaces"
+        case .unhandledEtherType: return "TAP frame of an EtherType other than IPv4, IPv6 and ARP"
+        case .arpInvalid: return "ARP not Ethernet/IPv4, cut short, of an unknown opcode or with a multicast or loopback address"
+        case .ndiscInvalid: return "neighbour solicitation or advertisement failing RFC 4861's checks (hop limit 255, checksum, options)"
+        case .neighbourNotOurs: return "ARP request or NS for an address that is not the firewall's on that interface: not answered (no proxy ARP)"
+        case .neighbourQueueFull: return "packet waiting for its next hop's MAC pushed out of the neighbour's queue (unres_qlen_bytes)"
+        case .neighbourFailed: return "next hop's MAC unresolved after 3 probes (ARP or ND): ICMP host/address unreachable sent"
+        case .neighbourTableFull: return "neighbour table at gc_thresh3 (1024) entries after garbage collection: no new entry"
         }
     }
 }

@@ -84,6 +84,17 @@ public final class Engine {
     let impairmentQueue = ImpairmentQueue()
     /// Buffers for duplicates on their way through the stages (at most two deep).
     @exclusivity(unchecked) var impairmentScratch: [PacketBuffer] = []
+    /// TAP interfaces (LinkStage.swift, NeighbourStage.swift): whether any
+    /// is configured (one branch per packet while none is), which, their
+    /// MACs, and the neighbour table.
+    let hasEthernet: Bool
+    let isEthernet: [Bool]
+    let hardwareAddresses: [MACAddress]
+    @exclusivity(unchecked) var neighbours: NeighbourTable
+    @exclusivity(unchecked) var neighbourActions: [NeighbourAction] = []
+    /// The latest time the engine was told (a packet or a tick): packets
+    /// the outbox frames on the way out are resolved at it.
+    @exclusivity(unchecked) var linkClock: Timestamp = 0
 
     public init(_ configuration: EngineConfiguration, seed: UInt64 = 0) throws(ConfigurationError) {
         guard !configuration.interfaces.isEmpty else { throw .noInterfaces }
@@ -91,6 +102,10 @@ public final class Engine {
         var resolved: [Route] = []
         for (id, interface) in configuration.interfaces.enumerated() {
             guard names.insert(interface.name).inserted else { throw .duplicateInterface(interface.name) }
+            let mac = interface.effectiveHardwareAddress
+            if interface.mode == .tap && (mac.isMulticast || mac == .zero) {
+                throw .badHardwareAddress(interface.name, mac.description)
+            }
             let hasV6 = interface.addresses.contains { !$0.address.isV4 }
             guard interface.mtu >= (hasV6 ? 1280 : 576), interface.mtu <= 65_535 else {
                 throw .badMTU(interface.name, interface.mtu)
@@ -138,6 +153,13 @@ public final class Engine {
         impairmentStages = Array(repeating: ImpairmentStage(), count: 2 * configuration.interfaces.count)
         identification = UInt16(truncatingIfNeeded: seed)
         randomState = seed ^ 0x5851_f42d_4c95_7f2d
+        isEthernet = configuration.interfaces.map { $0.mode == .tap }
+        hasEthernet = isEthernet.contains(true)
+        hardwareAddresses = configuration.interfaces.map(\.effectiveHardwareAddress)
+        neighbours = NeighbourTable(seed: seed ^ 0x9e37_79b9_7f4a_7c15)
+        if hasEthernet {
+            outbox.frame = { [unowned self] packet, interface in self.frameGenerated(&packet, interface) }
+        }
     }
 
     public func interfaceID(named name: String) -> InterfaceID? {
@@ -149,7 +171,15 @@ public final class Engine {
     /// Runs one packet that arrived on `input` through the pipeline (and,
     /// while `tracing`, records what happened to it: Trace.swift).
     public func process(_ packet: inout PacketBuffer, from input: InterfaceID, now: Timestamp) -> Verdict {
+        if hasEthernet { return processLink(&packet, from: input, now: now) }
+        return processIP(&packet, from: input, now: now, link: LinkFacts())
+    }
+
+    /// The IP packet's way (the whole of it on TUN interfaces); `link` is
+    /// what its Ethernet header said, for rules and log lines.
+    func processIP(_ packet: inout PacketBuffer, from input: InterfaceID, now: Timestamp, link: LinkFacts) -> Verdict {
         var ctx = PacketContext(input: input, now: now)
+        ctx.link = link
         guard tracing else {
             let verdict = pipeline(&packet, &ctx)
             guard impairing, case .forward(let output) = verdict else { return verdict }
@@ -209,6 +239,11 @@ public final class Engine {
         if hasRules {
             ctx.rules = rulePacket(packet.bytes, ctx.parsed, input: input, state: ctx.tracking.state, now: now,
                                    entry: ctx.tracking.entry)
+            if ctx.link.isEthernet {
+                ctx.rules.linkSource = ctx.link.source.value
+                ctx.rules.linkDestination = ctx.link.destination.value
+                ctx.rules.linkType = ctx.link.type
+            }
             let verdict = runHook(.prerouting, &ctx.rules, &ctx.trace)
             if verdict != .accept {
                 return ruleDrop(verdict, packet.bytes, ctx.parsed, input: input, state: ctx.tracking.state, now: now)
@@ -329,6 +364,7 @@ public final class Engine {
         conntrack.sweep(now: now, budget: 1024)
         if !reassembly.isEmpty { expireFragments(now: now) }
         if !holdingSessions.isEmpty { releaseHeldLines(now: now) }
+        if hasEthernet { runNeighbourTimers(now: now) }
         // Tick runs every few ms while a line is held; the rest once a second is enough.
         if now >= saturatingAdd(lastPurge, nanosecondsPerSecond) && (!helpers.isEmpty || !conntrack.expectations.isEmpty) {
             lastPurge = now

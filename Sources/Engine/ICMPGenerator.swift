@@ -59,6 +59,10 @@ enum ICMPError {
     case fragmentationNeeded(mtu: Int)
     case networkUnreachable
     case portUnreachable
+    /// The next hop's address could not be resolved (ARP or ND failed):
+    /// ICMP host unreachable (code 1), ICMPv6 address unreachable (code 3),
+    /// as ipv4_link_failure and ndisc_error_report send.
+    case hostUnreachable
     /// Any destination-unreachable type/code a `reject with icmp ...` names.
     case raw(type: UInt8, code: UInt8)
 
@@ -69,6 +73,7 @@ enum ICMPError {
         case .fragmentationNeeded(let mtu): return .fragmentationNeeded(nextHopMTU: UInt16(clamping: mtu))
         case .networkUnreachable: return .destinationUnreachable(code: ICMPv4UnreachableCode.network)
         case .portUnreachable: return .destinationUnreachable(code: ICMPv4UnreachableCode.port)
+        case .hostUnreachable: return .destinationUnreachable(code: ICMPv4UnreachableCode.host)
         case .raw(let type, let code): return ICMPv4Header(type: ICMPv4Type(type), code: code)
         }
     }
@@ -80,6 +85,7 @@ enum ICMPError {
         case .fragmentationNeeded(let mtu): return .packetTooBig(mtu: UInt32(clamping: mtu))
         case .networkUnreachable: return .destinationUnreachable(code: ICMPv6UnreachableCode.noRoute)
         case .portUnreachable: return .destinationUnreachable(code: ICMPv6UnreachableCode.port)
+        case .hostUnreachable: return .destinationUnreachable(code: ICMPv6UnreachableCode.address)
         case .raw(let type, let code): return ICMPv6Header(type: ICMPv6Type(type), code: code)
         }
     }

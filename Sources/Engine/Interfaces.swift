@@ -11,16 +11,33 @@ import Wire
 
 public typealias InterfaceID = Int
 
+/// How an interface meets its link: a TUN device carries IP packets alone
+/// (layer 3); a TAP device carries Ethernet frames (layer 2), and the
+/// engine resolves next hops with ARP and ND (NeighbourStage.swift).
+public enum LinkMode: String, Sendable, Hashable, CaseIterable {
+    case tun, tap
+}
+
 public struct InterfaceConfiguration: Sendable, Hashable {
     public var name: String
     public var addresses: [InterfaceAddress]
     public var mtu: Int
+    public var mode: LinkMode
+    /// The firewall's MAC on a TAP interface; nil: `MACAddress.derived(from: name)`,
+    /// the same every run.
+    public var hardwareAddress: MACAddress?
 
-    public init(name: String, addresses: [InterfaceAddress], mtu: Int = 1500) {
+    public init(name: String, addresses: [InterfaceAddress], mtu: Int = 1500, mode: LinkMode = .tun,
+                hardwareAddress: MACAddress? = nil) {
         self.name = name
         self.addresses = addresses
         self.mtu = mtu
+        self.mode = mode
+        self.hardwareAddress = hardwareAddress
     }
+
+    /// The MAC the firewall uses on this interface (meaningful for TAP).
+    public var effectiveHardwareAddress: MACAddress { hardwareAddress ?? .derived(from: name) }
 }
 
 public struct RouteConfiguration: Sendable, Hashable {
@@ -63,6 +80,7 @@ public enum ConfigurationError: Error, Hashable, Sendable, CustomStringConvertib
     case unknownRouteInterface(route: String, interface: String)
     case unreachableGateway(route: String, gateway: String)
     case familyMismatch(route: String)
+    case badHardwareAddress(String, String)
 
     public var description: String {
         switch self {
@@ -73,6 +91,8 @@ public enum ConfigurationError: Error, Hashable, Sendable, CustomStringConvertib
         case .unreachableGateway(let route, let gateway):
             return "route \(route): gateway \(gateway) is on no connected subnet; name the interface"
         case .familyMismatch(let route): return "route \(route): gateway of the other address family"
+        case .badHardwareAddress(let name, let mac):
+            return "interface \(name): MAC \(mac) is multicast or zero; a unicast address is needed"
         }
     }
 }

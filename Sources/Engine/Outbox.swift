@@ -16,12 +16,20 @@ public final class Outbox {
     @exclusivity(unchecked) var buffers: [PacketBuffer]
     @exclusivity(unchecked) var interfaces: [InterfaceID]
     @exclusivity(unchecked) public private(set) var count = 0
+    /// Slots that already carry their Ethernet header (ARP and ND the
+    /// neighbour stage wrote); the others are framed by `frame` on the way out.
+    @exclusivity(unchecked) var framed: [Bool]
+    /// Set by an engine with TAP interfaces (NeighbourStage.swift): puts the
+    /// Ethernet header on a packet for a TAP interface, resolving its next
+    /// hop; false when the packet waits for the neighbour or was dropped.
+    var frame: ((inout PacketBuffer, InterfaceID) -> Bool)?
 
     init() {
         // A slot not used yet has no storage (baseAddress nil) until `reserve` allocates it.
         let unallocated = PacketBuffer(storage: UnsafeMutableRawBufferPointer(start: nil, count: 0), start: 0, length: 0)
         buffers = Array(repeating: unallocated, count: Self.slots)
         interfaces = Array(repeating: 0, count: Self.slots)
+        framed = Array(repeating: false, count: Self.slots)
     }
 
     deinit {
@@ -39,14 +47,27 @@ public final class Outbox {
     }
 
     /// Makes the reserved buffer `slot` (now filled) part of the outbox.
-    func commit(_ slot: Int, interface: InterfaceID) {
+    func commit(_ slot: Int, interface: InterfaceID, framed isFramed: Bool = false) {
         interfaces[slot] = interface
+        framed[slot] = isFramed
         count += 1
     }
 
-    /// Hands every waiting packet to `send` in order, then empties the outbox.
+    /// Hands every waiting packet to `send` in order, then empties the
+    /// outbox. With TAP interfaces each packet is framed first; framing may
+    /// add solicitations behind it (the loop reads `count` afresh) or keep
+    /// the packet for its neighbour (then it is not sent).
     public func drain(_ send: (inout PacketBuffer, InterfaceID) -> Void) {
-        for i in 0..<count { send(&buffers[i], interfaces[i]) }
+        guard let frame else {
+            for i in 0..<count { send(&buffers[i], interfaces[i]) }
+            count = 0
+            return
+        }
+        var i = 0
+        while i < count {
+            if framed[i] || frame(&buffers[i], interfaces[i]) { send(&buffers[i], interfaces[i]) }
+            i += 1
+        }
         count = 0
     }
 }

@@ -33,6 +33,8 @@ struct PacketContext {
     /// Set when the packet is a datagram reassembled from fragments
     /// (ReassemblyStage): output fragments it again no bigger than it came.
     var reassembled: ReassembledFacts? = nil
+    /// What the Ethernet header of a frame from a TAP interface said (zero on TUN).
+    var link = LinkFacts()
 
     @inline(__always)
     init(input: InterfaceID, now: Timestamp) {

@@ -30,6 +30,8 @@ extension Engine {
             }
         }
         packet.inputInterface = input
+        // meta iiftype: ARPHRD_ETHER for TAP, ARPHRD_NONE for TUN (drivers/net/tun.c).
+        if input >= 0 && input < isEthernet.count { packet.inputInterfaceType = isEthernet[input] ? 1 : 0xfffe }
         packet.source = parsed.tuple.source
         packet.destination = parsed.tuple.destination
         packet.l4Protocol = parsed.l4Protocol

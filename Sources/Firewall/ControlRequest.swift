@@ -18,6 +18,7 @@
 //   impair IF show          both directions' settings and counters
 //   impair IF [in|out] clear  switch one direction off, or both
 //   nft COMMAND             an nft command on the running ruleset (NFTControl.swift)
+//   neigh                   the neighbour table of the TAP interfaces, as `ip neigh` prints it
 //
 // The server trims surrounding whitespace before matching; any other line is
 // answered "error: unknown request '…'".
@@ -39,6 +40,8 @@ public enum ControlRequest: Equatable, Sendable {
     case impair(interface: String, words: [String])
     /// `nft add element …`, `nft list ruleset -a`, `nft -f PATH` (NFTControl.swift).
     case nft(String)
+    /// `neigh`: the neighbour table (ARP and ND), as `ip neigh`.
+    case neighbours
 
     /// The request a line stands for; nil for a line no firewall understands.
     public init?(line: String) {
@@ -53,6 +56,7 @@ public enum ControlRequest: Equatable, Sendable {
         case "stats --json": self = .statsJSON
         case "list ruleset": self = .listRuleset
         case "version": self = .version
+        case "neigh": self = .neighbours
         case "reload": self = .reload(path: nil)
         case _ where text.hasPrefix("reload "): self = .reload(path: String(text.dropFirst("reload ".count)))
         case _ where text.hasPrefix("impair "):
@@ -77,6 +81,7 @@ public enum ControlRequest: Equatable, Sendable {
         case .statsJSON: return "stats --json"
         case .listRuleset: return "list ruleset"
         case .version: return "version"
+        case .neighbours: return "neigh"
         case .reload(nil): return "reload"
         case .reload(let path?): return "reload \(path)"
         case .impair(let interface, let words): return (["impair", interface] + words).joined(separator: " ")

@@ -41,6 +41,8 @@ public enum ControlResponder {
             return ImpairRequest.answer(interface: interface, words: words, engine: engine)
         case .nft(let command):
             return NFTControl.answer(command, engine: engine)
+        case .neighbours:
+            return engine.neighbourRecords().map { $0.description + "\n" }.joined()
         }
     }
 

@@ -66,7 +66,7 @@ public enum FirewallBootstrap {
         defer { for device in devices { device.close() } }
         do {
             for interface in config.interfaces {
-                let device = try TunDevice(name: interface.name)
+                let device = try TunDevice(name: interface.name, tap: interface.mode == .tap)
                 devices.append(device)
                 try device.setTransmitQueueLength(1000)
             }
@@ -99,6 +99,7 @@ public enum FirewallBootstrap {
         do {
             if let pcapDirectory = options.pcapDirectory {
                 runner.capture = try PacketCapture(directory: pcapDirectory, interfaceNames: config.interfaces.map(\.name),
+                                                   linkTypes: config.interfaces.map { $0.mode == .tap ? .ethernet : .raw },
                                                    format: options.pcapFormat)
             }
             if options.narrate || options.traceJSONPath != nil {

@@ -27,7 +27,11 @@
 // it) impairments in tc-netem's words, as `tunwall impair` takes them
 // (Engine's ImpairmentWords.swift); words that do not parse are an error
 // naming the interface and the direction. The ruleset path is relative to
-// the directory of the JSON file. Inside a topology the same object names each
+// the directory of the JSON file. An interface's "mode" is "tun" (the
+// default: IP packets) or "tap" (Ethernet frames, with ARP and ND:
+// Engine's LinkStage.swift), and a TAP interface's "mac" ("02:00:00:00:00:01",
+// unicast) is the firewall's MAC on it; without one, a locally administered
+// MAC made from the interface's name, the same every run. Inside a topology the same object names each
 // interface's "host" instead of a "namespace" (Topology.swift).
 
 import Conntrack
@@ -48,12 +52,12 @@ public struct InterfaceSpec: Equatable, Sendable {
     /// In a topology: the segment (a bridge in a namespace of its own) the
     /// device joins instead of a host; only a TAP device can (Topology.swift).
     public var segment: String?
-    /// `"mode": "tun"` (the default: IP packets, one peer) or `"tap"` (Ethernet frames).
-    public var mode: InterfaceMode = .tun
-    /// `"mac"`: the TAP device's own address, "02:00:00:00:00:01" (lowercase once read).
-    public var mac: String?
     /// `"impair": {"in": WORDS, "out": WORDS}`: what the firewall starts with.
     public var impair: [ImpairmentDirection: Impairment] = [:]
+    /// `"mode": "tun" | "tap"`.
+    public var mode: LinkMode = .tun
+    /// `"mac"`: the firewall's MAC on a TAP interface (nil: derived from the name).
+    public var mac: MACAddress?
 
     public init(name: String, addresses: [InterfaceAddress], mtu: Int = FirewallConfig.defaultMTU,
                 namespace: String? = nil, host: String? = nil) {
@@ -66,7 +70,7 @@ public struct InterfaceSpec: Equatable, Sendable {
 
     /// What the engine needs of it (the namespace and host are the lab's business).
     public var engineInterface: InterfaceConfiguration {
-        InterfaceConfiguration(name: name, addresses: addresses, mtu: mtu)
+        InterfaceConfiguration(name: name, addresses: addresses, mtu: mtu, mode: mode, hardwareAddress: mac)
     }
 }
 
@@ -74,13 +78,6 @@ public struct InterfaceSpec: Equatable, Sendable {
 /// and the interface as written (nil when the gateway's connected subnet
 /// decides; see `FirewallConfig.outgoingInterface(for:)`).
 public typealias RouteSpec = RouteConfiguration
-
-/// What a firewall interface's device carries: IP packets (TUN, point to
-/// point) or Ethernet frames (TAP, a link with any number of hosts).
-public enum InterfaceMode: String, Equatable, Sendable, CaseIterable {
-    case tun
-    case tap
-}
 
 public struct FirewallConfig: Equatable, Sendable {
     public var interfaces: [InterfaceSpec]
@@ -155,7 +152,7 @@ public struct FirewallConfig: Equatable, Sendable {
             ]
             if let namespace = interface.namespace { entry["namespace"] = namespace }
             if interface.mode != .tun { entry["mode"] = interface.mode.rawValue }
-            if let mac = interface.mac { entry["mac"] = mac }
+            if let mac = interface.mac { entry["mac"] = mac.description }
             if !interface.impair.isEmpty {
                 entry["impair"] = Dictionary(uniqueKeysWithValues: interface.impair.map { ($0.key.rawValue, $0.value.description) })
             }
@@ -293,17 +290,22 @@ public struct FirewallConfig: Equatable, Sendable {
         if let impair = object.optional("impair") {
             interface.impair = try parseImpair(impair, at: path.key("impair"), file: file)
         }
-        if let text = try object.optionalString("mode") {
-            guard let mode = InterfaceMode(rawValue: text) else {
-                throw object.error("mode", "expected \"tun\" or \"tap\", found \(quoted(text))")
+        if let mode = try object.optionalString("mode") {
+            guard let parsed = LinkMode(rawValue: mode) else {
+                throw object.error("mode", "\"\(mode)\" is not a mode: \"tun\" (IP packets) or \"tap\" (Ethernet frames)")
             }
-            interface.mode = mode
+            interface.mode = parsed
         }
         if let text = try object.optionalString("mac") {
-            guard let mac = ConfigValue.macAddress(text) else {
-                throw object.error("mac", "\(quoted(text)) is not a unicast MAC address (six hex pairs with \":\", such as \"02:00:00:00:00:01\")")
+            guard let mac = MACAddress(text) else {
+                throw object.error("mac", "\"\(text)\" is not a MAC address (six hex pairs: 02:00:00:00:00:01)")
             }
-            if interface.mode != .tap { throw object.error("mac", "only a TAP interface (\"mode\": \"tap\") has a MAC address") }
+            guard !mac.isMulticast, mac != .zero else {
+                throw object.error("mac", "\(mac) is multicast or zero; the firewall's MAC must be unicast")
+            }
+            guard interface.mode == .tap else {
+                throw object.error("mac", "a MAC belongs to a \"tap\" interface; this one is \"tun\" (add \"mode\": \"tap\")")
+            }
             interface.mac = mac
         }
         switch dialect {

@@ -39,7 +39,7 @@ extension LabController {
                 throw LabError("the kernel firewall needs every interface attached to a host or a segment; \(interface.name) is not")
             }
             // A TAP interface's MAC is the router's end's: the firewall side of the veth pair.
-            let mac = interface.mac.map { ["address", $0] } ?? []
+            let mac = interface.mac.map { ["address", $0.description] } ?? []
             try asLabError(ip.run(["-n", namespace, "link", "add", interface.name, "mtu", String(interface.mtu)] + mac
                                   + ["type", "veth", "peer", "name", interface.name, "netns", Lab.namespaceName(lab: lab, host: place)]))
         }

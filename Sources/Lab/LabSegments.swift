@@ -39,7 +39,7 @@ extension LabController {
                 let port = SegmentSpec.port(ofHost: host.name)
                 let hostNamespace = Lab.namespaceName(lab: lab, host: host.name)
                 var peer = ["peer", "name", interface.device, "netns", hostNamespace]
-                if let mac = interface.mac { peer += ["address", mac] }
+                if let mac = interface.mac { peer += ["address", mac.description] }
                 try asLabError(ip.run(["-n", namespace, "link", "add", port, "mtu", String(mtu), "type", "veth"] + peer))
                 try asLabError(ip.run(["-n", namespace, "link", "set", "dev", port, "master", segment.bridge, "up"]))
             }

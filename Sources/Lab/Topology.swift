@@ -43,9 +43,9 @@ public struct HostInterfaceSpec: Equatable, Sendable {
     /// On a segment: the interface's MAC address, as written or derived from
     /// the segment's and the host's names (`Topology.derivedMAC`), so the same
     /// topology gives the same addresses in every run and every lab.
-    public var mac: String?
+    public var mac: MACAddress?
 
-    public init(device: String, addresses: [InterfaceAddress], segment: String? = nil, mac: String? = nil) {
+    public init(device: String, addresses: [InterfaceAddress], segment: String? = nil, mac: MACAddress? = nil) {
         self.device = device
         self.addresses = addresses
         self.segment = segment
@@ -202,13 +202,13 @@ public struct Topology: Equatable, Sendable {
             if let segment, interfaces.contains(where: { $0.segment == segment }) {
                 throw reader.error("segment", "the host is already on segment \(quoted(segment)) (one interface per segment)")
             }
-            var mac: String?
+            var mac: MACAddress?
             if let text = try reader.optionalString("mac") {
                 guard segment != nil else {
                     throw reader.error("mac", "only an interface on a \"segment\" has a MAC address of its own"
                                        + " (the firewall's device is the host's interface)")
                 }
-                guard let parsed = ConfigValue.macAddress(text) else {
+                guard let parsed = MACAddress(text), !parsed.isMulticast, parsed != .zero else {
                     throw reader.error("mac", "\(quoted(text)) is not a unicast MAC address (six hex pairs with \":\","
                                        + " such as \"02:00:00:00:00:01\")")
                 }

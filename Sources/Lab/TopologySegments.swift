@@ -56,15 +56,11 @@ extension Topology {
     }
 
     /// A host's MAC on a segment when the topology names none: locally
-    /// administered, from a hash (FNV-1a) of the segment's and the host's
-    /// names only, so it is the same in every run and under every lab name.
-    public static func derivedMAC(segment: String, host: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in "\(segment)/\(host)".utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        return ConfigValue.localMAC(fromHash: hash)
+    /// administered, made from the segment's and the host's names only (as
+    /// the firewall makes its TAP device's from the interface's name), so it
+    /// is the same in every run and under every lab name.
+    public static func derivedMAC(segment: String, host: String) -> MACAddress {
+        MACAddress.derived(from: "\(segment)/\(host)")
     }
 
     static func parseSegment(
@@ -86,11 +82,12 @@ extension Topology {
             throw ConfigError.config(file, root.key("segments").index(index).key("name"),
                                      "\(quoted(segment.name)) is also a host's name (each has a namespace tw-LAB-NAME)")
         }
-        var macs: [(mac: String, owner: String)] = []
+        var macs: [(mac: MACAddress, owner: String)] = []
         for (index, interface) in firewall.interfaces.enumerated() {
             let path = root.key("firewall").key("interfaces").index(index)
-            if let mac = interface.mac { macs.append((mac, "firewall interface \(quoted(interface.name))")) }
             guard let name = interface.segment else { continue }
+            // The firewall's own MAC there: written, or the one it derives from the interface's name.
+            macs.append((interface.mac ?? .derived(from: interface.name), "firewall interface \(quoted(interface.name))"))
             guard let segment = segment(named: name) else {
                 throw ConfigError.config(file, path.key("segment"), unknownSegment(name))
             }

@@ -57,6 +57,9 @@ enum Field: String, Sendable, CaseIterable {
     case thSport = "th sport", thDport = "th dport"
     case icmpType = "icmp type", icmpCode = "icmp code", icmpv6Type = "icmpv6 type", icmpv6Code = "icmpv6 code"
     case ctState = "ct state"
+    /// Layer 2 (TAP interfaces): the Ethernet header the packet came in with, and the input's type.
+    case etherSaddr = "ether saddr", etherDaddr = "ether daddr", etherType = "ether type"
+    case metaIiftype = "meta iiftype"
 }
 
 enum RelOp: String, Sendable {

@@ -25,6 +25,10 @@ import Conntrack
 enum PacketField: UInt8, Sendable {
     case inputInterface, outputInterface, source, destination, l4Protocol, nfproto, mark
     case sourcePort, destinationPort, tcpFlags, icmpType, icmpCode, ctState
+    /// Layer 2: present only for packets that came in by a TAP interface.
+    case etherSource, etherDestination, etherType, inputInterfaceType
+
+    var isLinkLayer: Bool { rawValue >= PacketField.etherSource.rawValue }
 }
 
 enum MatchKind: UInt8, Sendable {
@@ -459,6 +463,10 @@ struct CompiledProgram {
         case .icmpType, .icmpv6Type: return .icmpType
         case .icmpCode, .icmpv6Code: return .icmpCode
         case .ctState: return .ctState
+        case .etherSaddr: return .etherSource
+        case .etherDaddr: return .etherDestination
+        case .etherType: return .etherType
+        case .metaIiftype: return .inputInterfaceType
         }
     }
 

@@ -212,6 +212,11 @@ extension Ruleset {
         case .inIntervals:
             result = contains(value(match.field, packet), Int(match.start), Int(match.count))
         }
+        // A layer-2 field the packet lacks matches neither way: nft puts
+        // `meta iiftype ether` in front of an ether match, and the kernel's
+        // payload and meta expressions break the rule (NFT_BREAK) without a
+        // MAC header or an input device.
+        if match.negate && !result && match.field.isLinkLayer && value(match.field, packet) == Self.absent { return false }
         return result != match.negate
     }
 
@@ -339,8 +344,16 @@ extension Ruleset {
         case .ctState: return Ruleset.ctStateBit(packet.ctState)
         case .inputInterface: return Key(UInt64(bitPattern: Int64(packet.inputInterface)))
         case .outputInterface: return Key(UInt64(bitPattern: Int64(packet.outputInterface)))
+        // Without an Ethernet header (a TUN interface, a packet the firewall
+        // made) no value of the type: a key above every MAC and number.
+        case .etherSource: return packet.linkType != 0 ? Key(packet.linkSource) : Self.absent
+        case .etherDestination: return packet.linkType != 0 ? Key(packet.linkDestination) : Self.absent
+        case .etherType: return packet.linkType != 0 ? Key(packet.linkType) : Self.absent
+        case .inputInterfaceType: return packet.inputInterfaceType != 0 ? Key(packet.inputInterfaceType) : Self.absent
         }
     }
+
+    static let absent = Key(1) << 127
 
     /// nft's ct state bits (NF_CT_STATE_INVALID_BIT, NF_CT_STATE_BIT(IP_CT_ESTABLISHED), …).
     @inline(__always)

@@ -138,7 +138,7 @@ extension Ruleset {
         switch field {
         case .iifname: return #"{"meta": {"key": "iifname"}}"#
         case .oifname: return #"{"meta": {"key": "oifname"}}"#
-        case .metaL4proto, .metaNfproto, .metaMark: return #"{"meta": {"key": "\#(words.last ?? "")"}}"#
+        case .metaL4proto, .metaNfproto, .metaMark, .metaIiftype: return #"{"meta": {"key": "\#(words.last ?? "")"}}"#
         case .ctState: return #"{"ct": {"key": "state"}}"#
         default:
             guard words.count == 2 else { return "null" }

@@ -135,6 +135,16 @@ enum Keywords {
     ]
 
     /// nft's icmpv6_code symbol table.
+    /// nft's ethertype_tbl (src/proto.c), in its order (the first name of a value is the one printed).
+    static let etherTypes: [(String, UInt16)] = [
+        ("ip", 0x0800), ("arp", 0x0806), ("ip6", 0x86dd), ("8021q", 0x8100), ("8021ad", 0x88a8), ("vlan", 0x8100),
+    ]
+
+    /// nft's arphrd_tbl (src/meta.c): `meta iiftype` names (ARPHRD_* numbers).
+    static let interfaceTypes: [(String, UInt16)] = [
+        ("ether", 1), ("ppp", 512), ("ipip", 768), ("ipip6", 769), ("loopback", 772), ("sit", 776), ("ipgre", 778),
+    ]
+
     static let icmpv6Codes: [(String, UInt8)] = [
         ("no-route", 0), ("admin-prohibited", 1), ("addr-unreachable", 3), ("port-unreachable", 4),
         ("policy-fail", 5), ("reject-route", 6),

@@ -282,7 +282,7 @@ struct Lexer {
                 asterisk = true
             }
         }
-        let addressLength = max(v4, v6)
+        let addressLength = max(v4, v6, Lexer.scanMAC(bytes, from: start))
         let best = max(addressLength, numberLength, time, wordLength)
         guard best > 0 else { return nil }
         let text = String(decoding: bytes[start..<start + best], as: UTF8.self)
@@ -331,6 +331,23 @@ struct Lexer {
                 index += 1
             }
         }
+        return index - start
+    }
+
+    /// nft's macaddr: `([0-9a-f]{1,2}:){5}[0-9a-f]{1,2}`, the length matched, 0 if none.
+    static func scanMAC(_ bytes: [UInt8], from start: Int) -> Int {
+        var index = start
+        for part in 0..<6 {
+            var digits = 0
+            while index < bytes.count, isHex(bytes[index]), digits < 2 { index += 1; digits += 1 }
+            if digits == 0 { return 0 }
+            if part < 5 {
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return 0 }
+                index += 1
+            }
+        }
+        // A longer run of hex digits or another colon is something else (an IPv6 address).
+        if index < bytes.count, isHex(bytes[index]) || bytes[index] == UInt8(ascii: ":") { return 0 }
         return index - start
     }
 

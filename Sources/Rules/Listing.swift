@@ -292,6 +292,16 @@ extension Ruleset {
         case .icmpv6Code: return named(Keywords.icmpv6Codes)
         case .nfproto: return key == 2 ? "ipv4" : (key == 10 ? "ipv6" : String(UInt8(truncatingIfNeeded: key)))
         case .ifname: return ""
+        case .etherAddress: return MACAddress(UInt64(truncatingIfNeeded: key)).description
+        case .etherType:
+            // nft: a known EtherType by name, another in hex (0x88cc).
+            let value = UInt16(truncatingIfNeeded: key)
+            if let name = Keywords.etherTypes.first(where: { $0.1 == value })?.0 { return name }
+            let hex = String(value, radix: 16)
+            return "0x" + String(repeating: "0", count: 4 - hex.count) + hex
+        case .ifaceType:
+            let value = UInt16(truncatingIfNeeded: key)
+            return Keywords.interfaceTypes.first(where: { $0.1 == value })?.0 ?? String(value)
         }
     }
 }

@@ -6,7 +6,8 @@
 //   IN=lan0 OUT= MAC= SRC=fd00:0001:0000:0000:0000:0000:0000:0002 DST=… LEN=80 TC=0 HOPLIMIT=64 FLOWLBL=0 PROTO=TCP …
 //
 // As the kernel does: `MAC=` follows whenever there is an input interface
-// (empty on a TUN device, which has no link-layer header); IPv6 addresses are
+// (empty on a TUN device, which has no link-layer header; on a TAP device
+// the 14 header bytes, MAC=dst:src:type, 02:00:…:08:00); IPv6 addresses are
 // printed in full (%pI6), not compressed; TOS is the IPv4 TOS byte masked
 // with 0x1E and PREC with 0xE0, in upper-case hex; TCP flags come in the
 // order CWR ECE URG ACK PSH RST SYN FIN; UDP's LEN is the UDP length; a
@@ -24,7 +25,22 @@ extension Ruleset {
         }
         var line = prefix
         line += "IN=\(name(packet.inputInterface)) OUT=\(name(packet.outputInterface)) "
-        if packet.inputInterface >= 0 { line += "MAC= " }
+        if packet.inputInterface >= 0 {
+            // dump_mac_header: the input's hard_header_len bytes of MAC header,
+            // each "%02x" and ':' between (destination, source, EtherType).
+            line += "MAC="
+            if packet.linkType != 0 {
+                var header = [UInt8](repeating: 0, count: 14)
+                for index in 0..<6 {
+                    header[index] = UInt8(truncatingIfNeeded: packet.linkDestination >> UInt64(40 - 8 * index))
+                    header[6 + index] = UInt8(truncatingIfNeeded: packet.linkSource >> UInt64(40 - 8 * index))
+                }
+                header[12] = UInt8(truncatingIfNeeded: packet.linkType >> 8)
+                header[13] = UInt8(truncatingIfNeeded: packet.linkType)
+                line += header.map { Ruleset.hex($0, upper: false) }.joined(separator: ":")
+            }
+            line += " "
+        }
         if packet.family == .ipv4 {
             let source = packet.source.lowIPv4
             let destination = packet.destination.lowIPv4

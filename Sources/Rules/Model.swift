@@ -16,6 +16,7 @@ enum Datatype: String, Sendable {
     case inetProtocol = "inet_proto", ifname = "ifname", mark = "mark"
     case ctState = "ct_state", tcpFlag = "tcp_flag", icmpType = "icmp_type", icmpCode = "icmp_code"
     case icmpv6Type = "icmpv6_type", icmpv6Code = "icmpv6_code", nfproto = "nf_proto"
+    case etherAddress = "ether_addr", etherType = "ether_type", ifaceType = "iface_type"
 
     /// nft's description, as in "datatype mismatch, expected …".
     var description: String {
@@ -33,6 +34,9 @@ enum Datatype: String, Sendable {
         case .icmpv6Type: return "ICMPv6 type"
         case .icmpv6Code: return "ICMPv6 code"
         case .nfproto: return "netfilter protocol"
+        case .etherAddress: return "Ethernet address"
+        case .etherType: return "Ethernet protocol"
+        case .ifaceType: return "network interface type"
         }
     }
 
@@ -53,7 +57,8 @@ enum Datatype: String, Sendable {
         switch self {
         case .ipv4Address, .mark, .ctState: return 32
         case .ipv6Address, .ifname: return 128
-        case .inetService: return 16
+        case .inetService, .etherType, .ifaceType: return 16
+        case .etherAddress: return 48
         case .inetProtocol, .tcpFlag, .icmpType, .icmpCode, .icmpv6Type, .icmpv6Code, .nfproto: return 8
         }
     }

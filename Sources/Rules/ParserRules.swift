@@ -44,7 +44,8 @@ extension Parser {
         "icmp": ["type": .icmpType, "code": .icmpCode],
         "icmpv6": ["type": .icmpv6Type, "code": .icmpv6Code],
         "meta": ["iifname": .iifname, "oifname": .oifname, "mark": .metaMark, "l4proto": .metaL4proto,
-                 "nfproto": .metaNfproto],
+                 "nfproto": .metaNfproto, "iiftype": .metaIiftype],
+        "ether": ["saddr": .etherSaddr, "daddr": .etherDaddr, "type": .etherType],
     ]
 
     /// Header fields nft has and tunwall does not match on.
@@ -56,7 +57,7 @@ extension Parser {
         "th": ["length", "checksum"],
         "icmp": ["checksum", "id", "sequence", "gateway", "mtu"],
         "icmpv6": ["checksum", "param-problem", "mtu", "id", "sequence", "max-delay", "taddr", "daddr"],
-        "meta": ["length", "protocol", "priority", "iif", "oif", "iiftype", "oiftype", "skuid", "skgid", "nftrace",
+        "meta": ["length", "protocol", "priority", "iif", "oif", "oiftype", "skuid", "skgid", "nftrace",
                  "rtclassid", "secmark", "ibrname", "obrname", "pkttype", "cpu", "iifgroup", "oifgroup", "cgroup",
                  "random", "ipsec", "iifkind", "oifkind", "ibrpvid", "ibrvproto", "time", "day", "hour", "sdif",
                  "sdifname", "secpath", "ibriport", "obriport"],
@@ -72,6 +73,10 @@ extension Parser {
         let start = token
         guard start.kind == .word else { throw fail(expecting: index > 0 && tokens[index - 1].kind != .newline && tokens[index - 1].kind != .semicolon && tokens[index - 1].kind != .leftBrace ? "newline or semicolon" : nil) }
         switch start.text {
+        case "iiftype":
+            // nft takes iiftype unqualified, as iifname, and lists it `meta iiftype`.
+            _ = advance()
+            return try fieldStatement(.metaIiftype, fieldRange: start.range)
         case "iifname", "oifname":
             _ = advance()
             return try fieldStatement(start.text == "iifname" ? .iifname : .oifname, fieldRange: start.range)
@@ -82,7 +87,7 @@ extension Parser {
                 return nil
             }
             return try fieldStatement(.metaMark, fieldRange: start.range)
-        case "ip", "ip6", "tcp", "udp", "th", "icmp", "icmpv6", "meta":
+        case "ip", "ip6", "tcp", "udp", "th", "icmp", "icmpv6", "meta", "ether":
             _ = advance()
             guard token.kind == .word else { throw fail() }
             let key = token

@@ -24,6 +24,9 @@ extension Resolver {
         case .icmpv6Type: return .icmpv6Type
         case .icmpv6Code: return .icmpv6Code
         case .ctState: return .ctState
+        case .etherSaddr, .etherDaddr: return .etherAddress
+        case .etherType: return .etherType
+        case .metaIiftype: return .ifaceType
         }
     }
 
@@ -236,6 +239,19 @@ extension Resolver {
     }
 
     private mutating func address(_ text: String, _ type: Datatype, _ range: SourceRange) -> Key? {
+        if type == .etherAddress {
+            // nft's ether_addr: six groups of one or two hex digits (02:0:0:0:0:a).
+            let groups = text.split(separator: ":", omittingEmptySubsequences: false)
+            var value: UInt64 = 0
+            for group in groups {
+                guard groups.count == 6, (1...2).contains(group.count), let byte = UInt8(group, radix: 16) else {
+                    diagnostics.error(range, "Could not parse Ethernet address '\(text)'")
+                    return nil
+                }
+                value = value << 8 | UInt64(byte)
+            }
+            return Key(value)
+        }
         let v4 = IPv4Address(text)
         let v6 = v4 == nil ? IPv6Address(text) : nil
         switch type {
@@ -280,6 +296,17 @@ extension Resolver {
             return nil
         case .mark:
             diagnostics.error(range, "Could not parse packet mark")
+            return nil
+        case .etherAddress:
+            diagnostics.error(range, "Could not parse Ethernet address '\(text)'")
+            return nil
+        case .etherType:
+            if let value = Keywords.etherTypes.first(where: { $0.0 == text })?.1 { return Key(value) }
+            diagnostics.error(range, "Could not parse Ethernet protocol")
+            return nil
+        case .ifaceType:
+            if let value = Keywords.interfaceTypes.first(where: { $0.0 == text })?.1 { return Key(value) }
+            diagnostics.error(range, "Could not parse network interface type")
             return nil
         case .nfproto:
             if text == "ipv4" { return 2 }

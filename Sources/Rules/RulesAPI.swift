@@ -28,6 +28,14 @@ public struct RulePacket: Sendable {
     /// ICMP or ICMPv6 type, when l4Protocol is .icmp/.icmpv6.
     public var icmpType: UInt8 = 0
     public var icmpCode: UInt8 = 0
+    /// The Ethernet header of a packet that came in by a TAP interface
+    /// (`ether saddr`/`daddr`/`type`, MAC= in log lines); linkType 0 when there is none.
+    public var linkSource: UInt64 = 0
+    public var linkDestination: UInt64 = 0
+    public var linkType: UInt16 = 0
+    /// The input interface's ARPHRD type (`meta iiftype`): 1 Ethernet (TAP),
+    /// 65534 ARPHRD_NONE (TUN); 0 when there is no input interface.
+    public var inputInterfaceType: UInt16 = 0
     public var ctState: ConnState = .new
     /// IP total length (IPv6: 40 + payload length), for counters and LEN=.
     public var length: Int = 0

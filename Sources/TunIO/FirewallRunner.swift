@@ -98,6 +98,12 @@ public final class FirewallRunner {
             // Held FTP lines must go out on time: wake often while a helper holds bytes.
             let holding = engine.helperHoldsBytes
             var timeout: Int32 = holding ? 10 : 1000
+            // Neighbour probes are due each second while a MAC resolves (ARP, ND).
+            if let due = engine.nextNeighbourDeadline {
+                let now = Self.now()
+                let remaining = due > now ? due - now : 0
+                timeout = min(timeout, Int32(clamping: remaining / 1_000_000 + 1))
+            }
             if let due = engine.nextImpairedRelease {
                 if releaseTimer >= 0 {
                     // Armed again only when the first due time changes (a system call).
@@ -137,6 +143,10 @@ public final class FirewallRunner {
             if controlReady, let control { control.acceptPending(handle) }
             publishEvents()
             let now = Self.now()
+            if let due = engine.nextNeighbourDeadline, due <= now {
+                engine.runNeighbourTimers(now: now)
+                try flushOutbox()
+            }
             if holding || now - lastTick >= nanosecondsPerSecond {
                 engine.tick(now: now)
                 lastTick = now

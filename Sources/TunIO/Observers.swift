@@ -6,7 +6,8 @@
 //   (epb_flags inbound: as received; outbound: as sent), nanosecond
 //   timestamps; with `--pcap-format pcap`, one pcap file per interface and
 //   direction, DIR/lan0-in.pcap and DIR/lan0-out.pcap, microsecond
-//   timestamps. Link type RAW (the IP packet, what a TUN device carries),
+//   timestamps. Link type RAW (the IP packet, what a TUN device carries) or,
+//   for a TAP interface, Ethernet (EN10MB, the frame as the device carries it),
 //   the wall clock; Wireshark and tshark read both. GSO super-packets are
 //   written whole, as tcpdump on the TUN device shows them.
 // - TraceOutput: the engine's trace records, narrated on stderr and/or as
@@ -42,14 +43,17 @@ public final class PacketCapture {
 
     /// Creates DIR (mode 0755 if missing) and the files, truncating old ones:
     /// DIR/capture.pcapng, or DIR/IF-in.pcap and DIR/IF-out.pcap.
-    public init(directory: String, interfaceNames: [String], format: CaptureFormat = .pcapng) throws(SystemError) {
+    /// `linkTypes[i]` is interface `i`'s link type (RAW when not given).
+    public init(directory: String, interfaceNames: [String], linkTypes: [PcapLinkType] = [],
+                format: CaptureFormat = .pcapng) throws(SystemError) {
         if mkdir(directory, 0o755) != 0 && errno != EEXIST { throw SystemError(call: "mkdir(\(directory))", errno: errno) }
         if format == .pcapng {
             pcapngDescriptor = try Self.create("\(directory)/\(Self.pcapngName)")
-            pcapng = PcapngWriter(interfaceNames: interfaceNames)
+            pcapng = PcapngWriter(interfaceNames: interfaceNames, linkTypes: linkTypes)
             return
         }
-        for name in interfaceNames {
+        for (index, name) in interfaceNames.enumerated() {
+            let linkType = index < linkTypes.count ? linkTypes[index] : PcapLinkType.raw
             var pair: [Int32] = []
             for direction in ["in", "out"] {
                 do {
@@ -60,7 +64,7 @@ public final class PacketCapture {
                 }
             }
             descriptors.append(pair)
-            writers.append([PcapWriter(), PcapWriter()])
+            writers.append([PcapWriter(linkType: linkType), PcapWriter(linkType: linkType)])
         }
     }
 

@@ -13,6 +13,12 @@
 // device has nothing or the queue is full, and the event loop decides.
 // The device can be moved to another namespace (ip link set lan0 netns NS)
 // after it is opened; the fd keeps working. It vanishes when the fd closes.
+//
+// `tap: true` opens the same device as IFF_TAP: every read and write is an
+// Ethernet frame (14-byte header) behind the same virtio header, whose
+// csum_start and hdr_len then count from the frame's first byte. The
+// netdev gets a random MAC of its own; the firewall's MAC lives in the
+// engine (the MAC the other side talks to is whatever ARP/ND answered).
 import CTunwall
 import Glibc
 import SystemIO
@@ -30,6 +36,8 @@ public final class TunDevice {
     public private(set) var fileDescriptor: Int32
     /// True when every read and write starts with the 10-byte virtio_net_hdr (IFF_VNET_HDR).
     public let hasVirtioHeader: Bool
+    /// True for IFF_TAP (Ethernet frames), false for IFF_TUN (IP packets).
+    public let isTAP: Bool
 
     /// Opens /dev/net/tun (O_RDWR | O_NONBLOCK | O_CLOEXEC) and attaches it to
     /// `name` with TUNSETIFF: IFF_TUN | IFF_NO_PI, plus IFF_VNET_HDR and
@@ -38,14 +46,14 @@ public final class TunDevice {
     /// need the header to describe them, so without it they are not asked for).
     /// Needs CAP_NET_ADMIN. A name of IFNAMSIZ (16) bytes or more, or with a
     /// NUL in it, is refused with ENAMETOOLONG / EINVAL.
-    public init(name: String, virtioHeader: Bool = true, offloads: Bool = true) throws(SystemError) {
+    public init(name: String, tap: Bool = false, virtioHeader: Bool = true, offloads: Bool = true) throws(SystemError) {
         if name.utf8.contains(0) { throw SystemError(call: "ioctl(TUNSETIFF)", errno: EINVAL) }
         if name.utf8.count >= Int(ctw_IFNAMSIZ) { throw SystemError(call: "ioctl(TUNSETIFF)", errno: ENAMETOOLONG) }
 
         let fd = Int32(try Syscall.require("open(/dev/net/tun)") {
             Int(open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC))
         })
-        var flags = ctw_IFF_TUN | ctw_IFF_NO_PI
+        var flags = (tap ? ctw_IFF_TAP : ctw_IFF_TUN) | ctw_IFF_NO_PI
         if virtioHeader { flags |= ctw_IFF_VNET_HDR }
         var actualName = [CChar](repeating: 0, count: Int(ctw_IFNAMSIZ))
         do {
@@ -68,6 +76,7 @@ public final class TunDevice {
         }
         self.fileDescriptor = fd
         self.hasVirtioHeader = virtioHeader
+        self.isTAP = tap
         self.name = String(decoding: actualName.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 

@@ -26,8 +26,10 @@ public struct PcapngWriter: Sendable {
 
     /// The section header and one interface description per name, in order:
     /// interface `i` of `append` is `interfaceNames[i]`.
-    public init(interfaceNames: [String], linkType: PcapLinkType = .raw, snapshotLength: Int = 262_144,
-                application: String = "tunwall") {
+    /// `linkTypes[i]`, when given, is interface `i`'s (Ethernet for a TAP
+    /// interface); the others have `linkType`.
+    public init(interfaceNames: [String], linkType: PcapLinkType = .raw, linkTypes: [PcapLinkType] = [],
+                snapshotLength: Int = 262_144, application: String = "tunwall") {
         self.snapshotLength = snapshotLength
         bytes.reserveCapacity(65_536)
         var header: [UInt8] = []
@@ -39,9 +41,10 @@ public struct PcapngWriter: Sendable {
         Self.option(&header, 4, Array(application.utf8))  // shb_userappl
         Self.endOfOptions(&header)
         block(0x0A0D_0D0A, header)
-        for name in interfaceNames {
+        for (index, name) in interfaceNames.enumerated() {
             var body: [UInt8] = []
-            Self.put16(&body, UInt16(truncatingIfNeeded: linkType.rawValue))
+            let type = index < linkTypes.count ? linkTypes[index] : linkType
+            Self.put16(&body, UInt16(truncatingIfNeeded: type.rawValue))
             Self.put16(&body, 0)
             Self.put32(&body, UInt32(truncatingIfNeeded: snapshotLength))
             Self.option(&body, 2, Array(name.utf8))  // if_name

@@ -94,6 +94,11 @@ enum CommandTable {
             options: OptionSpec.target + [.flag("--json", help: "as one JSON object (StatisticsRecord)")],
             action: .parsed(ControlCommands.stats)),
         CommandSpec(
+            path: ["neigh"], usage: ["neigh [--socket PATH | --lab NAME]"],
+            summary: "The neighbour table of the TAP interfaces (ARP and ND), as ip neigh prints it: "
+                + "ADDRESS dev IF lladdr MAC STATE.",
+            options: OptionSpec.target, action: .parsed(ControlCommands.neighbours)),
+        CommandSpec(
             path: ["impair"], usage: ["impair IF [in|out] WORDS... [--socket PATH | --lab NAME]", "impair IF show", "impair IF [in|out] clear"],
             summary: "Impair the packets leaving (out, the default) or that came in by IF, in tc-netem's words: "
                 + "delay 50ms 10ms, loss 2%, loss gemodel p r 1-h 1-k, duplicate 1%, reorder 25% gap 5, corrupt 0.1%, "

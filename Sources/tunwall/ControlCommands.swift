@@ -18,6 +18,17 @@ enum ControlCommands {
         return 0
     }
 
+    /// `tunwall neigh`: the firewall's neighbour table, one line per entry as
+    /// `ip neigh` prints it (`10.0.1.2 dev lan0 lladdr 02:… REACHABLE`);
+    /// empty when no interface is TAP.
+    static func neighbours(_ arguments: ParsedArguments) -> Int32 {
+        guard arguments.words.isEmpty else { return Commands.usageError(arguments, "unexpected argument '\(arguments.words[0])'") }
+        guard let path = socketPath(arguments) else { return 2 }
+        guard let response = ask(.neighbours, path) else { return 1 }
+        print(response, terminator: "")
+        return 0
+    }
+
     static func ask(_ request: ControlRequest, _ path: String) -> String? {
         do {
             let response = try request.send(to: path)

@@ -94,7 +94,7 @@ enum LabCommand {
                 for interface in topology.firewall.interfaces {
                     guard let segment = interface.segment else { continue }
                     segments[interface.name] = topology.members(ofSegment: segment).map {
-                        TraceSegmentHost(host: $0.host.name, mac: $0.interface.mac,
+                        TraceSegmentHost(host: $0.host.name, mac: $0.interface.mac?.description,
                                          addresses: $0.interface.addresses.map(\.address.description))
                     }
                 }

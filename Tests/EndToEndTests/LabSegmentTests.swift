@@ -75,7 +75,7 @@ struct LabSegmentTests {
         }
         // Each client knows the others by the MAC the topology gave them.
         let neighbours = try lab.exec("client1", ["ip", "neigh", "show", "10.0.1.3"])
-        #expect(neighbours.stdout.contains(Topology.derivedMAC(segment: "lan", host: "client2")), "client1's neighbours: \(neighbours.stdout)")
+        #expect(neighbours.stdout.contains(Topology.derivedMAC(segment: "lan", host: "client2").description), "client1's neighbours: \(neighbours.stdout)")
     }
 
     /// Nine downloads at once, each slowed to 2 MB/s so that they overlap:

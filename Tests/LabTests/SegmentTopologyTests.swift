@@ -39,7 +39,7 @@ let segmentMistakes: [Mistake] = [
     Mistake(#""mode": "tap", "#, #""mode": "tun", "#,
             #"lab.json: firewall.interfaces[0].segment: interface "lan0" is TUN, a point-to-point link with one host at its other end; only "mode": "tap" (Ethernet) can join segment "lan""#),
     Mistake(#""mode": "tap", "#, #""mode": "ethernet", "#,
-            #"lab.json: firewall.interfaces[0].mode: expected "tun" or "tap", found "ethernet""#),
+            #"lab.json: firewall.interfaces[0].mode: "ethernet" is not a mode: "tun" (IP packets) or "tap" (Ethernet frames)"#),
     Mistake(#""segment": "lan", "addresses": ["10.0.1.1/24""#, #""segment": "lna", "addresses": ["10.0.1.1/24""#,
             #"lab.json: firewall.interfaces[0].segment: no segment named "lna" in "segments" (did you mean "lan"?)"#),
     Mistake(#"{"segment": "lan", "mac""#, #"{"segment": "lam", "mac""#,
@@ -63,7 +63,7 @@ let segmentMistakes: [Mistake] = [
     Mistake(#""mode": "tap", "#, #""mode": "tap", "mac": "02:00:00:00:00:02", "#,
             #"lab.json: hosts[1].interfaces[0].mac: MAC address 02:00:00:00:00:02 of host "client2" on "lan" is already firewall interface "lan0"'s"#),
     Mistake(#""host": "server", "addresses""#, #""host": "server", "mac": "02:00:00:00:00:09", "addresses""#,
-            #"lab.json: firewall.interfaces[1].mac: only a TAP interface ("mode": "tap") has a MAC address"#),
+            #"lab.json: firewall.interfaces[1].mac: a MAC belongs to a "tap" interface; this one is "tun" (add "mode": "tap")"#),
     Mistake(#"{"device": "wan0", "#, #"{"device": "wan0", "mac": "02:00:00:00:00:09", "#,
             #"lab.json: hosts[2].interfaces[0].mac: only an interface on a "segment" has a MAC address of its own (the firewall's device is the host's interface)"#),
     Mistake(#""addresses": ["10.0.1.3/24"]"#, #""addresses": ["10.0.1.2/24"]"#,
@@ -78,6 +78,8 @@ let segmentMistakes: [Mistake] = [
     Mistake(#""segment": "lan", "addresses": ["10.0.1.1/24", "fd00:1::1/64"]}"#,
             #""segment": "lan", "addresses": ["10.0.1.1/24", "fd00:1::1/64"]}, {"name": "lan1", "mode": "tap", "segment": "lan"}"#,
             #"lab.json: firewall.interfaces[1].segment: firewall interface "lan0" is already on segment "lan" (one firewall interface per segment)"#),
+    Mistake(#""mac": "02:00:00:00:00:02""#, #""mac": "\#(MACAddress.derived(from: "lan0"))""#,
+            #"lab.json: hosts[1].interfaces[0].mac: MAC address \#(MACAddress.derived(from: "lan0")) of host "client2" on "lan" is already firewall interface "lan0"'s"#),
     Mistake(#""segments": [{"name": "lan"}]"#, #""segments": [{"name": "lan", "mtu": 9000}]"#,
             #"lab.json: segments[0]: unknown key "mtu" (expected "name")"#),
 ]
@@ -93,7 +95,7 @@ let segmentMistakes: [Mistake] = [
         let client1 = try #require(topology.host(named: "client1")?.interfaces.first)
         #expect(client1.device == "lan", "a segment interface is named for its segment unless it says otherwise")
         #expect(client1.mac == Topology.derivedMAC(segment: "lan", host: "client1"))
-        #expect(topology.host(named: "client2")?.interfaces.first?.mac == "02:00:00:00:00:02")
+        #expect(topology.host(named: "client2")?.interfaces.first?.mac?.description == "02:00:00:00:00:02")
         #expect(topology.host(named: "client1")?.routes.first?.device == "lan")
         #expect(topology.mtu(of: client1) == 1500)
     }
@@ -125,9 +127,8 @@ let segmentMistakes: [Mistake] = [
         #expect(a == Topology.derivedMAC(segment: "lan", host: "client1"))
         #expect(a != Topology.derivedMAC(segment: "lan", host: "client2"))
         #expect(a != Topology.derivedMAC(segment: "dmz", host: "client1"))
-        let first = try #require(UInt8(a.prefix(2), radix: 16))
-        #expect(first & 0x03 == 0x02, "locally administered, unicast: \(a)")
-        #expect(ConfigValue.macAddress(a) == a)
+        #expect((a.value >> 40) & 0x03 == 0x02, "locally administered, unicast: \(a)")
+        #expect(a != MACAddress.derived(from: "lan0"), "not the firewall's own on the segment")
     }
 
     /// The firewall's TAP device goes to the segment's namespace, where the lab puts it on the bridge.
@@ -150,7 +151,7 @@ let segmentMistakes: [Mistake] = [
         #expect(topology.segments.map(\.name) == ["lan"])
         #expect(topology.firewall.interface(named: "lan0")?.mode == .tap)
         #expect(topology.members(ofSegment: "lan").map(\.interface.mac)
-                == [Topology.derivedMAC(segment: "lan", host: "client1"), "02:00:00:00:00:02"])
+                == [Topology.derivedMAC(segment: "lan", host: "client1"), MACAddress("02:00:00:00:00:02")])
         #expect(topology.host(named: "client2")?.routes.map(\.gateway) == [IPAddress("10.0.1.1")!])
         #expect(throws: LabError.self) {
             try Topology.segmented(segments: [.init(name: "lan", interface: "lan0", firewall: ["10.0.1.1/24"], hosts: [])])

@@ -69,6 +69,18 @@ let canonicalCases: [(written: String, printed: String)] = [
     ("ip saddr 10.0.1.0/24 reject", "ip saddr 10.0.1.0/24 reject with icmp port-unreachable"),
     ("meta nfproto ipv6 reject", "reject with icmpv6 port-unreachable"),
     ("tcp flags fin,syn,rst,psh,ack,urg,ecn,cwr drop", "tcp flags != 0x0 drop"),
+    // Layer 2 (TAP interfaces): nft's ether_addr, ether_type and iface_type.
+    ("ether saddr 02:00:00:00:00:01 accept", "ether saddr 02:00:00:00:00:01 accept"),
+    ("ether saddr 2:0:0:0:0:a accept", "ether saddr 02:00:00:00:00:0a accept"),
+    ("ether daddr != 02:00:00:00:00:02 drop", "ether daddr != 02:00:00:00:00:02 drop"),
+    ("ether saddr { 02:00:00:00:00:03, 02:00:00:00:00:07 } drop", "ether saddr { 02:00:00:00:00:03, 02:00:00:00:00:07 } drop"),
+    ("ether saddr 02:00:00:00:00:01-02:00:00:00:00:09 accept", "ether saddr 02:00:00:00:00:01-02:00:00:00:00:09 accept"),
+    ("ether type ip6 accept", "ether type ip6 accept"),
+    ("ether type 0x88cc accept", "ether type 0x88cc accept"),
+    ("ether type vlan drop", "ether type 8021q drop"),
+    ("iiftype ether accept", "meta iiftype ether accept"),
+    ("meta iiftype 65534 accept", "meta iiftype 65534 accept"),
+    ("meta iiftype != ether drop", "meta iiftype != ether drop"),
 ]
 
 @Suite struct ListingTests {

@@ -19,6 +19,7 @@ extern const unsigned long ctw_TUNSETPERSIST;
 
 /// Flags of struct ifreq.ifr_flags for TUNSETIFF.
 extern const short ctw_IFF_TUN;
+extern const short ctw_IFF_TAP;
 extern const short ctw_IFF_NO_PI;
 extern const short ctw_IFF_VNET_HDR;
 extern const short ctw_IFF_MULTI_QUEUE;
