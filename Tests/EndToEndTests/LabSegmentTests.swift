@@ -173,7 +173,8 @@ struct LabSegmentTests {
         let neighbours = try lab.tunwall(["neigh"])
         #expect(neighbours.status == 0, "\(neighbours.stderr)")
         let entries = neighbours.stdout.split(separator: "\n").filter { $0.contains("10.") }
-        #expect(entries.count <= 1024, "the neighbour table holds \(entries.count) entries after the flood")
+        print("LabSegmentTests: \(lab.name)'s neighbour table after 4,000 spoofed ARP requests: \(entries.count) IPv4 entries")
+        #expect(entries.count <= 1024, "the neighbour table holds \(entries.count) entries after the flood (Linux's gc_thresh3)")
         let ping = try lab.exec("client2", ["ping", "-c", "2", "-W", "3", "203.0.113.10"])
         #expect(ping.status == 0, "after the flood: \(ping.stdout)\(ping.stderr)")
     }
