@@ -208,10 +208,7 @@ struct LabSegmentTests {
         print("data connection from", peer)
         conn.settimeout(20)
         with open(out, "wb") as f:
-            while True:
-                data = conn.recv(65536)
-                if not data:
-                    break
+            for data in iter(lambda: conn.recv(65536), b""):
                 f.write(data)
                 time.sleep(0.03)  # about 2 MB/s, as the other transfers
         conn.close()

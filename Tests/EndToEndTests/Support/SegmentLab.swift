@@ -46,15 +46,7 @@ final class SegmentLab {
     /// A command left running on a host, stdout and stderr into `output`;
     /// `lab down` ends whatever is still running.
     func start(_ host: String, _ command: [String], output: URL) throws -> Process {
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let process = Process()
-        process.executableURL = Tool.binary
-        process.arguments = ["lab", "exec", "--lab", name, host, "--"] + command
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
-        try Tool.start(process)
-        try? handle.close()
+        let process = try Tool.labExecInBackground(name, host, command, output: output)
         started.append(process)
         return process
     }
