@@ -28,6 +28,9 @@ struct LinkFacts {
 }
 
 extension Engine {
+    /// EthernetHeader.length as the virtio header's field type.
+    static let ethernetHeaderLength: UInt16 = 14
+
     /// `process` for an engine with TAP interfaces.
     func processLink(_ packet: inout PacketBuffer, from input: InterfaceID, now: Timestamp) -> Verdict {
         guard input >= 0, input < interfaces.count else { return drop(.unknownInterface) }
@@ -69,11 +72,11 @@ extension Engine {
         packet.start += EthernetHeader.length
         packet.length -= EthernetHeader.length
         if packet.virtio.flags.contains(.needsChecksum) {
-            packet.virtio.checksumStart = packet.virtio.checksumStart >= UInt16(EthernetHeader.length)
-                ? packet.virtio.checksumStart - UInt16(EthernetHeader.length) : 0
+            packet.virtio.checksumStart = packet.virtio.checksumStart >= Self.ethernetHeaderLength
+                ? packet.virtio.checksumStart - Self.ethernetHeaderLength : 0
         }
-        if packet.virtio.headerLength >= UInt16(EthernetHeader.length) {
-            packet.virtio.headerLength -= UInt16(EthernetHeader.length)
+        if packet.virtio.headerLength >= Self.ethernetHeaderLength {
+            packet.virtio.headerLength -= Self.ethernetHeaderLength
         }
     }
 
@@ -84,8 +87,8 @@ extension Engine {
         packet.length += EthernetHeader.length
         EthernetHeader(destination: destination, source: source, type: type).store(to: packet.bytes)
         if packet.virtio.flags.contains(.needsChecksum) {
-            packet.virtio.checksumStart &+= UInt16(EthernetHeader.length)
+            packet.virtio.checksumStart &+= Self.ethernetHeaderLength
         }
-        if packet.virtio.headerLength > 0 { packet.virtio.headerLength &+= UInt16(EthernetHeader.length) }
+        if packet.virtio.headerLength > 0 { packet.virtio.headerLength &+= Self.ethernetHeaderLength }
     }
 }

@@ -154,13 +154,13 @@ extension Engine {
         let own = hardwareAddresses[interface]
         if entry.key.address.isIPv4Mapped {
             let target = entry.key.address.lowIPv4
-            guard let source = ownIPv4(on: interface, toward: target) else { return }
+            guard case .v4(let source)? = ownAddress(on: interface, toward: .v4(target)) else { return }
             let arp = ARPMessage(operation: ARPMessage.request, senderMAC: own, senderIP: source, targetMAC: .zero,
                                  targetIP: target)
             sendARP(arp, to: unicast ? entry.address : .broadcast, interface: interface)
         } else {
             let target = entry.key.address
-            guard let source = ownIPv6(on: interface, toward: target) else { return }
+            guard case .v6(let source)? = ownAddress(on: interface, toward: .v6(target)) else { return }
             let destination = unicast ? target : target.solicitedNodeMulticast
             let message = NeighbourMessage(isSolicitation: true, source: source, destination: destination,
                                            target: target, linkLayerAddress: own)
@@ -168,23 +168,14 @@ extension Engine {
         }
     }
 
-    /// The interface's IPv4 address on the target's subnet, else its first (arp_solicit's inet_select_addr).
-    private func ownIPv4(on interface: InterfaceID, toward target: IPv4Address) -> IPv4Address? {
-        var first: IPv4Address? = nil
-        for own in interfaces[interface].addresses {
-            guard case .v4(let address) = own.address else { continue }
-            if own.prefix.contains(.v4(target)) { return address }
-            if first == nil { first = address }
-        }
-        return first
-    }
-
-    private func ownIPv6(on interface: InterfaceID, toward target: IPv6Address) -> IPv6Address? {
-        var first: IPv6Address? = nil
-        for own in interfaces[interface].addresses {
-            guard case .v6(let address) = own.address else { continue }
-            if own.prefix.contains(.v6(target)) { return address }
-            if first == nil { first = address }
+    /// The interface's address of the target's family on the target's
+    /// subnet, else its first of that family (arp_solicit's
+    /// inet_select_addr; for ND, RFC 4861 §7.2.2 allows any of the interface's).
+    private func ownAddress(on interface: InterfaceID, toward target: IPAddress) -> IPAddress? {
+        var first: IPAddress? = nil
+        for own in interfaces[interface].addresses where own.address.isV4 == target.isV4 {
+            if own.prefix.contains(target) { return own.address }
+            if first == nil { first = own.address }
         }
         return first
     }

@@ -160,9 +160,13 @@ struct NeighbourTable {
     /// Bytes queued over all entries, bounded by `queueBytesTotal`.
     var queuedTotal = 0
     let queueBytesTotal = 4 << 20
+    /// Per interface, the entry the last packet out of it resolved to: a
+    /// stream of packets to one next hop skips the dictionary's hashing.
+    var lastResolved: [Int] = []
 
-    init(parameters: NeighbourParameters = .linux, seed: UInt64) {
+    init(parameters: NeighbourParameters = .linux, seed: UInt64, interfaces: Int = 0) {
         self.parameters = parameters
+        lastResolved = Array(repeating: -1, count: interfaces)
         random = seed | 1
         reachableTime = parameters.baseReachableTime
         reachableTime = randomisedReachableTime()
@@ -186,7 +190,16 @@ struct NeighbourTable {
     /// 5 s DELAY; an unknown or FAILED neighbour becomes INCOMPLETE with its
     /// first broadcast probe due now.
     mutating func resolve(_ key: NeighbourKey, now: Timestamp) -> Resolution {
+        if key.interface >= 0 && key.interface < lastResolved.count {
+            let cached = lastResolved[key.interface]
+            if cached >= 0 && cached < entries.count && entries[cached].live && entries[cached].key == key
+                && (entries[cached].state == .reachable || entries[cached].state == .delay || entries[cached].state == .probe) {
+                entries[cached].used = now
+                return .send(entries[cached].address)
+            }
+        }
         if let position = index[key] {
+            if key.interface >= 0 && key.interface < lastResolved.count { lastResolved[key.interface] = position }
             switch entries[position].state {
             case .reachable, .delay, .probe:
                 entries[position].used = now

@@ -321,13 +321,20 @@ struct Lexer {
 
     /// `([0-9]{1,3}\.){3}[0-9]{1,3}`: the length matched, 0 if none.
     static func scanIPv4(_ bytes: [UInt8], from start: Int) -> Int {
+        scanGroups(bytes, from: start, groups: 4, digits: 3, separator: UInt8(ascii: "."), isDigit)
+    }
+
+    /// `groups` runs of 1 to `digits` characters `digit` accepts, separated
+    /// by `separator`: the length matched, 0 if none.
+    static func scanGroups(_ bytes: [UInt8], from start: Int, groups: Int, digits maximum: Int, separator: UInt8,
+                           _ digit: (UInt8) -> Bool) -> Int {
         var index = start
-        for part in 0..<4 {
+        for part in 0..<groups {
             var digits = 0
-            while index < bytes.count, isDigit(bytes[index]), digits < 3 { index += 1; digits += 1 }
+            while index < bytes.count, digit(bytes[index]), digits < maximum { index += 1; digits += 1 }
             if digits == 0 { return 0 }
-            if part < 3 {
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ".") else { return 0 }
+            if part < groups - 1 {
+                guard index < bytes.count, bytes[index] == separator else { return 0 }
                 index += 1
             }
         }
@@ -336,16 +343,9 @@ struct Lexer {
 
     /// nft's macaddr: `([0-9a-f]{1,2}:){5}[0-9a-f]{1,2}`, the length matched, 0 if none.
     static func scanMAC(_ bytes: [UInt8], from start: Int) -> Int {
-        var index = start
-        for part in 0..<6 {
-            var digits = 0
-            while index < bytes.count, isHex(bytes[index]), digits < 2 { index += 1; digits += 1 }
-            if digits == 0 { return 0 }
-            if part < 5 {
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return 0 }
-                index += 1
-            }
-        }
+        let length = scanGroups(bytes, from: start, groups: 6, digits: 2, separator: UInt8(ascii: ":"), isHex)
+        guard length > 0 else { return 0 }
+        let index = start + length
         // A longer run of hex digits or another colon is something else (an IPv6 address).
         if index < bytes.count, isHex(bytes[index]) || bytes[index] == UInt8(ascii: ":") { return 0 }
         return index - start

@@ -24,10 +24,22 @@ public struct MACAddress: Hashable, Sendable, Comparable, CustomStringConvertibl
         guard parts.count == 6 else { return nil }
         var value: UInt64 = 0
         for part in parts {
-            guard part.count == 2, let byte = UInt8(part, radix: 16) else { return nil }
-            value = value << 8 | UInt64(byte)
+            guard part.utf8.count == 2 else { return nil }
+            for digit in part.utf8 {
+                guard let nibble = Self.hexValue(digit) else { return nil }
+                value = value << 4 | nibble
+            }
         }
         self.init(value)
+    }
+
+    private static func hexValue(_ digit: UInt8) -> UInt64? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return UInt64(truncatingIfNeeded: digit &- UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return UInt64(truncatingIfNeeded: digit &- UInt8(ascii: "a") &+ 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return UInt64(truncatingIfNeeded: digit &- UInt8(ascii: "A") &+ 10)
+        default: return nil
+        }
     }
 
     /// Reads six bytes at `offset`; the caller checked they are there.

@@ -124,7 +124,7 @@ public struct NeighbourMessage: Hashable, Sendable {
             if solicited { flags |= 0x40 }
             if override { flags |= 0x20 }
         }
-        icmp.setBE32(UInt32(flags) << 24, at: 4)
+        icmp.setBE32(UInt32(truncatingIfNeeded: flags) << 24, at: 4)
         target.store(to: icmp, at: 8)
         if let linkLayerAddress {
             icmp[24] = isSolicitation ? 1 : 2

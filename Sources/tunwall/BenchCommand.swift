@@ -29,7 +29,7 @@ import Wire
 
 enum BenchCommand {
     static func run(_ arguments: ParsedArguments) -> Int32 {
-        let kinds = ["engine", "nat", "rules", "fragments", "impair", "connections", "table"]
+        let kinds = ["engine", "nat", "tap", "rules", "fragments", "impair", "connections", "table"]
         guard arguments.words.count == 1, let what = arguments.words.first, kinds.contains(what) else {
             return Commands.usageError(arguments, "name one of \(kinds.joined(separator: ", "))")
         }
@@ -54,6 +54,7 @@ enum BenchCommand {
             switch what {
             case "engine": try engine(packets: packets, masquerade: false)
             case "nat": try engine(packets: packets, masquerade: true)
+            case "tap": try engine(packets: packets, masquerade: false, tap: true)
             case "fragments": try fragments(datagrams: packets)
             case "impair":
                 try engine(packets: packets, masquerade: false, impair: "delay 0ms loss 0%")
@@ -75,10 +76,19 @@ enum BenchCommand {
     /// is rewritten from its conntrack entry. With `impair`, both interfaces'
     /// way out get those netem words, and held packets are released as the
     /// clock (1 µs a packet) reaches them.
-    static func engine(packets count: Int, masquerade: Bool, impair: String? = nil) throws {
+    ///
+    /// With `tap`, both interfaces are TAP: frames in, the Ethernet header
+    /// taken off and put back with the next hop's MAC from the neighbour
+    /// table (both neighbours REACHABLE, resolved by ARP in the warm-up).
+    static func engine(packets count: Int, masquerade: Bool, impair: String? = nil, tap: Bool = false) throws {
+        let mode: LinkMode = tap ? .tap : .tun
+        let macs = [MACAddress(0x0200_0000_0101), MACAddress(0x0200_0000_0201)]
+        let hosts = [MACAddress(0x0200_0000_0102), MACAddress(0x0200_0000_0210)]
         let engine = try Engine(EngineConfiguration(interfaces: [
-            InterfaceConfiguration(name: "lan0", addresses: [InterfaceAddress("10.0.1.1/24")!]),
-            InterfaceConfiguration(name: "wan0", addresses: [InterfaceAddress("203.0.113.1/24")!]),
+            InterfaceConfiguration(name: "lan0", addresses: [InterfaceAddress("10.0.1.1/24")!], mode: mode,
+                                   hardwareAddress: macs[0]),
+            InterfaceConfiguration(name: "wan0", addresses: [InterfaceAddress("203.0.113.1/24")!], mode: mode,
+                                   hardwareAddress: macs[1]),
         ]))
         if masquerade {
             engine.replaceRuleset(try Ruleset.parse("""
@@ -93,21 +103,47 @@ enum BenchCommand {
         // 1999), so that conntrack's window tracking sees every packet in
         // window: the data segment is sent again and again as a
         // retransmission, the server acknowledges all of it.
+        func frame(_ input: Int, _ type: UInt16, _ payload: [UInt8]) -> [UInt8] {
+            guard tap else { return payload }
+            var bytes = [UInt8](repeating: 0, count: EthernetHeader.length)
+            bytes.withUnsafeMutableBytes {
+                EthernetHeader(destination: macs[input], source: hosts[input], type: type).store(to: $0)
+            }
+            return bytes + payload
+        }
         func segment(_ fromClient: Bool, _ flags: TCPFlags, _ payload: Int, seq: UInt32, ack: UInt32) -> [UInt8] {
             let publicClient = masquerade ? IPv4Address(203, 0, 113, 1) : client
             let (s, d, sp, dp) = fromClient ? (client, server, UInt16(40000), UInt16(5201)) : (server, publicClient, 5201, 40000)
-            return Packet.tcp(s, sp, d, dp, flags: flags, sequenceNumber: SeqNumber(seq), acknowledgmentNumber: SeqNumber(ack),
-                              options: flags.contains(.syn) ? [] : timestamps,
-                              payload: [UInt8](repeating: 0x61, count: payload), ttl: 64).encoded()
+            return frame(fromClient ? 0 : 1, EtherType.ipv4,
+                         Packet.tcp(s, sp, d, dp, flags: flags, sequenceNumber: SeqNumber(seq), acknowledgmentNumber: SeqNumber(ack),
+                                    options: flags.contains(.syn) ? [] : timestamps,
+                                    payload: [UInt8](repeating: 0x61, count: payload), ttl: 64).encoded())
+        }
+        /// The host on `input` answers the firewall's ARP request.
+        func arpReply(_ input: Int) -> [UInt8] {
+            var body = [UInt8](repeating: 0, count: ARPMessage.length)
+            let (host, own) = input == 0 ? (client, IPv4Address(10, 0, 1, 1)) : (server, IPv4Address(203, 0, 113, 1))
+            body.withUnsafeMutableBytes {
+                ARPMessage(operation: ARPMessage.reply, senderMAC: hosts[input], senderIP: host, targetMAC: macs[input],
+                           targetIP: own).store(to: $0)
+            }
+            return frame(input, EtherType.arp, body)
         }
         var buffer = PacketBuffer.allocate()
         defer { buffer.deallocate() }
         var now: Timestamp = 1_000_000_000
-        for (bytes, input) in [(segment(true, .syn, 0, seq: 999, ack: 0), 0),
-                               (segment(false, [.syn, .ack], 0, seq: 1999, ack: 1000), 1),
-                               (segment(true, .ack, 0, seq: 1000, ack: 2000), 0)] {
+        var handshake = [(segment(true, .syn, 0, seq: 999, ack: 0), 0),
+                         (segment(false, [.syn, .ack], 0, seq: 1999, ack: 1000), 1),
+                         (segment(true, .ack, 0, seq: 1000, ack: 2000), 0)]
+        if tap {
+            // Each packet waits for its next hop's MAC: the ARP reply releases it.
+            handshake.insert((arpReply(0), 0), at: 2)
+            handshake.insert((arpReply(1), 1), at: 1)
+        }
+        for (bytes, input) in handshake {
             buffer.load(bytes)
             _ = engine.process(&buffer, from: input, now: now)
+            engine.outbox.drain { _, _ in }
         }
         if let impair {
             let impairment = try Impairment.parse(impair)
@@ -124,7 +160,7 @@ enum BenchCommand {
         let counter = mallocCounter()
         // As a TUN device with offloads delivers them: the checksum left to
         // the device (NEEDS_CSUM), so conntrack does not verify it again.
-        let offload = VirtioNetHeader(flags: .needsChecksum, gsoType: .none, checksumStart: 20, checksumOffset: 16)
+        let offload = VirtioNetHeader(flags: .needsChecksum, gsoType: .none, checksumStart: tap ? 34 : 20, checksumOffset: 16)
         var forwarded = 0
         // Warm up, then measure.
         for round in 0..<10_000 {
@@ -152,9 +188,12 @@ enum BenchCommand {
         let copyElapsed = FirewallRunner.now() - copyStart
         let perPacket = Double(elapsed) / Double(count)
         let copyPerPacket = Double(copyElapsed) / Double(count)
-        print("engine fast path\(masquerade ? " with masquerade" : "")\(impair.map { " with impair out \"\($0)\" on both interfaces" } ?? ""): "
+        print("engine fast path\(masquerade ? " with masquerade" : "")\(tap ? " over TAP (Ethernet, ARP-resolved neighbours)" : "")\(impair.map { " with impair out \"\($0)\" on both interfaces" } ?? ""): "
               + "\(count) packets of one established TCP connection (1500-byte data / 52-byte ACKs)")
         print("  forwarded:           \(forwarded) of \(count)")
+        if tap {
+            print("  neighbours:          \(engine.neighbourRecords().map(\.description).joined(separator: "; "))")
+        }
         if impair != nil {
             print("  held, then released: \(released) (held now: \(engine.impairedCount))")
         }

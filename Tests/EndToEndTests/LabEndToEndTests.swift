@@ -49,26 +49,8 @@ struct LabEndToEndTests {
         #expect(LabChecks.tunHolders(of: name).count == 1, "the firewall holds the TUN devices: \(LabChecks.tunHolders(of: name))")
 
         // A 2 MB file of random bytes, served from the server namespace.
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tunwall-e2e-\(getpid())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var random = SeededGenerator(seed: testSeed(0x6532_65))
-        let content = Data(random.bytes(2_000_000))
-        try content.write(to: directory.appendingPathComponent("file.bin"))
-        let server = try Tool.labBackground(name, "server", ["python3", "-m", "http.server", "8080",
-                                                              "--bind", "::", "--directory", directory.path])
-        defer { server.terminate() }
-        try LabChecks.waitUntilListening(lab: name, host: "server", port: 8080)
-
-        for url in ["http://203.0.113.10:8080/file.bin", "http://[2001:db8:1::10]:8080/file.bin"] {
-            let output = directory.appendingPathComponent("download")
-            // The server listens: one attempt, no retry.
-            let curl = try exec("client", ["curl", "--silent", "--show-error", "--fail", "--max-time", "60",
-                                           "-o", output.path, url])
-            #expect(curl.status == 0, "curl \(url): \(curl.stderr)")
-            #expect(try Data(contentsOf: output) == content, "\(url): the file arrived changed")
-            try? FileManager.default.removeItem(at: output)
-        }
+        try HTTPDownload.serveAndFetch(lab: name, seed: testSeed(0x6532_65), size: 2_000_000,
+                                       urls: ["http://203.0.113.10:8080/file.bin", "http://[2001:db8:1::10]:8080/file.bin"])
 
         // UDP: a one-shot echo server in the server, a client that waits for the answer.
         let echo = Process()

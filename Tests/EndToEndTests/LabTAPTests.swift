@@ -53,24 +53,8 @@ struct LabTAPTests {
             #expect(ping.status == 0, "ping \(target): \(ping.stdout)\(ping.stderr)")
         }
 
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tunwall-tap-files-\(getpid())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var random = SeededGenerator(seed: testSeed(0x7461_70))
-        let content = Data(random.bytes(4_000_000))
-        try content.write(to: directory.appendingPathComponent("file.bin"))
-        let server = try Tool.labBackground(name, "server", ["python3", "-m", "http.server", "8080",
-                                                              "--bind", "::", "--directory", directory.path])
-        defer { server.terminate() }
-        try LabChecks.waitUntilListening(lab: name, host: "server", port: 8080)
-        for url in ["http://203.0.113.10:8080/file.bin", "http://[2001:db8:1::10]:8080/file.bin"] {
-            let output = directory.appendingPathComponent("download")
-            let curl = try exec("client", ["curl", "--silent", "--show-error", "--fail", "--max-time", "60",
-                                           "-o", output.path, url])
-            #expect(curl.status == 0, "curl \(url): \(curl.stderr)")
-            #expect(try Data(contentsOf: output) == content, "\(url): the file arrived changed")
-            try? FileManager.default.removeItem(at: output)
-        }
+        try HTTPDownload.serveAndFetch(lab: name, seed: testSeed(0x7461_70), size: 4_000_000,
+                                       urls: ["http://203.0.113.10:8080/file.bin", "http://[2001:db8:1::10]:8080/file.bin"])
         // Masquerade: the server saw the firewall's address only.
         let conntrack = try Tool.run(Tool.binary, ["conntrack", "-L", "--lab", name])
         #expect(conntrack.stdout.contains("src=203.0.113.10 dst=203.0.113.1 sport=8080"), "\(conntrack.stdout)")

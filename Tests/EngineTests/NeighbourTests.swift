@@ -7,6 +7,7 @@
 import Conntrack
 @testable import Engine
 import Testing
+import TestSeeds
 import Wire
 
 let lanMAC = MACAddress("02:00:00:00:01:01")!
@@ -74,6 +75,17 @@ func tapHarness() throws -> Harness {
 
 extension Harness {
     func tick() { engine.tick(now: now) }
+
+    /// Frames sent now and at each of the next `seconds` ticks, a second apart.
+    func framesOver(seconds: Int) -> [(interface: InterfaceID, frame: SentFrame)] {
+        var collected = frames()
+        for _ in 0..<seconds {
+            advance(seconds: 1)
+            tick()
+            collected += frames()
+        }
+        return collected
+    }
     func advance(milliseconds: UInt64) { now += milliseconds * 1_000_000 }
 
     func frames() -> [(interface: InterfaceID, frame: SentFrame)] {
@@ -186,12 +198,7 @@ extension NetworkHeader {
         h.tick()
         // …then PROBE: unicast ARP to the known MAC, three of them a second apart.
         #expect(h.state("203.0.113.10") == .probe)
-        var unicast = h.frames()
-        for _ in 0..<2 {
-            h.advance(seconds: 1)
-            h.tick()
-            unicast += h.frames()
-        }
+        let unicast = h.framesOver(seconds: 2)
         #expect(unicast.count == 3)
         #expect(unicast.allSatisfy { $0.frame.header.destination == serverMAC && $0.frame.arp?.operation == ARPMessage.request })
         h.advance(seconds: 1)
@@ -220,12 +227,7 @@ extension NetworkHeader {
                         arp(ARPMessage.request, clientMAC, client4, .zero, IPv4Address(10, 0, 1, 1))), on: h.lan)
         _ = h.frames()
         #expect(h.fromClient(Packet.udp(client4, 5000, server4, 53, payload: [1])).verdict == .consumed)
-        var probes = h.frames()
-        for _ in 0..<2 {
-            h.advance(seconds: 1)
-            h.tick()
-            probes += h.frames()
-        }
+        let probes = h.framesOver(seconds: 2)
         // mcast_solicit 3: three broadcasts, retrans_time 1 s apart.
         #expect(probes.count == 3)
         #expect(probes.allSatisfy { $0.frame.header.destination == .broadcast })
@@ -388,6 +390,40 @@ extension NetworkHeader {
         let reply = try #require(h.frames().first)
         #expect(reply.frame.header == EthernetHeader(destination: clientMAC, source: lanMAC, type: EtherType.ipv4))
         #expect(reply.frame.summary.hasPrefix("IP 10.0.1.1 > 10.0.1.2: ICMP echo reply"))
+    }
+
+    /// Malformed frames are dropped with a reason, never trap: valid ARP,
+    /// NS, NA and IP frames with random bytes changed and random lengths.
+    @Test func mangledFramesNeverTrap() throws {
+        let h = try tapHarness()
+        var random = SeededGenerator(seed: testSeed(0x6e65_6967))
+        let own = IPv6Address("fd00:1::1")!
+        let seeds: [[UInt8]] = [
+            ethernet(.broadcast, clientMAC, EtherType.arp, arp(ARPMessage.request, clientMAC, client4, .zero, IPv4Address(10, 0, 1, 1))),
+            ethernet(lanMAC, clientMAC, EtherType.arp, arp(ARPMessage.reply, clientMAC, client4, lanMAC, IPv4Address(10, 0, 1, 1))),
+            ethernet(MACAddress(ipv6Multicast: own.solicitedNodeMulticast), clientMAC, EtherType.ipv6,
+                     nd(NeighbourMessage(isSolicitation: true, source: client6, destination: own.solicitedNodeMulticast,
+                                         target: own, linkLayerAddress: clientMAC))),
+            ethernet(lanMAC, clientMAC, EtherType.ipv6,
+                     nd(NeighbourMessage(isSolicitation: false, source: client6, destination: own, target: client6,
+                                         linkLayerAddress: clientMAC, solicited: true, override: true))),
+            ethernet(lanMAC, clientMAC, EtherType.ipv4, Packet.udp(client4, 5000, server4, 53, payload: [1]).encoded()),
+        ]
+        for round in 0..<20_000 {
+            var frame = seeds[round % seeds.count]
+            for _ in 0..<Int.random(in: 1...4, using: &random) {
+                frame[Int.random(in: 0..<frame.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
+            }
+            if Bool.random(using: &random) { frame = Array(frame.prefix(Int.random(in: 0...frame.count, using: &random))) }
+            h.send(frame, on: round % 2 == 0 ? h.lan : h.wan)
+            _ = h.generated()
+            if round % 1000 == 0 {
+                h.advance(seconds: 1)
+                h.tick()
+            }
+        }
+        #expect(h.engine.neighbours.count <= 1024)
+        #expect(h.engine.statistics.dropCount(.arpInvalid) > 0 && h.engine.statistics.dropCount(.ndiscInvalid) > 0)
     }
 
     @Test func tunInterfacesAreUntouched() throws {
