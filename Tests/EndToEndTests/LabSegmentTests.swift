@@ -15,7 +15,8 @@
 // the server (vsftpd's log), every file compared. DMZ: each forwarded port
 // reaches its own server. Through tunwall also an ARP flood with spoofed
 // senders, after which the neighbour table stays bounded and the LAN still
-// works. Last, `lab down` leaves no namespace, bridge, veth or process.
+// works. Last, `lab down` leaves no namespace, bridge, veth or process. And
+// a segment built from Swift values (Topology.segmented) through LabSession.
 // Needs root.
 
 import Foundation
@@ -45,6 +46,36 @@ struct LabSegmentTests {
     @Test(.enabled(if: tunwallHasTAP, "tunwall has no TAP support yet (tunwall neigh --help fails): the DMZ runs through the kernel only"))
     func dmzThroughTunwall() throws {
         try dmz(kernel: false)
+    }
+
+    /// A segment from Swift values through the Lab library (LabSession), as
+    /// another project's tests would build one: two clients on a segment,
+    /// a server on a TUN link, a ruleset given as text.
+    @Test(.enabled(if: tunwallHasTAP, "tunwall has no TAP support yet (tunwall neigh --help fails)"))
+    func segmentFromSwiftValues() throws {
+        let topology = try Topology.segmented(
+            segments: [.init(name: "lan", interface: "lan0", firewall: ["10.0.1.1/24"],
+                             hosts: [.init(name: "client1", addresses: ["10.0.1.2/24"]),
+                                     .init(name: "client2", addresses: ["10.0.1.3/24"], mac: "02:00:00:00:00:02")])],
+            links: [.init(interface: "wan0", firewall: ["203.0.113.1/24"], host: "server", addresses: ["203.0.113.10/24"])])
+        let name = "seg\(Self.suffix)s"
+        _ = try? Tool.run(Tool.binary, ["lab", "down", name])
+        let lab = try LabSession(topology: topology, ruleset: """
+            table ip nat {
+            \tchain postrouting { type nat hook postrouting priority srcnat; oifname "wan0" masquerade; }
+            }
+            """, name: name, tunwall: Tool.binary.path)
+        let inodes = LabChecks.namespaceInodes(of: name)
+        #expect(inodes.keys.contains("tw-\(name)-lan"), "the segment's namespace: \(inodes.keys.sorted())")
+        for (host, address) in [("client1", "10.0.1.3"), ("client2", "203.0.113.10")] {
+            let ping = try lab.run(host, ["ping", "-c", "1", "-W", "3", address])
+            #expect(ping.status == .exited(0), "\(host) → \(address): \(ping.output)")
+        }
+        let link = try lab.run("client2", ["ip", "-br", "link", "show", "lan"])
+        #expect(link.output.contains("02:00:00:00:00:02"), "client2's MAC as given: \(link.output)")
+        lab.down()
+        let left = LabChecks.leftovers(of: name, inodes: inodes.values)
+        #expect(left.isEmpty, "lab down left: \(left)")
     }
 
     // MARK: - LAN
