@@ -78,6 +78,44 @@ struct LabSegmentTests {
         #expect(left.isEmpty, "lab down left: \(left)")
     }
 
+    /// `lab up` in the foreground, stopped by SIGINT (Ctrl-C) once the lab
+    /// is up with its bridge and veths: the teardown leaves nothing either.
+    @Test(arguments: [true, false])
+    func ctrlCTearsTheSegmentsDown(kernel: Bool) throws {
+        try #require(kernel || tunwallHasTAP, "tunwall has no TAP support (tunwall neigh --help fails)")
+        let name = "seg\(Self.suffix)c\(kernel ? "k" : "t")"
+        _ = try? Tool.run(Tool.binary, ["lab", "down", name])
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("tunwall-\(name).out")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let up = Process()
+        up.executableURL = Tool.binary
+        up.arguments = ["lab", "up", repository.appendingPathComponent("Topologies/lan.json").path, "--name", name]
+            + (kernel ? ["--kernel"] : [])
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        up.standardOutput = handle
+        up.standardError = handle
+        try Tool.start(up)
+        try? handle.close()
+        defer { if up.isRunning { up.terminate() }; _ = try? Tool.run(Tool.binary, ["lab", "down", name]) }
+        // Up means the summary is printed (every host configured): then the bridge has its ports.
+        let deadline = Date().addingTimeInterval(60)
+        var said = ""
+        while Date() < deadline, up.isRunning, !said.contains("Take the lab down") {
+            Thread.sleep(forTimeInterval: 0.1)
+            said = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        }
+        try #require(said.contains("Take the lab down"), "lab up did not come up: \(said)")
+        let ports = try Tool.labExec(name, "lan", ["ip", "-br", "link", "show", "master", "br-lan"])
+        #expect(ports.stdout.split(separator: "\n").count == 4, "lan0 and three veths on the bridge: \(ports.stdout)")
+        let inodes = LabChecks.namespaceInodes(of: name)
+        kill(up.processIdentifier, SIGINT)
+        up.waitUntilExit()
+        #expect(up.terminationStatus == 0, "\((try? String(contentsOf: output, encoding: .utf8)) ?? "")")
+        let left = LabChecks.leftovers(of: name, inodes: inodes.values)
+        #expect(left.isEmpty, "Ctrl-C left: \(left)")
+    }
+
     // MARK: - LAN
 
     func lan(kernel: Bool) throws {
