@@ -38,8 +38,9 @@ extension LabController {
             guard let place = interface.host ?? interface.segment else {
                 throw LabError("the kernel firewall needs every interface attached to a host or a segment; \(interface.name) is not")
             }
-            // A TAP interface's MAC is the router's end's: the firewall side of the veth pair.
-            let mac = interface.mac.map { ["address", $0.description] } ?? []
+            // A TAP interface's MAC is the router's end's, the one tunwall would use (written, or
+            // derived from the name), so that hosts see the same neighbour through either firewall.
+            let mac = (interface.mac ?? (interface.mode == .tap ? .derived(from: interface.name) : nil)).map { ["address", $0.description] } ?? []
             try asLabError(ip.run(["-n", namespace, "link", "add", interface.name, "mtu", String(interface.mtu)] + mac
                                   + ["type", "veth", "peer", "name", interface.name, "netns", Lab.namespaceName(lab: lab, host: place)]))
         }

@@ -136,8 +136,10 @@ enum LabCommand {
         if !topology.description.isEmpty { lines.append("  \(topology.description)") }
         let width = topology.hosts.map(\.name.count).max() ?? 0
         for host in topology.hosts {
+            // A host on a segment: which segment, and the MAC the others know it by.
             let interfaces = host.interfaces.map { interface in
-                ([interface.device] + interface.addresses.map(\.description)).joined(separator: " ")
+                let segment = interface.segment.map { ["(segment \($0), \(interface.mac?.description ?? "?"))"] } ?? []
+                return ([interface.device] + interface.addresses.map(\.description) + segment).joined(separator: " ")
             }.joined(separator: ", ")
             let padded = host.name + String(repeating: " ", count: width - host.name.count)
             lines.append("  \(padded)  \(Lab.namespaceName(lab: status.name, host: host.name))  \(interfaces)")
