@@ -30,8 +30,6 @@ extension Engine {
             }
         }
         packet.inputInterface = input
-        // meta iiftype: ARPHRD_ETHER for TAP, ARPHRD_NONE for TUN (drivers/net/tun.c).
-        if input >= 0 && input < isEthernet.count { packet.inputInterfaceType = isEthernet[input] ? 1 : 0xfffe }
         packet.source = parsed.tuple.source
         packet.destination = parsed.tuple.destination
         packet.l4Protocol = parsed.l4Protocol
@@ -142,7 +140,8 @@ extension Engine {
     /// Installs a new ruleset at once: every tracked connection is kept
     /// (nft -f's atomic replace). The old one is dropped with its counters.
     public func replaceRuleset(_ new: Ruleset) {
-        new.bind(interfaceNames: interfaces.map(\.name))
+        // meta iiftype: ARPHRD_ETHER for TAP, ARPHRD_NONE for TUN (drivers/net/tun.c).
+        new.bind(interfaceNames: interfaces.map(\.name), interfaceTypes: isEthernet.map { $0 ? 1 : 0xfffe })
         if new.countsConnections {
             // nf_conncount's question to conntrack: is the connection still there, and not a TCP
             // connection that is closing (TIME_WAIT, CLOSE), which Linux stops counting?

@@ -349,7 +349,9 @@ extension Ruleset {
         case .etherSource: return packet.linkType != 0 ? Key(packet.linkSource) : Self.absent
         case .etherDestination: return packet.linkType != 0 ? Key(packet.linkDestination) : Self.absent
         case .etherType: return packet.linkType != 0 ? Key(packet.linkType) : Self.absent
-        case .inputInterfaceType: return packet.inputInterfaceType != 0 ? Key(packet.inputInterfaceType) : Self.absent
+        case .inputInterfaceType:
+            let input = packet.inputInterface
+            return input >= 0 && input < interfaceTypes.count ? Key(interfaceTypes[input]) : Self.absent
         }
     }
 

@@ -33,9 +33,6 @@ public struct RulePacket: Sendable {
     public var linkSource: UInt64 = 0
     public var linkDestination: UInt64 = 0
     public var linkType: UInt16 = 0
-    /// The input interface's ARPHRD type (`meta iiftype`): 1 Ethernet (TAP),
-    /// 65534 ARPHRD_NONE (TUN); 0 when there is no input interface.
-    public var inputInterfaceType: UInt16 = 0
     public var ctState: ConnState = .new
     /// IP total length (IPv6: 40 + payload length), for counters and LEN=.
     public var length: Int = 0

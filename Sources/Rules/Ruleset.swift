@@ -80,6 +80,8 @@ public final class Ruleset: @unchecked Sendable {
     @exclusivity(unchecked) var interfaceBits: UnsafeMutableBufferPointer<UInt64>
     @exclusivity(unchecked) var interfaceWords = 1
     @exclusivity(unchecked) var interfaceNames: [String] = []
+    /// Each bound interface's ARPHRD type (`meta iiftype`), by index.
+    var interfaceTypes: [UInt16] = []
 
     init(tables: [Table], program: CompiledProgram, counters: [CounterSeed], usesNAT: Bool, usesHelpers: Bool,
          file: String = "", sources: [String] = []) {
@@ -277,8 +279,11 @@ public final class Ruleset: @unchecked Sendable {
 
     /// Resolves interface names used by iifname/oifname (exact names and trailing-`*` wildcards) to
     /// the engine's interface indexes. Called once after parse, before evaluate.
-    public func bind(interfaceNames names: [String]) {
+    /// `interfaceTypes[i]` is interface `i`'s ARPHRD type for `meta iiftype`
+    /// (1 Ethernet for TAP; ARPHRD_NONE, 65534, for TUN, the default).
+    public func bind(interfaceNames names: [String], interfaceTypes types: [UInt16] = []) {
         interfaceNames = names
+        interfaceTypes = names.indices.map { $0 < types.count ? types[$0] : 0xfffe }
         // One slot per name plus one for "no interface" (nft compares an empty name then).
         let slots = names.count + 1
         interfaceWords = (slots + 63) / 64
