@@ -58,11 +58,17 @@ public final class VirtualFirewall {
         public var name: String
         public var addresses: [String]
         public var mtu: Int
+        /// `.tap`: frames in and out, ARP and ND on the manual clock (`advance` runs their timers).
+        public var mode: LinkMode
+        /// The firewall's MAC on a TAP interface (nil: made from the name).
+        public var mac: MACAddress?
 
-        public init(name: String, addresses: [String], mtu: Int = 1500) {
+        public init(name: String, addresses: [String], mtu: Int = 1500, mode: LinkMode = .tun, mac: MACAddress? = nil) {
             self.name = name
             self.addresses = addresses
             self.mtu = mtu
+            self.mode = mode
+            self.mac = mac
         }
     }
 
@@ -96,7 +102,8 @@ public final class VirtualFirewall {
                 guard let address = InterfaceAddress(text) else { throw .badAddress(text) }
                 addresses.append(address)
             }
-            configured.append(InterfaceConfiguration(name: interface.name, addresses: addresses, mtu: interface.mtu))
+            configured.append(InterfaceConfiguration(name: interface.name, addresses: addresses, mtu: interface.mtu,
+                                                     mode: interface.mode, hardwareAddress: interface.mac))
         }
         var configuration = EngineConfiguration(interfaces: configured)
         configuration.ftp = ftp
@@ -196,6 +203,9 @@ public final class VirtualFirewall {
         engine.outbox.drain { packet, interface in result.append((engine.interfaces[interface].name, packet.array)) }
         return result
     }
+
+    /// The neighbour table of the TAP interfaces, as `tunwall neigh` lists it.
+    public var neighbours: [NeighbourRecord] { engine.neighbourRecords() }
 
     /// `conntrack -L` lines.
     public var connections: [String] { engine.conntrack.listing(now: now) }

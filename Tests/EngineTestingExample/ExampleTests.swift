@@ -74,4 +74,24 @@ import Wire
         fw.advance(seconds: 1)
         #expect(fw.now == .max)
     }
+
+    /// A TAP interface: the firewall answers ARP for its own address, on the test's clock.
+    @Test func tapInterfacesAnswerARP() throws {
+        let firewall = try VirtualFirewall(interfaces: [
+            .init(name: "lan0", addresses: ["10.0.1.1/24"], mode: .tap, mac: MACAddress("02:00:00:00:01:01")),
+            .init(name: "wan0", addresses: ["203.0.113.1/24"], mode: .tap),
+        ])
+        let host = MACAddress("02:00:00:00:01:02")!
+        var frame = [UInt8](repeating: 0, count: EthernetHeader.length + ARPMessage.length)
+        frame.withUnsafeMutableBytes { bytes in
+            EthernetHeader(destination: .broadcast, source: host, type: EtherType.arp).store(to: bytes)
+            ARPMessage(operation: ARPMessage.request, senderMAC: host, senderIP: client, targetMAC: .zero,
+                       targetIP: IPv4Address(10, 0, 1, 1)).store(to: UnsafeMutableRawBufferPointer(rebasing: bytes[14...]))
+        }
+        let out = firewall.send(frame, on: "lan0")
+        #expect(out.generated.count == 1 && out.generated.first?.interface == "lan0")
+        let reply = out.generated.first.map { Array($0.bytes.dropFirst(EthernetHeader.length)) } ?? []
+        #expect(reply.withUnsafeBytes { ARPMessage($0) }?.senderMAC == MACAddress("02:00:00:00:01:01"))
+        #expect(firewall.neighbours.map(\.description) == ["10.0.1.2 dev lan0 lladdr 02:00:00:00:01:02 STALE"])
+    }
 }
