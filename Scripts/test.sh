@@ -33,8 +33,10 @@ cd "$(dirname "$0")/.."
 # `rate 20mbit` with iperf3 (ping and python3 measure the rest).
 # man-db's man renders docs/tunwall.8 with --warnings (CommandLineTests);
 # tshark reads the pcapng captures' interface names and directions
-# (CLITests, LabCaptureTests).
-packages=(man-db tshark tcpdump iproute2 curl python3 iputils-ping procps nftables vsftpd lftp python3-pyftpdlib openssl python3-openssl gcc tftpd-hpa tftp-hpa hping3 python3-scapy iperf3)
+# (CLITests, LabCaptureTests); conntrack (conntrack-tools) lists the kernel
+# firewall's connections when the segment suite (LabSegmentTests) uses the
+# kernel as its oracle.
+packages=(man-db tshark tcpdump iproute2 curl python3 iputils-ping procps nftables vsftpd lftp python3-pyftpdlib openssl python3-openssl gcc tftpd-hpa tftp-hpa hping3 python3-scapy iperf3 conntrack)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -54,10 +54,10 @@ enum RowContentBuilder {
         var content = RowContent(packets: row.packets, numbers: packets.map(\.n), firstTime: p.t,
                                  colour: Style.connectionColour(connections.ids[row.packets[0]]),
                                  hasPayload: p.packet.text != nil || p.sent?.text != nil, tooltip: "")
-        if p.origin == .received, let name = p.inInterface, let lane = lanes.laneOfInterface[name] {
+        if p.origin == .received, let lane = lanes.lane(interface: p.inInterface, address: p.packet.src) {
             content.incoming = half(p.packet, lane: lane, inbound: true)
         }
-        if p.verdict == .forward, let name = p.outInterface, let lane = lanes.laneOfInterface[name], let sent = p.sent {
+        if p.verdict == .forward, let sent = p.sent, let lane = lanes.lane(interface: p.outInterface, address: sent.dst) {
             content.outgoing = half(sent, lane: lane, inbound: false)
         }
         content.start = p.origin == .generated ? .generated : p.origin == .released ? .released : .none

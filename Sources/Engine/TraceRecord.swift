@@ -205,12 +205,17 @@ public struct TraceRecord: Sendable {
     }
 
     /// The header line that starts a JSON trace.
-    public static func headerLine(start: String, interfaces: [(name: String, host: String?, addresses: [String])]) -> String {
+    /// `segments`: the hosts on each interface that is a segment (TraceSegmentHost.swift).
+    public static func headerLine(start: String, interfaces: [(name: String, host: String?, addresses: [String])],
+                                  segments: [String: [TraceSegmentHost]] = [:]) -> String {
         TraceJSON.object([
             ("v", .int(schemaVersion)), ("type", .string("header")), ("start", .string(start)),
             ("interfaces", .array(interfaces.map { interface in
-                .object([("name", .string(interface.name)), ("host", interface.host.map { .string($0) } ?? .null),
-                         ("addresses", .array(interface.addresses.map { .string($0) }))])
+                var members: [(String, TraceJSON)] = [("name", .string(interface.name)),
+                                                      ("host", interface.host.map { .string($0) } ?? .null),
+                                                      ("addresses", .array(interface.addresses.map { .string($0) }))]
+                if let hosts = segments[interface.name], !hosts.isEmpty { members.append(("segment", .array(hosts.map(\.json)))) }
+                return .object(members)
             })),
         ]).encoded
     }

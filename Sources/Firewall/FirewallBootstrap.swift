@@ -106,7 +106,7 @@ public enum FirewallBootstrap {
                 runner.traceOutput = try TraceOutput(narrated: options.narrate, jsonPath: options.traceJSONPath,
                                                      interfaces: config.interfaces.map {
                     (name: $0.name, host: options.hosts[$0.name], addresses: $0.addresses.map(\.description))
-                })
+                }, segments: options.segments)
                 engine.tracing = true
             }
         } catch {

@@ -49,6 +49,9 @@ public struct InterfaceSpec: Equatable, Sendable {
     public var namespace: String?
     /// In a topology: the host whose namespace receives the device.
     public var host: String?
+    /// In a topology: the segment (a bridge in a namespace of its own) the
+    /// device joins instead of a host; only a TAP device can (Topology.swift).
+    public var segment: String?
     /// `"impair": {"in": WORDS, "out": WORDS}`: what the firewall starts with.
     public var impair: [ImpairmentDirection: Impairment] = [:]
     /// `"mode": "tun" | "tap"`.
@@ -260,10 +263,11 @@ public struct FirewallConfig: Equatable, Sendable {
         case .standalone:
             object = try JSONObjectReader(value, at: path, file: file,
                                           allowedKeys: ["name", "addresses", "mtu", "namespace", "impair", "mode", "mac"],
-                                          hints: ["host": "\"host\" belongs in a topology; a firewall config names the \"namespace\""])
+                                          hints: ["host": "\"host\" belongs in a topology; a firewall config names the \"namespace\"",
+                                                  "segment": "\"segment\" belongs in a topology; a firewall config names the \"namespace\""])
         case .topology:
             object = try JSONObjectReader(value, at: path, file: file,
-                                          allowedKeys: ["name", "host", "addresses", "mtu", "impair", "mode", "mac"],
+                                          allowedKeys: ["name", "host", "segment", "addresses", "mtu", "impair", "mode", "mac"],
                                           hints: ["namespace": "in a topology, name the \"host\"; the lab picks the namespaces"])
         }
         let name = try object.string("name")
@@ -311,7 +315,15 @@ public struct FirewallConfig: Equatable, Sendable {
                 interface.namespace = namespace
             }
         case .topology:
-            interface.host = try object.string("host")
+            // One or the other: a host at the end of a point-to-point link, or a segment shared by hosts.
+            interface.host = try object.optionalString("host")
+            interface.segment = try object.optionalString("segment")
+            if interface.host != nil && interface.segment != nil {
+                throw object.error("segment", "an interface connects to a \"host\" or to a \"segment\", not both")
+            }
+            if interface.host == nil && interface.segment == nil {
+                throw ConfigError.config(file, path, "missing key \"host\" (or \"segment\")")
+            }
         }
         return interface
     }

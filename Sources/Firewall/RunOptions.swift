@@ -1,6 +1,7 @@
 // What `tunwall run` was asked to do (its command line, parsed by the tunwall
 // executable): the config file, the control socket, and what to observe.
 
+import Engine
 import TunIO
 
 public struct RunOptions: Sendable {
@@ -18,6 +19,8 @@ public struct RunOptions: Sendable {
     public var pcapFormat: CaptureFormat = .pcapng
     /// `--hosts lan0=client,wan0=server`: what `lab up` tells the trace about the hosts.
     public var hosts: [String: String]
+    /// `--segments lan0=client1/MAC/ADDR,...`: the hosts on each segment, for the trace.
+    public var segments: [String: [TraceSegmentHost]] = [:]
 
     public init(configPath: String, controlPath: String = RunOptions.defaultControlPath, narrate: Bool = false,
                 traceJSONPath: String? = nil, pcapDirectory: String? = nil, hosts: [String: String] = [:]) {

@@ -4,8 +4,9 @@
 // the FTP helper (docs/ARCHITECTURE.md, testing tier 4): run a case through both
 // and compare.
 //
-//   for each firewall interface (lan0 → host client):
+//   for each firewall interface (lan0 → host client, or → segment lan):
 //     ip -n tw-LAB-fw link add lan0 mtu M type veth peer name lan0 netns tw-LAB-client
+//     (on a segment the peer goes to tw-LAB-lan, where attachSegments makes it a port of the bridge)
 //     its addresses in tw-LAB-fw (IPv6 with nodad), up
 //   net.ipv4.ip_forward=1, net.ipv6.conf.all.forwarding=1 in tw-LAB-fw
 //   the firewall's routes
@@ -34,11 +35,14 @@ extension LabController {
         let namespace = Lab.firewallNamespace(lab: lab)
         let config = topology.firewall
         for interface in config.interfaces {
-            guard let host = interface.host else {
-                throw LabError("the kernel firewall needs every interface attached to a host; \(interface.name) is not")
+            guard let place = interface.host ?? interface.segment else {
+                throw LabError("the kernel firewall needs every interface attached to a host or a segment; \(interface.name) is not")
             }
-            try asLabError(ip.run(["-n", namespace, "link", "add", interface.name, "mtu", String(interface.mtu), "type", "veth",
-                                   "peer", "name", interface.name, "netns", Lab.namespaceName(lab: lab, host: host)]))
+            // A TAP interface's MAC is the router's end's, the one tunwall would use (written, or
+            // derived from the name), so that hosts see the same neighbour through either firewall.
+            let mac = (interface.mac ?? (interface.mode == .tap ? .derived(from: interface.name) : nil)).map { ["address", $0.description] } ?? []
+            try asLabError(ip.run(["-n", namespace, "link", "add", interface.name, "mtu", String(interface.mtu)] + mac
+                                  + ["type", "veth", "peer", "name", interface.name, "netns", Lab.namespaceName(lab: lab, host: place)]))
         }
         // Forwarding on; IPv6 switched on where a system turned it off by default.
         var switches = ["/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"]

@@ -3,11 +3,13 @@
 // be run (and tested) alone:
 //
 //   ensureNotUp      nothing of the lab may exist yet (a stale state directory is removed)
-//   createNamespaces `ip netns add` tw-LAB-fw and tw-LAB-HOST for each host, `lo` up in each
+//   createNamespaces `ip netns add` tw-LAB-fw, tw-LAB-HOST for each host and tw-LAB-SEGMENT
+//                    for each segment, `lo` up in each; each segment's bridge (LabSegments.swift)
 //   writeState       /run/tunwall/labs/LAB/{topology.json,source,firewall.json}
 //   startFirewall    ip netns exec tw-LAB-fw TUNWALL run STATE/firewall.json --control STATE/control.sock [extra]
 //                    stdout/stderr appended to STATE/log, pid to STATE/pid
 //   waitUntilReady   until the log has a line "tunwall: ready" (≤ readyTimeout), or the firewall ends
+//   attachSegments   the firewall's device on each segment and a veth per host made ports of its bridge
 //   configureHost    per host: link mtu + up, addresses (IPv6 with nodad), routes
 //
 // A failure or a SIGINT/SIGTERM/SIGHUP at any step stops the firewall and
@@ -106,6 +108,8 @@ public struct LabController: Sendable {
                 firewall = started
                 try waitUntilReady(started, lab: name, log: &log, signals: signals, echo: echo)
             }
+            try attachSegments(topology, lab: name)
+            try checkSignals(signals, name)
             for host in topology.hosts {
                 try configureHost(host, topology: topology, lab: name)
                 try checkSignals(signals, name)
@@ -177,14 +181,17 @@ public struct LabController: Sendable {
         try removeTree(paths(name).directory)
     }
 
-    /// tw-LAB-fw and tw-LAB-HOST for each host, each with `lo` up.
+    /// tw-LAB-fw, tw-LAB-HOST for each host and tw-LAB-SEGMENT for each
+    /// segment, each with `lo` up; each segment's bridge.
     public func createNamespaces(_ topology: Topology, lab: String) throws(LabError) {
         var names = [Lab.firewallNamespace(lab: lab)]
         names += topology.hosts.map { Lab.namespaceName(lab: lab, host: $0.name) }
+        names += topology.segments.map { Lab.namespaceName(lab: lab, host: $0.name) }
         for namespace in names {
             try asLabError(ip.run(["netns", "add", namespace]))
             try asLabError(ip.run(["-n", namespace, "link", "set", "dev", "lo", "up"]))
         }
+        for segment in topology.segments { try createBridge(segment, lab: lab) }
     }
 
     /// The state directory with topology.json (a copy of `source`), source
@@ -262,7 +269,7 @@ public struct LabController: Sendable {
     public func configureHost(_ host: HostSpec, topology: Topology, lab: String) throws(LabError) {
         let namespace = Lab.namespaceName(lab: lab, host: host.name)
         for interface in host.interfaces {
-            let mtu = topology.firewall.interface(named: interface.device)?.mtu ?? FirewallConfig.defaultMTU
+            let mtu = topology.mtu(of: interface)
             try asLabError(ip.run(["-n", namespace, "link", "set", "dev", interface.device, "mtu", String(mtu), "up"]))
         }
         let v6Devices = host.interfaces.filter { $0.addresses.contains { $0.address.isV6 } }.map(\.device)

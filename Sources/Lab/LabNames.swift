@@ -3,6 +3,7 @@
 //
 //   tw-basic-fw          the firewall's network namespace (its TUN devices start here)
 //   tw-basic-client      one namespace per host: tw-LAB-HOST
+//   tw-lan-lan           one per segment (a bridge and its ports): tw-LAB-SEGMENT
 //   /run/tunwall/labs/basic/
 //       topology.json    a copy of the topology file; `source` holds its absolute path
 //       firewall.json    the config `tunwall run` reads, each interface's namespace filled in
@@ -72,15 +73,17 @@ public enum Lab {
     }
 
     /// The config `tunwall run` gets for the lab: each interface moved into its
-    /// host's namespace, and the ruleset path made absolute (the file is read
+    /// host's namespace (or its segment's, where the lab puts it on the
+    /// bridge), and the ruleset path made absolute (the file is read
     /// from the state directory, not from where the topology lives).
     public static func firewallConfig(for topology: Topology, lab: String) -> FirewallConfig {
         var config = topology.firewall
         for index in config.interfaces.indices {
-            if let host = config.interfaces[index].host {
-                config.interfaces[index].namespace = namespaceName(lab: lab, host: host)
+            if let place = config.interfaces[index].host ?? config.interfaces[index].segment {
+                config.interfaces[index].namespace = namespaceName(lab: lab, host: place)
             }
             config.interfaces[index].host = nil
+            config.interfaces[index].segment = nil
         }
         config.rulesetPath = config.rulesetPath.map(absolutePath)
         return config

@@ -9,7 +9,8 @@
 //        SIGKILL after the grace period
 //     2. processes still in the lab's namespaces (`ip netns pids`), e.g. a
 //        server started with `lab exec`: SIGTERM, then SIGKILL
-//     3. `ip netns delete` every tw-basic-* namespace (tw-basic-fw, tw-basic-client, ...)
+//     3. `ip netns delete` every tw-basic-* namespace (tw-basic-fw, tw-basic-client, ...,
+//        and each segment's: its bridge and the veth pairs of its hosts go with it)
 //     4. the state directory
 
 import Foundation
@@ -50,9 +51,10 @@ public struct LabStatus: Sendable {
 
     public var isRunning: Bool { firewallPID != nil || (isKernel && !namespaces.isEmpty) }
 
-    /// The host names whose namespaces exist ("fw" excluded).
+    /// The host names whose namespaces exist ("fw" and the topology's segments excluded).
     public var hosts: [String] {
-        namespaces.compactMap { Lab.parseNamespace($0)?.host }.filter { $0 != Lab.firewallHost }
+        let segments = Set(topology?.segments.map(\.name) ?? [])
+        return namespaces.compactMap { Lab.parseNamespace($0)?.host }.filter { $0 != Lab.firewallHost && !segments.contains($0) }
     }
 }
 

@@ -15,22 +15,41 @@
 //   }
 //
 // Every firewall interface belongs to exactly one host and appears in that
-// host's "interfaces" (as "device"); a host route's device is the one whose
-// subnet holds "via" unless "device" says otherwise. The MTU of a host's
-// interface is the firewall interface's (one device, one MTU).
+// host's "interfaces" (as "device"), or joins a segment; a host route's
+// device is the one whose subnet holds "via" unless "device" says otherwise.
+// The MTU of a host's interface is the firewall interface's (one device, one
+// MTU; on a segment, the MTU of the firewall's interface on it).
+//
+// Segments (TopologySegments.swift) are Ethernet links with any number of
+// hosts: a firewall TAP interface says `"segment": "lan"` instead of "host",
+// each host on it has an interface with `"segment": "lan"` (its "device"
+// name defaults to the segment's), and "segments" lists them:
+//
+//   "segments": [{"name": "lan"}],
+//   "firewall": {"interfaces": [{"name": "lan0", "mode": "tap", "segment": "lan", "addresses": ["10.0.1.1/24"]}, ...]},
+//   "hosts": [{"name": "client1", "interfaces": [{"segment": "lan", "addresses": ["10.0.1.2/24"]}], ...}, ...]
 
 import Firewall
 import Foundation
 import Wire
 
 public struct HostInterfaceSpec: Equatable, Sendable {
-    /// The firewall interface (TUN device) this host sees.
+    /// The firewall interface (TUN device) this host sees; on a segment, the
+    /// name of the host's own end of its veth pair.
     public var device: String
     public var addresses: [InterfaceAddress]
+    /// The segment this interface is on (nil: a firewall interface of its own).
+    public var segment: String?
+    /// On a segment: the interface's MAC address, as written or derived from
+    /// the segment's and the host's names (`Topology.derivedMAC`), so the same
+    /// topology gives the same addresses in every run and every lab.
+    public var mac: MACAddress?
 
-    public init(device: String, addresses: [InterfaceAddress]) {
+    public init(device: String, addresses: [InterfaceAddress], segment: String? = nil, mac: MACAddress? = nil) {
         self.device = device
         self.addresses = addresses
+        self.segment = segment
+        self.mac = mac
     }
 }
 
@@ -61,14 +80,17 @@ public struct HostSpec: Equatable, Sendable {
 
 public struct Topology: Equatable, Sendable {
     public var description: String
-    /// Interfaces carry `host`, not `namespace` (see `Lab.firewallConfig(for:lab:)`).
+    /// Interfaces carry `host` or `segment`, not `namespace` (see `Lab.firewallConfig(for:lab:)`).
     public var firewall: FirewallConfig
     public var hosts: [HostSpec]
+    /// Ethernet links with several hosts, each a bridge in a namespace of its own.
+    public var segments: [SegmentSpec]
 
-    public init(description: String = "", firewall: FirewallConfig, hosts: [HostSpec]) {
+    public init(description: String = "", firewall: FirewallConfig, hosts: [HostSpec], segments: [SegmentSpec] = []) {
         self.description = description
         self.firewall = firewall
         self.hosts = hosts
+        self.segments = segments
     }
 
     public static func load(path: String) throws(ConfigError) -> Topology {
@@ -82,8 +104,12 @@ public struct Topology: Equatable, Sendable {
     public static func parse(data: Data, file: String) throws(ConfigError) -> Topology {
         let root = JSONPath.root
         let object = try JSONObjectReader(parseJSONDocument(data, file: file), at: root, file: file,
-                                          allowedKeys: ["description", "firewall", "hosts"])
+                                          allowedKeys: ["description", "segments", "firewall", "hosts"])
         let description = try object.optionalString("description") ?? ""
+        var segments: [SegmentSpec] = []
+        for (index, element) in (try object.optionalArray("segments") ?? []).enumerated() {
+            segments.append(try parseSegment(element, at: root.key("segments").index(index), file: file, earlier: segments))
+        }
         let firewall = try FirewallConfig.parse(object.required("firewall"), at: root.key("firewall"),
                                                 file: file, dialect: .topology)
         var hosts: [HostSpec] = []
@@ -92,8 +118,9 @@ public struct Topology: Equatable, Sendable {
         for (index, element) in hostValues.enumerated() {
             hosts.append(try parseHost(element, at: root.key("hosts").index(index), file: file, earlier: hosts))
         }
-        let topology = Topology(description: description, firewall: firewall, hosts: hosts)
+        let topology = Topology(description: description, firewall: firewall, hosts: hosts, segments: segments)
         try topology.checkAttachments(file: file)
+        try topology.checkSegments(file: file)
         return topology
     }
 
@@ -108,7 +135,7 @@ public struct Topology: Equatable, Sendable {
     /// firewall interfaces.
     private func checkAttachments(file: String) throws(ConfigError) {
         let firewallPath = JSONPath.root.key("firewall").key("interfaces")
-        for (index, interface) in firewall.interfaces.enumerated() where host(named: interface.host ?? "") == nil {
+        for (index, interface) in firewall.interfaces.enumerated() where interface.segment == nil && host(named: interface.host ?? "") == nil {
             var message = "no host named \(quoted(interface.host ?? "")) in \"hosts\""
             if let suggestion = closestMatch(to: interface.host ?? "", among: hosts.map(\.name)) {
                 message += " (did you mean \(quoted(suggestion))?)"
@@ -116,7 +143,7 @@ public struct Topology: Equatable, Sendable {
             throw ConfigError.config(file, firewallPath.index(index).key("host"), message)
         }
         for (hostIndex, host) in hosts.enumerated() {
-            for (interfaceIndex, interface) in host.interfaces.enumerated() {
+            for (interfaceIndex, interface) in host.interfaces.enumerated() where interface.segment == nil {
                 let path = JSONPath.root.key("hosts").index(hostIndex).key("interfaces").index(interfaceIndex)
                 guard let owner = firewall.interface(named: interface.device) else {
                     var message = "no firewall interface named \(quoted(interface.device))"
@@ -142,7 +169,7 @@ public struct Topology: Equatable, Sendable {
             }
         }
         for (index, interface) in firewall.interfaces.enumerated() {
-            let host = host(named: interface.host ?? "")!
+            guard let host = host(named: interface.host ?? "") else { continue }  // on a segment
             if !host.interfaces.contains(where: { $0.device == interface.name }) {
                 throw ConfigError.config(file, firewallPath.index(index), "host \(quoted(host.name)) has no interface with"
                                       + " \"device\": \(quoted(interface.name))")
@@ -162,11 +189,30 @@ public struct Topology: Equatable, Sendable {
         if interfaceValues.isEmpty { throw object.error("interfaces", "a host needs at least one interface") }
         for (index, element) in interfaceValues.enumerated() {
             let reader = try JSONObjectReader(element, at: path.key("interfaces").index(index), file: file,
-                                              allowedKeys: ["device", "addresses"],
+                                              allowedKeys: ["device", "segment", "mac", "addresses"],
                                               hints: ["mtu": "the MTU is the firewall interface's \"mtu\""])
-            let device = try reader.string("device")
+            let segment = try reader.optionalString("segment")
+            // On a segment the device is the host's own; by default it is named for the segment.
+            let device: String
+            if let segment { device = try reader.optionalString("device") ?? segment } else { device = try reader.string("device") }
+            if let problem = ConfigValue.deviceName(device) { throw reader.error("device", problem) }
             if interfaces.contains(where: { $0.device == device }) {
-                throw reader.error("device", "duplicate device \(quoted(device))")
+                throw reader.error(reader.optional("device") == nil ? "segment" : "device", "duplicate device \(quoted(device))")
+            }
+            if let segment, interfaces.contains(where: { $0.segment == segment }) {
+                throw reader.error("segment", "the host is already on segment \(quoted(segment)) (one interface per segment)")
+            }
+            var mac: MACAddress?
+            if let text = try reader.optionalString("mac") {
+                guard segment != nil else {
+                    throw reader.error("mac", "only an interface on a \"segment\" has a MAC address of its own"
+                                       + " (the firewall's device is the host's interface)")
+                }
+                guard let parsed = MACAddress(text), !parsed.isMulticast, parsed != .zero else {
+                    throw reader.error("mac", "\(quoted(text)) is not a unicast MAC address (six hex pairs with \":\","
+                                       + " such as \"02:00:00:00:00:01\")")
+                }
+                mac = parsed
             }
             var addresses: [InterfaceAddress] = []
             if reader.optional("addresses") != nil {
@@ -178,7 +224,8 @@ public struct Topology: Equatable, Sendable {
                     addresses.append(address)
                 }
             }
-            interfaces.append(HostInterfaceSpec(device: device, addresses: addresses))
+            interfaces.append(HostInterfaceSpec(device: device, addresses: addresses, segment: segment,
+                                                mac: segment.map { mac ?? derivedMAC(segment: $0, host: name) }))
         }
         var routes: [HostRouteSpec] = []
         for (index, element) in (try object.optionalArray("routes") ?? []).enumerated() {

@@ -38,15 +38,23 @@ extension Topology {
             var interface: [String: Any] = ["name": link.interface, "host": link.host, "addresses": link.firewall]
             if let mtu = link.mtu { interface["mtu"] = mtu }
             interfaces.append(interface)
-            // The default route of each family via the firewall's first address of that family.
-            let gateways = [false, true].compactMap { v6 in
-                link.firewall.first { $0.contains(":") == v6 }.map { String($0.prefix { $0 != "/" }) }
-            }
             hosts.append(["name": link.host,
                           "interfaces": [["device": link.interface, "addresses": link.addresses]],
-                          "routes": gateways.map { ["to": "default", "via": $0] }])
+                          "routes": defaultRoutes(via: link.firewall)])
         }
-        let document: [String: Any] = ["description": description, "firewall": ["interfaces": interfaces], "hosts": hosts]
+        return try fromDocument(["description": description, "firewall": ["interfaces": interfaces], "hosts": hosts])
+    }
+
+    /// The default route of each family via the firewall's first address of that family.
+    static func defaultRoutes(via firewall: [String]) -> [[String: String]] {
+        let gateways = [false, true].compactMap { v6 in
+            firewall.first { $0.contains(":") == v6 }.map { String($0.prefix { $0 != "/" }) }
+        }
+        return gateways.map { ["to": "default", "via": $0] }
+    }
+
+    /// Swift values through the topology reader, so a mistake reads as it would in a file.
+    static func fromDocument(_ document: [String: Any]) throws(LabError) -> Topology {
         do {
             let data = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])
             return try Topology.parse(data: data, file: "<swift>")

@@ -41,6 +41,21 @@ public struct TraceHeader: Sendable, Equatable {
     }
 }
 
+/// A lab host on a segment: its name, MAC address and addresses (no prefix length).
+public struct TraceSegmentMember: Sendable, Equatable {
+    public var host: String
+    public var mac: String?
+    public var addresses: [String]
+
+    public static let keys = ["host", "mac", "addresses"]
+
+    public init(host: String, mac: String?, addresses: [String]) {
+        self.host = host
+        self.mac = mac
+        self.addresses = addresses
+    }
+}
+
 /// One firewall interface and the host on its other end.
 public struct TraceInterface: Sendable, Equatable {
     public var name: String
@@ -48,13 +63,16 @@ public struct TraceInterface: Sendable, Equatable {
     public var host: String?
     /// The firewall's own addresses on it, with prefix length.
     public var addresses: [String]
+    /// On an Ethernet segment: the lab's hosts there (absent from the JSON when empty).
+    public var segment: [TraceSegmentMember]
 
-    public static let keys = ["name", "host", "addresses"]
+    public static let keys = ["name", "host", "addresses", "segment"]
 
-    public init(name: String, host: String?, addresses: [String]) {
+    public init(name: String, host: String?, addresses: [String], segment: [TraceSegmentMember] = []) {
         self.name = name
         self.host = host
         self.addresses = addresses
+        self.segment = segment
     }
 
     /// The lane's name: the host, or the interface when no host is known.

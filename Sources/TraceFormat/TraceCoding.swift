@@ -47,7 +47,14 @@ extension TraceHeader {
                 throw FieldError(message: "interfaces[\(i)].name: \"\(name)\" appears twice")
             }
             let addresses = f.has("addresses") ? try f.strings("addresses") : []
-            interfaces.append(TraceInterface(name: name, host: try f.optionalString("host"), addresses: addresses))
+            var segment: [TraceSegmentMember] = []
+            for (j, member) in (f.has("segment") ? try f.array("segment") : []).enumerated() {
+                let m = try JSONFields(member, path: "interfaces[\(i)].segment[\(j)]")
+                segment.append(TraceSegmentMember(host: try m.string("host"), mac: try m.optionalString("mac"),
+                                                  addresses: m.has("addresses") ? try m.strings("addresses") : []))
+                try m.finish(TraceSegmentMember.keys)
+            }
+            interfaces.append(TraceInterface(name: name, host: try f.optionalString("host"), addresses: addresses, segment: segment))
             try f.finish(TraceInterface.keys)
         }
         self.init(start: try fields.string("start"), interfaces: interfaces)
@@ -58,8 +65,15 @@ extension TraceHeader {
         .object([
             "v": .number(Double(TraceReader.version)), "type": .string("header"), "start": .string(start),
             "interfaces": .array(interfaces.map { i in
-                .object(["name": .string(i.name), "host": i.host.map { .string($0) } ?? .null,
-                         "addresses": .array(i.addresses.map { .string($0) })])
+                var members: [String: JSONValue] = ["name": .string(i.name), "host": i.host.map { .string($0) } ?? .null,
+                                                    "addresses": .array(i.addresses.map { .string($0) })]
+                if !i.segment.isEmpty {
+                    members["segment"] = .array(i.segment.map { m in
+                        .object(["host": .string(m.host), "mac": m.mac.map { .string($0) } ?? .null,
+                                 "addresses": .array(m.addresses.map { .string($0) })])
+                    })
+                }
+                return .object(members)
             }),
         ])
     }

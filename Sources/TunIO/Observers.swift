@@ -130,7 +130,8 @@ public final class TraceOutput {
     /// `narrated`: lines on stderr; `jsonPath`: JSON lines there, starting
     /// with the header that names `interfaces` (name, host, addresses).
     public init(narrated: Bool, jsonPath: String?,
-                interfaces: [(name: String, host: String?, addresses: [String])]) throws(SystemError) {
+                interfaces: [(name: String, host: String?, addresses: [String])],
+                segments: [String: [TraceSegmentHost]] = [:]) throws(SystemError) {
         self.narrated = narrated
         if let jsonPath {
             let fd = open(jsonPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -142,7 +143,7 @@ public final class TraceOutput {
             let start = padded(Int(parts.tm_year) + 1900, 4) + "-" + padded(Int(parts.tm_mon) + 1, 2) + "-"
                 + padded(Int(parts.tm_mday), 2) + "T" + padded(Int(parts.tm_hour), 2) + ":"
                 + padded(Int(parts.tm_min), 2) + ":" + padded(Int(parts.tm_sec), 2) + "Z"
-            pending += Array((TraceRecord.headerLine(start: start, interfaces: interfaces) + "\n").utf8)
+            pending += Array((TraceRecord.headerLine(start: start, interfaces: interfaces, segments: segments) + "\n").utf8)
         } else {
             json = nil
         }

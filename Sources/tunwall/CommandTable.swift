@@ -25,6 +25,8 @@ enum CommandTable {
                 .valued("--pcap", value: "DIR", help: "capture every interface both ways into DIR"),
                 .valued("--pcap-format", value: "FORMAT", help: "pcapng: DIR/capture.pcapng (the default); pcap: DIR/IF-in.pcap, DIR/IF-out.pcap"),
                 OptionSpec(names: ["--hosts"], value: "IF=HOST,...", help: "the hosts at each interface, for the trace", hidden: true),
+                OptionSpec(names: ["--segments"], value: "IF=HOST/MAC/ADDR,...;...", help: "the hosts on each segment, for the trace",
+                           hidden: true),
             ],
             action: .parsed(RunCommand.run)),
         CommandSpec(

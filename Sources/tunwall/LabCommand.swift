@@ -12,6 +12,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Engine
 import Lab
 import Rules
 
@@ -88,6 +89,16 @@ enum LabCommand {
                 // The trace names the host at the end of each interface.
                 let hosts = topology.firewall.interfaces.compactMap { i in i.host.map { "\(i.name)=\($0)" } }
                 observe += ["--hosts", hosts.joined(separator: ",")]
+                // ... and the hosts on each segment, so that a diagram gives each a lane.
+                var segments: [String: [TraceSegmentHost]] = [:]
+                for interface in topology.firewall.interfaces {
+                    guard let segment = interface.segment else { continue }
+                    segments[interface.name] = topology.members(ofSegment: segment).map {
+                        TraceSegmentHost(host: $0.host.name, mac: $0.interface.mac?.description,
+                                         addresses: $0.interface.addresses.map(\.address.description))
+                    }
+                }
+                if !segments.isEmpty { observe += ["--segments", TraceSegmentHost.optionText(segments)] }
             }
             let ending = try controller.up(topology, source: file, name: labName, daemon: daemon, kernel: kernel,
                                            extraRunArguments: observe + extra) { status in
@@ -125,8 +136,10 @@ enum LabCommand {
         if !topology.description.isEmpty { lines.append("  \(topology.description)") }
         let width = topology.hosts.map(\.name.count).max() ?? 0
         for host in topology.hosts {
+            // A host on a segment: which segment, and the MAC the others know it by.
             let interfaces = host.interfaces.map { interface in
-                ([interface.device] + interface.addresses.map(\.description)).joined(separator: " ")
+                let segment = interface.segment.map { ["(segment \($0), \(interface.mac?.description ?? "?"))"] } ?? []
+                return ([interface.device] + interface.addresses.map(\.description) + segment).joined(separator: " ")
             }.joined(separator: ", ")
             let padded = host.name + String(repeating: " ", count: width - host.name.count)
             lines.append("  \(padded)  \(Lab.namespaceName(lab: status.name, host: host.name))  \(interfaces)")

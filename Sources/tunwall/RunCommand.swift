@@ -3,6 +3,7 @@
 // (TUN devices, namespaces, control socket, "tunwall: ready" on stderr,
 // forwarding until SIGINT or SIGTERM) is FirewallBootstrap's.
 
+import Engine
 import Firewall
 import TunIO
 
@@ -28,6 +29,7 @@ enum RunCommand {
                                  narrate: arguments.has("--trace"), traceJSONPath: arguments.value("--trace-json"),
                                  pcapDirectory: arguments.value("--pcap"), hosts: hosts)
         options.pcapFormat = format
+        options.segments = TraceSegmentHost.parseOption(arguments.value("--segments") ?? "")
         return FirewallBootstrap.run(options, log: { Output.error($0) }) ? 0 : 1
     }
 }

@@ -120,7 +120,10 @@ import Wire
     static let lines = Result { () throws -> [String] in
         let header = TraceRecord.headerLine(start: "2026-11-22T00:00:00Z",
                                             interfaces: [("lan0", "client", ["10.0.1.1/24", "fd00:1::1/64"]),
-                                                         ("wan0", nil, ["203.0.113.1/24"])])
+                                                         ("wan0", nil, ["203.0.113.1/24"]),
+                                                         ("dmz0", nil, ["10.0.2.1/24"])],
+                                            segments: ["dmz0": [TraceSegmentHost(host: "web1", mac: "02:00:00:00:00:10",
+                                                                                 addresses: ["10.0.2.10", "fd00:2::10"])]])
         return [header] + (try engineRecords()).map(\.jsonLine)
     }
 
@@ -135,6 +138,18 @@ import Wire
         // The whole file reads as the diagram reads it, and is the lines decoded one by one.
         let trace = try TraceReader.read(Data(lines.joined(separator: "\n").utf8), file: "engine.jsonl")
         #expect([TraceLine.header(trace.header)] + trace.packets.map { TraceLine.packet($0) } == decoded)
+    }
+
+    /// `lab up` hands the hosts on each segment to `tunwall run --segments`
+    /// as text; what it wrote reads back the same (an empty MAC as none).
+    @Test func segmentHostsRoundTripThroughTheirOption() {
+        let segments = ["lan0": [TraceSegmentHost(host: "client1", mac: "a6:23:d7:6b:0a:af", addresses: ["10.0.1.2", "fd00:1::2"]),
+                                 TraceSegmentHost(host: "client2", mac: nil, addresses: ["10.0.1.3"])],
+                        "dmz0": [TraceSegmentHost(host: "web1", mac: "02:00:00:00:00:10", addresses: [])]]
+        let text = TraceSegmentHost.optionText(segments)
+        #expect(text == "dmz0=web1/02:00:00:00:00:10;lan0=client1/a6:23:d7:6b:0a:af/10.0.1.2/fd00:1::2,client2//10.0.1.3")
+        #expect(TraceSegmentHost.parseOption(text) == segments)
+        #expect(TraceSegmentHost.parseOption("nonsense;=x;lan0=,/") == ["lan0": []], "pieces without a name are left out")
     }
 
     /// The engine's traffic above uses every key and every kind of step the

@@ -75,7 +75,7 @@ let topologyMistakes: [Mistake] = [
     Mistake(#""addresses": ["10.0.1.1/24""#, #""adresses": ["10.0.1.1/24""#,
             #"lab.json: firewall.interfaces[0]: unknown key "adresses" (did you mean "addresses"?)"#),
     Mistake(#""description": "test","#, #""description": "test", "colour": "blue","#,
-            #"lab.json: unknown key "colour" (expected "description", "firewall", "hosts")"#),
+            #"lab.json: unknown key "colour" (expected "description", "segments", "firewall", "hosts")"#),
     Mistake(#""host": "client", "#, #""host": "client", "namespace": "x", "#,
             #"lab.json: firewall.interfaces[0]: unknown key "namespace" (in a topology, name the "host"; the lab picks the namespaces)"#),
     Mistake(#"{"name": "wan0", "#, "{",

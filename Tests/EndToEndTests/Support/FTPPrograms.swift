@@ -226,16 +226,7 @@ final class FTPLab {
 
     /// A command left running on a host, its stdout and stderr going to files.
     func background(_ host: String, _ command: [String], output: URL) throws -> Process {
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let process = Process()
-        process.executableURL = Tool.binary
-        process.arguments = ["lab", "exec", "--lab", name, host, "--"] + command
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
-        try Tool.start(process)
-        try? handle.close()
-        return process
+        try Tool.labExecInBackground(name, host, command, output: output)
     }
 
     /// A TCP connection attempt from a host, 2 s at most: "connected", "refused", "timeout" or the error.

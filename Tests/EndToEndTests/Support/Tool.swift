@@ -99,6 +99,21 @@ enum Tool {
         return process
     }
 
+    /// `tunwall lab exec --lab LAB HOST -- COMMAND...` left running, its
+    /// stdout and stderr going to `output`; `lab down` ends what still runs.
+    static func labExecInBackground(_ lab: String, _ host: String, _ command: [String], output: URL) throws -> Process {
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["lab", "exec", "--lab", lab, host, "--"] + command
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        try start(process)
+        try? handle.close()
+        return process
+    }
+
     static func which(_ name: String) -> URL? {
         for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
             let url = URL(fileURLWithPath: dir).appendingPathComponent(name)
