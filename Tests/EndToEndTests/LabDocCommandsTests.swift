@@ -79,6 +79,10 @@ extension DocPlan {
                 listens: ["pyftpdlib": ("server", 21, false)]),
         DocPlan(file: "Topologies/README.md", blocks: ["tunwall lab up Topologies/tftp-masquerade.json --daemon"],
                 listens: ["in.tftpd": ("server", 69, true)], checks: ["cmp got.bin srv/tftp/file.bin"]),
+        DocPlan(file: "Topologies/README.md", blocks: ["tunwall lab up Topologies/lan.json --daemon"],
+                listens: ["exec server": ("server", 80, false)]),
+        DocPlan(file: "Topologies/README.md", blocks: ["tunwall lab up Topologies/dmz.json --daemon"],
+                listens: ["exec web1": ("web1", 80, false), "exec web2": ("web2", 80, false)]),
     ]
 }
 
@@ -158,7 +162,7 @@ struct LabDocCommandsTests {
         text = text.replacingOccurrences(of: "tunwall nft ", with: "tunwall nft --lab \(lab) ")
         // The other commands that ask a firewall take --lab at the end of their piece of the line.
         var from = text.startIndex
-        while let ask = text.range(of: #"tunwall (conntrack|stats|impair|monitor trace|list ruleset|reload)\b"#,
+        while let ask = text.range(of: #"tunwall (conntrack|stats|neigh|impair|monitor trace|list ruleset|reload)\b"#,
                                    options: .regularExpression, range: from..<text.endIndex) {
             let rest = text[ask.upperBound...]
             let end = [" | ", " && ", " #", " &"].compactMap { rest.range(of: $0)?.lowerBound }.min() ?? text.endIndex
