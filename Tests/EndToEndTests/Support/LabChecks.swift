@@ -60,7 +60,15 @@ enum LabChecks {
     /// `ip netns delete` unmounted lives on while one of them is in it, with
     /// its devices (the firewall's TUN devices among them).
     static func processes(inNamespaces inodes: some Collection<UInt64>) -> [String] {
-        let wanted = Set(inodes.map { "net:[\($0)]" })
+        // The kernel reuses a freed namespace's inode number: one that now
+        // belongs to a namespace another lab (running in parallel) mounted
+        // is that lab's, not a leftover of ours.
+        var reused: Set<UInt64> = []
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? [] {
+            var status = stat()
+            if stat("/run/netns/\(name)", &status) == 0 { reused.insert(UInt64(status.st_ino)) }
+        }
+        let wanted = Set(inodes.filter { !reused.contains($0) }.map { "net:[\($0)]" })
         guard !wanted.isEmpty, let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
         return entries.filter { $0.allSatisfy(\.isNumber) }.compactMap { pid in
             guard let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/net"),
