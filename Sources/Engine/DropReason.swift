@@ -35,6 +35,7 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
     case fragmentBadLength
     case impairLoss
     case impairQueueFull
+    case handOffFull
 
     public var description: String {
         switch self {
@@ -70,6 +71,7 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
         case .fragmentBadLength: return "frag-bad-length"
         case .impairLoss: return "impair-loss"
         case .impairQueueFull: return "impair-queue-full"
+        case .handOffFull: return "handoff-full"
         }
     }
 
@@ -108,6 +110,7 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
         case .fragmentBadLength: return "fragment length not a multiple of 8, empty, or contradicting the last fragment"
         case .impairLoss: return "lost on purpose by an impairment (loss random or gemodel; tunwall impair IF show)"
         case .impairQueueFull: return "an impairment's queue held its limit of packets: dropped at the tail (rate, delay)"
+        case .handOffFull: return "several workers: the owning worker's hand-off ring was full"
         }
     }
 }

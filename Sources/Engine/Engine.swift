@@ -84,6 +84,12 @@ public final class Engine {
     let impairmentQueue = ImpairmentQueue()
     /// Buffers for duplicates on their way through the stages (at most two deep).
     @exclusivity(unchecked) var impairmentScratch: [PacketBuffer] = []
+    /// With several workers, this engine's shard in the steering directory
+    /// (SteeringStage.swift); nil with one.
+    @exclusivity(unchecked) public internal(set) var steering: SteeringMembership? = nil
+    /// Set when `process` returned `.consumed` because the packet belongs
+    /// to another worker; nil otherwise.
+    @exclusivity(unchecked) public internal(set) var handOff: HandOff? = nil
 
     public init(_ configuration: EngineConfiguration, seed: UInt64 = 0) throws(ConfigurationError) {
         guard !configuration.interfaces.isEmpty else { throw .noInterfaces }
@@ -150,6 +156,22 @@ public final class Engine {
     /// while `tracing`, records what happened to it: Trace.swift).
     public func process(_ packet: inout PacketBuffer, from input: InterfaceID, now: Timestamp) -> Verdict {
         var ctx = PacketContext(input: input, now: now)
+        return process(&packet, &ctx)
+    }
+
+    /// Runs a packet another worker handed to this one (SteeringStage.swift)
+    /// from the step after the one that sent it here.
+    public func process(_ packet: inout PacketBuffer, from input: InterfaceID, now: Timestamp, handOff: HandOff) -> Verdict {
+        var ctx = PacketContext(input: input, now: now)
+        ctx.steered = handOff.stage
+        ctx.reassembled = handOff.reassembled
+        return process(&packet, &ctx)
+    }
+
+    @inline(__always)
+    private func process(_ packet: inout PacketBuffer, _ ctx: inout PacketContext) -> Verdict {
+        let input = ctx.input, now = ctx.now
+        if steering != nil { handOff = nil }
         guard tracing else {
             let verdict = pipeline(&packet, &ctx)
             guard impairing, case .forward(let output) = verdict else { return verdict }
@@ -171,8 +193,11 @@ public final class Engine {
     private func pipeline(_ packet: inout PacketBuffer, _ ctx: inout PacketContext) -> Verdict {
         let input = ctx.input, now = ctx.now
         guard input >= 0, input < interfaces.count else { return drop(.unknownInterface) }
-        statistics.interfaces[input].receivedPackets &+= 1
-        statistics.interfaces[input].receivedBytes &+= UInt64(packet.length)
+        if ctx.reassembled == nil {
+            statistics.interfaces[input].receivedPackets &+= 1
+            statistics.interfaces[input].receivedBytes &+= UInt64(packet.length)
+            ctx.receivedLength = packet.length
+        }
         packetsSinceSweep += 1
         if packetsSinceSweep >= 64 {
             packetsSinceSweep = 0
@@ -190,7 +215,12 @@ public final class Engine {
 
         // Reassembly before conntrack (nf_defrag_ipv4, nf_conntrack_reasm):
         // everything after this sees whole datagrams only.
-        if ctx.parsed.isFragment, let stop = reassemble(&packet, &ctx) { return stop }
+        if ctx.parsed.isFragment {
+            if let steering, ctx.steered == .none, let away = steerFragment(packet, &ctx, steering) { return away }
+            if let stop = reassemble(&packet, &ctx) { return stop }
+        }
+        // With several workers, the connection's owner runs the rest (SteeringStage.swift).
+        if let steering, ctx.steered != .done, let away = steerConnection(packet, &ctx, steering) { return away }
 
         // Routing decision. Multicast and link-scope traffic (a host's MLD
         // reports, router solicitations) is not for forwarding; it is counted

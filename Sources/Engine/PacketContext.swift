@@ -33,6 +33,11 @@ struct PacketContext {
     /// Set when the packet is a datagram reassembled from fragments
     /// (ReassemblyStage): output fragments it again no bigger than it came.
     var reassembled: ReassembledFacts? = nil
+    /// How far steering went (SteeringStage.swift): a packet handed to its
+    /// owner is not steered again.
+    var steered = SteeringStage.none
+    /// The length counted as received (undone when it is handed off).
+    var receivedLength = 0
 
     @inline(__always)
     init(input: InterfaceID, now: Timestamp) {

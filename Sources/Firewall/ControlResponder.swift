@@ -10,6 +10,12 @@ import TunIO
 
 public enum ControlResponder {
     public static func respond(to line: String, engine: Engine, reloader: Reloader) -> ControlReply {
+        respond(to: line, engines: [engine], reloader: reloader)
+    }
+
+    /// With several workers `engines` holds every worker's engine, worker
+    /// 0's first, and the caller has the others parked (WorkerGroup).
+    public static func respond(to line: String, engines: [Engine], reloader: Reloader) -> ControlReply {
         guard let request = ControlRequest(line: line) else {
             return .text("error: unknown request '\(line)'\n")
         }
@@ -19,18 +25,30 @@ public enum ControlResponder {
             guard query.table == .conntrack else { return .text("error: Operation failed: Operation not supported\n") }
             return .subscribe("", events: query)
         }
-        return .text(answer(request, engine: engine, reloader: reloader))
+        return .text(answer(request, engines: engines, reloader: reloader))
     }
 
-    static func answer(_ request: ControlRequest, engine: Engine, reloader: Reloader) -> String {
+    /// Whether answering `line` needs the other workers parked (everything
+    /// but the version and the ruleset listing, which worker 0's engine has).
+    public static func needsAllEngines(_ line: String) -> Bool {
+        switch ControlRequest(line: line) {
+        case .version?, .listRuleset?, nil: return false
+        case .conntrack(let query)?: return query.command != .events
+        default: return true
+        }
+    }
+
+    static func answer(_ request: ControlRequest, engines: [Engine], reloader: Reloader) -> String {
+        guard let engine = engines.first else { return "error: no engine\n" }
         let now = FirewallRunner.now()
         switch request {
         case .conntrack(let query):
-            return ConntrackAnswer.answer(query, engine: engine, now: now)
+            return ConntrackAnswer.answer(query, engines: engines, now: now)
         case .stats:
-            return engine.statisticsReport(now: now)
+            return engine.statisticsReport(now: now, merging: Array(engines.dropFirst()))
         case .statsJSON:
-            return json(engine.statisticsRecord(now: now))
+            let record = StatisticsRecord.merged(engines.map { $0.statisticsRecord(now: now) })
+            return record.map { json($0) } ?? "error: no engine\n"
         case .listRuleset:
             return engine.ruleset.listing()
         case .version:
@@ -38,9 +56,9 @@ public enum ControlResponder {
         case .reload(let path):
             return reloader.reload(path).response
         case .impair(let interface, let words):
-            return ImpairRequest.answer(interface: interface, words: words, engine: engine)
+            return ImpairRequest.answer(interface: interface, words: words, engines: engines)
         case .nft(let command):
-            return NFTControl.answer(command, engine: engine)
+            return NFTControl.answer(command, engines: engines)
         }
     }
 

@@ -11,6 +11,19 @@
 import Engine
 
 public enum ImpairRequest {
+    /// Several workers: impairments are refused (a rate or a loss pattern
+    /// is one queue's; N workers would each apply it, N times the rate).
+    /// `show` still answers. Run with `--workers 1` to impair.
+    public static func answer(interface name: String, words: [String], engines: [Engine]) -> String {
+        guard let engine = engines.first else { return "error: no engine\n" }
+        let showing = words.isEmpty || words == ["show"] || (words.count == 1 && ImpairmentDirection(rawValue: words[0]) != nil)
+        if engines.count > 1 && !showing {
+            return "error: impair: impairments need one worker (this firewall runs \(engines.count)); "
+                + "start it with --workers 1\n"
+        }
+        return answer(interface: name, words: words, engine: engine)
+    }
+
     public static func answer(interface name: String, words: [String], engine: Engine) -> String {
         guard let interface = engine.interfaceID(named: name) else {
             let names = engine.interfaces.map(\.name).joined(separator: ", ")

@@ -18,6 +18,10 @@ public struct RunOptions: Sendable {
     public var pcapFormat: CaptureFormat = .pcapng
     /// `--hosts lan0=client,wan0=server`: what `lab up` tells the trace about the hosts.
     public var hosts: [String: String]
+    /// `--workers N`, else the environment's TUNWALL_WORKERS (how the lab
+    /// suite runs every lab with N workers), else the config's "workers",
+    /// else one per CPU the process may use.
+    public var workers: Int?
 
     public init(configPath: String, controlPath: String = RunOptions.defaultControlPath, narrate: Bool = false,
                 traceJSONPath: String? = nil, pcapDirectory: String? = nil, hosts: [String: String] = [:]) {

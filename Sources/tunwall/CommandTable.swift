@@ -16,10 +16,11 @@ enum CommandTable {
             path: ["version"], usage: ["version", "-V, --version"], summary: "Print the version.",
             action: .parsed(Commands.printVersion)),
         CommandSpec(
-            path: ["run"], usage: ["run CONFIG.json [--control PATH] [--trace] [--trace-json FILE] [--pcap DIR] [--pcap-format pcapng|pcap]"],
+            path: ["run"], usage: ["run CONFIG.json [--control PATH] [--workers N] [--trace] [--trace-json FILE] [--pcap DIR] [--pcap-format pcapng|pcap]"],
             summary: "Run the firewall on TUN devices until SIGINT/SIGTERM.",
             options: [
                 .valued("--control", value: "PATH", help: "the control socket (default /run/tunwall/tunwall.sock)"),
+                .valued("--workers", value: "N", help: "worker threads, one queue of every device each (default: TUNWALL_WORKERS, the config's \"workers\", one per CPU)"),
                 .flag("--trace", help: "narrate every decision on stderr"),
                 .valued("--trace-json", value: "FILE", help: "write the trace as JSON lines"),
                 .valued("--pcap", value: "DIR", help: "capture every interface both ways into DIR"),
