@@ -226,8 +226,14 @@ public final class FirewallRunner {
         var failure: SystemError? = nil
         var taken = 0
         while taken < 1024, failure == nil, ring.take({ packet, input, handOff in
-            if case .forward(let out) = engine.process(&packet, from: input, now: Self.now(), handOff: handOff) {
+            switch engine.process(&packet, from: input, now: Self.now(), handOff: handOff) {
+            case .forward(let out):
                 do throws(SystemError) { try send(&packet, to: out) } catch { failure = error }
+            case .consumed:
+                // Fragments gathered here make a datagram another worker owns.
+                passOn(packet, from: input)
+            case .drop:
+                break
             }
             if failure == nil {
                 do throws(SystemError) { try flushOutbox() } catch { failure = error }

@@ -99,13 +99,13 @@ enum CommandTable {
                 + "rate 10mbit, limit 1000, seed 7; show prints the settings and counters, clear switches them off.",
             options: OptionSpec.target, action: .parsed(ImpairCommand.run)),
         CommandSpec(
-            path: ["bench"], usage: ["bench engine|nat|rules|fragments|impair [--packets N]", "bench connections|table [--connections N]"],
+            path: ["bench"], usage: ["bench engine|nat|rules|fragments|impair|steering [--packets N]", "bench connections|table [--connections N]"],
             summary: "ns and heap allocations per packet: the engine's fast path, the same masqueraded, a 1,000-rule chain, "
                 + "reassembly, or impairments (configured but zero, and a delay queue of 10,000 packets); per new connection "
                 + "(connections); the flow table's bytes per connection and speed at 1,000,000 connections (table).",
             options: [.valued("--packets", value: "N", help: "how many packets (datagrams for fragments)"),
                       .valued("--connections", value: "N", help: "how many connections (connections, table)")],
-            words: ["engine", "nat", "rules", "fragments", "impair", "connections", "table"], action: .parsed(BenchCommand.run)),
+            words: ["engine", "nat", "rules", "fragments", "impair", "steering", "connections", "table"], action: .parsed(BenchCommand.run)),
         CommandSpec(
             path: ["pcap"], usage: ["pcap summary FILE"], summary: "Read capture files.", action: .group),
         CommandSpec(
