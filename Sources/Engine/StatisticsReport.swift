@@ -55,8 +55,8 @@ extension Engine {
         lines.append("conntrack memory   \(kibibytes(tableMemory)) table (\(FlowTable.entryBytes) bytes an entry), "
                      + "\(kibibytes(helperMemory)) in \(sessions) helper sessions")
         lines.append("reassembly         \(waiting) datagrams waiting, \(kibibytes(held)) held "
-                     + "(peak \(kibibytes(peak)); limit \(kibibytes(reassembly.limits.highThreshold)), "
-                     + "evicting to \(kibibytes(reassembly.limits.lowThreshold)))")
+                     + "(peak \(kibibytes(peak)); limit \(kibibytes(all.reduce(0) { $0 + $1.reassembly.limits.highThreshold })), "
+                     + "evicting to \(kibibytes(all.reduce(0) { $0 + $1.reassembly.limits.lowThreshold })))")
         lines.append("")
         lines.append("drops (\(statistics.totalDrops)):")
         for reason in DropReason.allCases where statistics.dropCount(reason) > 0 {

@@ -45,6 +45,12 @@ extension Engine {
         steering = membership
         conntrack.table.steering = membership
         conntrack.expectations.steering = membership
+        // Linux's fragment memory limits are the namespace's (ipfrag_high_thresh,
+        // ipfrag_low_thresh): each shard gets its share, so that all of them
+        // together hold no more than one engine would.
+        let workers = max(1, membership.workers)
+        reassembly.limits.highThreshold = ReassemblyLimits().highThreshold / workers
+        reassembly.limits.lowThreshold = ReassemblyLimits().lowThreshold / workers
     }
 
     /// Before reassembly: a fragment goes to the worker its datagram's
