@@ -90,6 +90,10 @@ public final class Engine {
     /// Set when `process` returned `.consumed` because the packet belongs
     /// to another worker; nil otherwise.
     @exclusivity(unchecked) public internal(set) var handOff: HandOff? = nil
+    /// Several workers, at a worker other than 0: which impairment stages
+    /// worker 0 has on (`mirrorImpairments`).
+    @exclusivity(unchecked) var remoteImpairmentStages: [Bool] = []
+    @exclusivity(unchecked) var remoteImpairing = false
 
     public init(_ configuration: EngineConfiguration, seed: UInt64 = 0) throws(ConfigurationError) {
         guard !configuration.interfaces.isEmpty else { throw .noInterfaces }
@@ -162,6 +166,13 @@ public final class Engine {
     /// Runs a packet another worker handed to this one (SteeringStage.swift)
     /// from the step after the one that sent it here.
     public func process(_ packet: inout PacketBuffer, from input: InterfaceID, now: Timestamp, handOff: HandOff) -> Verdict {
+        if handOff.stage == .impairment {
+            // Forwarded by another worker: only the impairments are left.
+            self.handOff = nil
+            guard impairing, handOff.output >= 0, handOff.output < interfaces.count, input >= 0, input < interfaces.count
+            else { return .forward(handOff.output) }
+            return impair(&packet, input: input, output: handOff.output, now: now, nil)
+        }
         var ctx = PacketContext(input: input, now: now)
         ctx.steered = handOff.stage
         ctx.reassembled = handOff.reassembled
@@ -174,7 +185,8 @@ public final class Engine {
         if steering != nil { handOff = nil }
         guard tracing else {
             let verdict = pipeline(&packet, &ctx)
-            guard impairing, case .forward(let output) = verdict else { return verdict }
+            guard impairing || remoteImpairing, case .forward(let output) = verdict else { return verdict }
+            if remoteImpairing { return impairElsewhere(input: input, output: output) ?? verdict }
             return impair(&packet, input: input, output: output, now: now, nil)
         }
         ctx.trace = beginTrace(packet, input: input, now: now)

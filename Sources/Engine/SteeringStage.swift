@@ -26,6 +26,15 @@ public struct HandOff: Sendable {
     public let stage: SteeringStage
     /// For a datagram reassembled here: what its refragmentation needs.
     public let reassembled: ReassembledFacts?
+    /// `.impairment`: the interface the pipeline forwards it to.
+    public var output: InterfaceID = -1
+
+    public init(worker: Int, stage: SteeringStage, reassembled: ReassembledFacts?, output: InterfaceID = -1) {
+        self.worker = worker
+        self.stage = stage
+        self.reassembled = reassembled
+        self.output = output
+    }
 }
 
 public enum SteeringStage: UInt8, Sendable {
@@ -35,6 +44,9 @@ public enum SteeringStage: UInt8, Sendable {
     case fragments = 1
     /// Steered to its owner: run it here.
     case done = 2
+    /// Forwarded by its owner, to go through the impairments, which only
+    /// worker 0 runs (a rate or a loss pattern is one queue's).
+    case impairment = 3
 }
 
 extension Engine {
@@ -51,6 +63,24 @@ extension Engine {
         let workers = max(1, membership.workers)
         reassembly.limits.highThreshold = ReassemblyLimits().highThreshold / workers
         reassembly.limits.lowThreshold = ReassemblyLimits().lowThreshold / workers
+    }
+
+    /// With several workers only worker 0's engine impairs: the others
+    /// mirror which stages are on (`mirrorImpairments`) and send a forwarded
+    /// packet that meets one to worker 0 (`impairElsewhere`).
+    public func mirrorImpairments(of primary: Engine) {
+        remoteImpairmentStages = primary.impairmentStages.map(\.active)
+        remoteImpairing = remoteImpairmentStages.contains(true)
+    }
+
+    /// A forwarded packet whose way passes an impairment worker 0 runs.
+    @inline(__always)
+    func impairElsewhere(input: InterfaceID, output: InterfaceID) -> Verdict? {
+        let first = Self.stageIndex(input, .in), second = Self.stageIndex(output, .out)
+        guard first >= 0, second >= 0, first < remoteImpairmentStages.count, second < remoteImpairmentStages.count,
+              remoteImpairmentStages[first] || remoteImpairmentStages[second] else { return nil }
+        handOff = HandOff(worker: 0, stage: .impairment, reassembled: nil, output: output)
+        return .consumed
     }
 
     /// Before reassembly: a fragment goes to the worker its datagram's

@@ -43,11 +43,6 @@ public enum FirewallBootstrap {
         }
         var workers = options.workers ?? config.workers ?? WorkerGroup.allowedCPUs
         workers = min(max(workers, 1), SteeringDirectory.maximumWorkers)
-        if workers > 1 && config.interfaces.contains(where: { !$0.impair.isEmpty }) {
-            // A rate or a loss pattern is one queue's: N workers would each apply it.
-            log("tunwall: impairments are configured: one worker")
-            workers = 1
-        }
         if workers > 1 && (options.narrate || options.traceJSONPath != nil || options.pcapDirectory != nil) {
             // A trace and a capture are one timeline, numbered in the order one engine saw the packets.
             log("tunwall: --trace, --trace-json and --pcap run one worker")
@@ -83,6 +78,8 @@ public enum FirewallBootstrap {
                 engine.setImpairment(impairment, interface: id, direction: direction)
             }
         }
+        // Worker 0 alone impairs; the others send it what passes an impairment.
+        for other in engines.dropFirst() { other.mirrorImpairments(of: engine) }
         let group: WorkerGroup? = workers > 1 ? WorkerGroup(count: workers) : nil
         if workers > 1 {
             // Two tuples a connection in every shard, and the expectations.

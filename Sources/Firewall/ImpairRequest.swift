@@ -11,17 +11,15 @@
 import Engine
 
 public enum ImpairRequest {
-    /// Several workers: impairments are refused (a rate or a loss pattern
-    /// is one queue's; N workers would each apply it, N times the rate).
-    /// `show` still answers. Run with `--workers 1` to impair.
+    /// Several workers: only worker 0's engine impairs (a rate or a loss
+    /// pattern is one queue's; N workers would each apply it, N times the
+    /// rate); the others learn which stages are on and send it the packets
+    /// that pass one (SteeringStage.swift). The caller has them parked.
     public static func answer(interface name: String, words: [String], engines: [Engine]) -> String {
         guard let engine = engines.first else { return "error: no engine\n" }
-        let showing = words.isEmpty || words == ["show"] || (words.count == 1 && ImpairmentDirection(rawValue: words[0]) != nil)
-        if engines.count > 1 && !showing {
-            return "error: impair: impairments need one worker (this firewall runs \(engines.count)); "
-                + "start it with --workers 1\n"
-        }
-        return answer(interface: name, words: words, engine: engine)
+        let answer = answer(interface: name, words: words, engine: engine)
+        for other in engines.dropFirst() { other.mirrorImpairments(of: engine) }
+        return answer
     }
 
     public static func answer(interface name: String, words: [String], engine: Engine) -> String {
