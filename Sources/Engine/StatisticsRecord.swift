@@ -119,7 +119,7 @@ extension StatisticsRecord {
             total.conntrack.helperSessions += other.conntrack.helperSessions
             total.reassembly.datagramsWaiting += other.reassembly.datagramsWaiting
             total.reassembly.bytesHeld += other.reassembly.bytesHeld
-            total.reassembly.peakBytes += other.reassembly.peakBytes
+            total.reassembly.peakBytes = max(total.reassembly.peakBytes, other.reassembly.peakBytes)  // each shard's own share
             add(&total.drops, other.drops)
             add(&total.invalid, other.invalid)
             for (helper, counts) in other.helpers { add(&total.helpers[helper, default: [:]], counts) }

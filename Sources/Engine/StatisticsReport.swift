@@ -17,7 +17,9 @@ extension Engine {
         let sessions = all.reduce(0) { $0 + $1.helpers.count }
         let waiting = all.reduce(0) { $0 + $1.reassembly.queues.count }
         let held = all.reduce(0) { $0 + $1.reassembly.memory }
-        let peak = all.reduce(0) { $0 + $1.reassembly.peakMemory }
+        // Each shard has its share of the limits (SteeringStage.swift): the
+        // busiest shard's peak is what its share bounds.
+        let peak = all.reduce(0) { max($0, $1.reassembly.peakMemory) }
         var invalidCounts = conntrack.invalidCounts
         for other in others {
             for index in invalidCounts.indices where index < other.conntrack.invalidCounts.count {
@@ -55,8 +57,9 @@ extension Engine {
         lines.append("conntrack memory   \(kibibytes(tableMemory)) table (\(FlowTable.entryBytes) bytes an entry), "
                      + "\(kibibytes(helperMemory)) in \(sessions) helper sessions")
         lines.append("reassembly         \(waiting) datagrams waiting, \(kibibytes(held)) held "
-                     + "(peak \(kibibytes(peak)); limit \(kibibytes(all.reduce(0) { $0 + $1.reassembly.limits.highThreshold })), "
-                     + "evicting to \(kibibytes(all.reduce(0) { $0 + $1.reassembly.limits.lowThreshold })))")
+                     + "(peak \(kibibytes(peak)); limit \(kibibytes(reassembly.limits.highThreshold)), "
+                     + "evicting to \(kibibytes(reassembly.limits.lowThreshold))"
+                     + (others.isEmpty ? ")" : " in each of \(all.count) workers)"))
         lines.append("")
         lines.append("drops (\(statistics.totalDrops)):")
         for reason in DropReason.allCases where statistics.dropCount(reason) > 0 {
