@@ -29,10 +29,10 @@ public enum ControlResponder {
     }
 
     /// Whether answering `line` needs the other workers parked (everything
-    /// but the version and the ruleset listing, which worker 0's engine has).
+    /// but the version: even a listing adds up every worker's counters).
     public static func needsAllEngines(_ line: String) -> Bool {
         switch ControlRequest(line: line) {
-        case .version?, .listRuleset?, nil: return false
+        case .version?, nil: return false
         case .conntrack(let query)?: return query.command != .events
         default: return true
         }
@@ -50,7 +50,7 @@ public enum ControlResponder {
             let record = StatisticsRecord.merged(engines.map { $0.statisticsRecord(now: now) })
             return record.map { json($0) } ?? "error: no engine\n"
         case .listRuleset:
-            return engine.ruleset.listing()
+            return engine.ruleset.withCountersSummed(from: engines.dropFirst().map(\.ruleset)) { $0.listing() }
         case .version:
             return "tunwall \(TunwallVersion.current)\n"
         case .reload(let path):

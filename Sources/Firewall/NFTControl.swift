@@ -29,8 +29,9 @@ enum NFTControl {
             guard listWords == ["list", "ruleset"] else {
                 return "error: only 'list ruleset [-a] [-j]' lists here\n"
             }
-            if words.contains("-j") { return engine.ruleset.jsonListing() }
-            return engine.ruleset.listing(handles: words.contains("-a"))
+            let others = engines.dropFirst().map(\.ruleset)
+            if words.contains("-j") { return engine.ruleset.withCountersSummed(from: others) { $0.jsonListing() } }
+            return engine.ruleset.withCountersSummed(from: others) { $0.listing(handles: words.contains("-a")) }
         }
         var next: [Ruleset] = []
         do {
