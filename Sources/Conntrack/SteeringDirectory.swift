@@ -57,7 +57,7 @@ public final class SteeringDirectory: @unchecked Sendable {
     /// directory for a mostly idle firewall costs little resident memory.
     public init(entries: Int) {
         var size = 4096
-        let wanted = min(max(entries, 1), 1 << 24) * 4
+        let wanted = min(max(entries, 1), 1 << 22) * 4   // at most 2^24 slots, 128 MB of address space
         while size < wanted { size <<= 1 }
         slotCount = size
         mask = size - 1

@@ -144,6 +144,26 @@ import Wire
         #expect(shards[other].engine.statistics.forwarded + UInt64(pieces.count) >= 2)
     }
 
+    /// A rate is one queue's: worker 0 alone runs the impairments, and what
+    /// another worker forwards through an impaired interface goes to it.
+    @Test func impairmentsRunAtWorkerZero() throws {
+        let shards = try Self.shards(2, rules: NATTests.masquerade)
+        shards[0].engine.setImpairment(try Impairment.parse("delay 10ms"), interface: 1, direction: .out)
+        shards[1].engine.mirrorImpairments(of: shards[0].engine)
+        let b = shards[1]
+        #expect(b.send(Packet.udp(client4, 5000, server4, 53, payload: [1]), on: 0).verdict == .consumed)
+        let handOff = try #require(b.engine.handOff)
+        #expect(handOff.worker == 0 && handOff.stage == .impairment && handOff.output == 1)
+        #expect(b.engine.conntrack.table.count == 1, "the connection is worker 1's; only the delay is worker 0's")
+        let (verdict, _, _) = try #require(Self.deliver(b, shards, input: 0))
+        #expect(verdict == .consumed, "held 10 ms by worker 0's delay stage")
+        #expect(shards[0].engine.impairedCount == 1)
+        // Traffic that passes no impaired stage stays where it is.
+        shards[0].engine.setImpairment(Impairment(), interface: 1, direction: .out)
+        shards[1].engine.mirrorImpairments(of: shards[0].engine)
+        #expect(b.send(Packet.udp(client4, 5001, server4, 53, payload: [1]), on: 0).verdict == .forward(1))
+    }
+
     /// IPv4 fragments of `datagram` (header 20 bytes) cut at `offset` bytes of payload (a multiple of 8).
     static func fragment(_ datagram: [UInt8], at offset: Int) -> [[UInt8]] {
         let header = Array(datagram[0..<20]), payload = Array(datagram[20...])
