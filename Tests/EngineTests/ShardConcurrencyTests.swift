@@ -26,6 +26,7 @@ import Wire
         let handOffs = HandOffRing(capacity: 64, bufferCapacity: 2048)
         var forwardedReplies = 0
         var handedOff = 0
+        var clashes = 0
         init(_ harness: Harness) { self.harness = harness }
     }
 
@@ -62,6 +63,10 @@ import Wire
         #expect(workers[1].harness.engine.conntrack.table.count == Self.connections)
         #expect(directory.count == 4 * Self.connections, "both tuples of every connection, nothing else")
         #expect(directory.overflowCount == 0)
+        let clashes = workers[0].clashes + workers[1].clashes
+        #expect(workers[0].harness.engine.conntrack.invalidCounts[InvalidReason.clash.rawValue]
+                + workers[1].harness.engine.conntrack.invalidCounts[InvalidReason.clash.rawValue] >= UInt64(clashes))
+        print("ShardConcurrencyTests: \(clashes) confirm clashes between the workers, each settled by a retransmission")
     }
 
     /// One worker's loop: open a connection, put the server's reply on the
@@ -87,9 +92,17 @@ import Wire
             }) {}
         }
         for n in 0..<Self.connections {
-            buffer.load(Packet.udp(IPv4Address(10, 0, 1, UInt8(2 + index)), UInt16(20_000 + n), server4, 53,
-                                   payload: [1]).encoded())
-            guard case .forward = h.engine.process(&buffer, from: h.lan, now: h.now) else { continue }
+            // Both workers' clients use the same source ports, so both may pick
+            // the same public port at the same instant: the second claim at
+            // confirm is a clash and its packet dropped (Linux's confirm clash),
+            // and the client's retransmission gets another port.
+            var attempts = 0
+            repeat {
+                buffer.load(Packet.udp(IPv4Address(10, 0, 1, UInt8(2 + index)), UInt16(20_000 + n), server4, 53,
+                                       payload: [1]).encoded())
+                attempts += 1
+            } while h.engine.process(&buffer, from: h.lan, now: h.now) != .forward(h.wan) && attempts < 10
+            if attempts > 1 { me.clashes += 1 }
             let publicPort = UInt16(buffer.bytes[20]) << 8 | UInt16(buffer.bytes[21])
             buffer.load(Packet.udp(server4, 53, IPv4Address(203, 0, 113, 1), publicPort, payload: [2]).encoded())
             while !peer.queue.put(buffer, input: h.wan, handOff: HandOff(worker: 0, stage: .none, reassembled: nil)) {
