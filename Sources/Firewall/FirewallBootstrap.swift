@@ -172,6 +172,9 @@ public enum FirewallBootstrap {
                 } catch {
                     FileIO.writeAllOrGiveUp(2, Array("tunwall: worker \(other.worker): \(error)\n".utf8))
                 }
+                // TUNSETQUEUE IFF_DETACH_QUEUE: the kernel stops steering
+                // packets to queues nobody reads any more.
+                for device in other.devices { try? device.setQueueAttached(false) }
                 group?.workerExited(other.worker)
                 group?.stop()
                 finished.leave()
