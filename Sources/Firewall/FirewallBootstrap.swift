@@ -45,7 +45,7 @@ public enum FirewallBootstrap {
         workers = min(max(workers, 1), SteeringDirectory.maximumWorkers)
         if workers > 1 && (options.narrate || options.traceJSONPath != nil || options.pcapDirectory != nil) {
             // A trace and a capture are one timeline, numbered in the order one engine saw the packets.
-            log("tunwall: --trace, --trace-json and --pcap run one worker")
+            if options.workers != nil || config.workers != nil { log("tunwall: --trace, --trace-json and --pcap run one worker") }
             workers = 1
         }
         // Each engine gets its own ruleset, read from the file: a ruleset
