@@ -44,7 +44,15 @@ lab_metrics() {
     Scripts/bench-metrics.sh "$exec client --" "$exec server --" 203.0.113.10 "$DURATION" "$WORK/conn-rate" \
         | sed "s/^/$label /" | tee -a "$WORK/results"
     if [[ $label == tunwall-w2 ]]; then
-        .build/release/tunwall stats --lab "$LAB" | grep -E '^workers' | sed 's/^/    /' >&2 || true
+        # The hand-off share: packets another worker read and passed to the
+        # owner, against all packets received (each counted once, by its owner).
+        .build/release/tunwall stats --lab "$LAB" | python3 -c '
+import re, sys
+text = sys.stdin.read()
+received = sum(int(m.group(1)) for m in re.finditer(r"^(?:lan0|wan0|out0)\s+(\d+)", text, re.M))
+handed = re.search(r"handed off to their owner: (\d+)", text)
+handed = int(handed.group(1)) if handed else 0
+print("    tunwall w=2: %d of %d packets handed off (%.2f %%)" % (handed, received, 100.0 * handed / max(1, received)))' >&2 || true
     fi
     .build/release/tunwall lab down "$LAB" >/dev/null
 }
