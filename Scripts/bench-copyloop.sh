@@ -7,6 +7,10 @@
 #                                                   (vnet mode only; pyftpdlib
 #                                                   serves, curl fetches, passive
 #                                                   then active)
+#   sudo Scripts/bench-copyloop.sh metrics CONN-RATE SECONDS
+#                                                   issue 17's four rows
+#                                                   (Scripts/bench-metrics.sh;
+#                                                   vnet mode only)
 #
 # Topology, per mode (plain, then --vnet with TSO offloads):
 #
@@ -24,6 +28,10 @@ FTP_FILE=""
 if [[ ${1:-} == ftp ]]; then
     WORKLOAD=ftp
     FTP_FILE=$(realpath "${2:?bench-copyloop: ftp needs a FILE}")
+    shift 2
+elif [[ ${1:-} == metrics ]]; then
+    WORKLOAD=metrics
+    CONN_RATE=$(realpath "${2:?bench-copyloop: metrics needs the built conn-rate}")
     shift 2
 fi
 DURATION=${1:-${BENCH_SECONDS:-10}}
@@ -124,6 +132,8 @@ run_mode() {
 
     if [[ $WORKLOAD == ftp ]]; then
         ftp_downloads
+    elif [[ $WORKLOAD == metrics ]]; then
+        "$HERE/bench-metrics.sh" "ip netns exec $NS_A" "ip netns exec $NS_B" 10.77.0.2 "$DURATION" "$CONN_RATE"
     else
         iperf_run "$label"
     fi
@@ -143,7 +153,7 @@ run_mode() {
     ip netns delete "$NS_B"
 }
 
-if [[ $WORKLOAD == ftp ]]; then
+if [[ $WORKLOAD == ftp || $WORKLOAD == metrics ]]; then
     run_mode yes --vnet
 else
     run_mode no

@@ -20,7 +20,9 @@
 #     under 1 us and 0 allocations once the table has grown), and the flow
 #     table's memory and speed at 1,000,000 connections (`tunwall bench
 #     table`: bytes per connection by the table's accounting and by resident
-#     memory; target <= 256 B).
+#     memory; target <= 256 B). And the fast path as one of two workers
+#     (`tunwall bench steering`: the directory lookup, then every packet
+#     handed off through the ring; target: 0 allocations per packet).
 #  2. TCP throughput, one iperf3 stream, client to server:
 #     a. through tunwall (Topologies/basic.json, `tunwall lab up`), and through
 #        tunwall masquerading it (Topologies/masquerade.json), and
@@ -31,6 +33,13 @@
 #     median of three), passive and active, through tunwall with the FTP
 #     helper and masquerade (Topologies/ftp-masquerade.json), and through the
 #     C copy loop; ratios reported.
+#  4. Issue 17's table (Scripts/bench-table.sh): one TCP stream, four TCP
+#     streams, 64-byte UDP received and new TCP connections a second, through
+#     the Linux kernel as the router, the C copy loop, and tunwall with one
+#     and with two workers, alternated, medians of three runs, ratios to the
+#     kernel; then bytes per connection at 1 M connections and ns per new
+#     connection in process (from part 1's benches, printed again beside it).
+#     `BENCH_TABLE_ONLY=1` runs this part alone.
 # Every packet stays in namespaces this script creates; all are removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,6 +65,20 @@ done
 swift build -c release >/dev/null
 cc -O2 -Wall -Wextra -Werror -shared -fPIC -o "$WORK/malloc-count.so" Scripts/malloc-count.c
 
+# table_part: part 4, also run alone with BENCH_TABLE_ONLY=1.
+table_part() {
+    echo "== 4. issue 17's table (medians of ${BENCH_RUNS:-3} runs, ${BENCH_TABLE_SECONDS:-5} s each)"
+    Scripts/bench-table.sh "${BENCH_TABLE_SECONDS:-5}" "${BENCH_RUNS:-3}"
+    echo
+    LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench table --connections 1000000 \
+        | grep -E 'table memory|resident growth' | sed 's/^/  bytes per connection at 1 M: /'
+    LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench connections | grep -E 'ns per connection' | sed 's/^/  new connection in process: /'
+}
+if [[ ${BENCH_TABLE_ONLY:-0} == 1 ]]; then
+    table_part
+    exit 0
+fi
+
 echo "== 1. engine fast path (in process, release build)"
 LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench engine
 echo
@@ -70,6 +93,8 @@ echo
 LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench connections
 echo
 LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench table
+echo
+LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench steering
 
 echo
 # iperf_through TOPOLOGY: Gbit/s of one iperf3 stream client -> server in that lab.
@@ -129,3 +154,6 @@ tunwall, copy = rates(sys.argv[1]), rates(sys.argv[2])
 for mode in ("passive", "active"):
     print(f"ratio tunwall / copy loop, ftp {mode}: {tunwall[mode]:.1f} / {copy[mode]:.1f} MB/s = {tunwall[mode] / copy[mode]:.2f}")
 PY
+
+echo
+table_part

@@ -1,6 +1,8 @@
 // Values of <linux/if_tun.h> and <net/if.h> macros, computed by the C compiler
 // so that they always match the kernel headers this machine builds against.
+#define _GNU_SOURCE  // sched_getaffinity, CPU_SET, pthread_setaffinity_np
 #include "CTunwall.h"
+#include <unistd.h>
 
 #include <linux/if_tun.h>
 #include <net/if.h>
@@ -124,4 +126,60 @@ void ctw_timer_drain(int fd) {
     uint64_t expirations;
     ssize_t ignored = read(fd, &expirations, sizeof expirations);
     (void)ignored;
+}
+
+// ---- several workers ----
+
+#include <sched.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <errno.h>
+
+int ctw_tun_set_queue(int fd, int attach) {
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = attach ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
+    return ioctl(fd, TUNSETQUEUE, &ifr);
+}
+
+int ctw_allowed_cpus(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+    int count = CPU_COUNT(&set);
+    return count > 0 ? count : 1;
+}
+
+int ctw_pin_to_cpu(int index) {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return -1;
+    int count = CPU_COUNT(&allowed);
+    if (count <= 0) { errno = EINVAL; return -1; }
+    int wanted = index % count, seen = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, &allowed)) continue;
+        if (seen++ == wanted) {
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            CPU_SET(cpu, &one);
+            int result = pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+            if (result != 0) { errno = result; return -1; }
+            return 0;
+        }
+    }
+    errno = EINVAL;
+    return -1;
+}
+
+int ctw_eventfd_create(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+
+int ctw_eventfd_signal(int fd) {
+    uint64_t one = 1;
+    return write(fd, &one, sizeof one) == sizeof one ? 0 : -1;
+}
+
+void ctw_eventfd_drain(int fd) {
+    uint64_t value;
+    (void)!read(fd, &value, sizeof value);
 }

@@ -62,10 +62,12 @@ extension Conntrack {
     /// per-CPU ip_conntrack_stat fields are (one table, so one "cpu=0" line):
     /// invalid packets, entries inserted, insertions that failed (table
     /// full or a clash), packets dropped for a full table, early drops.
+    /// With several workers each shard prints its own line, `cpu=` its
+    /// worker, as Linux prints one per CPU.
     public func statisticsLine() -> String {
         let invalid = invalidCounts.reduce(0, &+)
         let full = invalidCounts[InvalidReason.tableFull.rawValue], clash = invalidCounts[InvalidReason.clash.rawValue]
-        return "cpu=0   \tinvalid=\(invalid) insert=\(table.inserted) insert_failed=\(full &+ clash) "
+        return "cpu=\(table.steering?.worker ?? 0)   \tinvalid=\(invalid) insert=\(table.inserted) insert_failed=\(full &+ clash) "
             + "drop=\(full) early_drop=\(table.evicted) "
     }
 
@@ -74,14 +76,14 @@ extension Conntrack {
     /// replaced, refused, deleted, or gone with their master).
     public func expectationStatisticsLine() -> String {
         let created = expectations.created
-        return "cpu=0   \texpect_new=\(expectationsUsed) expect_create=\(created) "
+        return "cpu=\(table.steering?.worker ?? 0)   \texpect_new=\(expectationsUsed) expect_create=\(created) "
             + "expect_delete=\(created &- UInt64(expectations.count)) "
     }
 }
 
 extension FlowTable {
     /// Entries inserted since the table was made (ids are handed out from 1).
-    public var inserted: UInt64 { UInt64(nextID &- 1) }
+    public var inserted: UInt64 { insertedCount }
 }
 
 extension ExpectationTable {

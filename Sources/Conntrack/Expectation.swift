@@ -127,6 +127,11 @@ public struct ExpectationTable: Sendable {
     public var maximumPerMaster: Int
     private(set) var byKey: [ExpectationKey: ConnExpectation] = [:]
     private var nextSerial: UInt64 = 1
+    /// With several workers: the shared directory where each expectation's
+    /// key is recorded for this shard, so that the expected connection's
+    /// first packet, read by any worker, is handed to the worker whose
+    /// helper expects it (SteeringDirectory.swift). nil with one worker.
+    public var steering: SteeringMembership? = nil
     var nextSerialNumber: UInt64 { nextSerial }
 
     public init(capacity: Int = ExpectationTable.defaultCapacity, maximumPerMaster: Int = 1) {
@@ -148,7 +153,7 @@ public struct ExpectationTable: Sendable {
             guard existing.masterPosition == expectation.masterPosition, existing.masterID == expectation.masterID else {
                 return .failure(.clash)
             }
-            byKey[expectation.key] = nil
+            drop(expectation.key)
         }
         var own = byKey.values.filter {
             $0.masterPosition == expectation.masterPosition && $0.masterID == expectation.masterID
@@ -158,36 +163,45 @@ public struct ExpectationTable: Sendable {
         // a public var (FTPSession sets it from FTPPolicy.maxExpected), and 0 or
         // less used to empty `own` and then removeFirst() on nothing (a trap).
         while !own.isEmpty && own.count >= maximumPerMaster {
-            byKey[own.removeFirst().key] = nil
+            drop(own.removeFirst().key)
         }
         if byKey.count >= capacity {
             // Dead ones (master gone, or expired) make room first.
-            for stale in byKey.values where !isAlive(stale) { byKey[stale.key] = nil }
+            for stale in byKey.values where !isAlive(stale) { drop(stale.key) }
             guard byKey.count < capacity else { return .failure(.tableFull) }
         }
         var stored = expectation
         stored.serial = nextSerial
         nextSerial &+= 1
+        if byKey[stored.key] != nil { drop(stored.key) }
         byKey[stored.key] = stored
+        steering?.directory.add(expectation: stored.key, owner: steering?.worker ?? 0)
         return .success(())
     }
 
     /// Takes out the expectation `key` (used, refused by the server, or replaced).
     @discardableResult
     public mutating func remove(_ key: ExpectationKey) -> ConnExpectation? {
-        byKey.removeValue(forKey: key)
+        let removed = byKey.removeValue(forKey: key)
+        if removed != nil, let steering { steering.directory.remove(expectation: key, owner: steering.worker) }
+        return removed
+    }
+
+    /// Removes `key`'s expectation and its word in the directory.
+    private mutating func drop(_ key: ExpectationKey) {
+        _ = remove(key)
     }
 
     /// Removes every expectation of one master (its control connection ended or was reset).
     public mutating func removeAll(masterPosition: Int, masterID: UInt32) {
         for e in byKey.values where e.masterPosition == masterPosition && e.masterID == masterID {
-            byKey[e.key] = nil
+            drop(e.key)
         }
     }
 
     /// Drops the expectations `isAlive` says are dead.
     public mutating func purge(isAlive: (ConnExpectation) -> Bool) {
-        for e in byKey.values where !isAlive(e) { byKey[e.key] = nil }
+        for e in byKey.values where !isAlive(e) { drop(e.key) }
     }
 
     /// The expectations in the order they were made.

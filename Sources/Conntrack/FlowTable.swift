@@ -55,6 +55,20 @@ public struct FlowTable: Sendable {
     /// While true, removed entries are kept in `destroyed` for events.
     public var recordsRemovals = false
     public internal(set) var destroyed: [ConnEntry] = []
+    /// With several workers (SteeringDirectory.swift): the shared directory
+    /// every confirmed connection's two tuples are claimed in before the
+    /// packet leaves, and released from when the entry goes; nil with one
+    /// worker, where it costs a branch per insert and removal.
+    public var steering: SteeringMembership? = nil {
+        didSet {
+            // Connection ids stay unique across shards (conntrack -L -o json
+            // sorts by them): shard w of n numbers w+1, w+1+n, …
+            if let steering { nextID = UInt32(truncatingIfNeeded: steering.worker + 1); idStride = UInt32(truncatingIfNeeded: max(1, steering.workers)) }
+        }
+    }
+    var idStride: UInt32 = 1
+    /// Entries inserted since the table was made (`conntrack -S` insert=).
+    public internal(set) var insertedCount: UInt64 = 0
     /// Secret keys of the index hash, drawn when the table is made.
     let keys: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
 
@@ -201,11 +215,17 @@ public struct FlowTable: Sendable {
             return .failure(.clash)
         }
         guard let position = takePosition(now: now) else { return .failure(.full) }
+        if let steering, !steering.directory.claim(original: entry.original, reply: entry.reply, owner: steering.worker) {
+            // Another worker has one of the tuples (nf_conntrack_confirm's clash).
+            freeList.append(Int32(truncatingIfNeeded: position))
+            return .failure(.clash)
+        }
         if 4 * count + 4 > index.count { growIndex() }
         var stored = entry
         stored.inUse = true
         stored.id = nextID
-        nextID &+= 1
+        insertedCount &+= 1
+        nextID &+= idStride
         if nextID == 0 { nextID = 1 }
         entries[position] = stored
         place(hash: originalHash, reference: position << 1)
@@ -265,6 +285,10 @@ public struct FlowTable: Sendable {
         unplace(reference: position << 1)
         unplace(reference: position << 1 | 1)
         if recordsRemovals { destroyed.append(entries[position]) }
+        if let steering {
+            steering.directory.release(original: entries[position].original, reply: entries[position].reply,
+                                       owner: steering.worker)
+        }
         entries[position].inUse = false
         if entries[position].status.contains(.sequenceAdjusted) {
             entries[position].status.remove(.sequenceAdjusted)

@@ -45,6 +45,7 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
     case neighbourQueueFull
     case neighbourFailed
     case neighbourTableFull
+    case handOffFull
 
     public var description: String {
         switch self {
@@ -90,6 +91,7 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
         case .neighbourQueueFull: return "neigh-queue-full"
         case .neighbourFailed: return "neigh-failed"
         case .neighbourTableFull: return "neigh-table-full"
+        case .handOffFull: return "handoff-full"
         }
     }
 
@@ -138,6 +140,7 @@ public enum DropReason: Int, Error, CaseIterable, Sendable, CustomStringConverti
         case .neighbourQueueFull: return "packet waiting for its next hop's MAC pushed out of the neighbour's queue (unres_qlen_bytes)"
         case .neighbourFailed: return "next hop's MAC unresolved after 3 probes (ARP or ND): ICMP host/address unreachable sent"
         case .neighbourTableFull: return "neighbour table at gc_thresh3 (1024) entries after garbage collection: no new entry"
+        case .handOffFull: return "several workers: the owning worker's hand-off ring was full"
         }
     }
 }

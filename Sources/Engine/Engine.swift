@@ -104,6 +104,16 @@ public final class Engine {
     /// The latest time the engine was told (a packet or a tick): packets
     /// the outbox frames on the way out are resolved at it.
     @exclusivity(unchecked) var linkClock: Timestamp = 0
+    /// With several workers, this engine's shard in the steering directory
+    /// (SteeringStage.swift); nil with one.
+    @exclusivity(unchecked) public internal(set) var steering: SteeringMembership? = nil
+    /// Set when `process` returned `.consumed` because the packet belongs
+    /// to another worker; nil otherwise.
+    @exclusivity(unchecked) public internal(set) var handOff: HandOff? = nil
+    /// Several workers, at a worker other than 0: which impairment stages
+    /// worker 0 has on (`mirrorImpairments`).
+    @exclusivity(unchecked) var remoteImpairmentStages: [Bool] = []
+    @exclusivity(unchecked) var remoteImpairing = false
 
     public init(_ configuration: EngineConfiguration, seed: UInt64 = 0) throws(ConfigurationError) {
         guard !configuration.interfaces.isEmpty else { throw .noInterfaces }
@@ -191,12 +201,36 @@ public final class Engine {
     func processIP(_ packet: inout PacketBuffer, from input: InterfaceID, now: Timestamp, link: LinkFacts) -> Verdict {
         var ctx = PacketContext(input: input, now: now)
         ctx.link = link
+        return process(&packet, &ctx)
+    }
+
+    /// Runs a packet another worker handed to this one (SteeringStage.swift)
+    /// from the step after the one that sent it here.
+    public func process(_ packet: inout PacketBuffer, from input: InterfaceID, now: Timestamp, handOff: HandOff) -> Verdict {
+        if handOff.stage == .impairment {
+            // Forwarded by another worker: only the impairments are left.
+            self.handOff = nil
+            guard impairing, handOff.output >= 0, handOff.output < interfaces.count, input >= 0, input < interfaces.count
+            else { return .forward(handOff.output) }
+            return impair(&packet, input: input, output: handOff.output, now: now, nil)
+        }
+        var ctx = PacketContext(input: input, now: now)
+        ctx.steered = handOff.stage
+        ctx.reassembled = handOff.reassembled
+        return process(&packet, &ctx)
+    }
+
+    @inline(__always)
+    private func process(_ packet: inout PacketBuffer, _ ctx: inout PacketContext) -> Verdict {
+        let input = ctx.input, now = ctx.now
+        if steering != nil { handOff = nil }
         // Tracing everything starts a record here; a rule's `meta nftrace set 1`
         // starts one where it marks the packet (markTrace).
         if tracing { ctx.trace = beginTrace(packet, input: input, now: now) }
         var verdict = pipeline(&packet, &ctx)
-        if impairing, case .forward(let output) = verdict {
-            verdict = impair(&packet, input: input, output: output, now: now, ctx.trace)
+        if impairing || remoteImpairing, case .forward(let output) = verdict {
+            verdict = remoteImpairing ? impairElsewhere(input: input, output: output) ?? verdict
+                : impair(&packet, input: input, output: output, now: now, ctx.trace)
         }
         if ctx.trace != nil { finishTrace(verdict, packet, ctx.trace) }
         return verdict
@@ -209,8 +243,11 @@ public final class Engine {
     private func pipeline(_ packet: inout PacketBuffer, _ ctx: inout PacketContext) -> Verdict {
         let input = ctx.input, now = ctx.now
         guard input >= 0, input < interfaces.count else { return drop(.unknownInterface) }
-        statistics.interfaces[input].receivedPackets &+= 1
-        statistics.interfaces[input].receivedBytes &+= UInt64(packet.length)
+        if ctx.reassembled == nil {
+            statistics.interfaces[input].receivedPackets &+= 1
+            statistics.interfaces[input].receivedBytes &+= UInt64(packet.length)
+            ctx.receivedLength = packet.length
+        }
         packetsSinceSweep += 1
         if packetsSinceSweep >= 64 {
             packetsSinceSweep = 0
@@ -228,7 +265,12 @@ public final class Engine {
 
         // Reassembly before conntrack (nf_defrag_ipv4, nf_conntrack_reasm):
         // everything after this sees whole datagrams only.
-        if ctx.parsed.isFragment, let stop = reassemble(&packet, &ctx) { return stop }
+        if ctx.parsed.isFragment {
+            if let steering, ctx.steered == .none, let away = steerFragment(packet, &ctx, steering) { return away }
+            if let stop = reassemble(&packet, &ctx) { return stop }
+        }
+        // With several workers, the connection's owner runs the rest (SteeringStage.swift).
+        if let steering, ctx.steered != .done, let away = steerConnection(packet, &ctx, steering) { return away }
 
         // Routing decision. Multicast and link-scope traffic (a host's MLD
         // reports, router solicitations) is not for forwarding; it is counted

@@ -264,9 +264,19 @@ extension Engine {
     /// The table position of the live connection that a translated original
     /// tuple would clash with (its reply tuple is that connection's), if any.
     /// A tuple that cannot be inverted counts as taken, by the pending entry.
+    /// With several workers a reply tuple another worker's shard holds is
+    /// taken too (-1: not this shard's to reclaim), as Linux's
+    /// nf_nat_used_tuple sees every connection of the one table; a race
+    /// between two workers choosing at once is settled at confirm, where
+    /// the directory's claim refuses the second (a clash, as in Linux).
     private func holder(of translated: ConnTuple, now: Timestamp) -> Int? {
         guard let reply = translated.inverted() else { return -1 }
-        return conntrack.table.lookup(reply, now: now)?.entry
+        if let found = conntrack.table.lookup(reply, now: now)?.entry { return found }
+        if let steering = conntrack.table.steering, let owner = steering.directory.owner(of: reply),
+           owner != steering.worker {
+            return -1
+        }
+        return nil
     }
 
     /// One address of an `snat/dnat to A-B` range (or prefix), anywhere in

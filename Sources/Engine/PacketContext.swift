@@ -35,6 +35,11 @@ struct PacketContext {
     var reassembled: ReassembledFacts? = nil
     /// What the Ethernet header of a frame from a TAP interface said (zero on TUN).
     var link = LinkFacts()
+    /// How far steering went (SteeringStage.swift): a packet handed to its
+    /// owner is not steered again.
+    var steered = SteeringStage.none
+    /// The length counted as received (undone when it is handed off).
+    var receivedLength = 0
 
     @inline(__always)
     init(input: InterfaceID, now: Timestamp) {

@@ -18,7 +18,7 @@ import Conntrack
 import Wire
 
 /// What output refragmentation needs to know about a reassembled datagram.
-struct ReassembledFacts {
+public struct ReassembledFacts: Sendable {
     /// The largest fragment it arrived in (Linux's frag_max_size): it
     /// leaves in pieces no bigger than that.
     var maxFragmentSize: Int

@@ -29,6 +29,9 @@ public struct Statistics: Sendable {
     /// NAT mappings taken back from connections that never got a reply, for
     /// a new connection that found every candidate taken (NATStage).
     public var natReclaimed: UInt64 = 0
+    /// Packets this worker read and handed to the worker owning their
+    /// connection (or reassembling their datagram); several workers only.
+    public var handedOff: UInt64 = 0
 
     init(interfaceCount: Int) {
         interfaces = Array(repeating: InterfaceCounters(), count: interfaceCount)
@@ -46,4 +49,27 @@ public struct Statistics: Sendable {
         helpers[kind][event.counter] &+= 1
     }
     public var totalDrops: UInt64 { drops.reduce(0, +) }
+
+    /// Adds another worker's counters (several workers: one report for all).
+    public mutating func add(_ other: Statistics) {
+        for index in interfaces.indices where index < other.interfaces.count {
+            interfaces[index].receivedPackets &+= other.interfaces[index].receivedPackets
+            interfaces[index].receivedBytes &+= other.interfaces[index].receivedBytes
+            interfaces[index].sentPackets &+= other.interfaces[index].sentPackets
+            interfaces[index].sentBytes &+= other.interfaces[index].sentBytes
+        }
+        forwarded &+= other.forwarded
+        deliveredLocally &+= other.deliveredLocally
+        generated &+= other.generated
+        for index in drops.indices where index < other.drops.count { drops[index] &+= other.drops[index] }
+        for kind in helpers.indices where kind < other.helpers.count {
+            for counter in helpers[kind].indices where counter < other.helpers[kind].count {
+                helpers[kind][counter] &+= other.helpers[kind][counter]
+            }
+        }
+        held &+= other.held
+        resentForReceiver &+= other.resentForReceiver
+        natReclaimed &+= other.natReclaimed
+        handedOff &+= other.handedOff
+    }
 }

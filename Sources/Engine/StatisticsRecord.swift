@@ -89,3 +89,41 @@ extension Engine {
             drops: drops, invalid: invalid, helpers: helperCounts)
     }
 }
+
+extension StatisticsRecord {
+    /// Several workers' records as one (`tunwall stats --json` with
+    /// `"workers": N`): every count summed; the capacity is the configured
+    /// maximum, which each shard has.
+    public static func merged(_ records: [StatisticsRecord]) -> StatisticsRecord? {
+        guard var total = records.first else { return nil }
+        func add(_ into: inout [String: UInt64], _ other: [String: UInt64]) {
+            for (key, value) in other { into[key, default: 0] &+= value }
+        }
+        for other in records.dropFirst() {
+            for index in total.interfaces.indices where index < other.interfaces.count {
+                total.interfaces[index].receivedPackets &+= other.interfaces[index].receivedPackets
+                total.interfaces[index].receivedBytes &+= other.interfaces[index].receivedBytes
+                total.interfaces[index].sentPackets &+= other.interfaces[index].sentPackets
+                total.interfaces[index].sentBytes &+= other.interfaces[index].sentBytes
+            }
+            total.forwarded &+= other.forwarded
+            total.deliveredLocally &+= other.deliveredLocally
+            total.generated &+= other.generated
+            total.held &+= other.held
+            total.resentForReceiver &+= other.resentForReceiver
+            total.natReclaimed &+= other.natReclaimed
+            total.conntrack.entries += other.conntrack.entries
+            total.conntrack.evicted &+= other.conntrack.evicted
+            total.conntrack.tableBytes += other.conntrack.tableBytes
+            total.conntrack.helperBytes += other.conntrack.helperBytes
+            total.conntrack.helperSessions += other.conntrack.helperSessions
+            total.reassembly.datagramsWaiting += other.reassembly.datagramsWaiting
+            total.reassembly.bytesHeld += other.reassembly.bytesHeld
+            total.reassembly.peakBytes = max(total.reassembly.peakBytes, other.reassembly.peakBytes)  // each shard's own share
+            add(&total.drops, other.drops)
+            add(&total.invalid, other.invalid)
+            for (helper, counts) in other.helpers { add(&total.helpers[helper, default: [:]], counts) }
+        }
+        return total
+    }
+}

@@ -4,7 +4,28 @@
 import Conntrack
 
 extension Engine {
-    public func statisticsReport(now: Timestamp) -> String {
+    /// `others`: with several workers, the other shards, whose counters are
+    /// added to this one's (the caller has them parked: WorkerGroup).
+    public func statisticsReport(now: Timestamp, merging others: [Engine] = []) -> String {
+        let all = [self] + others
+        var statistics = self.statistics
+        for other in others { statistics.add(other.statistics) }
+        let entries = all.reduce(0) { $0 + $1.conntrack.table.count }
+        let evicted = all.reduce(UInt64(0)) { $0 &+ $1.conntrack.table.evicted }
+        let tableMemory = all.reduce(0) { $0 + $1.conntrack.table.memoryBytes }
+        let helperMemory = all.reduce(0) { $0 + $1.helperMemoryBytes }
+        let sessions = all.reduce(0) { $0 + $1.helpers.count }
+        let waiting = all.reduce(0) { $0 + $1.reassembly.queues.count }
+        let held = all.reduce(0) { $0 + $1.reassembly.memory }
+        // Each shard has its share of the limits (SteeringStage.swift): the
+        // busiest shard's peak is what its share bounds.
+        let peak = all.reduce(0) { max($0, $1.reassembly.peakMemory) }
+        var invalidCounts = conntrack.invalidCounts
+        for other in others {
+            for index in invalidCounts.indices where index < other.conntrack.invalidCounts.count {
+                invalidCounts[index] &+= other.conntrack.invalidCounts[index]
+            }
+        }
         var lines: [String] = []
         func pad(_ text: String, _ width: Int) -> String {
             text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
@@ -29,12 +50,16 @@ extension Engine {
         if statistics.natReclaimed > 0 {
             lines.append("nat-reclaimed      \(statistics.natReclaimed) (mappings taken back from connections that never got a reply)")
         }
-        lines.append("conntrack entries  \(conntrack.table.count) of \(conntrack.table.capacity) (evicted \(conntrack.table.evicted))")
-        lines.append("conntrack memory   \(kibibytes(conntrack.table.memoryBytes)) table (\(FlowTable.entryBytes) bytes an entry), "
-                     + "\(kibibytes(helperMemoryBytes)) in \(helpers.count) helper sessions")
-        lines.append("reassembly         \(reassembly.queues.count) datagrams waiting, \(kibibytes(reassembly.memory)) held "
-                     + "(peak \(kibibytes(reassembly.peakMemory)); limit \(kibibytes(reassembly.limits.highThreshold)), "
-                     + "evicting to \(kibibytes(reassembly.limits.lowThreshold)))")
+        if others.count > 0 {
+            lines.append("workers            \(all.count) (handed off to their owner: \(statistics.handedOff))")
+        }
+        lines.append("conntrack entries  \(entries) of \(conntrack.table.capacity) (evicted \(evicted))")
+        lines.append("conntrack memory   \(kibibytes(tableMemory)) table (\(FlowTable.entryBytes) bytes an entry), "
+                     + "\(kibibytes(helperMemory)) in \(sessions) helper sessions")
+        lines.append("reassembly         \(waiting) datagrams waiting, \(kibibytes(held)) held "
+                     + "(peak \(kibibytes(peak)); limit \(kibibytes(reassembly.limits.highThreshold)), "
+                     + "evicting to \(kibibytes(reassembly.limits.lowThreshold))"
+                     + (others.isEmpty ? ")" : " in each of \(all.count) workers)"))
         lines.append("")
         lines.append("drops (\(statistics.totalDrops)):")
         for reason in DropReason.allCases where statistics.dropCount(reason) > 0 {
@@ -43,7 +68,9 @@ extension Engine {
         for kind in HelperKind.allCases {
             guard let names = HelperRegistry.type(kind)?.counters,
                   names.indices.contains(where: { statistics.helperCount(kind, $0) > 0 }) else { continue }
-            let expecting = conntrack.expectations.all.filter { $0.helper == kind && conntrack.isAlive($0, now: now) }.count
+            let expecting = all.reduce(0) { total, engine in
+                total + engine.conntrack.expectations.all.filter { $0.helper == kind && engine.conntrack.isAlive($0, now: now) }.count
+            }
             lines.append("")
             lines.append("\(kind) helper (expectations now: \(expecting)):")
             for (index, name) in names.enumerated() where statistics.helperCount(kind, index) > 0 {
@@ -51,11 +78,11 @@ extension Engine {
             }
         }
         lines.append(contentsOf: impairmentReport())
-        let invalid = InvalidReason.allCases.filter { conntrack.invalidCounts[$0.rawValue] > 0 }
+        let invalid = InvalidReason.allCases.filter { invalidCounts[$0.rawValue] > 0 }
         lines.append("")
-        lines.append("conntrack invalid (\(invalid.reduce(0) { $0 + conntrack.invalidCounts[$1.rawValue] })):")
+        lines.append("conntrack invalid (\(invalid.reduce(0) { $0 + invalidCounts[$1.rawValue] })):")
         for reason in invalid {
-            lines.append("  " + pad(reason.description, 52) + right(conntrack.invalidCounts[reason.rawValue], 10))
+            lines.append("  " + pad(reason.description, 52) + right(invalidCounts[reason.rawValue], 10))
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -10,17 +10,34 @@ import Conntrack
 import Engine
 
 enum ConntrackAnswer {
-    static func answer(_ query: ConntrackQuery, engine: Engine, now: Timestamp) -> String {
+    /// With several workers, every shard answers and the answers are put
+    /// together (the caller has the other workers parked): lines one after
+    /// another, counts added, `-S` one `cpu=` line per worker as Linux
+    /// prints one per CPU, JSON records in one array ordered by id.
+    static func answer(_ query: ConntrackQuery, engines: [Engine], now: Timestamp) -> String {
         if query.json {
-            // `-o json` (only -L takes it): the entries as the Lab library's records.
             if query.table == .expect {
-                return ControlResponder.json(engine.conntrack.expectations(matching: query.filter, now: now)
-                    .map { ExpectationRecord($0, now: now) })
+                return ControlResponder.json(engines.flatMap { engine in
+                    engine.conntrack.expectations(matching: query.filter, now: now).map { ExpectationRecord($0, now: now) }
+                })
             }
-            return ControlResponder.json(engine.conntrack.positions(matching: query.filter, now: now)
-                .sorted { engine.conntrack.table[$0].id < engine.conntrack.table[$1].id }
-                .map { ConntrackRecord(engine.conntrack.table[$0], now: now) })
+            return ControlResponder.json(engines.flatMap { engine in
+                engine.conntrack.positions(matching: query.filter, now: now).map { (engine.conntrack.table[$0].id, $0, engine) }
+            }.sorted { $0.0 < $1.0 }.map { ConntrackRecord($0.2.conntrack.table[$0.1], now: now) })
         }
+        if query.command == .count {
+            var total = 0
+            for engine in engines {
+                total += query.table == .expect
+                    ? engine.conntrack.expectations(matching: ConntrackFilter(), now: now).count
+                    : engine.conntrack.positions(matching: ConntrackFilter(), now: now).count
+            }
+            return "\(total)\n"
+        }
+        return engines.map { answer(query, engine: $0, now: now) }.joined()
+    }
+
+    static func answer(_ query: ConntrackQuery, engine: Engine, now: Timestamp) -> String {
         let lines: [String]
         switch (query.command, query.table) {
         case (.list, .conntrack):

@@ -10,6 +10,12 @@ import TunIO
 
 public enum ControlResponder {
     public static func respond(to line: String, engine: Engine, reloader: Reloader) -> ControlReply {
+        respond(to: line, engines: [engine], reloader: reloader)
+    }
+
+    /// With several workers `engines` holds every worker's engine, worker
+    /// 0's first, and the caller has the others parked (WorkerGroup).
+    public static func respond(to line: String, engines: [Engine], reloader: Reloader) -> ControlReply {
         guard let request = ControlRequest(line: line) else {
             return .text("error: unknown request '\(line)'\n")
         }
@@ -20,31 +26,44 @@ public enum ControlResponder {
             return .subscribe("", events: query)
         }
         if case .monitorTrace(let all) = request { return .subscribeTraces("", all: all) }
-        return .text(answer(request, engine: engine, reloader: reloader))
+        return .text(answer(request, engines: engines, reloader: reloader))
     }
 
-    static func answer(_ request: ControlRequest, engine: Engine, reloader: Reloader) -> String {
+    /// Whether answering `line` needs the other workers parked (everything
+    /// but the version: even a listing adds up every worker's counters).
+    public static func needsAllEngines(_ line: String) -> Bool {
+        switch ControlRequest(line: line) {
+        case .version?, nil: return false
+        case .conntrack(let query)?: return query.command != .events
+        default: return true
+        }
+    }
+
+    static func answer(_ request: ControlRequest, engines: [Engine], reloader: Reloader) -> String {
+        guard let engine = engines.first else { return "error: no engine\n" }
         let now = FirewallRunner.now()
         switch request {
         case .conntrack(let query):
-            return ConntrackAnswer.answer(query, engine: engine, now: now)
+            return ConntrackAnswer.answer(query, engines: engines, now: now)
         case .stats:
-            return engine.statisticsReport(now: now)
+            return engine.statisticsReport(now: now, merging: Array(engines.dropFirst()))
         case .statsJSON:
-            return json(engine.statisticsRecord(now: now))
+            let record = StatisticsRecord.merged(engines.map { $0.statisticsRecord(now: now) })
+            return record.map { json($0) } ?? "error: no engine\n"
         case .listRuleset:
-            return engine.ruleset.listing()
+            return engine.ruleset.withCountersSummed(from: engines.dropFirst().map(\.ruleset)) { $0.listing() }
         case .version:
             return "tunwall \(TunwallVersion.current)\n"
         case .reload(let path):
             return reloader.reload(path).response
         case .impair(let interface, let words):
-            return ImpairRequest.answer(interface: interface, words: words, engine: engine)
+            return ImpairRequest.answer(interface: interface, words: words, engines: engines)
         case .nft(let command):
-            return NFTControl.answer(command, engine: engine)
+            return NFTControl.answer(command, engines: engines)
         case .monitorTrace:
             return ""  // (a stream: respond(to:) subscribes it)
         case .neighbours:
+            // TAP interfaces run one worker (FirewallBootstrap), so one table.
             return engine.neighbourRecords().map { $0.description + "\n" }.joined()
         }
     }

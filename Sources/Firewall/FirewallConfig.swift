@@ -91,6 +91,11 @@ public struct FirewallConfig: Equatable, Sendable {
     public var tcpBeLiberal = false
     /// The FTP helper's policy (`"ftp": {…}`); the safe defaults when left out.
     public var ftp: FTPPolicy = .default
+    /// `"workers": N`: worker threads, each with a queue of every device and
+    /// a conntrack shard (issue 17); nil: one per CPU. `--workers` and
+    /// TUNWALL_WORKERS override it.
+    public var workers: Int?
+    public static let workersRange = 1...255
 
     public static let defaultMTU = 1500
     public static let mtuRange = 576...65535
@@ -170,6 +175,7 @@ public struct FirewallConfig: Equatable, Sendable {
         if !tcpLoose { conntrack["tcp_loose"] = false }
         if tcpBeLiberal { conntrack["tcp_be_liberal"] = true }
         if !conntrack.isEmpty { object["conntrack"] = conntrack }
+        if let workers { object["workers"] = workers }
         if ftp != .default {
             object["ftp"] = ["loose": ftp.loose, "max_expected": ftp.maxExpected, "low_ports": ftp.lowPorts,
                              "encrypted": ftp.encrypted.rawValue, "hold_bytes": ftp.holdBytes,
@@ -190,7 +196,7 @@ public struct FirewallConfig: Equatable, Sendable {
 
     package static func parse(_ value: JSONValue, at path: JSONPath, file: String, dialect: Dialect) throws(ConfigError) -> FirewallConfig {
         let object = try JSONObjectReader(value, at: path, file: file,
-                                          allowedKeys: ["interfaces", "routes", "ruleset", "conntrack", "ftp"])
+                                          allowedKeys: ["interfaces", "routes", "ruleset", "conntrack", "ftp", "workers"])
         var interfaces: [InterfaceSpec] = []
         let interfaceValues = try object.array("interfaces")
         if interfaceValues.isEmpty {
@@ -225,6 +231,7 @@ public struct FirewallConfig: Equatable, Sendable {
             config.tcpLoose = try reader.optionalBool("tcp_loose") ?? true
             config.tcpBeLiberal = try reader.optionalBool("tcp_be_liberal") ?? false
         }
+        config.workers = try object.optionalInteger("workers", in: workersRange)
         if let ftp = object.optional("ftp") {
             config.ftp = try parseFTPPolicy(ftp, at: path.key("ftp"), file: file)
         }

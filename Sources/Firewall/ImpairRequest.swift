@@ -11,6 +11,17 @@
 import Engine
 
 public enum ImpairRequest {
+    /// Several workers: only worker 0's engine impairs (a rate or a loss
+    /// pattern is one queue's; N workers would each apply it, N times the
+    /// rate); the others learn which stages are on and send it the packets
+    /// that pass one (SteeringStage.swift). The caller has them parked.
+    public static func answer(interface name: String, words: [String], engines: [Engine]) -> String {
+        guard let engine = engines.first else { return "error: no engine\n" }
+        let answer = answer(interface: name, words: words, engine: engine)
+        for other in engines.dropFirst() { other.mirrorImpairments(of: engine) }
+        return answer
+    }
+
     public static func answer(interface name: String, words: [String], engine: Engine) -> String {
         guard let interface = engine.interfaceID(named: name) else {
             let names = engine.interfaces.map(\.name).joined(separator: ", ")

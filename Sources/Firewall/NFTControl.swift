@@ -18,31 +18,36 @@ import Rules
 import SystemIO
 
 enum NFTControl {
-    static func answer(_ command: String, engine: Engine) -> String {
+    /// With several workers, the change is applied to each engine's own
+    /// ruleset (each keeps state only its thread touches) while the others
+    /// are parked, so all swap between the same two packets.
+    static func answer(_ command: String, engines: [Engine]) -> String {
+        guard let engine = engines.first else { return "error: no engine\n" }
         let words = command.split(separator: " ").map(String.init)
         let listWords = words.filter { $0 != "-a" && $0 != "-j" }
         if listWords.first == "list" {
             guard listWords == ["list", "ruleset"] else {
                 return "error: only 'list ruleset [-a] [-j]' lists here\n"
             }
-            if words.contains("-j") { return engine.ruleset.jsonListing() }
-            return engine.ruleset.listing(handles: words.contains("-a"))
+            let others = engines.dropFirst().map(\.ruleset)
+            if words.contains("-j") { return engine.ruleset.withCountersSummed(from: others) { $0.jsonListing() } }
+            return engine.ruleset.withCountersSummed(from: others) { $0.listing(handles: words.contains("-a")) }
         }
-        let next: Ruleset
+        var next: [Ruleset] = []
         do {
             if words.first == "-f", words.count == 2 {
                 let path = words[1]
                 guard let text = FileText.read(path) else {
                     return "error: Could not open file \"\(path)\"\n"
                 }
-                next = try engine.ruleset.applying(text, from: path)
+                for each in engines { next.append(try each.ruleset.applying(text, from: path)) }
             } else {
-                next = try engine.ruleset.applying(command)
+                for each in engines { next.append(try each.ruleset.applying(command)) }
             }
         } catch {
             return "error: " + error.description + "\n"
         }
-        engine.replaceRuleset(next)
+        for (each, ruleset) in zip(engines, next) { each.replaceRuleset(ruleset) }
         return ""
     }
 }

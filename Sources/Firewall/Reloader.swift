@@ -7,12 +7,19 @@ import Engine
 import Rules
 
 public final class Reloader {
-    let engine: Engine
+    /// Every worker's engine (one unless `"workers"` says more); the caller
+    /// has the other workers parked while it reloads (WorkerGroup).
+    let engines: [Engine]
     /// The file the running ruleset came from (what a bare reload or SIGHUP reads).
     public private(set) var path: String?
 
     public init(engine: Engine, path: String?) {
-        self.engine = engine
+        self.engines = [engine]
+        self.path = path
+    }
+
+    public init(engines: [Engine], path: String?) {
+        self.engines = engines
         self.path = path
     }
 
@@ -27,14 +34,20 @@ public final class Reloader {
         guard let file = newPath ?? path else {
             return Outcome(ok: false, message: "no ruleset file to reload: name one (tunwall reload FILE)")
         }
-        switch RulesetFile.load(file) {
-        case .success(let ruleset):
-            engine.replaceRuleset(ruleset)
-            path = file
-            return Outcome(ok: true, message: "reloaded \(file)")
-        case .failure(let error):
-            return Outcome(ok: false, message: error.message + "\nthe running ruleset is unchanged")
+        // Each engine gets a ruleset of its own, read from the file: a
+        // ruleset keeps state (limit buckets, ct count lists) that one
+        // worker's thread alone may touch. All are read before any is swapped.
+        var loaded: [Ruleset] = []
+        for _ in engines {
+            switch RulesetFile.load(file) {
+            case .success(let ruleset): loaded.append(ruleset)
+            case .failure(let error):
+                return Outcome(ok: false, message: error.message + "\nthe running ruleset is unchanged")
+            }
         }
+        for (engine, ruleset) in zip(engines, loaded) { engine.replaceRuleset(ruleset) }
+        path = file
+        return Outcome(ok: true, message: "reloaded \(file)")
     }
 }
 

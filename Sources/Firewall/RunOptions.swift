@@ -21,6 +21,10 @@ public struct RunOptions: Sendable {
     public var hosts: [String: String]
     /// `--segments lan0=client1/MAC/ADDR,...`: the hosts on each segment, for the trace.
     public var segments: [String: [TraceSegmentHost]] = [:]
+    /// `--workers N`, else the environment's TUNWALL_WORKERS (how the lab
+    /// suite runs every lab with N workers), else the config's "workers",
+    /// else one per CPU the process may use.
+    public var workers: Int?
 
     public init(configPath: String, controlPath: String = RunOptions.defaultControlPath, narrate: Bool = false,
                 traceJSONPath: String? = nil, pcapDirectory: String? = nil, hosts: [String: String] = [:]) {

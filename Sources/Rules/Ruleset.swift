@@ -369,3 +369,28 @@ extension Ruleset {
         return nil
     }
 }
+
+extension Ruleset {
+    /// With several workers each engine has its own copy of the ruleset
+    /// (the same rules, so the same counters in the same places): `render`
+    /// sees this ruleset with every other copy's counter values added, as
+    /// `nft list ruleset` shows one set of counters. The caller has the other
+    /// workers parked; this ruleset's own counts are put back afterwards.
+    public func withCountersSummed(from others: [Ruleset], _ render: (Ruleset) -> String) -> String {
+        guard !others.isEmpty else { return render(self) }
+        let savedPackets = Array(counterPackets), savedBytes = Array(counterBytes)
+        for other in others where other.counterPackets.count == counterPackets.count {
+            for index in counterPackets.indices {
+                counterPackets[index] &+= other.counterPackets[index]
+                counterBytes[index] &+= other.counterBytes[index]
+            }
+        }
+        defer {
+            for index in counterPackets.indices {
+                counterPackets[index] = savedPackets[index]
+                counterBytes[index] = savedBytes[index]
+            }
+        }
+        return render(self)
+    }
+}

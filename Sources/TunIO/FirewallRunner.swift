@@ -14,6 +14,17 @@
 // first one's nanosecond (without one, epoll's millisecond timeout rounded
 // up: at most about a millisecond late, never early), and due packets are
 // also written after every batch.
+//
+// With several workers (WorkerGroup.swift) there is one runner per worker
+// thread, each with its own engine (a conntrack shard), its own queue of
+// every multi-queue device and its own ring; worker 0 also serves signals
+// and the control socket. A packet the engine hands off (it belongs to a
+// connection another worker owns: SteeringStage.swift) is copied into that
+// worker's hand-off ring and the worker woken; each runner drains its own
+// ring between batches and writes what it forwards through its own queues,
+// so that the kernel's flow steering (tun_automq_select_queue: a flow's
+// packets go to the queue that last wrote it) sends the flow's next
+// packets straight to its owner.
 
 #if canImport(Glibc)
 import Glibc
@@ -28,7 +39,10 @@ public final class FirewallRunner {
     public let engine: Engine
     public let devices: [TunDevice]
     let loop: EventLoop
-    let signals: SignalReceiver
+    let signals: SignalReceiver?
+    /// Several workers: the group, and this runner's number in it (0 serves signals and control).
+    let group: WorkerGroup?
+    public let worker: Int
     let control: ControlServer?
     var buffer = PacketBuffer.allocate()
     var running = true
@@ -47,19 +61,23 @@ public final class FirewallRunner {
     let ring: PacketRing?
 
     /// `devices[i]` carries the engine's interface `i`.
-    public init(engine: Engine, devices: [TunDevice], control: ControlServer?, signals: SignalReceiver) throws(SystemError) {
+    public init(engine: Engine, devices: [TunDevice], control: ControlServer?, signals: SignalReceiver?,
+                group: WorkerGroup? = nil, worker: Int = 0) throws(SystemError) {
         self.engine = engine
         self.devices = devices
         self.control = control
         self.signals = signals
-        loop = try EventLoop(maximumEvents: devices.count + 4)
+        self.group = group
+        self.worker = worker
+        loop = try EventLoop(maximumEvents: devices.count + 5)
         ring = getenv("TUNWALL_IO").map { String(cString: $0) } == "syscalls" ? nil : PacketRing(devices: devices)
         if let ring {
             try loop.add(ring.fileDescriptor, token: Self.ringToken)
         } else {
             for (index, device) in devices.enumerated() { try loop.add(device.fileDescriptor, token: index) }
         }
-        try loop.add(signals.fileDescriptor, token: Self.signalToken)
+        if let signals { try loop.add(signals.fileDescriptor, token: Self.signalToken) }
+        if let group, group.wakers[worker] >= 0 { try loop.add(group.wakers[worker], token: Self.wakeToken) }
         if let control { try loop.add(control.fileDescriptor, token: Self.controlToken) }
         releaseTimer = ctw_timer_create()
         if releaseTimer >= 0 { try loop.add(releaseTimer, token: Self.timerToken) }
@@ -75,6 +93,7 @@ public final class FirewallRunner {
     static let controlToken = -2
     static let timerToken = -3
     static let ringToken = -4
+    static let wakeToken = -5
 
     /// "io_uring" or "read/write", for the firewall's start-up line.
     public var ioMode: String { ring == nil ? "read/write" : "io_uring" }
@@ -93,6 +112,10 @@ public final class FirewallRunner {
         var lastTick = Self.now()
         followTraceClients()
         while running {
+            if let group {
+                if group.isStopping { break }
+                group.parkIfAsked(worker)
+            }
             var readyDevices = 0
             var readyMask: UInt64 = 0
             var signalReady = false
@@ -125,6 +148,7 @@ public final class FirewallRunner {
                 case Self.controlToken: controlReady = true
                 case Self.ringToken: ringReady = true
                 case Self.timerToken: ctw_timer_drain(releaseTimer)
+                case Self.wakeToken: if let group { ctw_eventfd_drain(group.wakers[worker]) }
                 default:
                     if token >= 0 && token < 64 { readyMask |= 1 << UInt64(token) }
                     readyDevices += 1
@@ -136,11 +160,15 @@ public final class FirewallRunner {
                 }
             }
             if ringReady { try drainRing() }
+            if group != nil { try drainHandOffs() }
             try releaseImpaired()
             writeLog()
             if signalReady {
-                for signal in signals.receive() {
-                    if signal == SIGHUP { onReload() } else { running = false }
+                for signal in signals?.receive() ?? [] {
+                    if signal == SIGHUP { onReload() } else {
+                        running = false
+                        group?.stop()
+                    }
                 }
             }
             if controlReady, let control {
@@ -176,12 +204,21 @@ public final class FirewallRunner {
     }
 
     /// `conntrack -E`: events are collected only while someone listens.
+    /// With several workers, the others pass their events to worker 0 (WorkerGroup).
     private func publishEvents() {
-        guard let control else { return }
+        guard let control else {
+            guard let group else { return }
+            let listening = group.eventsWanted.load(ordering: .relaxed)
+            if listening != engine.conntrack.eventsEnabled { engine.conntrack.setEventsEnabled(listening) }
+            if listening { group.publish(engine.conntrack.takeEvents(now: Self.now())) }
+            return
+        }
         let listening = control.eventSubscriberCount > 0
+        group?.eventsWanted.store(listening, ordering: .relaxed)
         if listening != engine.conntrack.eventsEnabled { engine.conntrack.setEventsEnabled(listening) }
         guard listening else { return }
-        let events = engine.conntrack.takeEvents(now: Self.now())
+        var events = engine.conntrack.takeEvents(now: Self.now())
+        if let group { events += group.takePublished() }
         guard !events.isEmpty else { return }
         control.broadcast(events: events)
     }
@@ -190,10 +227,24 @@ public final class FirewallRunner {
     /// engine traces them (only then, as Linux makes trace events only while
     /// a listener is there); while one follows all, it traces everything,
     /// as `--trace` does for the firewall's life.
+    ///
+    /// With several workers, worker 0 (which has the control socket) says
+    /// what its clients want in the group, and the others follow it at
+    /// their next tick.
     private func followTraceClients() {
-        let marked = (control?.traceSubscriberCount ?? 0) > 0
+        var marked = false
+        var all = traceOutput != nil
+        if let control {
+            marked = control.traceSubscriberCount > 0
+            let allClients = control.allTraceSubscriberCount > 0
+            all = all || allClients
+            group?.tracesWanted.store(allClients ? 2 : marked ? 1 : 0, ordering: .relaxed)
+        } else if let group {
+            let wanted = group.tracesWanted.load(ordering: .relaxed)
+            marked = wanted >= 1
+            all = all || wanted == 2
+        }
         if engine.followsNftrace != marked { engine.followsNftrace = marked }
-        let all = traceOutput != nil || (control?.allTraceSubscriberCount ?? 0) > 0
         if engine.tracing != all { engine.tracing = all }
         monitoringTraces = marked
     }
@@ -201,13 +252,61 @@ public final class FirewallRunner {
     /// The finished trace records to `--trace`/`--trace-json` and to the
     /// `monitor trace` clients. Records nobody wants any more (the last
     /// client just left) are dropped here.
+    ///
+    /// Other workers pass theirs to worker 0, which broadcasts them.
     private func deliverTraces() {
-        let records = engine.takeTraces()
+        var records = engine.takeTraces()
+        if control == nil, let group {
+            if monitoringTraces { group.publish(traces: records) }
+            return
+        }
+        if let group { records += group.takePublishedTraces() }
         guard !records.isEmpty else { return }
         traceOutput?.write(records)
         if monitoringTraces { control?.broadcast(traces: records) }
         // A client the broadcast dropped (gone, or too slow) stops the tracing it asked for.
         if monitoringTraces && (control?.traceSubscriberCount ?? 0) == 0 { followTraceClients() }
+    }
+
+    /// A packet the engine handed to the worker owning its connection:
+    /// copied into that worker's ring, which is woken; a full ring loses it.
+    @inline(__always)
+    private func passOn(_ packet: PacketBuffer, from input: Int) {
+        guard let group, let handOff = engine.handOff, handOff.worker >= 0, handOff.worker < group.count else { return }
+        if group.rings[handOff.worker].put(packet, input: input, handOff: handOff) {
+            group.handOffs.add(1, ordering: .relaxed)
+            group.wake(handOff.worker)
+        } else {
+            engine.count(.handOffFull)
+        }
+    }
+
+    /// Runs the packets other workers handed to this one, in the order
+    /// they were put, and writes them through this worker's own queues.
+    private func drainHandOffs() throws(SystemError) {
+        guard let group else { return }
+        let ring = group.rings[worker]
+        var failure: SystemError? = nil
+        var taken = 0
+        while taken < 1024, failure == nil, ring.take({ packet, input, handOff in
+            switch engine.process(&packet, from: input, now: Self.now(), handOff: handOff) {
+            case .forward(let out):
+                do throws(SystemError) { try send(&packet, to: out) } catch { failure = error }
+            case .consumed:
+                // Fragments gathered here make a datagram another worker owns.
+                passOn(packet, from: input)
+            case .drop:
+                break
+            }
+            if failure == nil {
+                do throws(SystemError) { try flushOutbox() } catch { failure = error }
+            }
+        }) {
+            taken += 1
+        }
+        if let failure { throw failure }
+        if engine.impairedCount > 0 { try releaseImpaired() }
+        if traceOutput != nil || monitoringTraces { deliverTraces() }
     }
 
     /// Asks the loop to end after the current round.
@@ -229,8 +328,10 @@ public final class FirewallRunner {
             buffer.length = count - prefix
             capture?.record(index, outgoing: false, UnsafeRawBufferPointer(buffer.bytes))
             let now = Self.now()
-            if case .forward(let out) = engine.process(&buffer, from: index, now: now) {
-                try send(&buffer, to: out)
+            switch engine.process(&buffer, from: index, now: now) {
+            case .forward(let out): try send(&buffer, to: out)
+            case .consumed: if group != nil { passOn(buffer, from: index) }
+            case .drop: break
             }
             try flushOutbox()
             if engine.impairedCount > 0 { try releaseImpaired() }
@@ -260,11 +361,12 @@ public final class FirewallRunner {
                     continue
                 }
                 capture?.record(home, outgoing: false, UnsafeRawBufferPointer(ring.slots[slot].buffer.bytes))
-                if case .forward(let out) = engine.process(&ring.slots[slot].buffer, from: home, now: Self.now()),
-                   out >= 0, out < devices.count {
+                let verdict = engine.process(&ring.slots[slot].buffer, from: home, now: Self.now())
+                if case .forward(let out) = verdict, out >= 0, out < devices.count {
                     capture?.record(out, outgoing: true, UnsafeRawBufferPointer(ring.slots[slot].buffer.bytes))
                     ring.queueWrite(slot, to: out)
                 } else {
+                    if case .consumed = verdict, group != nil { passOn(ring.slots[slot].buffer, from: home) }
                     ring.queueRead(slot)
                 }
                 if engine.outbox.count > 0 {

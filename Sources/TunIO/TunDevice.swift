@@ -46,7 +46,14 @@ public final class TunDevice {
     /// need the header to describe them, so without it they are not asked for).
     /// Needs CAP_NET_ADMIN. A name of IFNAMSIZ (16) bytes or more, or with a
     /// NUL in it, is refused with ENAMETOOLONG / EINVAL.
-    public init(name: String, tap: Bool = false, virtioHeader: Bool = true, offloads: Bool = true) throws(SystemError) {
+    ///
+    /// `multiQueue` adds IFF_MULTI_QUEUE: the first open makes the device,
+    /// each further open with the same name and flags adds a queue (at most
+    /// 256, drivers/net/tun.c MAX_TAP_QUEUES), and the kernel spreads the
+    /// packets it sends to userspace over the queues by flow hash
+    /// (tun_automq_select_queue: the queue that last wrote the flow, else
+    /// the hash scaled to the number of queues). One worker reads each queue.
+    public init(name: String, tap: Bool = false, virtioHeader: Bool = true, offloads: Bool = true, multiQueue: Bool = false) throws(SystemError) {
         if name.utf8.contains(0) { throw SystemError(call: "ioctl(TUNSETIFF)", errno: EINVAL) }
         if name.utf8.count >= Int(ctw_IFNAMSIZ) { throw SystemError(call: "ioctl(TUNSETIFF)", errno: ENAMETOOLONG) }
 
@@ -55,6 +62,7 @@ public final class TunDevice {
         })
         var flags = (tap ? ctw_IFF_TAP : ctw_IFF_TUN) | ctw_IFF_NO_PI
         if virtioHeader { flags |= ctw_IFF_VNET_HDR }
+        if multiQueue { flags |= ctw_IFF_MULTI_QUEUE }
         var actualName = [CChar](repeating: 0, count: Int(ctw_IFNAMSIZ))
         do {
             _ = try Syscall.require("ioctl(TUNSETIFF)") {
@@ -100,6 +108,14 @@ public final class TunDevice {
     public func write(_ bytes: UnsafeRawBufferPointer) throws(SystemError) -> Bool {
         let fd = fileDescriptor
         return try Syscall.call("write(\(name))") { Glibc.write(fd, bytes.baseAddress, bytes.count) } != nil
+    }
+
+    /// TUNSETQUEUE: attaches this queue to its multi-queue device again, or
+    /// detaches it (IFF_DETACH_QUEUE: the kernel stops steering packets to
+    /// it while the fd stays open; a worker leaving detaches first so that no
+    /// packet is queued to an fd nobody reads).
+    public func setQueueAttached(_ attached: Bool) throws(SystemError) {
+        _ = try Syscall.require("ioctl(TUNSETQUEUE)") { Int(ctw_tun_set_queue(fileDescriptor, attached ? 1 : 0)) }
     }
 
     /// SIOCSIFTXQLEN through an AF_INET datagram socket in the *current*

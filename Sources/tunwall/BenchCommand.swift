@@ -29,7 +29,7 @@ import Wire
 
 enum BenchCommand {
     static func run(_ arguments: ParsedArguments) -> Int32 {
-        let kinds = ["engine", "nat", "tap", "rules", "fragments", "impair", "connections", "table"]
+        let kinds = ["engine", "nat", "tap", "rules", "fragments", "impair", "steering", "connections", "table"]
         guard arguments.words.count == 1, let what = arguments.words.first, kinds.contains(what) else {
             return Commands.usageError(arguments, "name one of \(kinds.joined(separator: ", "))")
         }
@@ -60,6 +60,10 @@ enum BenchCommand {
                 try engine(packets: packets, masquerade: false, impair: "delay 0ms loss 0%")
                 print("")
                 try engine(packets: packets, masquerade: false, impair: "delay 10ms limit 20000")
+            case "steering":
+                try engine(packets: packets, masquerade: true, steering: .owner)
+                print("")
+                try engine(packets: packets, masquerade: true, steering: .handedOff)
             case "connections": try connections(count: packets)
             case "table": table(connections: packets)
             default: try rules(packets: packets)
@@ -80,22 +84,57 @@ enum BenchCommand {
     /// With `tap`, both interfaces are TAP: frames in, the Ethernet header
     /// taken off and put back with the next hop's MAC from the neighbour
     /// table (both neighbours REACHABLE, resolved by ARP in the warm-up).
-    static func engine(packets count: Int, masquerade: Bool, impair: String? = nil, tap: Bool = false) throws {
+    enum Steering {
+        /// One worker, no directory: today's path.
+        case none
+        /// Worker 0 of two reads every packet of its own connection.
+        case owner
+        /// Worker 1 reads every packet and hands it to worker 0 through the ring.
+        case handedOff
+    }
+
+    static func engine(packets count: Int, masquerade: Bool, impair: String? = nil, tap: Bool = false,
+                       steering: Steering = .none) throws {
         let mode: LinkMode = tap ? .tap : .tun
         let macs = [MACAddress(0x0200_0000_0101), MACAddress(0x0200_0000_0201)]
         let hosts = [MACAddress(0x0200_0000_0102), MACAddress(0x0200_0000_0210)]
-        let engine = try Engine(EngineConfiguration(interfaces: [
-            InterfaceConfiguration(name: "lan0", addresses: [InterfaceAddress("10.0.1.1/24")!], mode: mode,
-                                   hardwareAddress: macs[0]),
-            InterfaceConfiguration(name: "wan0", addresses: [InterfaceAddress("203.0.113.1/24")!], mode: mode,
-                                   hardwareAddress: macs[1]),
-        ]))
-        if masquerade {
-            engine.replaceRuleset(try Ruleset.parse("""
-                table ip nat {
-                    chain postrouting { type nat hook postrouting priority srcnat; oifname "wan0" masquerade; }
-                }
-                """, file: "bench-masquerade.nft"))
+        func makeEngine() throws -> Engine {
+            let engine = try Engine(EngineConfiguration(interfaces: [
+                InterfaceConfiguration(name: "lan0", addresses: [InterfaceAddress("10.0.1.1/24")!], mode: mode,
+                                       hardwareAddress: macs[0]),
+                InterfaceConfiguration(name: "wan0", addresses: [InterfaceAddress("203.0.113.1/24")!], mode: mode,
+                                       hardwareAddress: macs[1]),
+            ]))
+            if masquerade {
+                engine.replaceRuleset(try Ruleset.parse("""
+                    table ip nat {
+                        chain postrouting { type nat hook postrouting priority srcnat; oifname "wan0" masquerade; }
+                    }
+                    """, file: "bench-masquerade.nft"))
+            }
+            return engine
+        }
+        let engine = try makeEngine()
+        // Several workers: the owner `engine` (worker 0) and a reader (worker 1) sharing a directory.
+        let reader = steering == .none ? nil : try makeEngine()
+        let ring = HandOffRing(capacity: 64)
+        if let reader {
+            let directory = SteeringDirectory(entries: 65_536 * 4)
+            engine.joinSteering(SteeringMembership(directory: directory, worker: 0, workers: 2))
+            reader.joinSteering(SteeringMembership(directory: directory, worker: 1, workers: 2))
+        }
+        var handOffs = 0
+        /// The packet through the reader, the ring and the owner, as two runners would pass it.
+        func process(_ buffer: inout PacketBuffer, _ input: Int, _ now: Timestamp) -> Verdict {
+            guard steering == .handedOff, let reader else { return engine.process(&buffer, from: input, now: now) }
+            guard case .consumed = reader.process(&buffer, from: input, now: now), let handOff = reader.handOff,
+                  ring.put(buffer, input: input, handOff: handOff) else { return .drop(.handOffFull) }
+            handOffs += 1
+            var verdict = Verdict.consumed
+            _ = ring.take { packet, input, handOff in
+                verdict = engine.process(&packet, from: input, now: now, handOff: handOff)
+            }
+            return verdict
         }
         let client = IPv4Address(10, 0, 1, 2), server = IPv4Address(203, 0, 113, 10)
         let timestamps: [TCPOption] = [.noOperation, .noOperation, .timestamps(value: 1, echoReply: 2)]
@@ -166,9 +205,10 @@ enum BenchCommand {
         for round in 0..<10_000 {
             buffer.load(templates[round & 1])
             now &+= 1000
-            if case .forward = engine.process(&buffer, from: round & 1, now: now) { forwarded += 1 }
+            if case .forward = process(&buffer, round & 1, now) { forwarded += 1 }
             release()
         }
+        handOffs = 0
         forwarded = 0
         released = 0
         let allocationsBefore = counter?() ?? 0
@@ -177,7 +217,7 @@ enum BenchCommand {
             templates[round & 1].withUnsafeBytes { _ = buffer.load($0) }
             buffer.virtio = offload
             now &+= 1000
-            if case .forward = engine.process(&buffer, from: round & 1, now: now) { forwarded += 1 }
+            if case .forward = process(&buffer, round & 1, now) { forwarded += 1 }
             release()
         }
         let elapsed = FirewallRunner.now() - start
@@ -188,9 +228,16 @@ enum BenchCommand {
         let copyElapsed = FirewallRunner.now() - copyStart
         let perPacket = Double(elapsed) / Double(count)
         let copyPerPacket = Double(copyElapsed) / Double(count)
-        print("engine fast path\(masquerade ? " with masquerade" : "")\(tap ? " over TAP (Ethernet, ARP-resolved neighbours)" : "")\(impair.map { " with impair out \"\($0)\" on both interfaces" } ?? ""): "
+        let workers: String
+        switch steering {
+        case .none: workers = ""
+        case .owner: workers = ", worker 0 of 2 reading its own connection (a directory lookup a packet)"
+        case .handedOff: workers = ", worker 1 of 2 reading worker 0's connection (every packet handed off through the ring)"
+        }
+        print("engine fast path\(masquerade ? " with masquerade" : "")\(tap ? " over TAP (Ethernet, ARP-resolved neighbours)" : "")\(impair.map { " with impair out \"\($0)\" on both interfaces" } ?? "")\(workers): "
               + "\(count) packets of one established TCP connection (1500-byte data / 52-byte ACKs)")
         print("  forwarded:           \(forwarded) of \(count)")
+        if steering == .handedOff { print("  handed off:          \(handOffs)") }
         if tap {
             print("  neighbours:          \(engine.neighbourRecords().map(\.description).joined(separator: "; "))")
         }

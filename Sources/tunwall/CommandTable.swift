@@ -16,10 +16,11 @@ enum CommandTable {
             path: ["version"], usage: ["version", "-V, --version"], summary: "Print the version.",
             action: .parsed(Commands.printVersion)),
         CommandSpec(
-            path: ["run"], usage: ["run CONFIG.json [--control PATH] [--trace] [--trace-json FILE] [--pcap DIR] [--pcap-format pcapng|pcap]"],
+            path: ["run"], usage: ["run CONFIG.json [--control PATH] [--workers N] [--trace] [--trace-json FILE] [--pcap DIR] [--pcap-format pcapng|pcap]"],
             summary: "Run the firewall on TUN devices until SIGINT/SIGTERM.",
             options: [
                 .valued("--control", value: "PATH", help: "the control socket (default /run/tunwall/tunwall.sock)"),
+                .valued("--workers", value: "N", help: "worker threads, one queue of every device each (default: TUNWALL_WORKERS, the config's \"workers\", one per CPU)"),
                 .flag("--trace", help: "narrate every decision on stderr"),
                 .valued("--trace-json", value: "FILE", help: "write the trace as JSON lines"),
                 .valued("--pcap", value: "DIR", help: "capture every interface both ways into DIR"),
@@ -114,14 +115,15 @@ enum CommandTable {
                 + "rate 10mbit, limit 1000, seed 7; show prints the settings and counters, clear switches them off.",
             options: OptionSpec.target, action: .parsed(ImpairCommand.run)),
         CommandSpec(
-            path: ["bench"], usage: ["bench engine|nat|tap|rules|fragments|impair [--packets N]", "bench connections|table [--connections N]"],
+            path: ["bench"], usage: ["bench engine|nat|tap|rules|fragments|impair|steering [--packets N]", "bench connections|table [--connections N]"],
             summary: "ns and heap allocations per packet: the engine's fast path, the same masqueraded, the same over TAP "
-                + "(Ethernet, neighbours resolved), a 1,000-rule chain, "
+                + "(Ethernet, neighbours resolved), the same as two workers (steering: the owner, and every packet handed off), "
+                + "a 1,000-rule chain, "
                 + "reassembly, or impairments (configured but zero, and a delay queue of 10,000 packets); per new connection "
                 + "(connections); the flow table's bytes per connection and speed at 1,000,000 connections (table).",
             options: [.valued("--packets", value: "N", help: "how many packets (datagrams for fragments)"),
                       .valued("--connections", value: "N", help: "how many connections (connections, table)")],
-            words: ["engine", "nat", "tap", "rules", "fragments", "impair", "connections", "table"], action: .parsed(BenchCommand.run)),
+            words: ["engine", "nat", "tap", "rules", "fragments", "impair", "steering", "connections", "table"], action: .parsed(BenchCommand.run)),
         CommandSpec(
             path: ["pcap"], usage: ["pcap summary FILE"], summary: "Read capture files.", action: .group),
         CommandSpec(

@@ -7,7 +7,14 @@ import Engine
 import Firewall
 import TunIO
 
+import Glibc
+
 enum RunCommand {
+    /// TUNWALL_WORKERS: how the lab suite runs every firewall with N workers.
+    static func environmentWorkers() -> String? {
+        getenv("TUNWALL_WORKERS").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     static func run(_ arguments: ParsedArguments) -> Int32 {
         guard arguments.words.count == 1, let configPath = arguments.words.first else {
             return Commands.usageError(arguments, arguments.words.isEmpty ? "missing CONFIG.json" : "expected one CONFIG.json")
@@ -30,6 +37,12 @@ enum RunCommand {
                                  pcapDirectory: arguments.value("--pcap"), hosts: hosts)
         options.pcapFormat = format
         options.segments = TraceSegmentHost.parseOption(arguments.value("--segments") ?? "")
+        if let text = arguments.value("--workers") ?? environmentWorkers() {
+            guard let count = Int(text), (1...255).contains(count) else {
+                return Commands.usageError(arguments, "--workers: \"\(text)\" is not a number from 1 to 255")
+            }
+            options.workers = count
+        }
         return FirewallBootstrap.run(options, log: { Output.error($0) }) ? 0 : 1
     }
 }

@@ -36,6 +36,27 @@ struct TunDeviceTests {
         #expect(throws: SystemError(call: "ioctl(SIOCSIFTXQLEN)", errno: EINVAL)) { try device.setTransmitQueueLength(1 << 40) }
     }
 
+    /// Several workers (issue 17): each open with IFF_MULTI_QUEUE adds a
+    /// queue to the same device; TUNSETQUEUE detaches and attaches one.
+    @Test func multiQueueDeviceTakesAQueuePerOpen() throws {
+        let name = Self.deviceName("q")
+        let first = try TunDevice(name: name, multiQueue: true)
+        defer { first.close() }
+        let second = try TunDevice(name: name, multiQueue: true)
+        defer { second.close() }
+        #expect(second.name == name)
+        // IFF_TUN 0x1 | IFF_MULTI_QUEUE 0x100 | IFF_NO_PI 0x1000 | IFF_VNET_HDR 0x4000
+        #expect(sysfs(name, "tun_flags") == "0x5101")
+        #expect(FileManager.default.fileExists(atPath: "/sys/class/net/\(name)/queues/rx-1"), "two queues")
+        try second.setQueueAttached(false)
+        #expect(throws: SystemError.self) { try second.setQueueAttached(false) }   // already detached: EINVAL
+        try second.setQueueAttached(true)
+        // A device made single-queue refuses a multi-queue open of its name.
+        let single = try TunDevice(name: Self.deviceName("r"))
+        defer { single.close() }
+        #expect(throws: SystemError.self) { try TunDevice(name: Self.deviceName("r"), multiQueue: true) }
+    }
+
     @Test func plainDeviceAndSetUp() throws {
         let device = try TunDevice(name: Self.deviceName("b"), virtioHeader: false)
         #expect(!device.hasVirtioHeader)

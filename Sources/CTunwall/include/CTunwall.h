@@ -90,6 +90,26 @@ int ctw_timer_arm(int fd, uint64_t deadline_ns);
 void ctw_timer_drain(int fd);
 
 // Batched I/O through io_uring (CUring.h).
+// ---- TunIO: several workers (issue 17) ----
+
+/// TUNSETQUEUE with IFF_ATTACH_QUEUE (attach != 0) or IFF_DETACH_QUEUE: a
+/// multi-queue device's queue fd joins or leaves the device's queue set
+/// (the kernel steers packets only to attached queues).
+int ctw_tun_set_queue(int fd, int attach);
+/// pthread_setaffinity_np of the calling thread to the `index`-th CPU this
+/// process may run on (sched_getaffinity), counting round; -1 (errno) when
+/// the system refuses it (a container's cpuset, seccomp): the caller goes on unpinned.
+int ctw_pin_to_cpu(int index);
+/// CPUs this process may run on (sched_getaffinity), at least 1.
+int ctw_allowed_cpus(void);
+/// eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC): the wake-up of a worker whose
+/// hand-off ring or mailbox got something. Glibc's module does not export <sys/eventfd.h>.
+int ctw_eventfd_create(void);
+/// Adds 1 to the eventfd's counter (a wake-up); 0 or -1 with errno.
+int ctw_eventfd_signal(int fd);
+/// Reads the counter back to 0 (EAGAIN when it was 0 is not an error).
+void ctw_eventfd_drain(int fd);
+
 #include "CUring.h"
 
 #endif

@@ -1,0 +1,162 @@
+// Several workers under load at once (issue 17): in Topologies/ftp-masquerade.json,
+// with the firewall's workers from TUNWALL_WORKERS (2 when unset), a client
+// opens 400 short TCP connections from 16 threads, FTP downloads run in
+// passive and active mode (the helper's expectations at one worker, the data
+// connection possibly read by another), and the ruleset is reloaded over and
+// over (each reload parks every worker at a packet boundary), all at the same
+// time. Then conntrack -L -o json must list every short connection exactly
+// once (its client port is in the table once: none lost, none duplicated in
+// two shards), no two entries may share an original or a reply tuple, the
+// count must agree with stats, and the firewall must still be up. Needs root.
+
+import Foundation
+import Testing
+import TestSupport
+
+@Suite(.tags(.lab), .enabled(if: isRoot, "lab tests need root (namespaces, TUN devices)"), .serialized, labTimeLimit)
+struct LabWorkersStressTests {
+    let name = "mqs\(getpid() % 100_000)"
+    static var workers: String { ProcessInfo.processInfo.environment["TUNWALL_WORKERS"].flatMap { $0.isEmpty ? nil : $0 } ?? "2" }
+
+    struct Tuple: Decodable, Hashable {
+        var src: String
+        var dst: String
+        var sport: UInt16?
+        var dport: UInt16?
+    }
+
+    struct Record: Decodable {
+        var id: UInt32
+        var `protocol`: String
+        var original: Tuple
+        var reply: Tuple
+    }
+
+    @Test func shortConnectionsFTPAndReloadsAtOnce() throws {
+        let topology = repository.appendingPathComponent("Topologies/ftp-masquerade.json").path
+        let up = try Tool.run(Tool.binary, ["lab", "up", topology, "--name", name, "--daemon", "--", "--workers", Self.workers])
+        defer { _ = try? Tool.run(Tool.binary, ["lab", "down", name]) }
+        try #require(up.status == 0, "lab up failed: \(up.stderr)")
+
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tunwall-mqs-\(getpid())")
+        try makeDirectory(directory)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let root = directory.appendingPathComponent("root")
+        try makeDirectory(root.appendingPathComponent("pub"))
+        let content = try randomBytes(200_000)
+        try writeShared(content, to: root.appendingPathComponent("pub/file.bin"))
+
+        // A server that answers each connection with one line and closes it.
+        let echo = try Tool.labBackground(name, "server", ["python3", "-c", """
+            import socketserver
+            class H(socketserver.BaseRequestHandler):
+                def handle(self):
+                    self.request.recv(64); self.request.sendall(b"ok\\n")
+            socketserver.ThreadingTCPServer.allow_reuse_address = True
+            socketserver.ThreadingTCPServer.daemon_threads = True
+            socketserver.ThreadingTCPServer(("203.0.113.10", 8080), H).serve_forever()
+            """])
+        defer { echo.terminate() }
+        let ftpLog = directory.appendingPathComponent("ftp.log")
+        let ftp = try Tool.labBackground(name, "server", [Tool.binary.path, "ftp", "serve", "--listen", "203.0.113.10:21",
+                                                          "--root", root.path, "--log", ftpLog.path,
+                                                          "--active-from-port-20", "--timeout", "20"])
+        defer { ftp.terminate() }
+        try LabChecks.waitUntilListening(lab: name, host: "server", port: 8080)
+        try LabChecks.waitUntilListening(lab: name, host: "server", port: 21)
+
+        let ports = directory.appendingPathComponent("ports.txt")
+        let group = DispatchGroup()
+        let results = Results()
+        // 400 short connections from 16 threads; each records its local port.
+        group.enter()
+        Thread.detachNewThread {
+            defer { group.leave() }
+            let run = try? Tool.labExec(name, "client", ["python3", "-c", """
+                import socket, threading
+                ports, failures, lock = [], [], threading.Lock()
+                def work(n):
+                    for i in range(25):
+                        try:
+                            s = socket.create_connection(("203.0.113.10", 8080), timeout=10)
+                            port = s.getsockname()[1]
+                            s.sendall(b"hi\\n"); data = s.recv(64); s.close()
+                            with lock:
+                                (ports if data == b"ok\\n" else failures).append(port)
+                        except Exception as e:
+                            with lock: failures.append(repr(e))
+                threads = [threading.Thread(target=work, args=(n,)) for n in range(16)]
+                [t.start() for t in threads]; [t.join() for t in threads]
+                open("\(ports.path)", "w").write("\\n".join(map(str, ports)))
+                print(len(ports), "ok", len(failures), "failed", failures[:5])
+                raise SystemExit(0 if not failures else 1)
+                """])
+            results.set("short", run.map { "\($0.status) \($0.stdout) \($0.stderr)" } ?? "could not run")
+        }
+        // FTP downloads, passive and active, one after another.
+        group.enter()
+        Thread.detachNewThread {
+            defer { group.leave() }
+            var outcome = ""
+            for round in 0..<6 {
+                let out = directory.appendingPathComponent("download-\(round)")
+                let mode = round % 2 == 0 ? "passive" : "active"
+                let get = try? Tool.labExec(name, "client", [Tool.binary.path, "ftp", "get", "ftp://203.0.113.10/pub/file.bin",
+                                                             "--mode", mode, "--out", out.path, "--timeout", "20"])
+                let intact = (try? Data(contentsOf: out)) == content
+                if get?.status != 0 || !intact { outcome += "\(mode) #\(round): \(get?.stderr ?? "did not run") intact=\(intact); " }
+            }
+            results.set("ftp", outcome)
+        }
+        // Reloads (and an nft change) while all that runs.
+        group.enter()
+        Thread.detachNewThread {
+            defer { group.leave() }
+            var outcome = ""
+            for round in 0..<30 {
+                let reload = try? Tool.run(Tool.binary, ["reload", "--lab", name])
+                if reload?.status != 0 { outcome += "reload #\(round): \(reload?.stderr ?? "") " }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            results.set("reload", outcome)
+        }
+        group.wait()
+        #expect(results.get("short").hasPrefix("0 400 ok 0 failed"), "short connections: \(results.get("short"))")
+        #expect(results.get("ftp").isEmpty, "FTP: \(results.get("ftp"))")
+        #expect(results.get("reload").isEmpty, "reloads: \(results.get("reload"))")
+
+        let listing = try Tool.run(Tool.binary, ["conntrack", "-L", "-o", "json", "--lab", name])
+        try #require(listing.status == 0, "conntrack -L -o json: \(listing.stderr)")
+        let records = try JSONDecoder().decode([Record].self, from: Data(listing.stdout.utf8))
+        // None duplicated: an original tuple, a reply tuple and an id each belong to one entry.
+        #expect(Set(records.map(\.original)).count == records.count, "an original tuple in two entries")
+        #expect(Set(records.map(\.reply)).count == records.count, "a reply tuple in two entries")
+        #expect(Set(records.map(\.id)).count == records.count, "an id in two entries")
+        // None lost: every short connection's client port is in the table once (TIME_WAIT keeps them 120 s).
+        let recorded = ((try? String(contentsOf: ports, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { UInt16($0) }
+        #expect(recorded.count == 400)
+        let shortEntries = records.filter { $0.protocol == "tcp" && $0.original.dport == 8080 && $0.original.src == "10.0.1.2" }
+        var seen: [UInt16: Int] = [:]
+        for entry in shortEntries { seen[entry.original.sport ?? 0, default: 0] += 1 }
+        for port in recorded { #expect(seen[port] == 1, "client port \(port) is in the table \(seen[port] ?? 0) times") }
+        #expect(shortEntries.count == recorded.count)
+        // The count agrees with the statistics, and the firewall is still there.
+        let count = try Tool.run(Tool.binary, ["conntrack", "-C", "--lab", name])
+        #expect(count.status == 0 && Int(count.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1 >= records.count)
+        let stats = try Tool.run(Tool.binary, ["stats", "--lab", name])
+        #expect(stats.status == 0, "the firewall answers after the storm: \(stats.stderr)")
+        if Self.workers != "1" {
+            #expect(stats.stdout.contains("workers            \(Self.workers)"), "\(stats.stdout)")
+        }
+        print("stress with \(Self.workers) workers: \(records.count) entries; "
+              + (stats.stdout.split(separator: "\n").first { $0.hasPrefix("workers") }.map(String.init) ?? "one worker"))
+    }
+
+    /// What the load threads report, read after they are joined.
+    final class Results: @unchecked Sendable {
+        private let lock = NSLock()
+        private var values: [String: String] = [:]
+        func set(_ key: String, _ value: String) { lock.lock(); values[key] = value; lock.unlock() }
+        func get(_ key: String) -> String { lock.lock(); defer { lock.unlock() }; return values[key] ?? "(none)" }
+    }
+}
