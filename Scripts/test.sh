@@ -85,6 +85,18 @@ set +e
 echo "test.sh: the tiers that need no root (swift test --skip \"\$(cat Tests/lab-tier.regex)\")"
 swift test --skip-build --skip "$lab_tier" 2>&1 | tee "$test_log"
 fast_status=${PIPESTATUS[0]}
+# Labs the tests make are taken down by the tests (defer), but a run that was
+# killed (Ctrl-C twice, a timeout, a closed terminal) runs no defer: a lab
+# whose firewall is gone is taken down here before the lab tier starts, and
+# a lab the tiers leave behind fails the run.
+lab_names() { .build/debug/tunwall lab list --json | python3 -c 'import json, sys
+for lab in json.load(sys.stdin):
+    if sys.argv[1] == "all" or not lab["running"]: print(lab["name"])' "$1"; }
+for stale in $(lab_names stopped); do
+    echo "test.sh: taking down lab $stale, left behind by an earlier run (its firewall is not running)"
+    .build/debug/tunwall lab down "$stale" || true
+done
+labs_before=$(lab_names all | sort)
 echo "test.sh: the lab tier (swift test --filter \"\$(cat Tests/lab-tier.regex)\")"
 swift test --skip-build --filter "$lab_tier" 2>&1 | tee -a "$test_log"
 lab_status=${PIPESTATUS[0]}
@@ -94,8 +106,15 @@ lab_status=${PIPESTATUS[0]}
 echo "test.sh: the example package (swift test --package-path Examples/EchoLab)"
 TUNWALL="$PWD/.build/debug/tunwall" swift test --package-path Examples/EchoLab 2>&1 | tee -a "$test_log"
 example_status=${PIPESTATUS[0]}
+leak_status=0
+leaked=$(comm -13 <(printf '%s\n' "$labs_before") <(lab_names all | sort) | sed '/^$/d')
+for lab in $leaked; do
+    echo "test.sh: FAILED: the tests left lab $lab up; taking it down" >&2
+    .build/debug/tunwall lab down "$lab" || true
+    leak_status=1
+done
 set -e
-test_status=$((fast_status != 0 ? fast_status : lab_status != 0 ? lab_status : example_status))
+test_status=$((fast_status != 0 ? fast_status : lab_status != 0 ? lab_status : example_status != 0 ? example_status : leak_status))
 # Swift Testing prints `➜ Suite NAME skipped: "REASON"` and
 # `➜ Test NAME() skipped: "REASON"` (XCTest: `Test Case '…' skipped`); colour
 # codes are stripped first.
