@@ -80,21 +80,12 @@ if [[ ${BENCH_TABLE_ONLY:-0} == 1 ]]; then
 fi
 
 echo "== 1. engine fast path (in process, release build)"
-LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench engine
-echo
-LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench nat
-echo
-LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench rules
-echo
-LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench fragments
-echo
-LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench impair
-echo
-LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench connections
-echo
-LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench table
-echo
-LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench steering
+first=1
+for kind in engine nat tap rules fragments impair connections table steering; do
+    [[ $first == 1 ]] || echo
+    first=0
+    LD_PRELOAD="$WORK/malloc-count.so" .build/release/tunwall bench "$kind"
+done
 
 echo
 # iperf_through TOPOLOGY: Gbit/s of one iperf3 stream client -> server in that lab.

@@ -12,6 +12,7 @@
 //   #12   ftp: rewrote "PORT 10,0,1,2,195,80" -> "PORT 203,0,113,1,195,80", seq offset +3 from seq 1201
 //   #12 -> wan0 IP 203.0.113.1.40000 > 203.0.113.10.21: Flags [P.], seq 1201:1226, ack 301, win 502, length 25
 
+import Rules
 import Wire
 
 /// A JSON value, written by hand: the Engine has no Foundation.
@@ -28,7 +29,7 @@ public indirect enum TraceJSON: Sendable, Equatable {
 
     public var encoded: String {
         switch self {
-        case .string(let s): return Self.quote(s)
+        case .string(let s): return JSON.string(s)
         case .int(let i): return String(i)
         case .number(let d):
             // Microseconds are plenty for a trace.
@@ -39,27 +40,8 @@ public indirect enum TraceJSON: Sendable, Equatable {
         case .null: return "null"
         case .array(let items): return "[" + items.map(\.encoded).joined(separator: ",") + "]"
         case .object(let members):
-            return "{" + members.map { Self.quote($0.0) + ":" + $0.1.encoded }.joined(separator: ",") + "}"
+            return "{" + members.map { JSON.string($0.0) + ":" + $0.1.encoded }.joined(separator: ",") + "}"
         }
-    }
-
-    /// RFC 8259 §7: quote, backslash and control characters escaped.
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }
 

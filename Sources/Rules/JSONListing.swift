@@ -207,9 +207,11 @@ extension Ruleset {
     }
 }
 
-enum JSON {
-    /// A JSON string literal.
-    static func string(_ text: String) -> String {
+/// JSON text as nft -j and tunwall's traces write it.
+public enum JSON {
+    /// A JSON string literal (RFC 8259 §7: quote, backslash and control
+    /// characters escaped).
+    public static func string(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
