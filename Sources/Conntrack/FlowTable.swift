@@ -69,8 +69,8 @@ public struct FlowTable: Sendable {
     var idStride: UInt32 = 1
     /// Entries inserted since the table was made (`conntrack -S` insert=).
     public internal(set) var insertedCount: UInt64 = 0
-    /// Secret keys of the index hash, drawn when the table is made.
-    let keys: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+    /// The index hash, its secret keys drawn when the table is made.
+    let tupleHash = TupleHash()
 
     /// How many entries an eviction looks at before it gives up
     /// (Linux's early_drop scans a bounded number of buckets too).
@@ -90,27 +90,12 @@ public struct FlowTable: Sendable {
         entries = EntryChunks(capacity: capacity)
         index = Array(repeating: 0, count: Self.minimumIndexSize)
         indexMask = Self.minimumIndexSize - 1
-        var random = SystemRandomNumberGenerator()
-        keys = (random.next(), random.next(), random.next(), random.next(), random.next(), random.next())
     }
 
-    /// The index hash of a tuple: multiply-and-fold mixing (wyhash's "mum")
-    /// of the tuple's words with secret per-table keys. A sender who cannot
-    /// learn the keys cannot aim flows at one probe run (hash flooding),
-    /// which is why Linux keys its conntrack hash (siphash since 4.13) and Go
-    /// keys its maps the same way; it costs a few multiplies where SipHash
-    /// through Swift's Hasher cost a third of a lookup.
+    /// The index hash of a tuple (TupleHash), folded to the 32 bits an index word keeps.
     @inline(__always)
     func hash(_ tuple: ConnTuple) -> UInt32 {
-        @inline(__always) func mum(_ a: UInt64, _ b: UInt64) -> UInt64 {
-            let product = a.multipliedFullWidth(by: b)
-            return product.high ^ product.low
-        }
-        let ports = UInt64(tuple.sourcePort) << 32 | UInt64(tuple.destinationPort) << 16
-            | UInt64(tuple.protocol.rawValue) << 8 | UInt64(tuple.family.rawValue)
-        var h = mum(tuple.source.high ^ keys.0, tuple.source.low ^ keys.1)
-        h ^= mum(tuple.destination.high ^ keys.2, tuple.destination.low ^ keys.3)
-        h = mum(h ^ keys.4, ports ^ keys.5)
+        let h = tupleHash.hash(tuple)
         return UInt32(truncatingIfNeeded: h ^ (h >> 32))
     }
 

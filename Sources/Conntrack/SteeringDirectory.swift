@@ -47,7 +47,7 @@ public final class SteeringDirectory: @unchecked Sendable {
     let mask: Int
     let words: UnsafeMutablePointer<Atomic<UInt64>>
     let locks: UnsafeMutablePointer<Atomic<UInt32>>
-    let keys: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+    let hash: TupleHash
     /// Claims and adds refused because a key's window was full (a counted drop for the caller).
     let overflows = Atomic<UInt64>(0)
 
@@ -55,7 +55,13 @@ public final class SteeringDirectory: @unchecked Sendable {
     /// connection, one per expectation), at least 4,096 slots. The memory is
     /// calloc'd: pages the hashes never touch stay unmapped, so a large
     /// directory for a mostly idle firewall costs little resident memory.
-    public init(entries: Int) {
+    public convenience init(entries: Int) {
+        self.init(entries: entries, hash: TupleHash())
+    }
+
+    /// A directory with the hash given (tests replay keys that once
+    /// clustered; the firewall always takes fresh ones).
+    init(entries: Int, hash: TupleHash) {
         var size = 4096
         let wanted = min(max(entries, 1), 1 << 22) * 4   // at most 2^24 slots, 128 MB of address space
         while size < wanted { size <<= 1 }
@@ -67,8 +73,7 @@ public final class SteeringDirectory: @unchecked Sendable {
         }
         words = raw.bindMemory(to: Atomic<UInt64>.self, capacity: size)
         locks = lockRaw.bindMemory(to: Atomic<UInt32>.self, capacity: Self.stripes)
-        var random = SystemRandomNumberGenerator()
-        keys = (random.next(), random.next(), random.next(), random.next(), random.next(), random.next())
+        self.hash = hash
     }
 
     deinit {
@@ -78,35 +83,23 @@ public final class SteeringDirectory: @unchecked Sendable {
 
     // MARK: Keys
 
-    @inline(__always)
-    static func mum(_ a: UInt64, _ b: UInt64) -> UInt64 {
-        let product = a.multipliedFullWidth(by: b)
-        return product.high ^ product.low
-    }
-
     /// The fingerprint (56 bits, never 0) of a connection tuple.
     @inline(__always)
-    func fingerprint(_ tuple: ConnTuple) -> UInt64 {
-        fingerprint(source: tuple.source, destination: tuple.destination,
-                     ports: UInt64(tuple.sourcePort) << 32 | UInt64(tuple.destinationPort) << 16
-                        | UInt64(tuple.protocol.rawValue) << 8 | UInt64(tuple.family.rawValue))
-    }
+    func fingerprint(_ tuple: ConnTuple) -> UInt64 { Self.fingerprint(hash: hash.hash(tuple)) }
 
     /// The fingerprint of an expectation's key: the tuple without its source
     /// port, in a domain of its own (bit 63 of the port word) so that it
     /// never equals a whole tuple's.
     @inline(__always)
     func fingerprint(_ key: ExpectationKey) -> UInt64 {
-        fingerprint(source: key.source, destination: key.destination,
-                    ports: 1 << 63 | UInt64(key.destinationPort) << 16
-                        | UInt64(key.protocol.rawValue) << 8 | UInt64(key.family.rawValue))
+        let rest = 1 << 63 | UInt64(key.destinationPort) << 16
+            | UInt64(key.protocol.rawValue) << 8 | UInt64(key.family.rawValue)
+        return Self.fingerprint(hash: hash.hash(source: key.source, destination: key.destination, rest: rest))
     }
 
+    /// The top 56 bits of a hash, never 0 (0 is a free slot).
     @inline(__always)
-    private func fingerprint(source: IPv6Address, destination: IPv6Address, ports: UInt64) -> UInt64 {
-        var h = Self.mum(source.high ^ keys.0, source.low ^ keys.1)
-        h ^= Self.mum(destination.high ^ keys.2, destination.low ^ keys.3)
-        h = Self.mum(h ^ keys.4, ports ^ keys.5)
+    private static func fingerprint(hash h: UInt64) -> UInt64 {
         let print = h >> 8
         return print == 0 ? 1 : print
     }
@@ -121,7 +114,7 @@ public final class SteeringDirectory: @unchecked Sendable {
     @inline(__always)
     public func fragmentWorker(source: IPv6Address, destination: IPv6Address, workers: Int) -> Int {
         guard workers > 1 else { return 0 }
-        let h = fingerprint(source: source, destination: destination, ports: 1 << 62)
+        let h = Self.fingerprint(hash: hash.hash(source: source, destination: destination, rest: 1 << 62))
         return Int(truncatingIfNeeded: h % UInt64(truncatingIfNeeded: workers))
     }
 
