@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <linux/io_uring.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -24,7 +25,16 @@ int ctw_uring_init(struct ctw_uring *ring, unsigned entries) {
     ring->fd = -1;
     struct io_uring_params params;
     memset(&params, 0, sizeof params);
+    /* COOP_TASKRUN (5.19): a completion's task work waits for this thread's
+       next system call instead of interrupting it with an IPI while it runs
+       (a sleeping thread is still woken). Profiled at 13 % of the firewall's
+       time without it, in interrupt exits running one packet's task work. */
+    params.flags = IORING_SETUP_COOP_TASKRUN;
     int fd = uring_setup(entries, &params);
+    if (fd < 0 && errno == EINVAL) {
+        memset(&params, 0, sizeof params);
+        fd = uring_setup(entries, &params);
+    }
     if (fd < 0) return -errno;
     ring->fd = fd;
     ring->entries = params.sq_entries;
@@ -97,13 +107,106 @@ int ctw_uring_submit(struct ctw_uring *ring, unsigned wait_for) {
     return done;
 }
 
-int ctw_uring_reap(struct ctw_uring *ring, uint64_t *tag, int32_t *result) {
+unsigned ctw_uring_ready(struct ctw_uring *ring) {
+    return __atomic_load_n(ring->cq_tail, __ATOMIC_ACQUIRE) - *ring->cq_head;
+}
+
+int ctw_uring_reap(struct ctw_uring *ring, uint64_t *tag, int32_t *result, uint32_t *flags) {
     unsigned head = *ring->cq_head;
     unsigned tail = __atomic_load_n(ring->cq_tail, __ATOMIC_ACQUIRE);
     if (head == tail) return 0;
     struct io_uring_cqe *cqe = (struct io_uring_cqe *)ring->cqes + (head & *ring->cq_mask);
     *tag = cqe->user_data;
     *result = cqe->res;
+    *flags = cqe->flags;
     __atomic_store_n(ring->cq_head, head + 1, __ATOMIC_RELEASE);
     return 1;
+}
+
+/* Not in every installed <linux/io_uring.h>: the kernel's numbers. */
+#define CTW_IORING_OP_READ_MULTISHOT 49          /* 6.7 */
+#define CTW_IORING_REGISTER_PROBE 8
+#define CTW_IORING_REGISTER_PBUF_RING 22         /* 5.19 */
+#define CTW_IORING_UNREGISTER_PBUF_RING 23
+#define CTW_IO_URING_OP_SUPPORTED (1U << 0)
+
+static int uring_register(int fd, unsigned opcode, void *arg, unsigned count) {
+    return (int)syscall(__NR_io_uring_register, fd, opcode, arg, count);
+}
+
+int ctw_uring_supports_multishot_read(struct ctw_uring *ring) {
+    size_t size = sizeof(struct io_uring_probe) + 256 * sizeof(struct io_uring_probe_op);
+    struct io_uring_probe *probe = calloc(1, size);
+    if (!probe) return 0;
+    int supported = 0;
+    if (uring_register(ring->fd, CTW_IORING_REGISTER_PROBE, probe, 256) == 0
+        && probe->last_op >= CTW_IORING_OP_READ_MULTISHOT
+        && (probe->ops[CTW_IORING_OP_READ_MULTISHOT].flags & CTW_IO_URING_OP_SUPPORTED)) {
+        supported = 1;
+    }
+    free(probe);
+    return supported;
+}
+
+int ctw_uring_buffers_init(struct ctw_uring *ring, struct ctw_buffer_ring *buffers, unsigned entries, uint16_t group) {
+    memset(buffers, 0, sizeof *buffers);
+    if (entries == 0 || entries > 32768 || (entries & (entries - 1)) != 0) return -EINVAL;
+    size_t size = entries * sizeof(struct io_uring_buf);
+    void *memory = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) return -errno;
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.ring_addr = (uint64_t)(uintptr_t)memory;
+    reg.ring_entries = entries;
+    reg.bgid = group;
+    if (uring_register(ring->fd, CTW_IORING_REGISTER_PBUF_RING, &reg, 1) != 0) {
+        int e = errno;
+        munmap(memory, size);
+        return -e;
+    }
+    buffers->memory = memory;
+    buffers->size = size;
+    buffers->entries = entries;
+    buffers->group = group;
+    return 0;
+}
+
+void ctw_uring_buffers_close(struct ctw_uring *ring, struct ctw_buffer_ring *buffers) {
+    if (!buffers->memory) return;
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.bgid = buffers->group;
+    if (ring->fd >= 0) uring_register(ring->fd, CTW_IORING_UNREGISTER_PBUF_RING, &reg, 1);
+    munmap(buffers->memory, buffers->size);
+    memset(buffers, 0, sizeof *buffers);
+}
+
+void ctw_uring_buffers_give(struct ctw_buffer_ring *buffers, void *address, unsigned length, uint16_t id) {
+    struct io_uring_buf_ring *br = buffers->memory;
+    struct io_uring_buf *buf = &br->bufs[buffers->tail & (buffers->entries - 1)];
+    buf->addr = (uint64_t)(uintptr_t)address;
+    buf->len = length;
+    buf->bid = id;
+    buffers->tail++;
+    /* The kernel reads the tail, then the entries before it. */
+    __atomic_store_n(&br->tail, buffers->tail, __ATOMIC_RELEASE);
+}
+
+int ctw_uring_queue_multishot_read(struct ctw_uring *ring, int fd, uint16_t group, uint64_t tag) {
+    unsigned head = __atomic_load_n(ring->sq_head, __ATOMIC_ACQUIRE);
+    unsigned tail = *ring->sq_tail;
+    if (tail - head >= ring->entries) return -EBUSY;
+    unsigned index = tail & *ring->sq_mask;
+    struct io_uring_sqe *sqe = (struct io_uring_sqe *)ring->sqes + index;
+    memset(sqe, 0, sizeof *sqe);
+    sqe->opcode = CTW_IORING_OP_READ_MULTISHOT;
+    sqe->flags = IOSQE_BUFFER_SELECT;
+    sqe->fd = fd;
+    sqe->buf_group = group;
+    sqe->off = (uint64_t)-1;
+    sqe->user_data = tag;
+    ring->sq_array[index] = index;
+    __atomic_store_n(ring->sq_tail, tail + 1, __ATOMIC_RELEASE);
+    ring->pending++;
+    return 0;
 }

@@ -95,8 +95,11 @@ public final class FirewallRunner {
     static let ringToken = -4
     static let wakeToken = -5
 
-    /// "io_uring" or "read/write", for the firewall's start-up line.
-    public var ioMode: String { ring == nil ? "read/write" : "io_uring" }
+    /// How packets move ("io_uring, multishot reads", "io_uring, a read per buffer" or "read/write"), for the start-up line.
+    public var ioMode: String {
+        guard let ring else { return "read/write" }
+        return ring.multishot ? "io_uring, multishot reads" : "io_uring, a read per buffer"
+    }
 
     /// Monotonic time in nanoseconds (CLOCK_MONOTONIC).
     public static func now() -> Timestamp {
@@ -159,7 +162,10 @@ public final class FirewallRunner {
                     try drain(device: index)
                 }
             }
-            if ringReady { try drainRing() }
+            // A packet's read completes in task work run as this thread
+            // leaves the kernel, which interrupts epoll_wait (EINTR, no
+            // event): look at the ring itself rather than wait again for it.
+            if ringReady || ring?.hasCompletions == true { try drainRing() }
             if group != nil { try drainHandOffs() }
             try releaseImpaired()
             writeLog()
@@ -348,7 +354,18 @@ public final class FirewallRunner {
     private func drainRing() throws(SystemError) {
         guard let ring else { return }
         var handled = 0
-        while handled < 1024, let completion = ring.next() {
+        // Writes to a TUN device complete inside the submission: their
+        // completions are taken in the same call rather than on another
+        // trip through epoll (at most 1,024 completions a call, so that
+        // other work is not starved).
+        var submissions = 0
+        while handled < 1024 {
+            guard let completion = ring.next() else {
+                guard ring.hasQueued, submissions < 4 else { break }
+                try ring.submit()
+                submissions += 1
+                continue
+            }
             handled += 1
             switch completion {
             case .read(let slot, let result):
@@ -357,7 +374,7 @@ public final class FirewallRunner {
                     if result < 0 && -result != EAGAIN && -result != EINTR {
                         throw SystemError(call: "read(\(devices[home].name))", errno: -result)
                     }
-                    ring.queueRead(slot)
+                    ring.release(slot)
                     continue
                 }
                 capture?.record(home, outgoing: false, UnsafeRawBufferPointer(ring.slots[slot].buffer.bytes))
@@ -367,7 +384,7 @@ public final class FirewallRunner {
                     ring.queueWrite(slot, to: out)
                 } else {
                     if case .consumed = verdict, group != nil { passOn(ring.slots[slot].buffer, from: home) }
-                    ring.queueRead(slot)
+                    ring.release(slot)
                 }
                 if engine.outbox.count > 0 {
                     try ring.submit()
@@ -380,7 +397,11 @@ public final class FirewallRunner {
                 if traceOutput != nil || monitoringTraces { deliverTraces() }
             case .write(let slot, let result):
                 if result < 0 { try countWriteFailure(-result, device: devices[ring.slots[slot].home].name) }
-                ring.queueRead(slot)
+                ring.release(slot)
+            case .readEnded(let device, let result):
+                if result < 0 && -result != ENOBUFS && -result != EAGAIN && -result != EINTR {
+                    throw SystemError(call: "read(\(devices[device].name))", errno: -result)
+                }
             }
         }
         try ring.submit()

@@ -73,6 +73,7 @@ import Wire
     /// peer's queue, and meanwhile serve its own queue and hand-off ring.
     static func run(_ me: Worker, peer: Worker, index: Int, shared: Shared) {
         let h = me.harness
+        let giveUp = Date().addingTimeInterval(60)
         var buffer = PacketBuffer.allocate()
         defer { buffer.deallocate() }
         func serve() {
@@ -80,7 +81,12 @@ import Wire
             while me.queue.take({ packet, input, _ in
                 let verdict = h.engine.process(&packet, from: input, now: h.now)
                 guard case .consumed = verdict, let handOff = h.engine.handOff else { return }
-                while !peer.handOffs.put(packet, input: input, handOff: handOff) { sched_yield() }
+                // A peer that gave up (its deadline passed) never drains its ring:
+                // give up too rather than spin forever (a failure, not a hang).
+                while !peer.handOffs.put(packet, input: input, handOff: handOff) {
+                    guard Date() < giveUp else { return }
+                    sched_yield()
+                }
                 me.handedOff += 1
             }) {}
             // What the peer handed over: this worker's own connections.
@@ -106,6 +112,7 @@ import Wire
             let publicPort = UInt16(buffer.bytes[20]) << 8 | UInt16(buffer.bytes[21])
             buffer.load(Packet.udp(server4, 53, IPv4Address(203, 0, 113, 1), publicPort, payload: [2]).encoded())
             while !peer.queue.put(buffer, input: h.wan, handOff: HandOff(worker: 0, stage: .none, reassembled: nil)) {
+                guard Date() < giveUp else { return }
                 serve()
                 sched_yield()
             }
