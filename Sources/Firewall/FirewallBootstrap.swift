@@ -55,7 +55,8 @@ public enum FirewallBootstrap {
             workers = 1
         }
         // Each engine gets its own ruleset, read from the file: a ruleset
-        // keeps state (limit buckets, ct count lists) only its worker touches.
+        // keeps state (ct count lists, counters) only its worker touches;
+        // the `limit rate` buckets are shared (Ruleset.shareLimits).
         var engines: [Engine] = []
         for worker in 0..<workers {
             var ruleset = Ruleset.empty
@@ -75,6 +76,7 @@ public enum FirewallBootstrap {
                 log("tunwall: \(options.configPath): \(error)")
                 return false
             }
+            if let first = engines.first { ruleset.shareLimits(with: first.ruleset) }
             engine.replaceRuleset(ruleset)
             engines.append(engine)
         }

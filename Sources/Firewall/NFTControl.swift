@@ -47,6 +47,7 @@ enum NFTControl {
         } catch {
             return "error: " + error.description + "\n"
         }
+        for ruleset in next.dropFirst() { ruleset.shareLimits(with: next[0]) }
         for (each, ruleset) in zip(engines, next) { each.replaceRuleset(ruleset) }
         return ""
     }

@@ -35,8 +35,9 @@ public final class Reloader {
             return Outcome(ok: false, message: "no ruleset file to reload: name one (tunwall reload FILE)")
         }
         // Each engine gets a ruleset of its own, read from the file: a
-        // ruleset keeps state (limit buckets, ct count lists) that one
-        // worker's thread alone may touch. All are read before any is swapped.
+        // ruleset keeps state (ct count lists, counters) that one worker's
+        // thread alone may touch; the `limit rate` buckets are shared
+        // (Ruleset.shareLimits). All are read before any is swapped.
         var loaded: [Ruleset] = []
         for _ in engines {
             switch RulesetFile.load(file) {
@@ -45,6 +46,7 @@ public final class Reloader {
                 return Outcome(ok: false, message: error.message + "\nthe running ruleset is unchanged")
             }
         }
+        for ruleset in loaded.dropFirst() { ruleset.shareLimits(with: loaded[0]) }
         for (engine, ruleset) in zip(engines, loaded) { engine.replaceRuleset(ruleset) }
         path = file
         return Outcome(ok: true, message: "reloaded \(file)")

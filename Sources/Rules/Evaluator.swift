@@ -260,20 +260,23 @@ extension Ruleset {
     @inline(never)
     private func limit(_ index: Int, now: UInt64) -> Bool {
         let spec = limits[index]
-        var tokens = spec.maximum
-        if limitStarted[index] {
-            let elapsed = now > limitLast[index] ? now - limitLast[index] : 0
-            let (sum, overflow) = limitTokens[index].addingReportingOverflow(elapsed)
-            tokens = overflow ? spec.maximum : min(sum, spec.maximum)
+        let bucket = limitBuckets
+        return bucket.withLock(index) {
+            var tokens = spec.maximum
+            if bucket.started[index] {
+                let elapsed = now > bucket.last[index] ? now - bucket.last[index] : 0
+                let (sum, overflow) = bucket.tokens[index].addingReportingOverflow(elapsed)
+                tokens = overflow ? spec.maximum : min(sum, spec.maximum)
+            }
+            bucket.started[index] = true
+            bucket.last[index] = max(now, bucket.last[index])
+            if tokens >= spec.cost {
+                bucket.tokens[index] = tokens - spec.cost
+                return !spec.invert
+            }
+            bucket.tokens[index] = tokens
+            return spec.invert
         }
-        limitStarted[index] = true
-        limitLast[index] = max(now, limitLast[index])
-        if tokens >= spec.cost {
-            limitTokens[index] = tokens - spec.cost
-            return !spec.invert
-        }
-        limitTokens[index] = tokens
-        return spec.invert
     }
 
     /// nf_conncount_add and nft_connlimit_do_eval: forget connections that are gone or closed

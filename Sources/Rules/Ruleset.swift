@@ -55,11 +55,10 @@ public final class Ruleset: @unchecked Sendable {
     let logs: [CompiledLog]
     let mapEntries: UnsafeMutableBufferPointer<CompiledMapEntry>
     let lateMatches: UnsafeMutableBufferPointer<CompiledMatch>
-    // `limit rate`: each statement's bucket (tokens in nanoseconds) and when it was last filled.
+    // `limit rate`: each statement's spec and bucket (LimitBuckets.swift; the
+    // rulesets of several workers share one set of buckets: shareLimits).
     let limits: UnsafeMutableBufferPointer<CompiledLimit>
-    let limitTokens: UnsafeMutableBufferPointer<UInt64>
-    let limitLast: UnsafeMutableBufferPointer<UInt64>
-    let limitStarted: UnsafeMutableBufferPointer<Bool>
+    @exclusivity(unchecked) private(set) var limitBuckets: LimitBuckets
     // `ct count`: each statement's connections (slots of connlimitTuples/connlimitAdded) and how many.
     let connlimits: UnsafeMutableBufferPointer<CompiledConnlimit>
     let connlimitCounts: UnsafeMutableBufferPointer<Int32>
@@ -69,6 +68,15 @@ public final class Ruleset: @unchecked Sendable {
     /// Asked by `ct count` about a connection it counted (at the packet's time); the engine sets it
     /// when `countsConnections` (nil: every connection but the packet's own is gone after a jiffy).
     @exclusivity(unchecked) public var connectionPresence: ((ConnTuple, Timestamp) -> ConnectionPresence)?
+
+    /// Makes this ruleset's `limit rate` statements draw from `first`'s
+    /// buckets: the rulesets that several workers run, each parsed from the
+    /// same text, then limit the firewall's rate as Linux does for all CPUs
+    /// (nft_limit: one bucket per rule). Call before the ruleset is in use.
+    public func shareLimits(with first: Ruleset) {
+        guard first !== self, !limits.isEmpty, first.limits.count == limits.count else { return }
+        limitBuckets = first.limitBuckets
+    }
 
     /// True if a `ct count` statement needs `connectionPresence`.
     public var countsConnections: Bool { !connlimits.isEmpty }
@@ -122,9 +130,7 @@ public final class Ruleset: @unchecked Sendable {
         mapEntries = Ruleset.buffer(program.mapEntries)
         lateMatches = Ruleset.buffer(program.lateMatches)
         limits = Ruleset.buffer(program.limits)
-        limitTokens = Ruleset.buffer(Array(repeating: 0, count: program.limits.count))
-        limitLast = Ruleset.buffer(Array(repeating: 0, count: program.limits.count))
-        limitStarted = Ruleset.buffer(Array(repeating: false, count: program.limits.count))
+        limitBuckets = LimitBuckets(count: program.limits.count)
         connlimits = Ruleset.buffer(program.connlimits)
         connlimitCounts = Ruleset.buffer(Array(repeating: 0, count: program.connlimits.count))
         let none = ConnTuple(source: .any, destination: .any, sourcePort: 0, destinationPort: 0, protocol: IPProtocol(0),
@@ -152,9 +158,6 @@ public final class Ruleset: @unchecked Sendable {
         mapEntries.deallocate()
         lateMatches.deallocate()
         limits.deallocate()
-        limitTokens.deallocate()
-        limitLast.deallocate()
-        limitStarted.deallocate()
         connlimits.deallocate()
         connlimitCounts.deallocate()
         connlimitTuples.deallocate()

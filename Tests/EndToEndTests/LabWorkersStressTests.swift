@@ -152,6 +152,65 @@ struct LabWorkersStressTests {
               + (stats.stdout.split(separator: "\n").first { $0.hasPrefix("workers") }.map(String.init) ?? "one worker"))
     }
 
+    /// `limit rate` is the firewall's rate, not each worker's: 200 UDP
+    /// datagrams, each from a socket of its own (a flow of its own, so the
+    /// kernel spreads them over both workers' queues), sent within about
+    /// 0.2 s through `limit rate 10/second burst 5 packets accept` then a
+    /// drop. One bucket passes the burst and a refill or two (5 to 8); a
+    /// bucket per worker would pass at least the burst twice.
+    @Test func limitRateIsTheFirewallsNotEachWorkers() throws {
+        let lab = name + "l"
+        let topology = repository.appendingPathComponent("Topologies/ftp-masquerade.json").path
+        let up = try Tool.run(Tool.binary, ["lab", "up", topology, "--name", lab, "--daemon", "--", "--workers", Self.workers])
+        defer { _ = try? Tool.run(Tool.binary, ["lab", "down", lab]) }
+        try #require(up.status == 0, "lab up failed: \(up.stderr)")
+        // Inserted at the top of forward, the limit above the drop.
+        for rule in [["udp", "dport", "9999", "drop"],
+                     ["udp", "dport", "9999", "limit", "rate", "10/second", "burst", "5", "packets", "accept"]] {
+            let insert = try Tool.run(Tool.binary, ["nft", "--lab", lab, "insert", "rule", "inet", "filter", "forward"] + rule)
+            try #require(insert.status == 0, "nft insert rule: \(insert.stdout)\(insert.stderr)")
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tunwall-mql-\(getpid())")
+        try makeDirectory(directory)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let output = directory.appendingPathComponent("received.txt")
+        let receiver = try Tool.labExecInBackground(lab, "server", ["python3", "-c", """
+            import socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("203.0.113.10", 9999))
+            s.settimeout(3)
+            n = 0
+            try:
+                while True:
+                    s.recv(64); n += 1
+            except socket.timeout:
+                pass
+            print(n, flush=True)
+            """], output: output)
+        defer { if receiver.isRunning { receiver.terminate() } }
+        try LabChecks.waitUntilListening(lab: lab, host: "server", port: 9999, udp: true)
+        let send = try Tool.labExec(lab, "client", ["python3", "-c", """
+            import socket, time
+            start = time.monotonic()
+            for n in range(200):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.sendto(b"x", ("203.0.113.10", 9999))
+                s.close()
+            print("%.3f" % (time.monotonic() - start))
+            """])
+        try #require(send.status == 0, "sender: \(send.stderr)")
+        let seconds = Double(send.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 1
+        let deadline = Date().addingTimeInterval(10)
+        while receiver.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        let received = try #require(Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), "receiver printed: \(text)")
+        // One bucket: the burst plus ten a second of sending, and one for the clocks' edges.
+        let most = 5 + Int(10 * seconds) + 1
+        #expect(received >= 5 && received <= most,
+                "\(received) of 200 datagrams passed in \(seconds) s (one bucket: 5 to \(most))")
+        print("limit rate with \(Self.workers) workers: \(received) of 200 datagrams passed in \(seconds) s")
+    }
+
     /// What the load threads report, read after they are joined.
     final class Results: @unchecked Sendable {
         private let lock = NSLock()

@@ -7,6 +7,8 @@
 import Conntrack
 import Foundation
 import Rules
+import Dispatch
+import Synchronization
 import Testing
 import Wire
 
@@ -184,6 +186,46 @@ let wikiLimits = """
             if rules.verdict(.input, p) == .accept { passed += 1 }
         }
         #expect(passed == 10)
+    }
+
+    /// Several workers each run a ruleset parsed from the same text; their
+    /// `limit rate` statements share one bucket (Linux: one per rule for all
+    /// CPUs), so the firewall passes the rate, not the rate per worker: on
+    /// one thread taking turns, and on two threads at once.
+    @Test func workersShareALimitsBucket() throws {
+        let text = """
+            table inet filter {
+            \tchain input {
+            \t\ttype filter hook input priority filter; policy drop;
+            \t\tlimit rate 10/second burst 5 packets accept
+            \t}
+            }
+            """
+        let first = try parse(text), second = try parse(text)
+        second.shareLimits(with: first)
+        var p = packet("10.0.1.2", "10.0.1.1", iif: lan, oif: -1)
+        p.time = 5_000_000_000
+        var passed = 0
+        for turn in 0..<20 where (turn % 2 == 0 ? first : second).verdict(.input, p) == .accept { passed += 1 }
+        #expect(passed == 5, "the burst, once for both")
+
+        let a = try parse(text), b = try parse(text)
+        b.shareLimits(with: a)
+        let total = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 2) { worker in
+            var q = packet("10.0.1.2", "10.0.1.1", iif: lan, oif: -1)
+            let rules = worker == 0 ? a : b
+            var mine = 0
+            // One simulated second, each thread stepping the clock by 1 ms.
+            for millisecond in 0..<1000 {
+                q.time = 9_000_000_000 + UInt64(millisecond) * 1_000_000
+                if rules.verdict(.input, q) == .accept { mine += 1 }
+            }
+            total.add(mine, ordering: .relaxed)
+        }
+        // The burst of 5 plus 9 or 10 refills over the 999 ms both clocks
+        // span, for both threads together (each alone would pass as many).
+        #expect((14...15).contains(total.load(ordering: .relaxed)), "\(total.load(ordering: .relaxed)) passed")
     }
 
     @Test func limitOverMatchesWhatExceedsTheRate() throws {
