@@ -76,22 +76,36 @@ void ctw_uring_close(struct ctw_uring *ring) {
     ring->fd = -1;
 }
 
-int ctw_uring_queue(struct ctw_uring *ring, int write, int fd, void *buffer, unsigned length, uint64_t tag) {
+/* The next free submission entry, zeroed, with the file's position (a
+   character device has none) and the tag; NULL when the ring is full.
+   push_sqe hands it to the kernel's view of the ring. */
+static struct io_uring_sqe *next_sqe(struct ctw_uring *ring, int fd, uint64_t tag) {
     unsigned head = __atomic_load_n(ring->sq_head, __ATOMIC_ACQUIRE);
     unsigned tail = *ring->sq_tail;
-    if (tail - head >= ring->entries) return -EBUSY;
-    unsigned index = tail & *ring->sq_mask;
-    struct io_uring_sqe *sqe = (struct io_uring_sqe *)ring->sqes + index;
+    if (tail - head >= ring->entries) return NULL;
+    struct io_uring_sqe *sqe = (struct io_uring_sqe *)ring->sqes + (tail & *ring->sq_mask);
     memset(sqe, 0, sizeof *sqe);
-    sqe->opcode = write ? IORING_OP_WRITE : IORING_OP_READ;
     sqe->fd = fd;
-    sqe->addr = (uint64_t)(uintptr_t)buffer;
-    sqe->len = length;
-    sqe->off = (uint64_t)-1;   /* the file's position: a character device has none */
+    sqe->off = (uint64_t)-1;
     sqe->user_data = tag;
+    return sqe;
+}
+
+static void push_sqe(struct ctw_uring *ring) {
+    unsigned tail = *ring->sq_tail;
+    unsigned index = tail & *ring->sq_mask;
     ring->sq_array[index] = index;
     __atomic_store_n(ring->sq_tail, tail + 1, __ATOMIC_RELEASE);
     ring->pending++;
+}
+
+int ctw_uring_queue(struct ctw_uring *ring, int write, int fd, void *buffer, unsigned length, uint64_t tag) {
+    struct io_uring_sqe *sqe = next_sqe(ring, fd, tag);
+    if (!sqe) return -EBUSY;
+    sqe->opcode = write ? IORING_OP_WRITE : IORING_OP_READ;
+    sqe->addr = (uint64_t)(uintptr_t)buffer;
+    sqe->len = length;
+    push_sqe(ring);
     return 0;
 }
 
@@ -193,20 +207,11 @@ void ctw_uring_buffers_give(struct ctw_buffer_ring *buffers, void *address, unsi
 }
 
 int ctw_uring_queue_multishot_read(struct ctw_uring *ring, int fd, uint16_t group, uint64_t tag) {
-    unsigned head = __atomic_load_n(ring->sq_head, __ATOMIC_ACQUIRE);
-    unsigned tail = *ring->sq_tail;
-    if (tail - head >= ring->entries) return -EBUSY;
-    unsigned index = tail & *ring->sq_mask;
-    struct io_uring_sqe *sqe = (struct io_uring_sqe *)ring->sqes + index;
-    memset(sqe, 0, sizeof *sqe);
+    struct io_uring_sqe *sqe = next_sqe(ring, fd, tag);
+    if (!sqe) return -EBUSY;
     sqe->opcode = CTW_IORING_OP_READ_MULTISHOT;
     sqe->flags = IOSQE_BUFFER_SELECT;
-    sqe->fd = fd;
     sqe->buf_group = group;
-    sqe->off = (uint64_t)-1;
-    sqe->user_data = tag;
-    ring->sq_array[index] = index;
-    __atomic_store_n(ring->sq_tail, tail + 1, __ATOMIC_RELEASE);
-    ring->pending++;
+    push_sqe(ring);
     return 0;
 }

@@ -46,7 +46,7 @@ public final class SteeringDirectory: @unchecked Sendable {
     public let slotCount: Int
     let mask: Int
     let words: UnsafeMutablePointer<Atomic<UInt64>>
-    let locks: UnsafeMutablePointer<Atomic<UInt32>>
+    let locks = SpinLocks(count: SteeringDirectory.stripes)
     let hash: TupleHash
     /// Claims and adds refused because a key's window was full (a counted drop for the caller).
     let overflows = Atomic<UInt64>(0)
@@ -67,18 +67,15 @@ public final class SteeringDirectory: @unchecked Sendable {
         while size < wanted { size <<= 1 }
         slotCount = size
         mask = size - 1
-        guard let raw = calloc(size, MemoryLayout<UInt64>.stride),
-              let lockRaw = calloc(Self.stripes, MemoryLayout<UInt32>.stride) else {
+        guard let raw = calloc(size, MemoryLayout<UInt64>.stride) else {
             fatalError("SteeringDirectory: cannot allocate \(size) slots")
         }
         words = raw.bindMemory(to: Atomic<UInt64>.self, capacity: size)
-        locks = lockRaw.bindMemory(to: Atomic<UInt32>.self, capacity: Self.stripes)
         self.hash = hash
     }
 
     deinit {
         free(UnsafeMutableRawPointer(words))
-        free(UnsafeMutableRawPointer(locks))
     }
 
     // MARK: Keys
@@ -189,15 +186,14 @@ public final class SteeringDirectory: @unchecked Sendable {
     public var overflowCount: UInt64 { overflows.load(ordering: .relaxed) }
 
     private func claim(print: UInt64, owner: Int) -> Bool {
-        let stripe = (home(print) >> 4) & (Self.stripes - 1)
-        lock(stripe)
-        defer { unlock(stripe) }
         let start = home(print)
-        for step in 0..<Self.window {
-            let word = words[(start + step) & mask].load(ordering: .acquiring)
-            if word >> 8 == print && Int(word & 0xff) != owner { return false }
+        return locks.withLock((start >> 4) & (Self.stripes - 1)) {
+            for step in 0..<Self.window {
+                let word = words[(start + step) & mask].load(ordering: .acquiring)
+                if word >> 8 == print && Int(word & 0xff) != owner { return false }
+            }
+            return insert(print: print, owner: owner)
         }
-        return insert(print: print, owner: owner)
     }
 
     private func insert(print: UInt64, owner: Int) -> Bool {
@@ -224,18 +220,6 @@ public final class SteeringDirectory: @unchecked Sendable {
                 return
             }
         }
-    }
-
-    @inline(__always)
-    private func lock(_ stripe: Int) {
-        while !locks[stripe].compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
-            while locks[stripe].load(ordering: .relaxed) != 0 { sched_yield() }
-        }
-    }
-
-    @inline(__always)
-    private func unlock(_ stripe: Int) {
-        locks[stripe].store(0, ordering: .releasing)
     }
 }
 

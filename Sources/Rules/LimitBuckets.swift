@@ -5,10 +5,7 @@
 // not ten per worker. Each bucket has its own spin lock: held for a few
 // instructions, and never contended with one worker.
 
-import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
+import Conntrack
 
 final class LimitBuckets: @unchecked Sendable {
     let count: Int
@@ -16,7 +13,7 @@ final class LimitBuckets: @unchecked Sendable {
     let tokens: UnsafeMutableBufferPointer<UInt64>
     let last: UnsafeMutableBufferPointer<UInt64>
     let started: UnsafeMutableBufferPointer<Bool>
-    private let locks: UnsafeMutablePointer<Atomic<UInt32>>
+    private let locks: SpinLocks
 
     init(count: Int) {
         self.count = count
@@ -27,25 +24,16 @@ final class LimitBuckets: @unchecked Sendable {
         last.initialize(repeating: 0)
         started = .allocate(capacity: slots)
         started.initialize(repeating: false)
-        locks = .allocate(capacity: slots)
-        for index in 0..<slots { (locks + index).initialize(to: Atomic(0)) }
+        locks = SpinLocks(count: slots)
     }
 
     deinit {
         tokens.deallocate()
         last.deallocate()
         started.deallocate()
-        locks.deinitialize(count: max(count, 1))
-        locks.deallocate()
     }
 
     /// Runs `body` holding bucket `index`'s lock.
     @inline(__always)
-    func withLock<T>(_ index: Int, _ body: () -> T) -> T {
-        while !locks[index].compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
-            while locks[index].load(ordering: .relaxed) != 0 { sched_yield() }
-        }
-        defer { locks[index].store(0, ordering: .releasing) }
-        return body()
-    }
+    func withLock<T>(_ index: Int, _ body: () -> T) -> T { locks.withLock(index, body) }
 }
