@@ -229,10 +229,29 @@ public struct SteeringMembership: Sendable {
     public let directory: SteeringDirectory
     public let worker: Int
     public let workers: Int
+    /// The devices carry tunwall's steering program (SteeringHash.swift):
+    /// the kernel queues a packet by its ports, so NAT prefers ports that
+    /// bring replies back to this worker.
+    public let kernelSteersByPorts: Bool
 
-    public init(directory: SteeringDirectory, worker: Int, workers: Int) {
+    public init(directory: SteeringDirectory, worker: Int, workers: Int, kernelSteersByPorts: Bool = false) {
         self.directory = directory
         self.worker = worker
         self.workers = workers
+        self.kernelSteersByPorts = kernelSteersByPorts
+    }
+
+    /// Whether a translated tuple's replies reach this worker by the
+    /// program's hash (always true when the kernel does not steer by ports).
+    @inline(__always)
+    public func repliesComeHere(_ translated: ConnTuple) -> Bool {
+        guard kernelSteersByPorts, workers > 1 else { return true }
+        if translated.protocol == .tcp || translated.protocol == .udp {
+            return SteeringHash.worker(ports: translated.sourcePort, translated.destinationPort, workers: workers) == worker
+        }
+        if translated.isICMP {
+            return SteeringHash.worker(echoIdentifier: translated.sourcePort, workers: workers) == worker
+        }
+        return true
     }
 }

@@ -231,9 +231,23 @@ extension Engine {
         if !target.flags.contains(.fullyRandom) && range.contains(original) && !isTaken(tuple, now: now) { return true }
         var search = PortSearch(size: Int(range.upperBound) - Int(range.lowerBound) + 1, seed: nextRandom())
         var reclaim: (position: Int, port: UInt16, answered: Bool, created: Timestamp)? = nil
+        // With the kernel steering by ports (SteeringHash.swift), a free
+        // port whose replies the kernel queues to another worker is kept
+        // only in case no port of this worker's is free among the next ones.
+        var elsewhere: UInt16? = nil
+        var passedOver = 0
         while let offset = search.next() {
             let port = UInt16(truncatingIfNeeded: Int(range.lowerBound) + offset)
             tuple.sourcePort = port
+            if let steering, !steering.repliesComeHere(tuple) {
+                if elsewhere == nil, holder(of: tuple, now: now) == nil { elsewhere = port }
+                passedOver += 1
+                if let port = elsewhere, passedOver >= 64 * steering.workers {
+                    tuple.sourcePort = port
+                    return true
+                }
+                continue
+            }
             guard let holder = holder(of: tuple, now: now) else { return true }
             guard holder >= 0 else { continue }
             let entry = conntrack.table[holder]
@@ -244,6 +258,10 @@ extension Engine {
                 answered != current.answered ? !answered : entry.created < current.created
             } ?? true
             if better { reclaim = (holder, port, answered, entry.created) }
+        }
+        if let port = elsewhere {
+            tuple.sourcePort = port
+            return true
         }
         guard let (position, port, _, _) = reclaim else {
             tuple.sourcePort = original

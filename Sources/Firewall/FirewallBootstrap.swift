@@ -89,15 +89,6 @@ public enum FirewallBootstrap {
         // Worker 0 alone impairs; the others send it what passes an impairment.
         for other in engines.dropFirst() { other.mirrorImpairments(of: engine) }
         let group: WorkerGroup? = workers > 1 ? WorkerGroup(count: workers) : nil
-        if workers > 1 {
-            // Two tuples a connection in every shard, and the expectations.
-            let capacity = config.engineConfiguration.conntrackCapacity
-            let directory = SteeringDirectory(entries: min(capacity, 1 << 20) * 2 * workers
-                                                + ExpectationTable.defaultCapacity * workers)
-            for (worker, each) in engines.enumerated() {
-                each.joinSteering(SteeringMembership(directory: directory, worker: worker, workers: workers))
-            }
-        }
         let reloader = Reloader(engines: engines, path: config.rulesetPath)
 
         // One queue per worker of every device (IFF_MULTI_QUEUE with several
@@ -117,6 +108,27 @@ public enum FirewallBootstrap {
             return false
         }
         let devices = queues[0]
+        var steeringMode = ""
+        if workers > 1 {
+            // The kernel queues packets by their ports (SteeringProgram) unless
+            // bpf(2) is refused or TUNWALL_STEERING=kernel asks for its flow table.
+            var byPorts = false
+            if getenv("TUNWALL_STEERING").map({ String(cString: $0) }) == "kernel" {
+                steeringMode = "by the kernel's flow table (TUNWALL_STEERING=kernel)"
+            } else {
+                let (attached, reason) = SteeringProgram.attach(to: devices)
+                byPorts = attached
+                steeringMode = attached ? "by ports (eBPF)" : "by the kernel's flow table (\(reason ?? "no program"))"
+            }
+            // Two tuples a connection in every shard, and the expectations.
+            let capacity = config.engineConfiguration.conntrackCapacity
+            let directory = SteeringDirectory(entries: min(capacity, 1 << 20) * 2 * workers
+                                                + ExpectationTable.defaultCapacity * workers)
+            for (worker, each) in engines.enumerated() {
+                each.joinSteering(SteeringMembership(directory: directory, worker: worker, workers: workers,
+                                                     kernelSteersByPorts: byPorts))
+            }
+        }
         let ip = IPCommand()
         for interface in config.interfaces {
             guard let namespace = interface.namespace else { continue }
@@ -194,7 +206,7 @@ public enum FirewallBootstrap {
         if workers > 1 { WorkerGroup.pinCurrentThread(0) }
         let names = config.interfaces.map { $0.name + ($0.namespace.map { " (in \($0))" } ?? "") }
         log("tunwall: ready; interfaces \(names.joined(separator: ", ")); control socket \(options.controlPath); "
-            + "packet I/O \(runner.ioMode)" + (workers > 1 ? "; \(workers) workers" : ""))
+            + "packet I/O \(runner.ioMode)" + (workers > 1 ? "; \(workers) workers, packets queued \(steeringMode)" : ""))
         var failed = false
         do {
             try runner.run(onReload: {

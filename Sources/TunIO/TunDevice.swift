@@ -118,6 +118,13 @@ public final class TunDevice {
         _ = try Syscall.require("ioctl(TUNSETQUEUE)") { Int(ctw_tun_set_queue(fileDescriptor, attached ? 1 : 0)) }
     }
 
+    /// TUNSETSTEERINGEBPF: the device's queue-steering program
+    /// (SteeringProgram), set through any of its queues; -1 removes it.
+    public func setSteeringProgram(_ program: Int32) throws(SystemError) {
+        let result = ctw_tun_set_steering(fileDescriptor, program)
+        if result < 0 { throw SystemError(call: "ioctl(\(name), TUNSETSTEERINGEBPF)", errno: -result) }
+    }
+
     /// SIOCSIFTXQLEN through an AF_INET datagram socket in the *current*
     /// namespace, so call it before moving the device. The default is 500;
     /// 1000 or more keeps bulk TCP from dropping at the TUN queue.

@@ -13,12 +13,13 @@ import Wire
 
 @Suite struct SteeringTests {
     /// `count` harnesses whose engines share one directory.
-    static func shards(_ count: Int, rules: String) throws -> [Harness] {
+    static func shards(_ count: Int, rules: String, kernelSteersByPorts: Bool = false) throws -> [Harness] {
         let directory = SteeringDirectory(entries: 4096)
         return try (0..<count).map { worker in
             let h = try Harness()
             h.engine.replaceRuleset(try Ruleset.parse(rules, file: "steering.nft"))
-            h.engine.joinSteering(SteeringMembership(directory: directory, worker: worker, workers: count))
+            h.engine.joinSteering(SteeringMembership(directory: directory, worker: worker, workers: count,
+                                                     kernelSteersByPorts: kernelSteersByPorts))
             return h
         }
     }
@@ -79,6 +80,30 @@ import Wire
         let portB = UInt16(second[20]) << 8 | UInt16(second[21])
         #expect(portA == 40000, "the first keeps its port")
         #expect(portB != 40000, "the second, at another worker, gets another")
+    }
+
+    /// With the steering program on the devices (SteeringHash.swift), a port
+    /// NAT has to choose is one whose replies the kernel queues back to the
+    /// worker that chose it, so that the reply needs no hand-off; without the
+    /// program the choice ignores workers (about two in three go elsewhere).
+    @Test func aChosenPortBringsRepliesBackToItsWorker() throws {
+        let rules = """
+            table ip nat {
+                chain postrouting { type nat hook postrouting priority srcnat; oifname "wan0" meta l4proto udp masquerade to :20000-29999; }
+            }
+            """
+        for steered in [true, false] {
+            let shards = try Self.shards(3, rules: rules, kernelSteersByPorts: steered)
+            var away = 0
+            for flow in 0..<90 {
+                let worker = flow % 3
+                let out = shards[worker].send(Packet.udp(client4, UInt16(40000 + flow), server4, 53), on: 0).bytes
+                let port = UInt16(out[20]) << 8 | UInt16(out[21])
+                #expect((20000...29999).contains(port))
+                if SteeringHash.worker(ports: port, 53, workers: 3) != worker { away += 1 }
+            }
+            if steered { #expect(away == 0) } else { #expect(away > 30, "\(away) of 90 would be handed off") }
+        }
     }
 
     @Test func anFTPDataConnectionGoesToTheWorkerExpectingIt() throws {

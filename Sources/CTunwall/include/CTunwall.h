@@ -111,5 +111,7 @@ int ctw_eventfd_signal(int fd);
 void ctw_eventfd_drain(int fd);
 
 #include "CUring.h"
+// Queue steering by ports for multi-queue devices (CSteering.h).
+#include "CSteering.h"
 
 #endif
