@@ -1,5 +1,12 @@
 // The queue-steering eBPF program (CSteering.h), written as instructions:
-// no compiler for BPF is needed to build tunwall. Packet access is the
+// no compiler for BPF is needed to build tunwall. Exceptions (a connection
+// whose owner is not the worker its key hashes to: an FTP data connection
+// claimed by the worker that expected it, a DNAT that changes a port) are
+// an array map of 65,536 64-bit words, one per key, mapped into tunwall's memory
+// (BPF_F_MMAPABLE): tunwall writes owner + 1 there, the program returns
+// owner for that key, and 0 means "hash it".
+//
+// Packet access is the
 // socket filter's classic LD_ABS/LD_IND (r6 = context; a load past the end
 // ends the program with 0, i.e. queue 0), which the verifier accepts
 // without bounds checks of our own. A TUN device without a link header
@@ -11,6 +18,7 @@
 #include <linux/if_tun.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -53,8 +61,14 @@ static void place(struct program *p, int label) { p->label_at[label] = p->count;
 #define JNE(p, dst, imm, label) emit(p, BPF_JMP | BPF_JNE | BPF_K, dst, 0, 0, imm, label)
 #define JA(p, label)           emit(p, BPF_JMP | BPF_JA, 0, 0, 0, 0, label)
 #define EXIT(p)                emit(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0, NO_LABEL)
+#define STORE_W(p, base, off, src) emit(p, BPF_STX | BPF_MEM | BPF_W, base, src, off, 0, NO_LABEL)
+#define LOAD_DW(p, dst, base, off) emit(p, BPF_LDX | BPF_MEM | BPF_DW, dst, base, off, 0, NO_LABEL)
+#define CALL(p, helper)        emit(p, BPF_JMP | BPF_CALL, 0, 0, 0, helper, NO_LABEL)
+// A map's fd as a 64-bit immediate (two instructions; the loader swaps in the map).
+#define LOAD_MAP(p, dst, fd)   do { emit(p, BPF_LD | BPF_DW | BPF_IMM, dst, BPF_PSEUDO_MAP_FD, 0, fd, NO_LABEL); \
+                                    emit(p, 0, 0, 0, 0, 0, NO_LABEL); } while (0)
 
-enum { V6, V4_PORTS, V4_ICMP, V4_ECHO, V4_ADDRESSES, V6_PORTS, V6_ICMP, V6_ECHO, V6_ADDRESSES, FOLD, MIX, ZERO };
+enum { V6, V4_PORTS, V4_ICMP, V4_ECHO, V4_ADDRESSES, V6_PORTS, V6_ICMP, V6_ECHO, V6_ADDRESSES, FOLD, MIX, HASH, ZERO };
 
 // Protocols whose first four bytes are the source and destination ports.
 static void jump_if_ports(struct program *p, int reg, int label) {
@@ -65,7 +79,7 @@ static void jump_if_ports(struct program *p, int reg, int label) {
     JEQ(p, reg, 33, label);   // DCCP
 }
 
-static int assemble(struct program *p) {
+static int assemble(struct program *p, int map_fd) {
     memset(p, 0, sizeof *p);
     for (int i = 0; i < MAX_LABELS; i++) p->label_at[i] = -1;
     // r6 = context (LD_ABS/LD_IND need it there); r7 = the key; r8 = IPv4 header length.
@@ -149,8 +163,21 @@ static int assemble(struct program *p) {
     XOR_REG(p, BPF_REG_7, BPF_REG_0);
     ALU_IMM(p, BPF_AND, BPF_REG_7, 0xffff);
 
-    // The 16-bit key times the golden ratio, the product's upper half.
+    // An exception for the key: its owner. r7 survives the call (callee-saved).
     place(p, MIX);
+    STORE_W(p, BPF_REG_10, -4, BPF_REG_7);
+    LOAD_MAP(p, BPF_REG_1, map_fd);
+    MOV_REG(p, BPF_REG_2, BPF_REG_10);
+    ALU_IMM(p, BPF_ADD, BPF_REG_2, -4);
+    CALL(p, BPF_FUNC_map_lookup_elem);
+    JEQ(p, BPF_REG_0, 0, HASH);
+    LOAD_DW(p, BPF_REG_0, BPF_REG_0, 0);
+    JEQ(p, BPF_REG_0, 0, HASH);
+    ALU_IMM(p, BPF_SUB, BPF_REG_0, 1);
+    EXIT(p);
+
+    // Otherwise the 16-bit key times the golden ratio, the product's upper half.
+    place(p, HASH);
     ALU32_IMM(p, BPF_MUL, BPF_REG_7, (int32_t)0x9E3779B1u);
     ALU32_IMM(p, BPF_RSH, BPF_REG_7, 16);
     MOV_REG(p, BPF_REG_0, BPF_REG_7);
@@ -170,12 +197,34 @@ static int assemble(struct program *p) {
     return 0;
 }
 
-int ctw_steering_load(void) {
-    struct program p;
-    int failed = assemble(&p);
-    if (failed) return failed;
-    static const char license[] = "GPL";
+int ctw_steering_load(struct ctw_steering *out) {
+    memset(out, 0, sizeof *out);
+    out->program = out->map = -1;
     union bpf_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.map_type = BPF_MAP_TYPE_ARRAY;
+    attr.key_size = 4;
+    attr.value_size = 8;  // an array map's elements are 8-byte aligned (round_up(value_size, 8)): a word each
+    attr.max_entries = CTW_STEERING_KEYS;
+    attr.map_flags = BPF_F_MMAPABLE;
+    memcpy(attr.map_name, "tunwall_owners", sizeof "tunwall_owners");
+    long map = syscall(__NR_bpf, BPF_MAP_CREATE, &attr, sizeof attr);
+    if (map < 0) return -errno;
+    void *owners = mmap(NULL, CTW_STEERING_KEYS * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, (int)map, 0);
+    if (owners == MAP_FAILED) {
+        int failure = -errno;
+        close((int)map);
+        return failure;
+    }
+
+    struct program p;
+    int failed = assemble(&p, (int)map);
+    if (failed) {
+        munmap(owners, CTW_STEERING_KEYS * sizeof(uint64_t));
+        close((int)map);
+        return failed;
+    }
+    static const char license[] = "GPL";
     memset(&attr, 0, sizeof attr);
     attr.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
     attr.insns = (uint64_t)(uintptr_t)p.insns;
@@ -183,8 +232,26 @@ int ctw_steering_load(void) {
     attr.license = (uint64_t)(uintptr_t)license;
     memcpy(attr.prog_name, "tunwall_steer", sizeof "tunwall_steer");
     long fd = syscall(__NR_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
-    return fd < 0 ? -errno : (int)fd;
+    if (fd < 0) {
+        int failure = -errno;
+        munmap(owners, CTW_STEERING_KEYS * sizeof(uint64_t));
+        close((int)map);
+        return failure;
+    }
+    out->program = (int)fd;
+    out->map = (int)map;
+    out->owners = owners;
+    return 0;
 }
+
+void ctw_steering_close_program(struct ctw_steering *steering) {
+    if (steering->program >= 0) close(steering->program);
+    steering->program = -1;
+}
+
+void ctw_store_u64(uint64_t *word, uint64_t value) { __atomic_store_n(word, value, __ATOMIC_RELAXED); }
+
+uint64_t ctw_load_u64(const uint64_t *word) { return __atomic_load_n(word, __ATOMIC_RELAXED); }
 
 int ctw_tun_set_steering(int tun_fd, int program_fd) {
     return ioctl(tun_fd, TUNSETSTEERINGEBPF, &program_fd) < 0 ? -errno : 0;

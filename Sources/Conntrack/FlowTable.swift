@@ -205,6 +205,7 @@ public struct FlowTable: Sendable {
             freeList.append(Int32(truncatingIfNeeded: position))
             return .failure(.clash)
         }
+        steering?.noteOwned(entry, adding: true)
         if 4 * count + 4 > index.count { growIndex() }
         var stored = entry
         stored.inUse = true
@@ -273,6 +274,7 @@ public struct FlowTable: Sendable {
         if let steering {
             steering.directory.release(original: entries[position].original, reply: entries[position].reply,
                                        owner: steering.worker)
+            steering.noteOwned(entries[position], adding: false)
         }
         entries[position].inUse = false
         if entries[position].status.contains(.sequenceAdjusted) {

@@ -231,27 +231,40 @@ public struct SteeringMembership: Sendable {
     public let workers: Int
     /// The devices carry tunwall's steering program (SteeringHash.swift):
     /// the kernel queues a packet by its ports, so NAT prefers ports that
-    /// bring replies back to this worker.
-    public let kernelSteersByPorts: Bool
+    /// bring replies back to this worker, and a connection owned elsewhere
+    /// than its ports hash to is written into the program's exceptions.
+    public let kernelQueues: SteeringExceptions?
 
-    public init(directory: SteeringDirectory, worker: Int, workers: Int, kernelSteersByPorts: Bool = false) {
+    public init(directory: SteeringDirectory, worker: Int, workers: Int, kernelQueues: SteeringExceptions? = nil) {
         self.directory = directory
         self.worker = worker
         self.workers = workers
-        self.kernelSteersByPorts = kernelSteersByPorts
+        self.kernelQueues = kernelQueues
     }
 
     /// Whether a translated tuple's replies reach this worker by the
     /// program's hash (always true when the kernel does not steer by ports).
     @inline(__always)
     public func repliesComeHere(_ translated: ConnTuple) -> Bool {
-        guard kernelSteersByPorts, workers > 1 else { return true }
-        if translated.protocol == .tcp || translated.protocol == .udp {
-            return SteeringHash.worker(ports: translated.sourcePort, translated.destinationPort, workers: workers) == worker
+        guard let kernelQueues, workers > 1, let reply = translated.inverted(), let key = SteeringHash.key(of: reply) else {
+            return true
         }
-        if translated.isICMP {
-            return SteeringHash.worker(echoIdentifier: translated.sourcePort, workers: workers) == worker
-        }
-        return true
+        return kernelQueues.worker(key: key, workers: workers) == worker
+    }
+
+    /// A connection this worker now owns (at insert) or no longer owns (at
+    /// removal): each tuple whose key the program hashes to another worker
+    /// is an exception while the connection lives.
+    @inline(__always)
+    func noteOwned(_ entry: ConnEntry, adding: Bool) {
+        guard let kernelQueues, workers > 1 else { return }
+        note(entry.original, kernelQueues, adding: adding)
+        note(entry.reply, kernelQueues, adding: adding)
+    }
+
+    @inline(__always)
+    private func note(_ tuple: ConnTuple, _ kernelQueues: SteeringExceptions, adding: Bool) {
+        guard let key = SteeringHash.key(of: tuple), Int(SteeringHash.value(key: key)) % workers != worker else { return }
+        if adding { kernelQueues.add(key: key, owner: worker) } else { kernelQueues.remove(key: key) }
     }
 }

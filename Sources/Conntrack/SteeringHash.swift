@@ -32,3 +32,80 @@ public enum SteeringHash {
         Int(value(key: identifier)) % max(1, workers)
     }
 }
+
+/// The steering program's exceptions (CSteering.c): one 64-bit word per
+/// key, 0 or the owning worker + 1, in the program's array map mapped into
+/// our memory (or memory of our own, for tests and when no program runs).
+/// A connection is an exception when a tuple of it hashes to another worker
+/// than its owner (an FTP data connection claimed by the worker that expected
+/// it, a DNAT that changes a port): its owner writes the word at its
+/// tuple's key, and the kernel then queues that key's packets to the owner.
+/// Counts per key keep the word while any connection needs it; when two
+/// owners want one key (a rare collision) the later wins and the other's
+/// packets are handed off, as without the program.
+import Synchronization
+
+public final class SteeringExceptions: @unchecked Sendable {
+    public static let keys = 65536
+    private let words: UnsafeMutablePointer<Atomic<UInt64>>
+    private let counts: UnsafeMutablePointer<UInt32>
+    private let ownMemory: Bool
+    private let locks = SpinLocks(count: 64)
+
+    /// `mapped`: the program's map (CTW_STEERING_KEYS words, zeroed by the
+    /// kernel, mapped for the process's life); nil: memory of our own.
+    public init(mapped: UnsafeMutableRawPointer? = nil) {
+        ownMemory = mapped == nil
+        let raw = mapped ?? UnsafeMutableRawPointer.allocate(byteCount: Self.keys * 8, alignment: 8)
+        words = raw.bindMemory(to: Atomic<UInt64>.self, capacity: Self.keys)
+        for key in 0..<Self.keys { (words + key).initialize(to: Atomic(0)) }
+        counts = .allocate(capacity: Self.keys)
+        counts.initialize(repeating: 0, count: Self.keys)
+    }
+
+    deinit {
+        counts.deallocate()
+        if ownMemory { UnsafeMutableRawPointer(words).deallocate() }
+    }
+
+    /// The worker the kernel queues a packet with this key to.
+    @inline(__always)
+    public func worker(key: UInt16, workers: Int) -> Int {
+        let word = words[Int(key)].load(ordering: .relaxed)
+        return word != 0 ? Int(truncatingIfNeeded: word &- 1) % max(1, workers) : Int(SteeringHash.value(key: key)) % max(1, workers)
+    }
+
+    /// The owner recorded for a key, if any (for tests and listings).
+    public func owner(key: UInt16) -> Int? {
+        let word = words[Int(key)].load(ordering: .relaxed)
+        return word == 0 ? nil : Int(truncatingIfNeeded: word &- 1)
+    }
+
+    func add(key: UInt16, owner: Int) {
+        locks.withLock(Int(key) & 63) {
+            counts[Int(key)] &+= 1
+            words[Int(key)].store(UInt64(truncatingIfNeeded: owner) &+ 1, ordering: .relaxed)
+        }
+    }
+
+    func remove(key: UInt16) {
+        locks.withLock(Int(key) & 63) {
+            guard counts[Int(key)] > 0 else { return }
+            counts[Int(key)] &-= 1
+            if counts[Int(key)] == 0 { words[Int(key)].store(0, ordering: .relaxed) }
+        }
+    }
+}
+
+extension SteeringHash {
+    /// The program's key for a tuple as its packets arrive: the ports XORed
+    /// (TCP, UDP), an echo's identifier; nil where the program hashes
+    /// addresses (other protocols, ICMP errors).
+    @inline(__always)
+    public static func key(of tuple: ConnTuple) -> UInt16? {
+        if tuple.protocol == .tcp || tuple.protocol == .udp { return tuple.sourcePort ^ tuple.destinationPort }
+        if tuple.protocol == .icmp, tuple.icmpType == 8 || tuple.icmpType == 0 { return tuple.sourcePort }
+        if tuple.protocol == .icmpv6, tuple.icmpType == 128 || tuple.icmpType == 129 { return tuple.sourcePort }
+        return nil
+    }
+}

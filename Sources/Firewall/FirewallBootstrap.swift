@@ -112,13 +112,13 @@ public enum FirewallBootstrap {
         if workers > 1 {
             // The kernel queues packets by their ports (SteeringProgram) unless
             // bpf(2) is refused or TUNWALL_STEERING=kernel asks for its flow table.
-            var byPorts = false
+            var exceptions: SteeringExceptions? = nil
             if getenv("TUNWALL_STEERING").map({ String(cString: $0) }) == "kernel" {
                 steeringMode = "by the kernel's flow table (TUNWALL_STEERING=kernel)"
             } else {
                 let (attached, reason) = SteeringProgram.attach(to: devices)
-                byPorts = attached
-                steeringMode = attached ? "by ports (eBPF)" : "by the kernel's flow table (\(reason ?? "no program"))"
+                exceptions = attached
+                steeringMode = attached != nil ? "by ports (eBPF)" : "by the kernel's flow table (\(reason ?? "no program"))"
             }
             // Two tuples a connection in every shard, and the expectations.
             let capacity = config.engineConfiguration.conntrackCapacity
@@ -126,7 +126,7 @@ public enum FirewallBootstrap {
                                                 + ExpectationTable.defaultCapacity * workers)
             for (worker, each) in engines.enumerated() {
                 each.joinSteering(SteeringMembership(directory: directory, worker: worker, workers: workers,
-                                                     kernelSteersByPorts: byPorts))
+                                                     kernelQueues: exceptions))
             }
         }
         let ip = IPCommand()

@@ -9,29 +9,34 @@
 import Glibc
 #endif
 import CTunwall
+import Conntrack
 import SystemIO
 
 public enum SteeringProgram {
-    /// Attaches the program to every device (one queue of each is enough:
-    /// the program is the device's). Returns false, with the reason, when
-    /// it could not be loaded or attached; the devices then keep the
-    /// kernel's steering (any program half attached is taken off again).
-    public static func attach(to devices: [TunDevice]) -> (attached: Bool, reason: String?) {
-        let program = ctw_steering_load()
-        guard program >= 0 else {
-            return (false, "bpf(BPF_PROG_LOAD): \(String(cString: strerror(-program)))")
+    /// Loads the program and attaches it to every device (one queue of each
+    /// is enough: the program is the device's). Returns the program's
+    /// exceptions map, or nil with the reason when it could not be loaded or
+    /// attached; the devices then keep the kernel's steering (a program half
+    /// attached is taken off again).
+    public static func attach(to devices: [TunDevice]) -> (exceptions: SteeringExceptions?, reason: String?) {
+        var loaded = ctw_steering()
+        let failure = ctw_steering_load(&loaded)
+        guard failure == 0 else {
+            return (nil, "bpf(2): \(String(cString: strerror(-failure)))")
         }
-        defer { Syscall.close(program) }
+        defer { ctw_steering_close_program(&loaded) }
         var done: [TunDevice] = []
         for device in devices {
             do throws(SystemError) {
-                try device.setSteeringProgram(program)
+                try device.setSteeringProgram(loaded.program)
                 done.append(device)
             } catch {
                 for each in done { try? each.setSteeringProgram(-1) }
-                return (false, "\(error)")
+                return (nil, "\(error)")
             }
         }
-        return (true, nil)
+        // The map stays mapped (and its fd open) for the process's life: the
+        // devices' program reads it until they close.
+        return (SteeringExceptions(mapped: UnsafeMutableRawPointer(loaded.owners)), nil)
     }
 }

@@ -119,9 +119,11 @@ enum BenchCommand {
         let reader = steering == .none ? nil : try makeEngine()
         let ring = HandOffRing(capacity: 64)
         if let reader {
+            // With the steering program's exceptions, as `tunwall run` has them where bpf(2) is allowed.
             let directory = SteeringDirectory(entries: 65_536 * 4)
-            engine.joinSteering(SteeringMembership(directory: directory, worker: 0, workers: 2))
-            reader.joinSteering(SteeringMembership(directory: directory, worker: 1, workers: 2))
+            let exceptions = SteeringExceptions()
+            engine.joinSteering(SteeringMembership(directory: directory, worker: 0, workers: 2, kernelQueues: exceptions))
+            reader.joinSteering(SteeringMembership(directory: directory, worker: 1, workers: 2, kernelQueues: exceptions))
         }
         var handOffs = 0
         /// The packet through the reader, the ring and the owner, as two runners would pass it.

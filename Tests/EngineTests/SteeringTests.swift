@@ -13,13 +13,14 @@ import Wire
 
 @Suite struct SteeringTests {
     /// `count` harnesses whose engines share one directory.
-    static func shards(_ count: Int, rules: String, kernelSteersByPorts: Bool = false) throws -> [Harness] {
+    static func shards(_ count: Int, rules: String, steered: Bool = false) throws -> [Harness] {
         let directory = SteeringDirectory(entries: 4096)
+        let exceptions = steered ? SteeringExceptions() : nil
         return try (0..<count).map { worker in
             let h = try Harness()
             h.engine.replaceRuleset(try Ruleset.parse(rules, file: "steering.nft"))
             h.engine.joinSteering(SteeringMembership(directory: directory, worker: worker, workers: count,
-                                                     kernelSteersByPorts: kernelSteersByPorts))
+                                                     kernelQueues: exceptions))
             return h
         }
     }
@@ -93,7 +94,7 @@ import Wire
             }
             """
         for steered in [true, false] {
-            let shards = try Self.shards(3, rules: rules, kernelSteersByPorts: steered)
+            let shards = try Self.shards(3, rules: rules, steered: steered)
             var away = 0
             for flow in 0..<90 {
                 let worker = flow % 3
@@ -104,6 +105,33 @@ import Wire
             }
             if steered { #expect(away == 0) } else { #expect(away > 30, "\(away) of 90 would be handed off") }
         }
+    }
+
+    /// A connection whose reply the program would hash to another worker
+    /// than its owner (here a DNAT that changes the port: 8080 outside, 80
+    /// inside) is written into the program's exceptions while it lives, so
+    /// the kernel queues its replies to the owner.
+    @Test func aConnectionOwnedAgainstItsHashIsAnException() throws {
+        let shards = try Self.shards(2, rules: """
+            table ip nat {
+                chain prerouting { type nat hook prerouting priority dstnat; iifname "wan0" tcp dport 8080 dnat to 10.0.1.2:80; }
+            }
+            """, steered: true)
+        let a = shards[0]
+        let exceptions = try #require(a.engine.steering?.kernelQueues)
+        // An outside port the kernel queues to worker 0 whose reply (from port 80) it would queue to worker 1.
+        let port = try #require((1024...65535).lazy.map { UInt16($0) }.first {
+            SteeringHash.worker(ports: $0, 8080, workers: 2) == 0 && SteeringHash.worker(ports: 80, $0, workers: 2) == 1
+        })
+        let outside = IPv4Address(203, 0, 113, 77)
+        let syn = Packet.tcp(outside, port, Self.publicAddress, 8080, flags: .syn, sequenceNumber: SeqNumber(1))
+        #expect(a.send(syn, on: a.wan).verdict == .forward(a.lan))
+        #expect(exceptions.owner(key: 80 ^ port) == 0, "the reply's key is worker 0's")
+        #expect(exceptions.worker(key: 80 ^ port, workers: 2) == 0)
+        #expect(exceptions.owner(key: 8080 ^ port) == nil, "the original direction hashes to its owner already")
+        _ = a.engine.deleteConnections(matching: ConntrackFilter(), now: a.now)
+        #expect(exceptions.owner(key: 80 ^ port) == nil, "gone with the connection")
+        #expect(exceptions.worker(key: 80 ^ port, workers: 2) == 1)
     }
 
     @Test func anFTPDataConnectionGoesToTheWorkerExpectingIt() throws {

@@ -11,7 +11,7 @@ import Testing
 import TestSupport
 
 import CTunwall
-import Conntrack
+@testable import Conntrack
 @testable import TunIO
 import SystemIO
 
@@ -53,9 +53,15 @@ struct SteeringProgramTests {
     }
 
     @Test func programAndSwiftAgreeOnEveryKindOfPacket() throws {
-        let program = ctw_steering_load()
-        try #require(program >= 0, "bpf(BPF_PROG_LOAD): \(String(cString: strerror(-program)))")
-        defer { close(program) }
+        var loaded = ctw_steering()
+        let failure = ctw_steering_load(&loaded)
+        try #require(failure == 0, "bpf(2): \(String(cString: strerror(-failure)))")
+        let program = loaded.program
+        defer {
+            close(loaded.program)
+            close(loaded.map)
+            munmap(loaded.owners, SteeringExceptions.keys * 8)
+        }
         var random = SystemRandomNumberGenerator()
         for _ in 0..<300 {
             let a = UInt16.random(in: 0...65535, using: &random), b = UInt16.random(in: 0...65535, using: &random)
@@ -95,6 +101,20 @@ struct SteeringProgramTests {
         let v6Fragment = try Self.run(program, Self.ipv6(next: 44, payload: [17, 0, 0, 1, 0, 0, 0, 9] + Self.ports(1234, 53)))
         let v6Later = try Self.run(program, Self.ipv6(next: 44, payload: [17, 0, 0, 8, 0, 0, 0, 9] + [UInt8](repeating: 0, count: 20)))
         #expect(v6Fragment == v6Later)
+        // An exception written into the mapped map: that key's packets go to
+        // the owner written there (in either direction), the others still by hash.
+        let exceptions = SteeringExceptions(mapped: UnsafeMutableRawPointer(loaded.owners))
+        let key: UInt16 = 1234 ^ 53
+        exceptions.add(key: key, owner: 3)
+        #expect(try Self.run(program, Self.ipv4(protocol: 17, payload: Self.ports(1234, 53))) == 3)
+        #expect(try Self.run(program, Self.ipv6(next: 6, payload: Self.ports(53, 1234))) == 3)
+        #expect(exceptions.worker(key: key, workers: 4) == 3)
+        #expect(try Self.run(program, Self.ipv4(protocol: 17, payload: Self.ports(1235, 53))) == UInt32(SteeringHash.value(key: 1235 ^ 53)))
+        exceptions.add(key: key, owner: 3)
+        exceptions.remove(key: key)
+        #expect(try Self.run(program, Self.ipv4(protocol: 17, payload: Self.ports(1234, 53))) == 3, "one connection still needs it")
+        exceptions.remove(key: key)
+        #expect(try Self.run(program, Self.ipv4(protocol: 17, payload: Self.ports(1234, 53))) == whole)
         // A TCP header cut off before its ports: the load fails, the program
         // ends with 0 (queue 0), no fault.
         #expect(try Self.run(program, Self.ipv4(protocol: 6, payload: [])) == 0)
@@ -109,8 +129,11 @@ struct SteeringProgramTests {
         var queues: [TunDevice] = []
         defer { for queue in queues { queue.close() } }
         for _ in 0..<4 { queues.append(try TunDevice(name: name, multiQueue: true)) }
-        let (attached, reason) = SteeringProgram.attach(to: [queues[2]])
-        try #require(attached, "\(reason ?? "")")
+        let (exceptions, reason) = SteeringProgram.attach(to: [queues[2]])
+        let owners = try #require(exceptions, "\(reason ?? "")")
+        // One flow is an exception: queued to the worker after its hash's.
+        let exceptionKey = UInt16(20000) ^ 7777
+        owners.add(key: exceptionKey, owner: (SteeringHash.worker(ports: 20000, 7777, workers: 4) + 1) % 4)
         try shell("ip", "netns", "add", namespace)
         defer { _ = try? shell("ip", "netns", "delete", namespace) }
         try shell("ip", "link", "set", name, "netns", namespace)
@@ -139,10 +162,11 @@ struct SteeringProgramTests {
         #expect(seen.count == sourcePorts.count)
         var used = Set<Int>()
         for port in sourcePorts {
-            let expected = SteeringHash.worker(ports: UInt16(port), 7777, workers: 4)
+            let expected = owners.worker(key: UInt16(port) ^ 7777, workers: 4)
             #expect(seen[port] == expected, "source port \(port)")
             used.insert(expected)
         }
         #expect(used.count == 4, "64 flows spread over all four queues")
+        #expect(seen[20000] == (SteeringHash.worker(ports: 20000, 7777, workers: 4) + 1) % 4, "the exception's queue")
     }
 }

@@ -13,15 +13,35 @@
 // the queue is the program's return value, as a u16, modulo the number of
 // queues. Sources/Conntrack/SteeringHash.swift is the same function in Swift
 // (NAT chooses ports it maps back to their owner) and SteeringProgramTests
-// runs both on the same packets.
+// runs both on the same packets. An exception for a key (a connection owned
+// elsewhere than its hash says) is written into a map the program reads.
 #ifndef CSTEERING_H
 #define CSTEERING_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/// Loads the program (BPF_PROG_TYPE_SOCKET_FILTER): its fd, or -errno.
-int ctw_steering_load(void);
+/// Keys (16 bits): one exception word per key in the owners map.
+#define CTW_STEERING_KEYS 65536
+
+/// The loaded program, its map of exceptions, and that map in our memory
+/// (CTW_STEERING_KEYS 64-bit words: 0, or the owning queue + 1).
+struct ctw_steering {
+    int program;
+    int map;
+    uint64_t *owners;
+};
+
+/// Makes the map, maps it, loads the program: 0 or -errno (nothing left open).
+int ctw_steering_load(struct ctw_steering *out);
+
+/// Closes the program's fd once the devices hold it (the map stays mapped
+/// for as long as the process lives: the devices' program reads it).
+void ctw_steering_close_program(struct ctw_steering *steering);
+
+/// A word of the mapped map, written and read whole (the kernel reads it concurrently).
+void ctw_store_u64(uint64_t *word, uint64_t value);
+uint64_t ctw_load_u64(const uint64_t *word);
 
 /// TUNSETSTEERINGEBPF on one queue of a device (the program is the
 /// device's); program -1 detaches it. 0 or -errno.
