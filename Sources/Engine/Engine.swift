@@ -451,7 +451,21 @@ public final class Engine {
             conntrack.countInvalid(.badChecksum)
             return TrackResult(state: .invalid, invalidReason: .badChecksum)
         }
-        return conntrack.track(parsed.tracked, now: now)
+        let result = conntrack.track(parsed.tracked, now: now)
+        if let position = result.entry, parsed.tracked.tuple.protocol == .tcp, ruleset.sharesConnectionCounts {
+            forgetCountedIfClosed(position)
+        }
+        return result
+    }
+
+    /// Several workers share the `ct count` lists, and the others cannot see
+    /// this shard's TCP states: a connection entering TIME_WAIT or CLOSE,
+    /// which nf_conncount stops counting, leaves the lists here.
+    @inline(never)
+    private func forgetCountedIfClosed(_ position: Int) {
+        let entry = conntrack.table[position]
+        guard entry.tcpState == .timeWait || entry.tcpState == .close else { return }
+        ruleset.forgetCounted(entry.original)
     }
 
     private func confirm(_ tracking: inout TrackResult, now: Timestamp) -> Bool {

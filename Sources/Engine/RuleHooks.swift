@@ -159,7 +159,17 @@ extension Engine {
             // nf_conncount's question to conntrack: is the connection still there, and not a TCP
             // connection that is closing (TIME_WAIT, CLOSE), which Linux stops counting?
             new.connectionPresence = { [weak self] tuple, now in
-                guard let self, let found = self.conntrack.table.lookup(tuple, now: now) else { return .absent }
+                guard let self else { return .absent }
+                guard let found = self.conntrack.table.lookup(tuple, now: now) else {
+                    // With several workers the lists are shared: a connection another
+                    // worker owns is counted while it is in the directory (its owner
+                    // takes it out of the lists when it closes: Engine.track).
+                    if let steering = self.steering, let owner = steering.directory.owner(of: tuple),
+                       owner != steering.worker {
+                        return .counted
+                    }
+                    return .absent
+                }
                 let entry = self.conntrack.table[found.entry]
                 if entry.original.protocol == .tcp && (entry.tcpState == .timeWait || entry.tcpState == .close) {
                     return .closed

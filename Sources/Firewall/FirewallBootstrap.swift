@@ -55,8 +55,8 @@ public enum FirewallBootstrap {
             workers = 1
         }
         // Each engine gets its own ruleset, read from the file: a ruleset
-        // keeps state (ct count lists, counters) only its worker touches;
-        // the `limit rate` buckets are shared (Ruleset.shareLimits).
+        // keeps state (counters) only its worker touches; the `limit rate`
+        // buckets and `ct count` lists are shared (Ruleset.shareLimits).
         var engines: [Engine] = []
         for worker in 0..<workers {
             var ruleset = Ruleset.empty

@@ -35,8 +35,8 @@ public final class Reloader {
             return Outcome(ok: false, message: "no ruleset file to reload: name one (tunwall reload FILE)")
         }
         // Each engine gets a ruleset of its own, read from the file: a
-        // ruleset keeps state (ct count lists, counters) that one worker's
-        // thread alone may touch; the `limit rate` buckets are shared
+        // ruleset keeps state (counters) that one worker's thread alone may
+        // touch; the `limit rate` buckets and `ct count` lists are shared
         // (Ruleset.shareLimits). All are read before any is swapped.
         var loaded: [Ruleset] = []
         for _ in engines {

@@ -286,34 +286,41 @@ extension Ruleset {
     private func connlimit(_ index: Int, _ packet: inout RulePacket) -> Bool {
         let spec = connlimits[index]
         let start = Int(spec.start)
-        var count = Int(connlimitCounts[index])
-        var present = false
-        var slot = 0
-        while slot < count {
-            let tuple = connlimitTuples[start + slot]
-            if tuple == packet.connection {
-                present = true
-                slot += 1
-                continue
+        let lists = connlimitLists
+        let count = lists.withList(index) { () -> Int in
+            var count = Int(lists.counts[index])
+            var present = false
+            var slot = 0
+            while slot < count {
+                let tuple = lists.tuples[start + slot]
+                if tuple == packet.connection {
+                    present = true
+                    slot += 1
+                    continue
+                }
+                let presence = connectionPresence?(tuple, packet.time) ?? .absent
+                let young = packet.time >= lists.added[start + slot]
+                    && packet.time - lists.added[start + slot] <= Ruleset.jiffy
+                if presence == .counted || (presence == .absent && young) {
+                    slot += 1
+                    continue
+                }
+                count -= 1
+                lists.tuples[start + slot] = lists.tuples[start + count]
+                lists.added[start + slot] = lists.added[start + count]
             }
-            let presence = connectionPresence?(tuple, packet.time) ?? .absent
-            let young = packet.time >= connlimitAdded[start + slot]
-                && packet.time - connlimitAdded[start + slot] <= Ruleset.jiffy
-            if presence == .counted || (presence == .absent && young) {
-                slot += 1
-                continue
+            // Shared by several workers, a closing connection's own packet does not put it back:
+            // its owner has taken it out (Ruleset.forgetCounted) and the others cannot see it close.
+            if !present && count < Int(spec.capacity)
+                && !(lists.shared && connectionPresence?(packet.connection, packet.time) == .closed) {
+                lists.tuples[start + count] = packet.connection
+                lists.added[start + count] = packet.time
+                count += 1
             }
-            count -= 1
-            connlimitTuples[start + slot] = connlimitTuples[start + count]
-            connlimitAdded[start + slot] = connlimitAdded[start + count]
+            // count <= spec.capacity, which the compiler bounds to 2^20 slots.
+            lists.counts[index] = Int32(truncatingIfNeeded: count)
+            return count
         }
-        if !present && count < Int(spec.capacity) {
-            connlimitTuples[start + count] = packet.connection
-            connlimitAdded[start + count] = packet.time
-            count += 1
-        }
-        // count <= spec.capacity, which the compiler bounds to 2^20 slots.
-        connlimitCounts[index] = Int32(truncatingIfNeeded: count)
         return (UInt64(count) > spec.limit) == spec.invert
     }
 
@@ -385,7 +392,7 @@ extension Ruleset {
     }
 
     /// How many connections each `ct count` statement counts now, in file order.
-    public var connectionCounts: [Int] { (0..<connlimitCounts.count).map { Int(connlimitCounts[$0]) } }
+    public var connectionCounts: [Int] { (0..<connlimits.count).map { Int(connlimitLists.counts[$0]) } }
 
     /// Sets every counter to zero.
     public func resetCounters() {

@@ -59,24 +59,58 @@ public final class Ruleset: @unchecked Sendable {
     // rulesets of several workers share one set of buckets: shareLimits).
     let limits: UnsafeMutableBufferPointer<CompiledLimit>
     @exclusivity(unchecked) private(set) var limitBuckets: LimitBuckets
-    // `ct count`: each statement's connections (slots of connlimitTuples/connlimitAdded) and how many.
+    // `ct count`: each statement's spec and its list of connections (ConnlimitLists.swift; shared
+    // by the rulesets of several workers: shareLimits).
     let connlimits: UnsafeMutableBufferPointer<CompiledConnlimit>
-    let connlimitCounts: UnsafeMutableBufferPointer<Int32>
-    let connlimitTuples: UnsafeMutableBufferPointer<ConnTuple>
-    let connlimitAdded: UnsafeMutableBufferPointer<UInt64>
+    @exclusivity(unchecked) private(set) var connlimitLists: ConnlimitLists
 
     /// Asked by `ct count` about a connection it counted (at the packet's time); the engine sets it
     /// when `countsConnections` (nil: every connection but the packet's own is gone after a jiffy).
     @exclusivity(unchecked) public var connectionPresence: ((ConnTuple, Timestamp) -> ConnectionPresence)?
 
     /// Makes this ruleset's `limit rate` statements draw from `first`'s
-    /// buckets: the rulesets that several workers run, each parsed from the
-    /// same text, then limit the firewall's rate as Linux does for all CPUs
-    /// (nft_limit: one bucket per rule). Call before the ruleset is in use.
+    /// buckets and its `ct count` statements count in `first`'s lists: the
+    /// rulesets that several workers run, each parsed from the same text,
+    /// then limit the firewall's rate and connections as Linux does for all
+    /// CPUs (nft_limit, nft_connlimit: one bucket, one list per rule). Call
+    /// before the ruleset is in use.
     public func shareLimits(with first: Ruleset) {
-        guard first !== self, !limits.isEmpty, first.limits.count == limits.count else { return }
-        limitBuckets = first.limitBuckets
+        guard first !== self else { return }
+        if !limits.isEmpty, first.limits.count == limits.count { limitBuckets = first.limitBuckets }
+        // `ct count` likewise: one list per statement for the whole firewall (ConnlimitLists.swift).
+        if !connlimits.isEmpty, first.connlimits.count == connlimits.count,
+           first.connlimitLists.tuples.count == connlimitLists.tuples.count {
+            first.connlimitLists.share()
+            connlimitLists = first.connlimitLists
+        }
     }
+
+    /// Takes a connection out of every `ct count` list: its owner calls
+    /// this when the connection closes (TIME_WAIT, CLOSE), so that workers
+    /// which cannot see its state stop counting it (nf_conncount's
+    /// `already_closed`). Only needed while the lists are shared.
+    public func forgetCounted(_ tuple: ConnTuple) {
+        for index in 0..<connlimits.count {
+            let start = Int(connlimits[index].start)
+            connlimitLists.withList(index) {
+                var count = Int(connlimitLists.counts[index])
+                var slot = 0
+                while slot < count {
+                    if connlimitLists.tuples[start + slot] == tuple {
+                        count -= 1
+                        connlimitLists.tuples[start + slot] = connlimitLists.tuples[start + count]
+                        connlimitLists.added[start + slot] = connlimitLists.added[start + count]
+                    } else {
+                        slot += 1
+                    }
+                }
+                connlimitLists.counts[index] = Int32(truncatingIfNeeded: count)
+            }
+        }
+    }
+
+    /// True once the `ct count` lists are shared with another worker's ruleset.
+    public var sharesConnectionCounts: Bool { !connlimits.isEmpty && connlimitLists.shared }
 
     /// True if a `ct count` statement needs `connectionPresence`.
     public var countsConnections: Bool { !connlimits.isEmpty }
@@ -132,11 +166,7 @@ public final class Ruleset: @unchecked Sendable {
         limits = Ruleset.buffer(program.limits)
         limitBuckets = LimitBuckets(count: program.limits.count)
         connlimits = Ruleset.buffer(program.connlimits)
-        connlimitCounts = Ruleset.buffer(Array(repeating: 0, count: program.connlimits.count))
-        let none = ConnTuple(source: .any, destination: .any, sourcePort: 0, destinationPort: 0, protocol: IPProtocol(0),
-                             family: .ipv4)
-        connlimitTuples = Ruleset.buffer(Array(repeating: none, count: program.connlimitSlots))
-        connlimitAdded = Ruleset.buffer(Array(repeating: 0, count: program.connlimitSlots))
+        connlimitLists = ConnlimitLists(statements: program.connlimits.count, slots: program.connlimitSlots)
         interfaceBits = Ruleset.buffer([])
         bind(interfaceNames: [])
     }
@@ -159,9 +189,6 @@ public final class Ruleset: @unchecked Sendable {
         lateMatches.deallocate()
         limits.deallocate()
         connlimits.deallocate()
-        connlimitCounts.deallocate()
-        connlimitTuples.deallocate()
-        connlimitAdded.deallocate()
     }
 
     private static func buffer<T>(_ array: [T]) -> UnsafeMutableBufferPointer<T> {

@@ -206,6 +206,48 @@ struct LabWorkersStressTests {
     /// 0.2 s through `limit rate 10/second burst 5 packets accept` then a
     /// drop. One bucket passes the burst and a refill or two (5 to 8); a
     /// bucket per worker would pass at least the burst twice.
+    /// `ct count` is the firewall's count too: 12 connections held open at
+    /// once (from 12 source ports, spread over the workers' queues) through
+    /// `tcp dport 8082 ct state new ct count over 3 reject`: 3 are accepted.
+    /// A list per worker would have let up to 3 through at each.
+    @Test func ctCountIsTheFirewallsNotEachWorkers() throws {
+        let lab = name + "c"
+        let topology = repository.appendingPathComponent("Topologies/ftp-masquerade.json").path
+        let up = try Tool.run(Tool.binary, ["lab", "up", topology, "--name", lab, "--daemon", "--", "--workers", Self.workers])
+        defer { _ = try? Tool.run(Tool.binary, ["lab", "down", lab]) }
+        try #require(up.status == 0, "lab up failed: \(up.stderr)")
+        let insert = try Tool.run(Tool.binary, ["nft", "--lab", lab, "insert", "rule", "inet", "filter", "forward",
+                                                "tcp", "dport", "8082", "ct", "state", "new", "ct", "count", "over", "3",
+                                                "reject", "with", "tcp", "reset"])
+        try #require(insert.status == 0, "nft insert rule: \(insert.stdout)\(insert.stderr)")
+        let server = try Tool.labBackground(lab, "server", ["python3", "-c", """
+            import socket, threading, time
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("203.0.113.10", 8082)); s.listen(64)
+            held = []
+            while True:
+                c, _ = s.accept(); held.append(c)
+            """])
+        defer { server.terminate() }
+        try LabChecks.waitUntilListening(lab: lab, host: "server", port: 8082)
+        let client = try Tool.labExec(lab, "client", ["python3", "-c", """
+            import socket, time
+            held, refused = [], 0
+            for i in range(12):
+                s = socket.socket()
+                s.settimeout(3)
+                try:
+                    s.connect(("203.0.113.10", 8082)); held.append(s)
+                except OSError:
+                    refused += 1
+                time.sleep(0.02)
+            print(len(held), refused)
+            """])
+        #expect(client.status == 0, "\(client.stderr)")
+        #expect(client.stdout.hasPrefix("3 9"), "accepted and refused: \(client.stdout)")
+        print("ct count over 3 with \(Self.workers) workers: accepted and refused \(client.stdout)")
+    }
+
     @Test func limitRateIsTheFirewallsNotEachWorkers() throws {
         let lab = name + "l"
         let topology = repository.appendingPathComponent("Topologies/ftp-masquerade.json").path
