@@ -180,6 +180,17 @@ public final class FirewallRunner {
             if controlReady, let control {
                 control.acceptPending(handle)
                 followTraceClients()
+                // The other workers look at what the clients want as soon as they wake.
+                if let group { for other in 1..<group.count { group.wake(other) } }
+            }
+            if let group {
+                // Worker 0 passes on what the others published (they wake it);
+                // the others follow what worker 0's trace clients want.
+                if control != nil {
+                    if monitoringTraces && group.hasPublishedTraces { deliverTraces() }
+                } else {
+                    followTraceClients()
+                }
             }
             publishEvents()
             let now = Self.now()

@@ -115,15 +115,25 @@ public final class WorkerGroup: @unchecked Sendable {
         resume[worker].wait()
     }
 
+    /// Another worker's conntrack events (while `conntrack -E` listens) for
+    /// worker 0, which is woken to pass them on now rather than at its next
+    /// tick: the listener should not wait up to a second because the kernel
+    /// queued the connection to another worker.
     func publish(_ new: [ConntrackEvent]) {
         guard !new.isEmpty else { return }
         events.withLock { $0.append(contentsOf: new) }
+        wake(0)
     }
 
+    /// Another worker's trace records (while `monitor trace` follows) for worker 0, woken likewise.
     func publish(traces new: [TraceRecord]) {
         guard !new.isEmpty else { return }
         traces.withLock { $0.append(contentsOf: new) }
+        wake(0)
     }
+
+    /// Whether other workers left trace records for worker 0.
+    var hasPublishedTraces: Bool { traces.withLock { !$0.isEmpty } }
 
     func takePublishedTraces() -> [TraceRecord] {
         traces.withLock { pending in
