@@ -272,6 +272,40 @@ let wikiLimits = """
 
     // MARK: ct count
 
+    /// Two workers' rulesets sharing `ct count` lists (shareLimits), evaluated
+    /// at once from two threads (under ThreadSanitizer too): 400 new
+    /// connections within one jiffy, each counted while young, and the list
+    /// is one: exactly 20 pass `ct count over 20 drop` between the threads;
+    /// every connection counts once, none is lost or counted twice.
+    @Test func workersShareACtCountList() throws {
+        let text = """
+            table inet filter {
+            \tchain forward {
+            \t\ttype filter hook forward priority filter; policy accept;
+            \t\ttcp dport 22 ct count over 20 drop
+            \t}
+            }
+            """
+        let a = try parse(text), b = try parse(text)
+        b.shareLimits(with: a)
+        let total = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 2) { worker in
+            let rules = worker == 0 ? a : b
+            var mine = 0
+            for n in 0..<200 {
+                let port = UInt16(10_000 + worker * 1_000 + n)
+                var p = packet("10.0.1.2", "203.0.113.10", sport: port, dport: 22)
+                p.time = 1_000_000_000
+                p.connection = ConnTuple(source: p.source, destination: p.destination, sourcePort: port, destinationPort: 22,
+                                         protocol: .tcp, family: .ipv4)
+                if rules.verdict(.forward, p) == .accept { mine += 1 }
+            }
+            total.add(mine, ordering: .relaxed)
+        }
+        #expect(total.load(ordering: .relaxed) == 20, "\(total.load(ordering: .relaxed)) passed")
+        #expect(a.connectionCounts == b.connectionCounts)
+    }
+
     @Test func ctCountCountsLiveConnectionsOfTheRule() throws {
         let rules = try parse("""
             table inet filter {
