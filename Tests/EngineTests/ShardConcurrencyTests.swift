@@ -38,10 +38,12 @@ import Wire
 
     @Test func repliesReadByTheOtherWorkerReachTheirOwner() throws {
         let directory = SteeringDirectory(entries: 8 * Self.connections)
+        // With the steering program's exceptions, written by both workers at once.
+        let exceptions = SteeringExceptions()
         let workers = try (0..<2).map { index -> Worker in
             let h = try Harness(conntrackCapacity: 4096)
             h.engine.replaceRuleset(try Ruleset.parse(NATTests.masquerade, file: "shards.nft"))
-            h.engine.joinSteering(SteeringMembership(directory: directory, worker: index, workers: 2))
+            h.engine.joinSteering(SteeringMembership(directory: directory, worker: index, workers: 2, kernelQueues: exceptions))
             return Worker(h)
         }
         let shared = Shared()
