@@ -71,6 +71,9 @@ public final class Engine {
     /// Numbering and clock of the trace; each packet's own trace travels in
     /// its PacketContext.
     @exclusivity(unchecked) var traceCount = 0
+    /// With several workers trace numbers are unique across them, as conntrack ids are: worker w
+    /// of n numbers w+1, w+1+n, … (joinSteering); with one, 1, 2, 3, …
+    @exclusivity(unchecked) var traceStride = 1
     @exclusivity(unchecked) var traceStart: Timestamp? = nil
     @exclusivity(unchecked) var traceClock: Timestamp = 0
     @exclusivity(unchecked) var finishedTraces: [TraceRecord] = []

@@ -55,6 +55,9 @@ extension Engine {
     /// recorded there, and packets owned elsewhere are handed off.
     public func joinSteering(_ membership: SteeringMembership) {
         steering = membership
+        // Trace numbers unique across the workers (a `monitor trace` client sees them all).
+        traceCount = membership.worker + 1 - max(1, membership.workers)
+        traceStride = max(1, membership.workers)
         conntrack.table.steering = membership
         conntrack.expectations.steering = membership
         // Linux's fragment memory limits are the namespace's (ipfrag_high_thresh,

@@ -26,7 +26,7 @@ extension Engine {
     func beginTrace(_ packet: PacketBuffer, input: InterfaceID, now: Timestamp) -> PacketTrace {
         // Packets made outside any packet (released lines, by `tick`) came first.
         flushGeneratedTraces()
-        traceCount &+= 1
+        traceCount &+= traceStride
         traceClock = now
         let name = input >= 0 && input < interfaces.count ? interfaces[input].name : "?"
         return PacketTrace(record: TraceRecord(number: traceCount, time: seconds(now), origin: .received, input: name,
@@ -162,7 +162,7 @@ extension Engine {
     /// Numbers a made packet's record (once it is sure to leave) and queues it.
     func traceGenerated(_ record: TraceRecord) {
         var record = record
-        traceCount &+= 1
+        traceCount &+= traceStride
         record.number = traceCount
         pendingGeneratedTraces.append(record)
     }

@@ -134,6 +134,24 @@ import Wire
         #expect(exceptions.worker(key: 80 ^ port, workers: 2) == 1)
     }
 
+    /// `monitor trace` streams every worker's records: their numbers (nft's
+    /// `trace id`) never repeat across workers, as conntrack ids do not.
+    @Test func traceNumbersAreUniqueAcrossWorkers() throws {
+        let shards = try Self.shards(2, rules: NATTests.masquerade)
+        var numbers: [Int] = []
+        for round in 0..<3 {
+            for (worker, h) in shards.enumerated() {
+                h.engine.tracing = true
+                let port = UInt16(40000 + round * 2 + worker)
+                #expect(h.send(Packet.udp(client4, port, server4, 53), on: h.lan).verdict == .forward(h.wan))
+                numbers += h.engine.takeTraces().map(\.number)
+            }
+        }
+        #expect(numbers.count == 6)
+        #expect(Set(numbers).count == 6, "\(numbers)")
+        #expect(numbers == [1, 2, 3, 4, 5, 6], "worker 0: 1, 3, 5; worker 1: 2, 4, 6")
+    }
+
     @Test func anFTPDataConnectionGoesToTheWorkerExpectingIt() throws {
         let shards = try Self.shards(2, rules: FTPRules.masquerade)
         let (a, b) = (shards[0], shards[1])
