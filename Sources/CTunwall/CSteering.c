@@ -68,7 +68,7 @@ static void place(struct program *p, int label) { p->label_at[label] = p->count;
 #define LOAD_MAP(p, dst, fd)   do { emit(p, BPF_LD | BPF_DW | BPF_IMM, dst, BPF_PSEUDO_MAP_FD, 0, fd, NO_LABEL); \
                                     emit(p, 0, 0, 0, 0, 0, NO_LABEL); } while (0)
 
-enum { V6, V4_PORTS, V4_ICMP, V4_ECHO, V4_ADDRESSES, V6_PORTS, V6_ICMP, V6_ECHO, V6_ADDRESSES, FOLD, MIX, HASH, ZERO };
+enum { V6, PORTS, V4_ICMP, ECHO, V4_ADDRESSES, V6_ICMP, V6_ADDRESSES, FOLD, MIX, HASH, ZERO };
 
 // Protocols whose first four bytes are the source and destination ports.
 static void jump_if_ports(struct program *p, int reg, int label) {
@@ -82,7 +82,8 @@ static void jump_if_ports(struct program *p, int reg, int label) {
 static int assemble(struct program *p, int map_fd) {
     memset(p, 0, sizeof *p);
     for (int i = 0; i < MAX_LABELS; i++) p->label_at[i] = -1;
-    // r6 = context (LD_ABS/LD_IND need it there); r7 = the key; r8 = IPv4 header length.
+    // r6 = context (LD_ABS/LD_IND need it there); r7 = the key; r8 = where the
+    // transport header starts (the IPv4 header's length, or IPv6's fixed 40).
     MOV_REG(p, BPF_REG_6, BPF_REG_1);
     LOAD_ABS(p, BPF_B, 0);
     MOV_REG(p, BPF_REG_7, BPF_REG_0);
@@ -99,23 +100,24 @@ static int assemble(struct program *p, int map_fd) {
     ALU_IMM(p, BPF_AND, BPF_REG_0, 0x3fff);
     JNE(p, BPF_REG_0, 0, V4_ADDRESSES);
     LOAD_ABS(p, BPF_B, 9);
-    jump_if_ports(p, BPF_REG_0, V4_PORTS);
+    jump_if_ports(p, BPF_REG_0, PORTS);
     JEQ(p, BPF_REG_0, 1, V4_ICMP);
     JA(p, V4_ADDRESSES);
 
-    place(p, V4_PORTS);
+    place(p, V4_ICMP);  // echo request 8, reply 0: the identifier
+    LOAD_IND(p, BPF_B, BPF_REG_8, 0);
+    JEQ(p, BPF_REG_0, 8, ECHO);
+    JEQ(p, BPF_REG_0, 0, ECHO);
+    JA(p, V4_ADDRESSES);
+
+    // Both families: the two ports, or an echo's identifier, at r8.
+    place(p, PORTS);
     LOAD_IND(p, BPF_H, BPF_REG_8, 0);
     MOV_REG(p, BPF_REG_7, BPF_REG_0);
     LOAD_IND(p, BPF_H, BPF_REG_8, 2);
     XOR_REG(p, BPF_REG_7, BPF_REG_0);
     JA(p, MIX);
-
-    place(p, V4_ICMP);  // echo request 8, reply 0: the identifier
-    LOAD_IND(p, BPF_B, BPF_REG_8, 0);
-    JEQ(p, BPF_REG_0, 8, V4_ECHO);
-    JEQ(p, BPF_REG_0, 0, V4_ECHO);
-    JA(p, V4_ADDRESSES);
-    place(p, V4_ECHO);
+    place(p, ECHO);
     LOAD_IND(p, BPF_H, BPF_REG_8, 4);
     MOV_REG(p, BPF_REG_7, BPF_REG_0);
     JA(p, MIX);
@@ -130,25 +132,16 @@ static int assemble(struct program *p, int map_fd) {
     // IPv6: ports only right after the fixed header (an extension header,
     // a fragment header included, goes by the addresses).
     place(p, V6);
+    MOV_IMM(p, BPF_REG_8, 40);
     LOAD_ABS(p, BPF_B, 6);
-    jump_if_ports(p, BPF_REG_0, V6_PORTS);
+    jump_if_ports(p, BPF_REG_0, PORTS);
     JEQ(p, BPF_REG_0, 58, V6_ICMP);
     JA(p, V6_ADDRESSES);
-    place(p, V6_PORTS);
-    LOAD_ABS(p, BPF_H, 40);
-    MOV_REG(p, BPF_REG_7, BPF_REG_0);
-    LOAD_ABS(p, BPF_H, 42);
-    XOR_REG(p, BPF_REG_7, BPF_REG_0);
-    JA(p, MIX);
     place(p, V6_ICMP);  // echo request 128, reply 129
-    LOAD_ABS(p, BPF_B, 40);
-    JEQ(p, BPF_REG_0, 128, V6_ECHO);
-    JEQ(p, BPF_REG_0, 129, V6_ECHO);
+    LOAD_IND(p, BPF_B, BPF_REG_8, 0);
+    JEQ(p, BPF_REG_0, 128, ECHO);
+    JEQ(p, BPF_REG_0, 129, ECHO);
     JA(p, V6_ADDRESSES);
-    place(p, V6_ECHO);
-    LOAD_ABS(p, BPF_H, 44);
-    MOV_REG(p, BPF_REG_7, BPF_REG_0);
-    JA(p, MIX);
     place(p, V6_ADDRESSES);
     MOV_IMM(p, BPF_REG_7, 0);
     for (int offset = 8; offset < 40; offset += 4) {

@@ -264,7 +264,7 @@ public struct SteeringMembership: Sendable {
 
     @inline(__always)
     private func note(_ tuple: ConnTuple, _ kernelQueues: SteeringExceptions, adding: Bool) {
-        guard let key = SteeringHash.key(of: tuple), Int(SteeringHash.value(key: key)) % workers != worker else { return }
+        guard let key = SteeringHash.key(of: tuple), SteeringHash.worker(key: key, workers: workers) != worker else { return }
         if adding { kernelQueues.add(key: key, owner: worker) } else { kernelQueues.remove(key: key) }
     }
 }

@@ -2,7 +2,7 @@
 // tunwall's steering program is attached (Sources/CTunwall/CSteering.c,
 // TUNSETSTEERINGEBPF): the same function in Swift, so that NAT can choose a
 // port whose replies the kernel sends to the worker that owns the
-// connection (SteeringMembership.kernelSteersByPorts; NATStage.chooseSource).
+// connection (SteeringMembership.repliesComeHere; NATStage.chooseSource).
 // VPP's NAT does the same with a port range per worker thread; here a port
 // fits a worker when the hash says so, and any other port still works (the
 // reply is handed off, as without the program).
@@ -13,6 +13,8 @@
 // the queue is the program's return value as a u16, modulo the number of
 // queues.
 
+import Synchronization
+
 public enum SteeringHash {
     /// The program's return value for a 16-bit key: the key times 2^32/φ, the upper half.
     @inline(__always)
@@ -20,16 +22,27 @@ public enum SteeringHash {
         UInt16(truncatingIfNeeded: (UInt32(truncatingIfNeeded: key) &* 0x9E37_79B1) >> 16)
     }
 
+    /// The worker (queue) the program hashes a key to, without exceptions.
+    @inline(__always)
+    public static func worker(key: UInt16, workers: Int) -> Int {
+        Int(value(key: key)) % max(1, workers)
+    }
+
     /// The worker (queue) of a packet with these two ports, in either order.
     @inline(__always)
     public static func worker(ports first: UInt16, _ second: UInt16, workers: Int) -> Int {
-        Int(value(key: first ^ second)) % max(1, workers)
+        worker(key: first ^ second, workers: workers)
     }
 
-    /// The worker (queue) of an ICMP or ICMPv6 echo with this identifier.
+    /// The program's key for a tuple as its packets arrive: the ports XORed
+    /// (TCP, UDP), an echo's identifier; nil where the program hashes
+    /// addresses (other protocols, ICMP errors).
     @inline(__always)
-    public static func worker(echoIdentifier identifier: UInt16, workers: Int) -> Int {
-        Int(value(key: identifier)) % max(1, workers)
+    public static func key(of tuple: ConnTuple) -> UInt16? {
+        if tuple.protocol == .tcp || tuple.protocol == .udp { return tuple.sourcePort ^ tuple.destinationPort }
+        if tuple.protocol == .icmp, tuple.icmpType == 8 || tuple.icmpType == 0 { return tuple.sourcePort }
+        if tuple.protocol == .icmpv6, tuple.icmpType == 128 || tuple.icmpType == 129 { return tuple.sourcePort }
+        return nil
     }
 }
 
@@ -43,8 +56,6 @@ public enum SteeringHash {
 /// Counts per key keep the word while any connection needs it; when two
 /// owners want one key (a rare collision) the later wins and the other's
 /// packets are handed off, as without the program.
-import Synchronization
-
 public final class SteeringExceptions: @unchecked Sendable {
     public static let keys = 65536
     private let words: UnsafeMutablePointer<Atomic<UInt64>>
@@ -72,7 +83,7 @@ public final class SteeringExceptions: @unchecked Sendable {
     @inline(__always)
     public func worker(key: UInt16, workers: Int) -> Int {
         let word = words[Int(key)].load(ordering: .relaxed)
-        return word != 0 ? Int(truncatingIfNeeded: word &- 1) % max(1, workers) : Int(SteeringHash.value(key: key)) % max(1, workers)
+        return word != 0 ? Int(truncatingIfNeeded: word &- 1) % max(1, workers) : SteeringHash.worker(key: key, workers: workers)
     }
 
     /// The owner recorded for a key, if any (for tests and listings).
@@ -94,18 +105,5 @@ public final class SteeringExceptions: @unchecked Sendable {
             counts[Int(key)] &-= 1
             if counts[Int(key)] == 0 { words[Int(key)].store(0, ordering: .relaxed) }
         }
-    }
-}
-
-extension SteeringHash {
-    /// The program's key for a tuple as its packets arrive: the ports XORed
-    /// (TCP, UDP), an echo's identifier; nil where the program hashes
-    /// addresses (other protocols, ICMP errors).
-    @inline(__always)
-    public static func key(of tuple: ConnTuple) -> UInt16? {
-        if tuple.protocol == .tcp || tuple.protocol == .udp { return tuple.sourcePort ^ tuple.destinationPort }
-        if tuple.protocol == .icmp, tuple.icmpType == 8 || tuple.icmpType == 0 { return tuple.sourcePort }
-        if tuple.protocol == .icmpv6, tuple.icmpType == 128 || tuple.icmpType == 129 { return tuple.sourcePort }
-        return nil
     }
 }

@@ -45,4 +45,25 @@ final class ConnlimitLists: @unchecked Sendable {
     func withList<T>(_ index: Int, _ body: () -> T) -> T {
         shared ? locks.withLock(index, body) : body()
     }
+
+    /// Takes the connection at `start + slot` out of a list of `count` (the
+    /// last one takes its place). Call holding the list.
+    @inline(__always)
+    func drop(_ slot: Int, start: Int, count: inout Int) {
+        count -= 1
+        tuples[start + slot] = tuples[start + count]
+        added[start + slot] = added[start + count]
+    }
+
+    /// Takes `tuple` out of statement `index`'s list (slots from `start`).
+    func forget(_ tuple: ConnTuple, statement index: Int, start: Int) {
+        withList(index) {
+            var count = Int(counts[index])
+            var slot = 0
+            while slot < count {
+                if tuples[start + slot] == tuple { drop(slot, start: start, count: &count) } else { slot += 1 }
+            }
+            counts[index] = Int32(truncatingIfNeeded: count)
+        }
+    }
 }

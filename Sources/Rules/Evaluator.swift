@@ -305,9 +305,7 @@ extension Ruleset {
                     slot += 1
                     continue
                 }
-                count -= 1
-                lists.tuples[start + slot] = lists.tuples[start + count]
-                lists.added[start + slot] = lists.added[start + count]
+                lists.drop(slot, start: start, count: &count)
             }
             // Shared by several workers, a closing connection's own packet does not put it back:
             // its owner has taken it out (Ruleset.forgetCounted) and the others cannot see it close.

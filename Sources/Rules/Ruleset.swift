@@ -91,21 +91,7 @@ public final class Ruleset: @unchecked Sendable {
     /// `already_closed`). Only needed while the lists are shared.
     public func forgetCounted(_ tuple: ConnTuple) {
         for index in 0..<connlimits.count {
-            let start = Int(connlimits[index].start)
-            connlimitLists.withList(index) {
-                var count = Int(connlimitLists.counts[index])
-                var slot = 0
-                while slot < count {
-                    if connlimitLists.tuples[start + slot] == tuple {
-                        count -= 1
-                        connlimitLists.tuples[start + slot] = connlimitLists.tuples[start + count]
-                        connlimitLists.added[start + slot] = connlimitLists.added[start + count]
-                    } else {
-                        slot += 1
-                    }
-                }
-                connlimitLists.counts[index] = Int32(truncatingIfNeeded: count)
-            }
+            connlimitLists.forget(tuple, statement: index, start: Int(connlimits[index].start))
         }
     }
 

@@ -178,16 +178,19 @@ public final class FirewallRunner {
                 }
             }
             if controlReady, let control {
+                let wanted = group?.tracesWanted.load(ordering: .relaxed)
                 control.acceptPending(handle)
                 followTraceClients()
-                // The other workers look at what the clients want as soon as they wake.
-                if let group { for other in 1..<group.count { group.wake(other) } }
+                // When the trace clients want something else, the others see it as soon as they wake.
+                if let group, group.tracesWanted.load(ordering: .relaxed) != wanted {
+                    for other in 1..<group.count { group.wake(other) }
+                }
             }
-            if let group {
+            if group != nil {
                 // Worker 0 passes on what the others published (they wake it);
                 // the others follow what worker 0's trace clients want.
                 if control != nil {
-                    if monitoringTraces && group.hasPublishedTraces { deliverTraces() }
+                    if monitoringTraces { deliverTraces() }
                 } else {
                     followTraceClients()
                 }

@@ -132,9 +132,6 @@ public final class WorkerGroup: @unchecked Sendable {
         wake(0)
     }
 
-    /// Whether other workers left trace records for worker 0.
-    var hasPublishedTraces: Bool { traces.withLock { !$0.isEmpty } }
-
     func takePublishedTraces() -> [TraceRecord] {
         traces.withLock { pending in
             defer { pending.removeAll() }

@@ -18,6 +18,13 @@ struct LabWorkersStressTests {
     let name = "mqs\(getpid() % 100_000)"
     static var workers: String { ProcessInfo.processInfo.environment["TUNWALL_WORKERS"].flatMap { $0.isEmpty ? nil : $0 } ?? "2" }
 
+    /// Topologies/ftp-masquerade.json up as `lab` with that many workers (the caller takes it down).
+    func up(_ lab: String, workers: String = Self.workers) throws {
+        let topology = repository.appendingPathComponent("Topologies/ftp-masquerade.json").path
+        let up = try Tool.run(Tool.binary, ["lab", "up", topology, "--name", lab, "--daemon", "--", "--workers", workers])
+        try #require(up.status == 0, "lab up failed: \(up.stderr)")
+    }
+
     struct Tuple: Decodable, Hashable {
         var src: String
         var dst: String
@@ -33,10 +40,8 @@ struct LabWorkersStressTests {
     }
 
     @Test func shortConnectionsFTPAndReloadsAtOnce() throws {
-        let topology = repository.appendingPathComponent("Topologies/ftp-masquerade.json").path
-        let up = try Tool.run(Tool.binary, ["lab", "up", topology, "--name", name, "--daemon", "--", "--workers", Self.workers])
         defer { _ = try? Tool.run(Tool.binary, ["lab", "down", name]) }
-        try #require(up.status == 0, "lab up failed: \(up.stderr)")
+        try up(name)
 
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tunwall-mqs-\(getpid())")
         try makeDirectory(directory)
@@ -162,10 +167,8 @@ struct LabWorkersStressTests {
     /// each packet on a real device.)
     @Test func repliesReachTheirOwnerWithoutHandOffs() throws {
         let lab = name + "e"
-        let topology = repository.appendingPathComponent("Topologies/ftp-masquerade.json").path
-        let up = try Tool.run(Tool.binary, ["lab", "up", topology, "--name", lab, "--daemon", "--", "--workers", "2"])
         defer { _ = try? Tool.run(Tool.binary, ["lab", "down", lab]) }
-        try #require(up.status == 0, "lab up failed: \(up.stderr)")
+        try up(lab, workers: "2")
         let log = try String(contentsOfFile: "/run/tunwall/labs/\(lab)/log", encoding: .utf8)
         #expect(log.contains("2 workers, packets queued by ports (eBPF)"), "\(log)")
         let server = try Tool.labBackground(lab, "server", ["python3", "-c", """
@@ -200,28 +203,20 @@ struct LabWorkersStressTests {
         print("steering by ports: \(handed) of \(received) packets handed off")
     }
 
-    /// `limit rate` is the firewall's rate, not each worker's: 200 UDP
-    /// datagrams, each from a socket of its own (a flow of its own, so the
-    /// kernel spreads them over both workers' queues), sent within about
-    /// 0.2 s through `limit rate 10/second burst 5 packets accept` then a
-    /// drop. One bucket passes the burst and a refill or two (5 to 8); a
-    /// bucket per worker would pass at least the burst twice.
     /// `ct count` is the firewall's count too: 12 connections held open at
     /// once (from 12 source ports, spread over the workers' queues) through
     /// `tcp dport 8082 ct state new ct count over 3 reject`: 3 are accepted.
     /// A list per worker would have let up to 3 through at each.
     @Test func ctCountIsTheFirewallsNotEachWorkers() throws {
         let lab = name + "c"
-        let topology = repository.appendingPathComponent("Topologies/ftp-masquerade.json").path
-        let up = try Tool.run(Tool.binary, ["lab", "up", topology, "--name", lab, "--daemon", "--", "--workers", Self.workers])
         defer { _ = try? Tool.run(Tool.binary, ["lab", "down", lab]) }
-        try #require(up.status == 0, "lab up failed: \(up.stderr)")
+        try up(lab)
         let insert = try Tool.run(Tool.binary, ["nft", "--lab", lab, "insert", "rule", "inet", "filter", "forward",
                                                 "tcp", "dport", "8082", "ct", "state", "new", "ct", "count", "over", "3",
                                                 "reject", "with", "tcp", "reset"])
         try #require(insert.status == 0, "nft insert rule: \(insert.stdout)\(insert.stderr)")
         let server = try Tool.labBackground(lab, "server", ["python3", "-c", """
-            import socket, threading, time
+            import socket
             s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("203.0.113.10", 8082)); s.listen(64)
             held = []
@@ -248,12 +243,16 @@ struct LabWorkersStressTests {
         print("ct count over 3 with \(Self.workers) workers: accepted and refused \(client.stdout)")
     }
 
+    /// `limit rate` is the firewall's rate, not each worker's: 200 UDP
+    /// datagrams, each from a socket of its own (a flow of its own, so the
+    /// kernel spreads them over both workers' queues), sent within about
+    /// 0.2 s through `limit rate 10/second burst 5 packets accept` then a
+    /// drop. One bucket passes the burst and a refill or two (5 to 8); a
+    /// bucket per worker would pass at least the burst twice.
     @Test func limitRateIsTheFirewallsNotEachWorkers() throws {
         let lab = name + "l"
-        let topology = repository.appendingPathComponent("Topologies/ftp-masquerade.json").path
-        let up = try Tool.run(Tool.binary, ["lab", "up", topology, "--name", lab, "--daemon", "--", "--workers", Self.workers])
         defer { _ = try? Tool.run(Tool.binary, ["lab", "down", lab]) }
-        try #require(up.status == 0, "lab up failed: \(up.stderr)")
+        try up(lab)
         // Inserted at the top of forward, the limit above the drop.
         for rule in [["udp", "dport", "9999", "drop"],
                      ["udp", "dport", "9999", "limit", "rate", "10/second", "burst", "5", "packets", "accept"]] {
