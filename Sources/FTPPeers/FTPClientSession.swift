@@ -202,8 +202,13 @@ final class FTPClientSession {
 
     /// Active modes: waits for the server's connection and its 1xx, in
     /// whichever order they come. A final reply before the connection is a
-    /// refusal (425 after 150 included), unless the connection is already
-    /// waiting too (an empty file may be announced, sent and finished at once).
+    /// refusal (425 after 150 included), unless it is a completion (226)
+    /// and the connection is waiting or arrives within two seconds: an empty
+    /// file may be announced, sent and finished at once, and packets of two
+    /// connections keep no order between them (a firewall's several workers,
+    /// the kernel's RPS), so the 226 may overtake the data connection's
+    /// handshake. curl fails there ("Ctrl conn has data while waiting for
+    /// data conn"); the server has said the data went out, so we wait for it.
     private func awaitServerConnection(_ listener: FTPSocket, after command: String) throws(FTPIOError)
         -> (FTPSocket, FTPPeerReply?) {
         let deadline = Deadline(after: timeout)
@@ -230,7 +235,7 @@ final class FTPClientSession {
                 continue
             }
             if reply.isCompletion, preliminary != nil {
-                if connection == nil && listener.hasPendingConnection {
+                if connection == nil, !pollReady([(listener.fd, readable)], until: Deadline(after: min(timeout, 2))).isEmpty {
                     connection = try listener.accept(timeout: timeout, what: "data connection")
                 }
                 if let connection { return (connection, reply) }

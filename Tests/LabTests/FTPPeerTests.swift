@@ -580,6 +580,18 @@ let loopbackIPv6 = (try? FTPSocket.listen(on: FTPEndpoint(address: .v6(.loopback
         #expect(script.received.prefix(5).map { $0.prefix(4) } == ["USER", "PASS", "TYPE", "PORT", "RETR"])
     }
 
+    /// The server's 226 overtakes its data connection (two connections' packets
+    /// keep no order through a firewall with several workers): the client
+    /// waits for the connection the completion promises and gets the data.
+    @Test func aCompletionBeforeTheDataConnectionStillDelivers() throws {
+        let script = try ScriptedFTPServer(["220 ready", "230 in", "200 type", "200 port", "150 opening\r\n226 done"],
+                                           lateData: (delay: 0.3, bytes: Array("late but whole".utf8)))
+        let started = Date()
+        let result = try FTPClient(server: script.endpoint, mode: .active, timeout: 5).transfer(.get(remote: "x", localFile: nil))
+        #expect(result.data == Array("late but whole".utf8))
+        #expect(Date().timeIntervalSince(started) < 3)
+    }
+
     @Test func theClientRefusesA227WithoutAnAddress() throws {
         let script = try ScriptedFTPServer(["220 ready", "230 no password needed", "200 type", "227 Entering Passive Mode"])
         #expect {
@@ -631,7 +643,10 @@ final class ScriptedFTPServer: @unchecked Sendable {
     private let lock = NSLock()
     private var lines: [String] = []
 
-    init(_ replies: [String]) throws {
+    /// `lateData`: after the last reply, connect to the client's PORT
+    /// address that much later and send those bytes (a data connection
+    /// overtaken by the 226).
+    init(_ replies: [String], lateData: (delay: Double, bytes: [UInt8])? = nil) throws {
         let listener = try FTPSocket.listen(on: FTPEndpoint(address: IPAddress("127.0.0.1")!, port: 0))
         endpoint = listener.localEndpoint!
         let fd = listener.detach()
@@ -647,6 +662,14 @@ final class ScriptedFTPServer: @unchecked Sendable {
                     lock.unlock()
                 }
                 guard (try? reader.send(reply, timeout: 5)) != nil else { return }
+            }
+            if let lateData, let port = received.last(where: { $0.hasPrefix("PORT ") }),
+               let target = FTPEndpoint.parsePortArgument(String(port.dropFirst(5))) {
+                Thread.sleep(forTimeInterval: lateData.delay)
+                if let data = try? FTPSocket.connect(to: target, timeout: 5) {
+                    _ = try? data.send(lateData.bytes, timeout: 5)
+                    data.close()
+                }
             }
             _ = try? reader.readLine(timeout: 2)
         }.start()
